@@ -1,0 +1,219 @@
+"""The `sessionlens` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from sessionlens.settings import SETTINGS, Settings, SettingsError, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "data_dir"):
+        overrides[name] = getattr(args, name, None)
+    return load_settings(args.config, overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sessionlens.app import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+    print(f"sessionlens collector on {settings.collector_url}  (data in {settings.data_dir})")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sessionlens.demo import run_demo
+
+    return run_demo(_settings(args), demo_port=args.demo_port)
+
+
+def cmd_sites_add(args: argparse.Namespace) -> int:
+    from sessionlens.sites import SiteError, SiteRegistry, new_site
+    from sessionlens.stores.factory import open_store
+
+    settings = _settings(args)
+    try:
+        site = new_site(
+            args.name,
+            args.origin or [],
+            key=args.key,
+            mask_all_text=args.mask_all_text,
+            consent_required=args.consent_required,
+            respect_dnt=args.respect_dnt,
+            sample_rate=args.sample_rate,
+            record_canvas=not args.no_canvas,
+        )
+    except SiteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    registry = SiteRegistry(open_store(settings))
+    if registry.get(site.key) is not None:
+        print(f"error: a site with key {site.key} already exists", file=sys.stderr)
+        return 2
+    registry.save(site)
+    from sessionlens.recorder_asset import snippet_html
+
+    print(f"site key: {site.key}")
+    print(f"allowed origins: {', '.join(site.allowed_origins) or '(none: nothing will be accepted)'}")
+    print("paste into <head>:")
+    print(snippet_html(settings.collector_url, settings.recorder_path, site))
+    return 0
+
+
+def cmd_sites_list(args: argparse.Namespace) -> int:
+    from sessionlens.sites import SiteRegistry
+    from sessionlens.stores.factory import open_store
+
+    sites = SiteRegistry(open_store(_settings(args))).all()
+    if args.json:
+        print(orjson.dumps([orjson.loads(s.to_json()) for s in sites]).decode())
+        return 0
+    if not sites:
+        print("no sites yet; add one with: sessionlens sites add NAME --origin https://example.com")
+    for s in sites:
+        flags = [
+            name
+            for name, on in (
+                ("mask-all-text", s.mask_all_text),
+                ("consent", s.consent_required),
+                ("respect-dnt", s.respect_dnt),
+            )
+            if on
+        ]
+        print(
+            f"{s.key}  {s.name}  origins={','.join(s.allowed_origins)}  "
+            f"sample={s.sample_rate:g}  {' '.join(flags)}".rstrip()
+        )
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from sessionlens.index import Index
+    from sessionlens.progress import Progress
+    from sessionlens.reindex import chunk_keys, reindex
+    from sessionlens.stores.factory import open_store
+
+    settings = _settings(args)
+    store = open_store(settings)
+    index = Index(settings.resolved_index_path)
+    try:
+        all_keys = chunk_keys(store)
+        progress = Progress(len(all_keys), "reindex")
+        result = reindex(store, index, all_keys, on_chunk=progress.advance)
+        progress.finish()
+    finally:
+        index.close()
+    print(f"indexed {result.chunks} chunks in {result.sessions} sessions")
+    for problem in result.unreadable:
+        print(f"skipped unreadable chunk {problem}", file=sys.stderr)
+    return 1 if result.unreadable else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sessionlens.export import SessionNotFound, find_site, iter_session_events
+    from sessionlens.index import Index
+    from sessionlens.stores.factory import open_store
+
+    settings = _settings(args)
+    store = open_store(settings)
+    index = Index(settings.resolved_index_path)
+    try:
+        site = find_site(args.session, store, index, args.site)
+        out = open(args.output, "wb") if args.output else sys.stdout.buffer
+        try:
+            for record in iter_session_events(store, site, args.session):
+                out.write(orjson.dumps(record) + b"\n")
+        finally:
+            if args.output:
+                out.close()
+    except SessionNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        index.close()
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    for s in SETTINGS:
+        print(f"{s.name} = {getattr(settings, s.name)!r}    # {s.env_var}: {s.help}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sessionlens", description="Session replay and heatmaps.")
+    parser.add_argument("--config", help="TOML settings file (see docs/settings.md)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", dest="data_dir", help="where blobs and the index live")
+
+    p = sub.add_parser("serve", help="run the collector")
+    common(p)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="run the collector and a demo site with the recorder embedded")
+    common(p)
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--demo-port", type=int, default=8001)
+    p.set_defaults(func=cmd_demo)
+
+    sites = sub.add_parser("sites", help="manage recorded sites").add_subparsers(dest="sites_command", required=True)
+    p = sites.add_parser("add", help="add a site and print its snippet")
+    common(p)
+    p.add_argument("name")
+    p.add_argument("--origin", action="append", help="allowed origin, e.g. https://shop.example (repeatable)")
+    p.add_argument("--key", help="choose the site key (default: random)")
+    p.add_argument("--mask-all-text", action="store_true", help="mask every text node, not only inputs")
+    p.add_argument("--consent-required", action="store_true", help="record only after sessionlens.consent(true)")
+    p.add_argument("--respect-dnt", action="store_true", help="do not record visitors with GPC or Do-Not-Track")
+    p.add_argument("--sample-rate", type=float, default=1.0, help="share of sessions recorded, 0..1")
+    p.add_argument("--no-canvas", action="store_true", help="do not capture canvas content")
+    p.set_defaults(func=cmd_sites_add)
+    p = sites.add_parser("list", help="list sites")
+    common(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sites_list)
+
+    p = sub.add_parser("reindex", help="rebuild the index from stored chunks")
+    common(p)
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("export", help="write a session's events as JSON lines")
+    common(p)
+    p.add_argument("session")
+    p.add_argument("--site", help="site key (default: looked up)")
+    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("settings", help="show resolved settings")
+    common(p)
+    p.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

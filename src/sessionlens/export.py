@@ -1,0 +1,55 @@
+"""Read a stored session back as named events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sessionlens import codec, keys
+from sessionlens.contracts import event_as_dict
+from sessionlens.index import Index
+from sessionlens.sites import SiteRegistry
+from sessionlens.stores.base import BlobStore
+
+
+class SessionNotFound(LookupError):
+    pass
+
+
+def find_site(sid: str, store: BlobStore, index: Index, site: str | None = None) -> str:
+    """The site a session belongs to: from the index, else by looking in storage."""
+    if site:
+        return site
+    row = index.session(sid)
+    if row:
+        return row["site"]
+    # The index is derived and may be stale; storage is the truth.
+    for candidate in SiteRegistry(store).all():
+        if next(iter(store.list(keys.session_prefix(candidate.key, sid))), None):
+            return candidate.key
+    raise SessionNotFound(f"no session {sid!r} in the index or the store")
+
+
+def iter_chunks(store: BlobStore, site: str, sid: str) -> Iterator[dict[str, Any]]:
+    """Stored chunks of a session, page view by page view, in sequence order."""
+    chunk_list = []
+    for key in store.list(keys.session_prefix(site, sid)):
+        addr = keys.parse_chunk_key(key)
+        if addr:
+            chunk_list.append((addr, key))
+    if not chunk_list:
+        raise SessionNotFound(f"session {sid!r} has no stored chunks in site {site!r}")
+    chunks = [codec.decode(store.get(key)) for _, key in chunk_list]
+    # Order page views by their start, then chunks by sequence number.
+    chunks.sort(key=lambda c: (c["t0"], c["pid"], c["seq"]))
+    yield from chunks
+
+
+def iter_session_events(store: BlobStore, site: str, sid: str) -> Iterator[dict[str, Any]]:
+    for chunk in iter_chunks(store, site, sid):
+        for event in chunk["events"]:
+            record = event_as_dict(event)
+            record["pid"] = chunk["pid"]
+            record["seq"] = chunk["seq"]
+            record["time"] = chunk["t0"] + event[1]
+            yield record

@@ -1,0 +1,70 @@
+"""The one place that decides where objects live in the blob store.
+
+Layout (also documented in storage_schemas/layout.md):
+
+    v1/sites/{site}/sessions/{sid}/{pid}/chunks/{seq:08d}.mpz
+    v1/sites/{site}/sessions/{sid}/{pid}/keyframes/{t:010d}.mpz
+    config/sites/{site}.json
+
+A chunk key is a pure function of (site, sid, pid, seq), so a retried batch
+overwrites itself instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+CHUNK_ROOT = "v1/sites/"
+SITE_CONFIG_PREFIX = "config/sites/"
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CHUNK_KEY = re.compile(
+    r"^v1/sites/(?P<site>[A-Za-z0-9_-]+)/sessions/(?P<sid>[A-Za-z0-9_-]+)/"
+    r"(?P<pid>[A-Za-z0-9_-]+)/chunks/(?P<seq>\d{8})\.mpz$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkAddress:
+    site: str
+    sid: str
+    pid: str
+    seq: int
+
+
+def _checked(part: str) -> str:
+    # Ids reach here already validated; this keeps a bad caller from
+    # escaping the layout with "/" or "..".
+    if not _ID.match(part):
+        raise ValueError(f"not a valid id for a storage key: {part!r}")
+    return part
+
+
+def chunk_key(addr: ChunkAddress) -> str:
+    return (
+        f"{CHUNK_ROOT}{_checked(addr.site)}/sessions/{_checked(addr.sid)}/"
+        f"{_checked(addr.pid)}/chunks/{addr.seq:08d}.mpz"
+    )
+
+
+def parse_chunk_key(key: str) -> ChunkAddress | None:
+    match = _CHUNK_KEY.match(key)
+    if not match:
+        return None
+    return ChunkAddress(match["site"], match["sid"], match["pid"], int(match["seq"]))
+
+
+def session_prefix(site: str, sid: str) -> str:
+    return f"{CHUNK_ROOT}{_checked(site)}/sessions/{_checked(sid)}/"
+
+
+def site_prefix(site: str) -> str:
+    return f"{CHUNK_ROOT}{_checked(site)}/"
+
+
+def keyframe_key(site: str, sid: str, pid: str, t: int) -> str:
+    return f"{session_prefix(site, sid)}{_checked(pid)}/keyframes/{t:010d}.mpz"
+
+
+def site_config_key(site: str) -> str:
+    return f"{SITE_CONFIG_PREFIX}{_checked(site)}.json"

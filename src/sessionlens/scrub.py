@@ -1,0 +1,78 @@
+"""Server-side second line of defence: mask personal data that slipped past
+the recorder's masking (e-mail addresses, card-like numbers) in every string
+of a batch before it is stored. Masks keep the length so layouts replay the
+same.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
+# 13-19 digits, optionally grouped by spaces or dashes, checked with Luhn below.
+_CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+# Attribute values such as URLs and CSS legitimately contain "@" and digit
+# runs (font names, data URIs); scrub text, values and attributes that users type
+# into, not stylesheet text.
+_SKIP_ATTRS = frozenset({"style", "class", "srcset", "d", "points", "viewbox", "transform"})
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = ord(ch) - 48
+        if i % 2 == 1:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = re.sub(r"\D", "", text)
+    if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+        return re.sub(r"\d", "*", text)
+    return text
+
+
+def scrub_text(text: str) -> str:
+    if "@" in text:
+        text = _EMAIL.sub(lambda m: "*" * len(m.group(0)), text)
+    if sum(c.isdigit() for c in text[:4096]) >= 13 or len(text) > 4096:
+        text = _CARD.sub(_mask_card, text)
+    return text
+
+
+def scrub_value(value: Any) -> Any:
+    """Return value with every string scrubbed; containers are copied only when changed."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, list):
+        changed = False
+        out = []
+        for item in value:
+            new = scrub_value(item)
+            changed = changed or new is not item
+            out.append(new)
+        return out if changed else value
+    if isinstance(value, dict):
+        changed = False
+        result = {}
+        for k, v in value.items():
+            if isinstance(k, str) and k.lower() in _SKIP_ATTRS:
+                new = v
+            elif k == "css" or k == "adopted":
+                new = v
+            else:
+                new = scrub_value(v)
+            changed = changed or new is not v
+            result[k] = new
+        return result if changed else value
+    return value
+
+
+def scrub_events(events: list[Any]) -> list[Any]:
+    return [scrub_value(e) for e in events]

@@ -1,0 +1,144 @@
+"""Settings as plain data: each has a name, a default and help text.
+
+The same table feeds the CLI (`sessionlens settings`), docs/settings.md and
+a test that keeps the two in step. Values come from, in order of priority:
+environment variables (SESSIONLENS_<NAME in upper case>), then an optional
+TOML file (`--config` or SESSIONLENS_CONFIG), then the default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env_var(self) -> str:
+        return "SESSIONLENS_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "127.0.0.1", "Address the collector listens on."),
+    Setting("port", 8000, "Port the collector listens on."),
+    Setting("public_url", "", "URL the recorder uses to reach the collector; default http://host:port."),
+    Setting("data_dir", "./data", "Directory for the local blob store and the SQLite index."),
+    Setting("store", "local", "Blob store: 'local' (data_dir/blobs) or 's3'."),
+    Setting("s3_bucket", "", "S3 bucket when store = 's3'."),
+    Setting("s3_prefix", "", "Key prefix inside the S3 bucket."),
+    Setting("s3_endpoint", "", "S3 endpoint URL (for MinIO, moto or other S3-protocol servers)."),
+    Setting("s3_region", "", "S3 region."),
+    Setting("index_path", "", "SQLite index file; default data_dir/index.sqlite3."),
+    Setting("recorder_path", "/recorder.js", "Path the collector serves the recorder script at."),
+    Setting("max_body_bytes", 1_000_000, "Largest accepted request body, as sent (compressed)."),
+    Setting("max_decoded_bytes", 8_000_000, "Largest accepted batch after gzip decoding."),
+    Setting("max_events_per_batch", 20_000, "Most events accepted in one batch."),
+    Setting("max_batches_per_page_view", 20_000, "Highest batch sequence number accepted."),
+    Setting("max_batches_per_session", 50_000, "Most batches stored for one session."),
+    Setting("retry_after_seconds", 5, "Retry-After sent with 503 when storage fails."),
+    Setting("scrub_pii", True, "Mask e-mail addresses and card-like numbers in stored events."),
+    Setting("site_cache_seconds", 10, "How long a collector caches a site's settings."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class Settings:
+    """Resolved values; attribute access by setting name."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    @property
+    def collector_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_index_path(self) -> Path:
+        return Path(self.index_path) if self.index_path else Path(self.data_dir) / "index.sqlite3"
+
+
+def _coerce(setting: Setting, raw: Any, source: str) -> Any:
+    kind = type(setting.default)
+    if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        return raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if kind is bool:
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+        elif kind is int:
+            try:
+                return int(text)
+            except ValueError:
+                pass
+        elif kind is str:
+            return text
+    raise SettingsError(f"{source}: {setting.name} must be a {kind.__name__}, got {raw!r}")
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+    config_file = config_file or environ.get("SESSIONLENS_CONFIG")
+    if config_file:
+        path = Path(config_file)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise SettingsError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+        for name, raw in data.items():
+            if name not in _BY_NAME:
+                raise SettingsError(f"{path}: unknown setting {name!r}")
+            values[name] = _coerce(_BY_NAME[name], raw, str(path))
+    for setting in SETTINGS:
+        if setting.env_var in environ:
+            values[setting.name] = _coerce(setting, environ[setting.env_var], setting.env_var)
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _coerce(_BY_NAME[name], raw, f"--{name.replace('_', '-')}")
+    if values["store"] not in ("local", "s3"):
+        raise SettingsError(f"store must be 'local' or 's3', got {values['store']!r}")
+    if values["store"] == "s3" and not values["s3_bucket"]:
+        raise SettingsError("store = 's3' needs s3_bucket")
+    return Settings(values)
+
+
+def settings_markdown() -> str:
+    """The settings table for docs/settings.md."""
+    lines = [
+        "| setting | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        lines.append(f"| `{s.name}` | `{s.env_var}` | `{s.default!r}` | {s.help} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,111 @@
+-- The index (SQLite by default). Every table here is derived from stored
+-- chunks and can be rebuilt with `sessionlens reindex`; nothing here is the
+-- truth. Times are epoch milliseconds unless named *_ms (a duration).
+-- schema version: 1
+
+-- One row per stored chunk: the facts of that chunk alone. Page views and
+-- sessions are aggregated from these, so a retried (overwritten) chunk
+-- replaces its row instead of counting twice.
+CREATE TABLE IF NOT EXISTS chunks (
+    site        TEXT NOT NULL,
+    sid         TEXT NOT NULL,
+    pid         TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    t0          INTEGER NOT NULL,      -- page view start
+    received    INTEGER NOT NULL,
+    stored_bytes INTEGER NOT NULL,
+    events      INTEGER NOT NULL,
+    t_first     INTEGER,               -- relative to t0
+    t_last      INTEGER,
+    act_first   INTEGER,               -- first / last user activity, relative to t0
+    act_last    INTEGER,
+    active_ms   INTEGER NOT NULL DEFAULT 0,
+    clicks      INTEGER NOT NULL DEFAULT 0,
+    inputs      INTEGER NOT NULL DEFAULT 0,
+    errors      INTEGER NOT NULL DEFAULT 0,
+    customs     INTEGER NOT NULL DEFAULT 0,
+    navs        INTEGER NOT NULL DEFAULT 0,
+    max_scroll_y REAL,                 -- deepest window scroll top
+    page_height REAL,                  -- largest document height seen
+    has_snapshot INTEGER NOT NULL DEFAULT 0,
+    url         TEXT,                  -- from the meta event (first chunk)
+    title       TEXT,
+    referrer    TEXT,
+    ua          TEXT,
+    vw          REAL,
+    vh          REAL,
+    urls        TEXT NOT NULL DEFAULT '[]',  -- JSON list of URLs entered in this chunk (meta, SPA navs)
+    PRIMARY KEY (site, sid, pid, seq)
+);
+
+CREATE TABLE IF NOT EXISTS page_views (
+    site        TEXT NOT NULL,
+    sid         TEXT NOT NULL,
+    pid         TEXT NOT NULL,
+    t0          INTEGER NOT NULL,
+    end_time    INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    active_ms   INTEGER NOT NULL,
+    url         TEXT,
+    title       TEXT,
+    referrer    TEXT,
+    vw          REAL,
+    vh          REAL,
+    device      TEXT,
+    browser     TEXT,
+    os          TEXT,
+    chunks      INTEGER NOT NULL,
+    events      INTEGER NOT NULL,
+    clicks      INTEGER NOT NULL,
+    inputs      INTEGER NOT NULL,
+    errors      INTEGER NOT NULL,
+    customs     INTEGER NOT NULL,
+    navs        INTEGER NOT NULL,
+    max_scroll_y REAL,
+    page_height REAL,
+    stored_bytes INTEGER NOT NULL,
+    PRIMARY KEY (site, sid, pid)
+);
+CREATE INDEX IF NOT EXISTS page_views_url ON page_views (site, url);
+
+-- Every URL a page view showed (its entry URL and SPA route changes).
+CREATE TABLE IF NOT EXISTS page_urls (
+    site TEXT NOT NULL,
+    sid  TEXT NOT NULL,
+    pid  TEXT NOT NULL,
+    url  TEXT NOT NULL,
+    PRIMARY KEY (site, sid, pid, url)
+);
+CREATE INDEX IF NOT EXISTS page_urls_url ON page_urls (site, url);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    site        TEXT NOT NULL,
+    sid         TEXT NOT NULL,
+    start_time  INTEGER NOT NULL,
+    end_time    INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    active_ms   INTEGER NOT NULL,
+    entry_url   TEXT,
+    exit_url    TEXT,
+    page_count  INTEGER NOT NULL,
+    device      TEXT,
+    browser     TEXT,
+    os          TEXT,
+    vw          REAL,
+    vh          REAL,
+    referrer    TEXT,
+    utm_source  TEXT,
+    utm_medium  TEXT,
+    utm_campaign TEXT,
+    utm_term    TEXT,
+    utm_content TEXT,
+    clicks      INTEGER NOT NULL,
+    inputs      INTEGER NOT NULL,
+    errors      INTEGER NOT NULL,
+    customs     INTEGER NOT NULL,
+    batches     INTEGER NOT NULL,
+    stored_bytes INTEGER NOT NULL,
+    PRIMARY KEY (site, sid)
+);
+CREATE INDEX IF NOT EXISTS sessions_start ON sessions (site, start_time DESC);
+CREATE INDEX IF NOT EXISTS sessions_sid ON sessions (sid);
