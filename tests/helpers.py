@@ -30,12 +30,29 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 
 def meta_event(t: int = 0, url: str = "https://shop.example/", vw: int = 1280, vh: int = 800) -> list[Any]:
-    return ["meta", t, url, "", "Shop", vw, vh, 1920, 1080, 1, "Mozilla/5.0 (X11; Linux x86_64) Chrome/120", "en", "UTC"]
+    return [
+        "meta",
+        t,
+        url,
+        "",
+        "Shop",
+        vw,
+        vh,
+        1920,
+        1080,
+        1,
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/120",
+        "en",
+        "UTC",
+    ]
 
 
 def snapshot_event(t: int = 5, text: str = "Hello") -> list[Any]:
     return [
-        "snapshot", t, 0, True,
+        "snapshot",
+        t,
+        0,
+        True,
         [
             [1, None, None, 9],
             [2, 1, None, 10, "html", "", ""],

@@ -42,11 +42,12 @@ def create_app(
     recorder = RecorderAsset()
     routes = [
         Route("/healthz", health),
-        Route(settings.recorder_path, recorder, methods=["GET", "HEAD"]),
+        Route(settings.recorder_path, recorder.respond, methods=["GET", "HEAD"]),
         Route("/ingest/{site}", collector.ingest, methods=["POST"]),
         Route("/ingest/{site}", collector.preflight, methods=["OPTIONS"]),
         Route("/sites/{site}/snippet", snippet),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield

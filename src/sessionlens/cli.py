@@ -172,15 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-port", type=int, default=8001)
     p.set_defaults(func=cmd_demo)
 
-    sites = sub.add_parser("sites", help="manage recorded sites").add_subparsers(dest="sites_command", required=True)
+    sites = sub.add_parser("sites", help="manage recorded sites").add_subparsers(
+        dest="sites_command", required=True
+    )
     p = sites.add_parser("add", help="add a site and print its snippet")
     common(p)
     p.add_argument("name")
     p.add_argument("--origin", action="append", help="allowed origin, e.g. https://shop.example (repeatable)")
     p.add_argument("--key", help="choose the site key (default: random)")
     p.add_argument("--mask-all-text", action="store_true", help="mask every text node, not only inputs")
-    p.add_argument("--consent-required", action="store_true", help="record only after sessionlens.consent(true)")
-    p.add_argument("--respect-dnt", action="store_true", help="do not record visitors with GPC or Do-Not-Track")
+    p.add_argument(
+        "--consent-required", action="store_true", help="record only after sessionlens.consent(true)"
+    )
+    p.add_argument(
+        "--respect-dnt", action="store_true", help="do not record visitors with GPC or Do-Not-Track"
+    )
     p.add_argument("--sample-rate", type=float, default=1.0, help="share of sessions recorded, 0..1")
     p.add_argument("--no-canvas", action="store_true", help="do not capture canvas content")
     p.set_defaults(func=cmd_sites_add)

@@ -41,11 +41,15 @@ class Index:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writes: queue.Queue[tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]] | None] = queue.Queue()
+        self._writes: queue.Queue[
+            tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]] | None
+        ] = queue.Queue()
         writer = _connect(self.path)
         writer.executescript(INDEX_SQL.read_text())
         self._reader_local = threading.local()
-        self._thread = threading.Thread(target=self._run_writer, args=(writer,), name="index-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run_writer, args=(writer,), name="index-writer", daemon=True
+        )
         self._thread.start()
 
     # -- writing -----------------------------------------------------------
@@ -97,9 +101,11 @@ class Index:
         return [dict(row) for row in self._reader().execute(sql, tuple(params))]
 
     def batches_in_session(self, site: str, sid: str) -> int:
-        row = self._reader().execute(
-            "SELECT COUNT(*) FROM chunks WHERE site = ? AND sid = ?", (site, sid)
-        ).fetchone()
+        row = (
+            self._reader()
+            .execute("SELECT COUNT(*) FROM chunks WHERE site = ? AND sid = ?", (site, sid))
+            .fetchone()
+        )
         return int(row[0])
 
     def session(self, sid: str, site: str | None = None) -> dict[str, Any] | None:
@@ -112,9 +118,7 @@ class Index:
         return rows[0] if rows else None
 
     def page_views(self, site: str, sid: str) -> list[dict[str, Any]]:
-        rows = self.query(
-            "SELECT * FROM page_views WHERE site = ? AND sid = ? ORDER BY t0", (site, sid)
-        )
+        rows = self.query("SELECT * FROM page_views WHERE site = ? AND sid = ? ORDER BY t0", (site, sid))
         for row in rows:
             row["urls"] = [
                 r["url"]
@@ -185,8 +189,14 @@ def _insert_chunk(conn: sqlite3.Connection, row: ChunkRow) -> None:
     facts["has_snapshot"] = int(facts["has_snapshot"])
     facts["ua"] = facts["ua"] or row.header_ua
     values = {
-        "site": row.site, "sid": row.sid, "pid": row.pid, "seq": row.seq, "t0": row.t0,
-        "received": row.received, "stored_bytes": row.stored_bytes, **facts,
+        "site": row.site,
+        "sid": row.sid,
+        "pid": row.pid,
+        "seq": row.seq,
+        "t0": row.t0,
+        "received": row.received,
+        "stored_bytes": row.stored_bytes,
+        **facts,
     }
     columns = ", ".join(values)
     marks = ", ".join(f":{k}" for k in values)
@@ -230,14 +240,31 @@ def _refresh_page_view(conn: sqlite3.Connection, site: str, sid: str, pid: str) 
             :vw, :vh, :device, :browser, :os, :chunks, :events, :clicks, :inputs, :errors,
             :customs, :navs, :max_scroll_y, :page_height, :stored_bytes)""",
         {
-            "site": site, "sid": sid, "pid": pid, "t0": t0, "end_time": t0 + t_last,
-            "duration_ms": t_last, "active_ms": active, "url": first["url"] or (urls[0] if urls else None),
-            "title": first["title"], "referrer": first["referrer"], "vw": first["vw"], "vh": first["vh"],
-            "device": device.device, "browser": device.browser, "os": device.os,
-            "chunks": len(chunks), "events": total("events"), "clicks": total("clicks"),
-            "inputs": total("inputs"), "errors": total("errors"), "customs": total("customs"),
-            "navs": total("navs"), "max_scroll_y": highest("max_scroll_y"),
-            "page_height": highest("page_height"), "stored_bytes": total("stored_bytes"),
+            "site": site,
+            "sid": sid,
+            "pid": pid,
+            "t0": t0,
+            "end_time": t0 + t_last,
+            "duration_ms": t_last,
+            "active_ms": active,
+            "url": first["url"] or (urls[0] if urls else None),
+            "title": first["title"],
+            "referrer": first["referrer"],
+            "vw": first["vw"],
+            "vh": first["vh"],
+            "device": device.device,
+            "browser": device.browser,
+            "os": device.os,
+            "chunks": len(chunks),
+            "events": total("events"),
+            "clicks": total("clicks"),
+            "inputs": total("inputs"),
+            "errors": total("errors"),
+            "customs": total("customs"),
+            "navs": total("navs"),
+            "max_scroll_y": highest("max_scroll_y"),
+            "page_height": highest("page_height"),
+            "stored_bytes": total("stored_bytes"),
         },
     )
     conn.execute("DELETE FROM page_urls WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid))
@@ -271,13 +298,27 @@ def _refresh_session(conn: sqlite3.Connection, site: str, sid: str) -> None:
             :utm_campaign, :utm_term, :utm_content, :clicks, :inputs, :errors, :customs,
             :batches, :stored_bytes)""",
         {
-            "site": site, "sid": sid, "start_time": start, "end_time": end,
-            "duration_ms": end - start, "active_ms": total("active_ms"),
-            "entry_url": entry["url"], "exit_url": exit_urls[0] if exit_urls else exit_["url"],
-            "page_count": len(views), "device": entry["device"], "browser": entry["browser"],
-            "os": entry["os"], "vw": entry["vw"], "vh": entry["vh"], "referrer": entry["referrer"],
-            **utm, "clicks": total("clicks"), "inputs": total("inputs"), "errors": total("errors"),
-            "customs": total("customs"), "batches": total("chunks"),
+            "site": site,
+            "sid": sid,
+            "start_time": start,
+            "end_time": end,
+            "duration_ms": end - start,
+            "active_ms": total("active_ms"),
+            "entry_url": entry["url"],
+            "exit_url": exit_urls[0] if exit_urls else exit_["url"],
+            "page_count": len(views),
+            "device": entry["device"],
+            "browser": entry["browser"],
+            "os": entry["os"],
+            "vw": entry["vw"],
+            "vh": entry["vh"],
+            "referrer": entry["referrer"],
+            **utm,
+            "clicks": total("clicks"),
+            "inputs": total("inputs"),
+            "errors": total("errors"),
+            "customs": total("customs"),
+            "batches": total("chunks"),
             "stored_bytes": total("stored_bytes"),
         },
     )

@@ -94,9 +94,7 @@ def ingest_batch(
 
     seq = batch["seq"]
     if seq >= settings.max_batches_per_page_view:
-        raise IngestError(
-            403, f"page view exceeds {settings.max_batches_per_page_view} batches; not stored"
-        )
+        raise IngestError(403, f"page view exceeds {settings.max_batches_per_page_view} batches; not stored")
     addr = keys.ChunkAddress(site, batch["sid"], batch["pid"], seq)
     if index.batches_in_session(site, addr.sid) >= settings.max_batches_per_session:
         raise IngestError(403, f"session exceeds {settings.max_batches_per_session} batches; not stored")
@@ -108,15 +106,24 @@ def ingest_batch(
     received = int(time.time() * 1000)
     ua = user_agent[:1024]
     chunk = {
-        "v": 1, "site": site, "sid": addr.sid, "pid": addr.pid, "seq": seq,
-        "t0": batch["t0"], "received": received, "ua": ua, "events": events,
+        "v": 1,
+        "site": site,
+        "sid": addr.sid,
+        "pid": addr.pid,
+        "seq": seq,
+        "t0": batch["t0"],
+        "received": received,
+        "ua": ua,
+        "events": events,
     }
     blob = codec.encode(chunk)
     key = keys.chunk_key(addr)
     try:
         store.put(key, blob)
     except StoreError as exc:
-        raise IngestError(503, f"storage unavailable: {exc}", retry_after=settings.retry_after_seconds) from None
+        raise IngestError(
+            503, f"storage unavailable: {exc}", retry_after=settings.retry_after_seconds
+        ) from None
 
     # The chunk is durable; the index is derived, so a failure here is
     # repaired by `reindex` and must not turn into a retry of a stored batch.
@@ -131,6 +138,13 @@ def ingest_batch(
 def row_for_stored_chunk(chunk: dict, stored_bytes: int) -> ChunkRow:
     """The index row of a chunk read back from storage (used by reindex)."""
     return ChunkRow(
-        chunk["site"], chunk["sid"], chunk["pid"], chunk["seq"], chunk["t0"], chunk["received"],
-        stored_bytes, chunk_facts(chunk["events"]), chunk.get("ua", ""),
+        chunk["site"],
+        chunk["sid"],
+        chunk["pid"],
+        chunk["seq"],
+        chunk["t0"],
+        chunk["received"],
+        stored_bytes,
+        chunk_facts(chunk["events"]),
+        chunk.get("ua", ""),
     )

@@ -24,7 +24,7 @@ class RecorderAsset:
         self.gzipped = gzip.compress(self.body, compresslevel=9, mtime=0)
         self.etag = '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
 
-    async def __call__(self, request: Request) -> Response:
+    async def respond(self, request: Request) -> Response:
         headers = {
             "ETag": self.etag,
             "Cache-Control": "public, max-age=3600",
