@@ -18,15 +18,6 @@ from tests.helpers import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_ORIGIN = "https://shop.example"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
