@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sessionlens import collector
+from sessionlens import collector, contracts
 from sessionlens.index import Index
 from sessionlens.recorder_asset import RecorderAsset, snippet_html
 from sessionlens.settings import Settings
@@ -40,6 +40,8 @@ def create_app(
     store = store or open_store(settings)
     index = index or Index(settings.resolved_index_path)
     recorder = RecorderAsset()
+    # Compile the schema validators now, not on the first visitor's batch.
+    contracts.warm_up()
     routes = [
         Route("/healthz", health),
         Route(settings.recorder_path, recorder.respond, methods=["GET", "HEAD"]),

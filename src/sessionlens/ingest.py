@@ -18,7 +18,7 @@ from sessionlens import codec, keys
 from sessionlens.contracts import ContractError, validate_batch
 from sessionlens.facts import chunk_facts
 from sessionlens.index import ChunkRow, Index
-from sessionlens.scrub import scrub_events
+from sessionlens.scrub import might_contain_pii, scrub_events
 from sessionlens.settings import Settings
 from sessionlens.stores.base import BlobStore, StoreError
 
@@ -99,7 +99,7 @@ def ingest_batch(
     if index.batches_in_session(site, addr.sid) >= settings.max_batches_per_session:
         raise IngestError(403, f"session exceeds {settings.max_batches_per_session} batches; not stored")
 
-    if settings.scrub_pii:
+    if settings.scrub_pii and might_contain_pii(raw):
         events = scrub_events(batch["events"])
     else:
         events = batch["events"]
