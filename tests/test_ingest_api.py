@@ -209,3 +209,10 @@ def test_snippet_names_the_site_and_its_privacy_options(client: TestClient, site
     assert r.status_code == 200
     assert f'data-site="{site.key}"' in r.text and "/recorder.js" in r.text
     assert client.get("/sites/unknown-key-123/snippet").status_code == 404
+
+
+def test_unknown_paths_and_methods_answer_json(client: TestClient, site: Site) -> None:
+    r = client.get("/no/such/path")
+    assert r.status_code == 404 and r.json() == {"error": "Not Found"}
+    r = client.get(f"/ingest/{site.key}")
+    assert r.status_code == 405 and "error" in r.json()
