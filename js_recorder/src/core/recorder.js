@@ -1,0 +1,84 @@
+// One page view's recording: builds the context, starts every module in
+// order and stops them in reverse. Modules share one lifecycle: start, stop.
+
+import { createContext } from "./context.js";
+import { randomId } from "./session.js";
+import { createTransport } from "../transport/transport.js";
+import { createMutations } from "../layout/mutations.js";
+import { takeSnapshot } from "../layout/snapshot.js";
+import { createPointer } from "../interaction/pointer.js";
+import { createScroll } from "../interaction/scroll.js";
+import { createInput } from "../interaction/input.js";
+import { createViewport } from "../interaction/viewport.js";
+import { createNavigation } from "../interaction/navigation.js";
+import { createErrors } from "../diagnostic/errors.js";
+import { createTiming } from "../performance/timing.js";
+import { listeners } from "./listen.js";
+
+const ACTIVITY = { move: 1, click: 1, scroll: 1, input: 1, focus: 1, nav: 1 };
+
+export function startRecording(config, session, canStore) {
+  const pid = randomId();
+  let mutations = null;
+  let transport = null;
+  const ctx = createContext(config, (event) => {
+    // Keep the stream in order: pending DOM changes go out before any
+    // interaction that may depend on them (a click on a node just added).
+    if (mutations && event[0] !== "mutation" && event[0] !== "snapshot" && event[0] !== "throttle") mutations.flush();
+    if (ACTIVITY[event[0]]) session.touch();
+    transport.add(event);
+  });
+  transport = createTransport({
+    endpoint: config.endpoint, sid: session.id, pid, t0: ctx.t0, retryMaxMs: config.retryMaxMs, canStore,
+  });
+  mutations = createMutations(ctx);
+  ctx.observeRoot = (root) => mutations.observe(root);
+
+  const modules = [
+    createPointer(ctx), createScroll(ctx), createInput(ctx), createViewport(ctx),
+    createNavigation(ctx), createErrors(ctx), createTiming(ctx),
+  ];
+  const pageEvents = listeners();
+  let flushTimer = 0;
+
+  const s = screen;
+  ctx.emit([
+    "meta", 0, location.href.slice(0, 4096), document.referrer.slice(0, 4096), document.title.slice(0, 4096),
+    innerWidth, innerHeight, s.width, s.height, devicePixelRatio || 1,
+    navigator.userAgent.slice(0, 4096), (navigator.language || "").slice(0, 64),
+    (Intl.DateTimeFormat().resolvedOptions().timeZone || "").slice(0, 64),
+  ]);
+  mutations.start();
+  const cancelSnapshot = takeSnapshot(ctx, () => {
+    mutations.resume();
+    for (const m of modules) m.start();
+  });
+  transport.adoptPending();
+  flushTimer = setInterval(() => transport.flush(), config.flushMs);
+  pageEvents.on(document, "visibilitychange", () => document.visibilityState === "hidden" && transport.flushUnloading());
+  pageEvents.on(window, "pagehide", () => transport.flushUnloading());
+
+  return {
+    pid,
+    sid: session.id,
+    track(name, props, at) {
+      let clean = {};
+      try { clean = JSON.parse(JSON.stringify(props || {}).slice(0, 8192)); } catch { /* keep {} */ }
+      if (typeof clean !== "object" || Array.isArray(clean) || !clean) clean = { value: clean };
+      ctx.emit(["custom", at == null ? ctx.now() : Math.max(0, at - ctx.t0), String(name).slice(0, 128) || "event", clean]);
+    },
+    flush() {
+      mutations.flush();
+      return transport.flush();
+    },
+    stop() {
+      cancelSnapshot();
+      for (const m of modules.slice().reverse()) m.stop();
+      mutations.stop();
+      pageEvents.off();
+      clearInterval(flushTimer);
+      transport.flushUnloading();
+      transport.stop();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// The visit: a session id shared by the page views of one tab's visit, ended
+// after 30 minutes without activity; sampling decided once per session.
+// Nothing is written to storage before the recorder may record (consent).
+
+const KEY = "sl_session";
+const IDLE_MS = 30 * 60 * 1000;
+
+export function randomId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[b & 63]).join("");
+}
+
+function read() {
+  try { return JSON.parse(localStorage.getItem(KEY)); } catch { return null; }
+}
+
+function write(s) {
+  try { localStorage.setItem(KEY, JSON.stringify(s)); } catch { /* storage may be full or blocked */ }
+}
+
+export function resumeSession(sampleRate) {
+  const now = Date.now();
+  let s = read();
+  if (!s || !s.id || now - s.last > IDLE_MS) {
+    s = { id: randomId(), last: now, sampled: Math.random() < sampleRate };
+  }
+  s.last = now;
+  write(s);
+  let lastWrite = now;
+  return {
+    id: s.id,
+    sampled: s.sampled,
+    // Called on user activity; the write is throttled to stay cheap.
+    touch() {
+      const t = Date.now();
+      if (t - lastWrite > 5000) { s.last = t; write(s); lastWrite = t; }
+    },
+  };
+}
+
+export function forgetSession() {
+  try { localStorage.removeItem(KEY); localStorage.removeItem("sl_pending"); } catch { /* nothing to forget */ }
+}

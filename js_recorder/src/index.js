@@ -1,0 +1,86 @@
+// Entry point: reads options, replays calls queued by the inline stub, and
+// starts recording when privacy settings allow it.
+
+import { readConfig } from "./core/config.js";
+import { resumeSession, forgetSession } from "./core/session.js";
+import { startRecording } from "./core/recorder.js";
+
+(function () {
+  const w = window;
+  const existing = w.sessionlens;
+  if (existing && existing.__recorder) return; // loaded twice
+  const script = document.currentScript;
+  const queued = (existing && existing.q) || [];
+  let config = readConfig(script, null);
+  let recording = null;
+  let consent = false;
+  let stopped = false;
+  const early = []; // track() calls made before recording started
+
+  function privacyAllows() {
+    if (config.consentRequired && !consent) return false;
+    const n = navigator;
+    if (config.respectDnt && (n.globalPrivacyControl || n.doNotTrack === "1" || w.doNotTrack === "1")) return false;
+    return true;
+  }
+
+  function canStore() {
+    return !config.consentRequired || consent;
+  }
+
+  function maybeStart() {
+    if (recording || stopped || !config.site || !privacyAllows()) return;
+    const begin = () => {
+      if (recording || stopped) return;
+      const session = resumeSession(config.sampleRate);
+      if (!session.sampled) return;
+      recording = startRecording(config, session, canStore);
+      for (const [name, props, at] of early.splice(0)) recording.track(name, props, at);
+    };
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", begin, { once: true });
+    else begin();
+  }
+
+  const api = {
+    __recorder: true,
+    init(options) {
+      config = readConfig(script, options);
+      maybeStart();
+    },
+    track(name, props) {
+      if (recording) recording.track(name, props);
+      else if (privacyAllows() && early.length < 100) early.push([name, props, Date.now()]);
+    },
+    consent(given) {
+      consent = !!given;
+      if (consent) {
+        stopped = false;
+        maybeStart();
+      } else {
+        api.stop();
+        forgetSession();
+      }
+    },
+    stop() {
+      stopped = true;
+      if (recording) recording.stop();
+      recording = null;
+    },
+    flush() {
+      return recording ? recording.flush() : Promise.resolve();
+    },
+    get sessionId() {
+      return recording ? recording.sid : null;
+    },
+    get pageViewId() {
+      return recording ? recording.pid : null;
+    },
+  };
+  w.sessionlens = api;
+  let initialised = false;
+  for (const [method, args] of queued) {
+    if (method === "init") initialised = true;
+    if (typeof api[method] === "function") api[method].apply(api, args || []);
+  }
+  if (!initialised) maybeStart();
+})();

@@ -1,0 +1,31 @@
+// Form input (masked at capture), focus and blur.
+
+import { listeners, targetOf } from "../core/listen.js";
+import { controlValue, isFormControl } from "../privacy/mask.js";
+
+export function createInput(ctx) {
+  const l = listeners();
+  function onInput(e) {
+    const el = targetOf(e);
+    if (!el || !isFormControl(el)) return;
+    const id = ctx.idOf(el);
+    if (!id) return;
+    const toggle = el.type === "checkbox" || el.type === "radio";
+    ctx.emit(["input", ctx.now(), id, controlValue(el), toggle ? el.checked : null]);
+  }
+  function onFocus(kind) {
+    return (e) => {
+      const id = ctx.idOf(targetOf(e));
+      if (id) ctx.emit([kind, ctx.now(), id]);
+    };
+  }
+  return {
+    start() {
+      l.on(document, "input", onInput);
+      l.on(document, "change", onInput);
+      l.on(document, "focusin", onFocus("focus"));
+      l.on(document, "focusout", onFocus("blur"));
+    },
+    stop: l.off,
+  };
+}

@@ -1,0 +1,181 @@
+// DOM changes after the snapshot. Records are buffered and turned into one
+// `mutation` event per observer callback, reading the live DOM at that
+// moment (so a node changed many times is sent once, as it is now). Work
+// runs in its own task, never inside the page's; a storm of changes is
+// coalesced into windows and, past a hard cap, dropped with a `throttle`.
+
+import { serializeSubtree, attrValue } from "./serialize.js";
+import { textMaskedAt, maskText, controlString } from "../privacy/mask.js";
+
+const STORM_RECORDS_PER_SEC = 2000;
+const STORM_WINDOW_MS = 250;
+const MAX_PENDING = 50000;
+const OPTIONS = { childList: true, subtree: true, attributes: true, characterData: true };
+
+export function createMutations(ctx) {
+  let observer = null;
+  let pending = [];
+  let timer = 0;
+  let paused = true; // until the snapshot's last part has been cut
+  let second = 0;
+  let inSecond = 0;
+  let stormUntil = 0;
+  let dropped = 0;
+
+  function onRecords(records) {
+    const now = performance.now();
+    if (now - second > 1000) { second = now; inSecond = 0; }
+    inSecond += records.length;
+    if (inSecond > STORM_RECORDS_PER_SEC) stormUntil = now + 3000;
+    if (pending.length > MAX_PENDING) {
+      // Child-list records keep the tree consistent; attribute and text
+      // records can be dropped because a later change re-reads live values.
+      for (const r of records) {
+        if (r.type === "childList") pending.push(r);
+        else dropped++;
+      }
+    } else {
+      for (const r of records) pending.push(r);
+    }
+    if (!paused && !timer) timer = setTimeout(flush, now < stormUntil ? STORM_WINDOW_MS : 0);
+  }
+
+  function nextRecordedSibling(node) {
+    for (let s = node.nextSibling; s; s = s.nextSibling) {
+      const id = ctx.idOf(s);
+      if (id) return id;
+    }
+    return null;
+  }
+
+  function forgetSubtree(node) {
+    const stack = [node];
+    while (stack.length) {
+      const n = stack.pop();
+      ctx.forgetId(n);
+      if (n.shadowRoot) stack.push(n.shadowRoot);
+      for (let c = n.firstChild; c; c = c.nextSibling) stack.push(c);
+    }
+  }
+
+  // The parent a node is recorded under: its parent node, or the host's
+  // shadow root; null when it has none we know of.
+  function recordedParent(node) {
+    const p = node.parentNode;
+    return p && ctx.idOf(p) ? p : null;
+  }
+
+  function takesChildren(parent) {
+    if (parent.nodeType !== 1) return true;
+    return !/^(SCRIPT|NOSCRIPT)$/.test(parent.tagName) && !parent.closest("[data-sl-block]");
+  }
+
+  function flush() {
+    clearTimeout(timer);
+    timer = 0;
+    if (observer) for (const r of observer.takeRecords()) pending.push(r);
+    if (!pending.length) return;
+    const records = pending;
+    pending = [];
+    const removed = new Set();
+    const added = new Set();
+    const attrs = new Map();
+    const texts = new Set();
+    for (const r of records) {
+      if (r.type === "childList") {
+        for (const n of r.removedNodes) removed.add(n);
+        for (const n of r.addedNodes) added.add(n);
+      } else if (r.type === "attributes") {
+        let names = attrs.get(r.target);
+        if (!names) attrs.set(r.target, (names = new Set()));
+        names.add(r.attributeName);
+      } else {
+        texts.add(r.target);
+      }
+    }
+
+    const removes = [];
+    for (const n of removed) {
+      const id = ctx.idOf(n);
+      if (!id) continue;
+      removes.push(id);
+      // A node that is still in the page was moved: it is re-added as new.
+      forgetSubtree(n);
+    }
+
+    const firstNew = ctx.peekNextId();
+    const roots = new Set();
+    for (const n of added) {
+      if (!n.isConnected || ctx.idOf(n)) continue;
+      let top = n;
+      while (top.parentNode && !ctx.idOf(top.parentNode)) top = top.parentNode;
+      const parent = recordedParent(top);
+      if (parent && !ctx.idOf(top) && takesChildren(parent)) roots.add(top);
+    }
+    // Reverse document order: each root's next sibling is then already known.
+    const ordered = Array.from(roots).sort((a, b) => (a.compareDocumentPosition(b) & 4 ? 1 : -1));
+    const adds = [];
+    for (const root of ordered) {
+      const parent = root.parentNode;
+      const parentEl = parent.nodeType === 1 ? parent : parent.host || null;
+      const masked = parentEl ? textMaskedAt(parentEl, ctx.config.maskAllText) : ctx.config.maskAllText;
+      const recs = serializeSubtree(ctx, root, ctx.idOf(parent), nextRecordedSibling(root), masked, ctx.observeRoot);
+      for (const r of recs) adds.push(r);
+    }
+
+    const attrChanges = [];
+    for (const [el, names] of attrs) {
+      const id = ctx.idOf(el);
+      if (!id || id >= firstNew || !el.isConnected) continue;
+      for (const name of names) {
+        if (/^on/i.test(name)) continue;
+        attrChanges.push([id, name, attrValue(el, name, el.getAttribute(name))]);
+      }
+    }
+
+    const textChanges = [];
+    for (const node of texts) {
+      const id = ctx.idOf(node);
+      if (!id || id >= firstNew || node.nodeType !== 3 || !node.isConnected) continue;
+      const parent = node.parentNode;
+      const tag = parent && parent.tagName;
+      if (tag === "SCRIPT") continue;
+      let text = node.data;
+      if (tag === "TEXTAREA") text = controlString(parent, text);
+      else if (tag !== "STYLE" && parent.nodeType === 1 && textMaskedAt(parent, ctx.config.maskAllText)) text = maskText(text);
+      textChanges.push([id, text]);
+    }
+
+    if (dropped) {
+      ctx.emit(["throttle", ctx.now(), "mutations", dropped]);
+      dropped = 0;
+    }
+    if (removes.length || adds.length || attrChanges.length || textChanges.length) {
+      ctx.emit(["mutation", ctx.now(), removes, adds, attrChanges, textChanges]);
+    }
+  }
+
+  return {
+    start() {
+      observer = new MutationObserver(onRecords);
+      observer.observe(document, OPTIONS);
+    },
+    observe(root) {
+      if (observer && root !== document) observer.observe(root, OPTIONS);
+    },
+    // Called when the snapshot is complete: from now on changes are sent.
+    resume() {
+      paused = false;
+      flush();
+    },
+    flush() {
+      if (!paused) flush();
+    },
+    stop() {
+      if (observer) observer.disconnect();
+      observer = null;
+      clearTimeout(timer);
+      pending = [];
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// Turning live nodes into flat wire records: [id, parentId, nextId, type, ...].
+// The walker is iterative (pages can be 100,000 nodes deep in places) and
+// resumable, so the snapshot can be cut into slices between tasks.
+
+import { absoluteAttr, absolute } from "./urls.js";
+import { elementCss, adoptedCss } from "./styles.js";
+import { isBlocked, maskStateFor, maskText, controlValue, controlString } from "../privacy/mask.js";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const MATH_NS = "http://www.w3.org/1998/Math/MathML";
+const NO_CHILDREN = { SCRIPT: 1, NOSCRIPT: 1 };
+const KEEP_WHEN_BLOCKED = { id: 1, class: 1, style: 1, "data-sl-block": 1 };
+
+export function attrValue(el, name, value) {
+  if (value == null) return null;
+  if (name === "value" && el.tagName === "INPUT") return controlString(el, value);
+  return absoluteAttr(name, value, el.ownerDocument.baseURI);
+}
+
+function elementRecord(ctx, el, id, parentId, nextId) {
+  const blocked = isBlocked(el);
+  const attrs = {};
+  for (const a of el.attributes) {
+    const name = a.name;
+    // Handlers are code, and code is never recorded.
+    if (/^on/i.test(name) || (blocked && !KEEP_WHEN_BLOCKED[name])) continue;
+    const v = attrValue(el, name, a.value);
+    if (v != null) attrs[name] = v;
+  }
+  const props = {};
+  const ns = el.namespaceURI;
+  if (ns === SVG_NS) props.ns = "svg";
+  else if (ns === MATH_NS) props.ns = "math";
+  if (blocked) {
+    const r = el.getBoundingClientRect();
+    props.block = [Math.round(r.width), Math.round(r.height)];
+  } else {
+    const tag = el.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") {
+      props.value = controlValue(el);
+      if (el.type === "checkbox" || el.type === "radio") props.checked = el.checked;
+    } else if (tag === "LINK" || tag === "STYLE") {
+      const css = elementCss(el);
+      if (css != null) props.css = css;
+    } else if (tag === "IMG" && el.currentSrc && !attrs.src) {
+      attrs.src = absolute(el.currentSrc);
+    } else if (tag === "DIALOG" && el.open) {
+      props.open = true;
+      if (matches(el, ":modal")) props.modal = true;
+    }
+    if (el.hasAttribute("popover") && matches(el, ":popover-open")) props.open = true;
+    if (el.scrollTop || el.scrollLeft) props.scroll = [el.scrollLeft, el.scrollTop];
+  }
+  const rec = [id, parentId, nextId, 1, el.localName, attrs];
+  for (const k in props) { rec.push(props); break; }
+  return rec;
+}
+
+function matches(el, sel) {
+  try { return el.matches(sel); } catch { return false; }
+}
+
+// Children in wire order: an open shadow root first, the document of a
+// same-origin iframe, then light DOM children.
+function childrenOf(node) {
+  const kids = [];
+  if (node.nodeType === 1) {
+    if (NO_CHILDREN[node.tagName] || isBlocked(node)) return kids;
+    if (node.shadowRoot) kids.push(node.shadowRoot);
+    if (node.tagName === "IFRAME" || node.tagName === "FRAME") {
+      try {
+        const doc = node.contentDocument;
+        if (doc && doc.documentElement) kids.push(doc);
+      } catch { /* cross-origin frame: recorded as an empty element */ }
+    }
+  }
+  for (let c = node.firstChild; c; c = c.nextSibling) kids.push(c);
+  return kids;
+}
+
+// Walks one subtree. step() records one node; the caller decides when to
+// pause. Nodes moved away while the walk was paused are skipped: the
+// mutation records of that move add them where they now are.
+export function createWalker(ctx, root, parentId, nextId, masked, onRoot) {
+  const stack = [[root, parentId, nextId, masked, root.parentNode]];
+  return {
+    done: () => stack.length === 0,
+    step(out) {
+      const [node, pid, nid, maskedHere, expectedParent] = stack.pop();
+      const type = node.nodeType;
+      if (node !== root && type !== 9 && type !== 11 && node.parentNode !== expectedParent) return;
+      if (ctx.idOf(node) && node !== root) return;
+      let rec = null;
+      let childMask = maskedHere;
+      const id = type === 1 || type === 3 || type === 9 || type === 10 || type === 11 ? ctx.assignId(node) : 0;
+      if (type === 1) {
+        rec = elementRecord(ctx, node, id, pid, nid);
+        childMask = maskStateFor(node, maskedHere);
+      } else if (type === 3) {
+        const parent = node.parentNode;
+        const ptag = parent && parent.tagName;
+        let text = node.data;
+        if (ptag === "TEXTAREA") text = controlString(parent, text);
+        else if (maskedHere && ptag !== "STYLE") text = maskText(text);
+        rec = [id, pid, nid, 3, text];
+      } else if (type === 9) {
+        const css = adoptedCss(node);
+        rec = css ? [id, pid, null, 9, { adopted: css }] : [id, pid, null, 9];
+        if (onRoot) onRoot(node);
+      } else if (type === 10) {
+        rec = [id, pid, nid, 10, node.name || "html", node.publicId || "", node.systemId || ""];
+      } else if (type === 11) {
+        const css = adoptedCss(node);
+        rec = css ? [id, pid, null, 11, { adopted: css }] : [id, pid, null, 11];
+        if (onRoot) onRoot(node);
+      } else {
+        return; // comments and processing instructions are not recorded
+      }
+      out.push(rec);
+      const kids = childrenOf(node);
+      for (let i = kids.length - 1; i >= 0; i--) {
+        const k = kids[i];
+        stack.push([k, id, null, childMask, k.nodeType === 9 || k.nodeType === 11 ? null : node]);
+      }
+    },
+  };
+}
+
+// A whole subtree at once (mutations are small; snapshots use the walker).
+export function serializeSubtree(ctx, root, parentId, nextId, masked, onRoot) {
+  const out = [];
+  const w = createWalker(ctx, root, parentId, nextId, masked, onRoot);
+  while (!w.done()) w.step(out);
+  return out;
+}

@@ -1,0 +1,138 @@
+// Batches events and delivers them. A batch is only forgotten once the
+// collector answered 2xx (or refused it for good with a 4xx); failures are
+// retried with backoff, and at page hide every unconfirmed batch is written
+// to localStorage so the next page of the session sends it. Batches are
+// keyed by (session, page view, seq), so a resend overwrites, never doubles.
+
+const PENDING_KEY = "sl_pending";
+const MAX_PENDING_CHARS = 2000000;
+const MAX_EVENTS = 250;
+const MAX_ESTIMATE = 400000;
+const KEEPALIVE_LIMIT = 60000;
+
+export function createTransport(opts) {
+  const { endpoint, sid, pid, t0, retryMaxMs, canStore } = opts;
+  let buffer = [];
+  let estimate = 0;
+  let seq = 0;
+  let queue = [];
+  let pumping = null;
+  let backoff = 0;
+  let retryTimer = 0;
+  let stored = false;
+
+  function add(event) {
+    buffer.push(event);
+    estimate += event[0] === "snapshot" ? event[4].length * 80 : event[0] === "mutation" ? 400 : 60;
+    if (buffer.length >= MAX_EVENTS || estimate > MAX_ESTIMATE) cut();
+  }
+
+  // Close the open batch: it gets its sequence number now.
+  function cut() {
+    if (!buffer.length) return;
+    const body = JSON.stringify({ v: 1, sid, pid, seq: seq++, t0, events: buffer });
+    buffer = [];
+    estimate = 0;
+    queue.push({ e: endpoint, b: body });
+    if (!retryTimer) pump();
+  }
+
+  async function encode(body) {
+    if (body.length < 1024 || typeof CompressionStream === "undefined") return body;
+    const stream = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
+    return await new Response(stream).blob();
+  }
+
+  // 'ok' forget it, 'drop' refused for good, otherwise a delay to retry after.
+  async function send(item, keepalive) {
+    try {
+      const res = await fetch(item.e, {
+        method: "POST",
+        body: keepalive ? item.b : await encode(item.b),
+        headers: { "Content-Type": "text/plain" },
+        credentials: "omit",
+        keepalive,
+      });
+      if (res.ok) return "ok";
+      if (res.status !== 429 && res.status < 500) return "drop";
+      const after = Number(res.headers.get("Retry-After"));
+      return after > 0 ? after * 1000 : 0;
+    } catch {
+      return 0; // network failure: collector down or offline
+    }
+  }
+
+  function forget(item) {
+    const i = queue.indexOf(item);
+    if (i >= 0) queue.splice(i, 1);
+    if (stored) persist();
+  }
+
+  function pump() {
+    if (pumping) return pumping;
+    pumping = (async () => {
+      while (queue.length) {
+        const item = queue[0];
+        const result = await send(item, false);
+        if (result === "ok" || result === "drop") {
+          backoff = 0;
+          forget(item);
+          continue;
+        }
+        backoff = Math.min(retryMaxMs, Math.max(backoff * 2 || 500, result));
+        persist();
+        await new Promise((resolve) => { retryTimer = setTimeout(resolve, backoff); });
+        retryTimer = 0;
+      }
+    })().finally(() => { pumping = null; });
+    return pumping;
+  }
+
+  function persist() {
+    if (!canStore()) return;
+    try {
+      let items = queue.slice();
+      let size = items.reduce((n, i) => n + i.b.length, 0);
+      while (size > MAX_PENDING_CHARS && items.length) size -= items.shift().b.length; // oldest go first
+      if (items.length) localStorage.setItem(PENDING_KEY, JSON.stringify(items));
+      else localStorage.removeItem(PENDING_KEY);
+      stored = items.length > 0;
+    } catch { /* storage full or blocked: the in-memory retry still runs */ }
+  }
+
+  return {
+    add,
+    // Batches left unsent by earlier page views of this session.
+    adoptPending() {
+      if (!canStore()) return;
+      try {
+        const items = JSON.parse(localStorage.getItem(PENDING_KEY) || "[]");
+        if (items.length) {
+          queue = items.concat(queue);
+          stored = true;
+          pump();
+        }
+      } catch { /* unreadable: nothing to adopt */ }
+    },
+    flush() {
+      cut();
+      return pumping || Promise.resolve();
+    },
+    // The page may be going away: send what we have with requests that
+    // outlive it, and keep a copy for the next page in case they do not.
+    flushUnloading() {
+      cut();
+      persist();
+      for (const item of queue.slice()) {
+        if (item.b.length <= KEEPALIVE_LIMIT) {
+          send(item, true).then((r) => (r === "ok" || r === "drop") && forget(item));
+        } else if (navigator.sendBeacon) {
+          navigator.sendBeacon(item.e, new Blob([item.b], { type: "text/plain" }));
+        }
+      }
+    },
+    stop() {
+      clearTimeout(retryTimer);
+    },
+  };
+}

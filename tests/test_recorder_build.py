@@ -1,0 +1,34 @@
+"""The committed recorder is exactly what its source builds to, and stays small."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILT = ROOT / "src" / "sessionlens" / "static" / "recorder.js"
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is needed to rebuild the recorder")
+def test_committed_recorder_matches_its_source() -> None:
+    if not (ROOT / "js_recorder" / "node_modules" / "esbuild").exists():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT / "js_recorder", check=True, timeout=300
+        )
+    proc = subprocess.run(
+        ["node", "build.mjs", "--check"],
+        cwd=ROOT / "js_recorder",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_recorder_is_at_most_10_kb_minified_and_gzipped() -> None:
+    size = len(gzip.compress(BUILT.read_bytes(), 9))
+    assert size <= 10 * 1024, f"recorder is {size} bytes gzipped"
