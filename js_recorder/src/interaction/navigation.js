@@ -8,9 +8,13 @@ export function createNavigation(ctx) {
   let lastUrl = location.href;
   const originals = {};
 
+  const base = (u) => u.split("#")[0];
+
   function record(how) {
     const url = location.href;
     if (url === lastUrl) return;
+    // A fragment change fires popstate before hashchange: name it once, as a hash change.
+    if (how === "pop" && base(url) === base(lastUrl)) how = "hash";
     lastUrl = url;
     ctx.emit(["nav", ctx.now(), url.slice(0, 4096), how, document.title.slice(0, 4096)]);
   }

@@ -29,6 +29,8 @@ export function takeSnapshot(ctx, onDone) {
     if (last) onDone();
     else nextTask(slice);
   }
-  slice();
+  // Begin after the next frame: layout is then clean, so reading scroll
+  // offsets and block sizes does not force a reflow of the whole page.
+  requestAnimationFrame(() => nextTask(slice));
   return () => { stopped = true; };
 }

@@ -1,0 +1,1 @@
+"""Rebuilding recorded pages: DOM state at any moment, keyframes, sanitising."""

@@ -1,0 +1,194 @@
+"""The recorder in Chromium against the real collector: what it captures
+rebuilds into the page it saw, and it stays cheap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sessionlens.contracts import field
+from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
+from tests.recording import LIVE_TREE_JS, fixture_app, page_view_events, rebuild, rebuilt_tree
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveCollector, ThreadServer, object]]:
+    """One collector and one fixture server for the module; pages record into one site."""
+    collector = LiveCollector(Path(tmp_path_factory.mktemp("rec")) / "data")
+    collector.start()
+    from tests.helpers import free_port
+
+    port = free_port()
+    site = collector.add_site(f"http://127.0.0.1:{port}")
+    app = fixture_app(
+        {
+            "<!--SESSIONLENS-->": demo_snippet(collector, site, flush_ms=300),
+            "%RECORDER%": f"{collector.url}/recorder.js",
+        }
+    )
+    with ThreadServer(app, port) as server:
+        yield collector, server, site
+    collector.stop()
+
+
+def record(page, rig, path: str) -> str:
+    collector, server, site = rig
+    page.goto(server.url + path)
+    page.wait_for_function("() => window.sessionlens && window.sessionlens.pageViewId")
+    return page.evaluate("() => window.sessionlens.pageViewId")
+
+
+def settle(page, rig, pid: str) -> list:
+    collector, _, site = rig
+    page.evaluate("() => window.sessionlens.flush()")
+
+    def snapshot_complete() -> bool:
+        events = [e for c in collector.chunks(site) if c["pid"] == pid for e in c["events"]]
+        return any(e[0] == "snapshot" and e[3] for e in events)
+
+    wait_until(snapshot_complete, message="a complete snapshot")
+    page.wait_for_timeout(200)
+    page.evaluate("() => window.sessionlens.flush()")
+    return page_view_events(collector, site, pid)
+
+
+def test_snapshot_and_mutations_rebuild_the_live_dom(browser, rig) -> None:
+    page = browser.new_page()
+    pid = record(page, rig, "/dom.html")
+    page.wait_for_function("() => document.getElementById('frame').contentDocument.body")
+    settle(page, rig, pid)
+    before = page.evaluate(LIVE_TREE_JS)
+    events = settle(page, rig, pid)
+    assert rebuilt_tree(rebuild(events)) == before
+
+    page.evaluate("() => window.mutateAll()")
+    page.wait_for_timeout(100)
+    events = settle(page, rig, pid)
+    after = page.evaluate(LIVE_TREE_JS)
+    assert after != before
+    assert rebuilt_tree(rebuild(events)) == after
+    # Stylesheets travel with the recording: the same-origin <link> is inlined.
+    link = next(r for e in events if e[0] == "snapshot" for r in e[4] if r[3] == 1 and r[4] == "link")
+    assert ".item { color: rgb(51, 51, 51); }" in link[6]["css"]
+    page.close()
+
+
+def test_mutations_during_a_sliced_snapshot_stay_consistent(browser, rig) -> None:
+    page = browser.new_page()
+    collector, server, site = rig
+    page.goto(server.url + "/big.html?n=30000")
+    page.evaluate(
+        "(key) => { window.churn(700); window.sessionlens.init({site: key, flushMs: 300}); }", site.key
+    )
+    page.wait_for_function("() => window.sessionlens.pageViewId")
+    pid = page.evaluate("() => window.sessionlens.pageViewId")
+    events = settle(page, rig, pid)
+    page.wait_for_timeout(900)  # the churn has stopped
+    events = settle(page, rig, pid)
+    parts = [e for e in events if e[0] == "snapshot"]
+    assert len(parts) > 1, "a 30,000-node snapshot should be sliced"
+    assert any(e[0] == "mutation" for e in events)
+    assert rebuilt_tree(rebuild(events)) == page.evaluate(LIVE_TREE_JS)
+    page.close()
+
+
+def test_snapshot_of_100000_nodes_creates_no_task_over_50ms(browser, rig) -> None:
+    page = browser.new_page()
+    collector, server, site = rig
+    page.goto(server.url + "/big.html?n=100000")
+    # Let the page finish its own first layout; then watch long tasks while recording starts.
+    page.evaluate(
+        "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 300))))"
+    )
+    page.evaluate(
+        "(key) => { window.watchLongTasks(); window.sessionlens.init({site: key, flushMs: 1000}); }", site.key
+    )
+    page.wait_for_function("() => window.sessionlens.pageViewId")
+    pid = page.evaluate("() => window.sessionlens.pageViewId")
+    events = settle(page, rig, pid)
+    nodes = sum(len(e[4]) for e in events if e[0] == "snapshot")
+    assert nodes > 100_000
+    long_tasks = page.evaluate("() => window.longTasks")
+    assert all(d <= 50 for d in long_tasks), f"long tasks while recording: {long_tasks}"
+    page.close()
+
+
+def test_a_mutation_storm_is_bounded(browser, rig) -> None:
+    page = browser.new_page()
+    pid = record(page, rig, "/storm.html")
+    settle(page, rig, pid)
+    changes = page.evaluate("() => window.storm(2000)")
+    assert changes > 20_000  # thousands of attribute changes per second
+    page.wait_for_timeout(400)
+    events = settle(page, rig, pid)
+    mutations = [e for e in events if e[0] == "mutation"]
+    attr_changes = sum(len(e[field("mutation", "attrs")]) for e in mutations)
+    # Coalesced: far fewer events and changes than the page made, final state exact.
+    assert len(mutations) < 60, len(mutations)
+    assert attr_changes < changes / 10
+    assert rebuilt_tree(rebuild(events)) == page.evaluate(LIVE_TREE_JS)
+    page.close()
+
+
+def test_clicks_carry_selector_offsets_and_page_coordinates(browser, rig) -> None:
+    page = browser.new_page(viewport={"width": 1000, "height": 700})
+    pid = record(page, rig, "/dom.html")
+    settle(page, rig, pid)
+    page.evaluate("() => window.scrollTo(0, 120)")
+    page.wait_for_timeout(200)
+    box = page.locator("#buy").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.75)
+    page.locator("#list li").nth(1).click()
+    events = settle(page, rig, pid)
+    clicks = [e for e in events if e[0] == "click"]
+    assert len(clicks) == 2
+    c = dict(
+        zip(("kind", "t", "target", "selector", "fx", "fy", "px", "py", "cx", "cy"), clicks[0], strict=False)
+    )
+    assert c["selector"] == "#buy"
+    assert abs(c["fx"] - 0.25) < 0.02 and abs(c["fy"] - 0.75) < 0.03
+    scroll_y = page.evaluate("() => scrollY")
+    assert scroll_y > 0 and abs(c["py"] - (c["cy"] + scroll_y)) <= 1
+    assert clicks[1][3] == "#list>li.item:nth-of-type(2)"
+    assert page.locator(clicks[1][3]).count() == 1
+    page.close()
+
+
+def test_calls_made_before_the_script_loads_are_queued(browser, rig) -> None:
+    page = browser.new_page()
+    collector, server, site = rig
+    # The stub from the snippet is inline; track() runs before the async script arrives.
+    page.route(f"{collector.url}/recorder.js", lambda route: (page.wait_for_timeout(300), route.continue_()))
+    page.add_init_script(
+        "document.addEventListener('DOMContentLoaded', () => window.sessionlens.track('early', {n: 1}))"
+    )
+    pid = record(page, rig, "/dom.html")
+    events = settle(page, rig, pid)
+    assert any(e[0] == "custom" and e[2] == "early" and e[3] == {"n": 1} for e in events)
+    page.close()
+
+
+def test_errors_navigation_and_timing_are_recorded(browser, rig) -> None:
+    page = browser.new_page()
+    pid = record(page, rig, "/dom.html")
+    settle(page, rig, pid)
+    page.evaluate("() => { history.pushState({}, '', '/spa/route'); location.hash = 'section'; }")
+    page.evaluate("() => setTimeout(() => { throw new Error('boom from test'); }, 0)")
+    page.evaluate("() => { Promise.reject(new Error('rejected in test')); }")
+    page.wait_for_timeout(300)
+    events = settle(page, rig, pid)
+    navs = [(e[2].rsplit("/", 2)[-1], e[3]) for e in events if e[0] == "nav"]
+    assert navs == [("route", "push"), ("route#section", "hash")]
+    errors = {(e[2], e[3]) for e in events if e[0] == "error"}
+    assert ("error", "Uncaught Error: boom from test") in errors
+    assert ("rejection", "rejected in test") in errors
+    assert {"ttfb", "dcl", "load"} <= {e[2] for e in events if e[0] == "timing"}
+    page.close()
