@@ -145,6 +145,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from sessionlens.settings import settings_doc
+
+        print(settings_doc(), end="")
+        return 0
     settings = _settings(args)
     for s in SETTINGS:
         print(f"{s.name} = {getattr(settings, s.name)!r}    # {s.env_var}: {s.help}")
@@ -208,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("settings", help="show resolved settings")
     common(p)
+    p.add_argument("--markdown", action="store_true", help="print docs/settings.md instead")
     p.set_defaults(func=cmd_settings)
     return parser
 
