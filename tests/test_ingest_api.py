@@ -26,7 +26,8 @@ def post(client: TestClient, site: Site, body: bytes | dict, **headers: str):
 
 
 def stored(store: LocalStore) -> list[str]:
-    return list(store.list(keys.CHUNK_ROOT))
+    """Stored chunks (keyframes are derived from them and written in the background)."""
+    return [k for k in store.list(keys.CHUNK_ROOT) if keys.parse_chunk_key(k)]
 
 
 def test_valid_batch_is_stored_and_indexed(
@@ -212,7 +213,7 @@ def test_snippet_names_the_site_and_its_privacy_options(client: TestClient, site
 
 
 def test_unknown_paths_and_methods_answer_json(client: TestClient, site: Site) -> None:
-    r = client.get("/no/such/path")
+    r = client.get("/ingest/no/such/path")
     assert r.status_code == 404 and r.json() == {"error": "Not Found"}
     r = client.get(f"/ingest/{site.key}")
     assert r.status_code == 405 and "error" in r.json()

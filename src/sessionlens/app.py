@@ -7,17 +7,24 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from sessionlens import collector, contracts
+from sessionlens.auth.middleware import RequireLogin, SecurityHeaders
+from sessionlens.auth.users import Accounts
 from sessionlens.index import Index
 from sessionlens.recorder_asset import RecorderAsset, snippet_html
+from sessionlens.replay.keyframes import Keyframer
+from sessionlens.replay.pageview import PageViewReader
 from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
+from sessionlens.viewer import api, pages
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -49,22 +56,60 @@ def create_app(
     recorder = RecorderAsset()
     # Compile the schema validators now, not on the first visitor's batch.
     contracts.warm_up()
+    reader = PageViewReader(store)
+    keyframer = Keyframer(store, reader)
+    accounts = Accounts(store)
+    public_paths = {"/healthz", settings.recorder_path, "/login", "/favicon.ico"}
+    public_prefixes = ("/ingest/", "/sites/", pages.ASSETS + "/")
+
+    def is_public(path: str) -> bool:
+        return path in public_paths or path.startswith(public_prefixes)
+
+    def is_viewer(path: str) -> bool:
+        return not path.startswith("/ingest/") and path != settings.recorder_path
+
     routes = [
         Route("/healthz", health),
         Route(settings.recorder_path, recorder.respond, methods=["GET", "HEAD"]),
         Route("/ingest/{site}", collector.ingest, methods=["POST"]),
         Route("/ingest/{site}", collector.preflight, methods=["OPTIONS"]),
         Route("/sites/{site}/snippet", snippet),
+        # The viewer: everything below needs a login (see RequireLogin).
+        Route("/login", pages.login_page, methods=["GET"]),
+        Route("/login", pages.login, methods=["POST"]),
+        Route("/logout", pages.logout, methods=["POST"]),
+        Route("/", pages.session_list),
+        Route("/sessions/{sid}", pages.player),
+        Route("/api/me", api.me),
+        Route("/api/sites", api.sites),
+        Route("/api/sessions", api.sessions),
+        Route("/api/sessions/{sid}", api.session),
+        Route("/api/sessions/{sid}/pages/{pid}/state", api.page_state),
+        Route("/api/sessions/{sid}/pages/{pid}/events", api.page_events),
+        Route("/api/tokens", api.create_token, methods=["POST"]),
+        Mount(pages.ASSETS, StaticFiles(directory=pages.STATIC)),
     ]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        keyframer.close()
         index.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+        middleware=[
+            Middleware(SecurityHeaders, applies=is_viewer),
+            Middleware(RequireLogin, accounts=accounts, is_public=is_public),
+        ],
+    )
     app.state.settings = settings
     app.state.store = store
     app.state.index = index
     app.state.sites = SiteRegistry(store, settings.site_cache_seconds)
+    app.state.reader = reader
+    app.state.keyframer = keyframer
+    app.state.accounts = accounts
     return app

@@ -144,6 +144,53 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _accounts(args: argparse.Namespace):
+    from sessionlens.auth.users import Accounts
+    from sessionlens.stores.factory import open_store
+
+    return Accounts(open_store(_settings(args)))
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from sessionlens.auth.users import UserError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("error: the passwords differ", file=sys.stderr)
+            return 2
+    try:
+        _accounts(args).add_user(args.name, password, replace=args.replace)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {args.name} can now log in to the viewer")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    names = _accounts(args).users()
+    print("\n".join(names) if names else "no users yet; add one with: sessionlens users add NAME")
+    return 0
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    from sessionlens.auth.users import UserError
+
+    try:
+        token = _accounts(args).create_token(args.user, args.label)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    print("send it as: Authorization: Bearer <token>  (shown once; it is stored hashed)", file=sys.stderr)
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     if args.markdown:
         from sessionlens.settings import settings_doc
@@ -199,6 +246,28 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sites_list)
+
+    users = sub.add_parser("users", help="manage viewer users").add_subparsers(
+        dest="users_command", required=True
+    )
+    p = users.add_parser("add", help="add a user (asks for the password)")
+    common(p)
+    p.add_argument("name")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p.add_argument("--replace", action="store_true", help="change the password of an existing user")
+    p.set_defaults(func=cmd_users_add)
+    p = users.add_parser("list", help="list users")
+    common(p)
+    p.set_defaults(func=cmd_users_list)
+
+    tokens = sub.add_parser("tokens", help="API tokens for scripts").add_subparsers(
+        dest="tokens_command", required=True
+    )
+    p = tokens.add_parser("create", help="create an API token for a user and print it")
+    common(p)
+    p.add_argument("user")
+    p.add_argument("--label", default="", help="what the token is for")
+    p.set_defaults(func=cmd_tokens_create)
 
     p = sub.add_parser("reindex", help="rebuild the index from stored chunks")
     common(p)

@@ -87,4 +87,5 @@ async def ingest(request: Request) -> Response:
         if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
         return error(exc.status, exc.message, headers)
+    state.keyframer.schedule(site.key, accepted.sid, accepted.pid)
     return JSONResponse({"ok": True, "seq": accepted.seq, "events": accepted.events}, headers=cors)

@@ -7,6 +7,7 @@ from the collector exactly as a real site would be.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 
 import uvicorn
@@ -23,6 +24,7 @@ from sessionlens.sites import Site, SiteRegistry, new_site
 DEMO_DIR = Path(__file__).resolve().parent / "demo_site"
 DEMO_SITE_NAME = "Demo shop"
 MARKER = "<!--SESSIONLENS-->"
+DEMO_USER = "demo"
 
 
 def create_demo_site_app(snippet: str, root: Path = DEMO_DIR) -> Starlette:
@@ -63,6 +65,9 @@ def run_demo(settings: Settings, demo_port: int = 8001) -> int:
     origins = [f"http://{h}:{demo_port}" for h in {host, "127.0.0.1", "localhost"}]
     site = ensure_demo_site(collector.state.sites, origins)
     snippet = snippet_html(settings.collector_url, settings.recorder_path, site)
+    # A fresh password every run, so the one printed always works.
+    password = secrets.token_urlsafe(9)
+    collector.state.accounts.add_user(DEMO_USER, password, replace=True)
     demo = create_demo_site_app(snippet)
     demo_url = f"http://{host}:{demo_port}"
 
@@ -70,6 +75,8 @@ def run_demo(settings: Settings, demo_port: int = 8001) -> int:
     print(f"  demo site (recorded):  {demo_url}/")
     print(f"  collector:             {settings.collector_url}/")
     print(f"  recorder script:       {settings.collector_url}{settings.recorder_path}")
+    print(f"  viewer:                {settings.collector_url}/")
+    print(f"  viewer login:          {DEMO_USER} / {password}")
     print(f"  site key:              {site.key}")
     print(f"  data directory:        {Path(settings.data_dir).resolve()}")
     print("  export a session:      sessionlens export SESSION_ID")

@@ -37,6 +37,8 @@ class IngestError(Exception):
 @dataclass(frozen=True, slots=True)
 class Accepted:
     key: str
+    sid: str
+    pid: str
     seq: int
     events: int
     stored_bytes: int
@@ -132,7 +134,7 @@ def ingest_batch(
         index.record_chunks([row]).result(timeout=30)
     except Exception:
         log.exception("index update failed for %s; run `sessionlens reindex` to repair", key)
-    return Accepted(key, seq, len(events), len(blob))
+    return Accepted(key, addr.sid, addr.pid, seq, len(events), len(blob))
 
 
 def row_for_stored_chunk(chunk: dict, stored_bytes: int) -> ChunkRow:

@@ -5,6 +5,9 @@ Layout (also documented in storage_schemas/layout.md):
     v1/sites/{site}/sessions/{sid}/{pid}/chunks/{seq:08d}.mpz
     v1/sites/{site}/sessions/{sid}/{pid}/keyframes/{t:010d}.mpz
     config/sites/{site}.json
+    config/users/{name}.json
+    config/tokens/{sha256 of token}.json
+    config/secret
 
 A chunk key is a pure function of (site, sid, pid, seq), so a retried batch
 overwrites itself instead of duplicating.
@@ -17,6 +20,9 @@ from dataclasses import dataclass
 
 CHUNK_ROOT = "v1/sites/"
 SITE_CONFIG_PREFIX = "config/sites/"
+USER_PREFIX = "config/users/"
+TOKEN_PREFIX = "config/tokens/"
+SECRET_KEY = "config/secret"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHUNK_KEY = re.compile(
     r"^v1/sites/(?P<site>[A-Za-z0-9_-]+)/sessions/(?P<sid>[A-Za-z0-9_-]+)/"
@@ -68,3 +74,29 @@ def keyframe_key(site: str, sid: str, pid: str, t: int) -> str:
 
 def site_config_key(site: str) -> str:
     return f"{SITE_CONFIG_PREFIX}{_checked(site)}.json"
+
+
+def keyframe_prefix(site: str, sid: str, pid: str) -> str:
+    return f"{session_prefix(site, sid)}{_checked(pid)}/keyframes/"
+
+
+def keyframe_time(key: str) -> int | None:
+    """The t of a keyframe key, or None when the key is not one."""
+    name = key.rsplit("/", 1)[-1]
+    if "/keyframes/" not in key or not name.endswith(".mpz") or not name[:-4].isdigit():
+        return None
+    return int(name[:-4])
+
+
+def chunk_prefix(site: str, sid: str, pid: str) -> str:
+    return f"{session_prefix(site, sid)}{_checked(pid)}/chunks/"
+
+
+def user_key(name: str) -> str:
+    return f"{USER_PREFIX}{_checked(name)}.json"
+
+
+def token_key(token_hash: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", token_hash):
+        raise ValueError("token hash must be 64 hex digits")
+    return f"{TOKEN_PREFIX}{token_hash}.json"

@@ -1,0 +1,1 @@
+"""Viewer access: users, API tokens, signed session cookies, CSRF."""

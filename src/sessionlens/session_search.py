@@ -1,0 +1,161 @@
+"""The session list's filters: parsed from a query string, turned into SQL.
+
+Every filter is checked and a bad one is refused with a message naming it,
+so a typo in a shared link is an error, not an empty list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sessionlens.index import Index
+
+MAX_PAGE = 200
+DEVICES = ("desktop", "tablet", "mobile", "bot", "unknown")
+
+
+class FilterError(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class SessionFilter:
+    site: str | None = None
+    start: int | None = None  # epoch ms, inclusive
+    end: int | None = None  # epoch ms, exclusive
+    url: str | None = None  # substring, or a pattern with * wildcards
+    min_duration_ms: int | None = None
+    max_duration_ms: int | None = None
+    device: str | None = None
+    browser: str | None = None
+    has_errors: bool = False
+    limit: int = 50
+    before: tuple[int, str] | None = None  # keyset cursor: (start_time, sid) of the last row shown
+
+    @classmethod
+    def from_query(cls, q: Mapping[str, str]) -> SessionFilter:
+        known = {"site", "from", "to", "url", "min_duration", "max_duration", "device", "browser",
+                 "has_errors", "limit", "before"}  # fmt: skip
+        unknown = sorted(set(q) - known)
+        if unknown:
+            raise FilterError(f"unknown filter {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        f = cls()
+        f.site = q.get("site") or None
+        f.start = _date(q, "from", end_of_day=False)
+        f.end = _date(q, "to", end_of_day=True)
+        f.url = q.get("url") or None
+        f.min_duration_ms = _seconds(q, "min_duration")
+        f.max_duration_ms = _seconds(q, "max_duration")
+        if q.get("device"):
+            if q["device"] not in DEVICES:
+                raise FilterError(f"device must be one of {', '.join(DEVICES)}")
+            f.device = q["device"]
+        f.browser = q.get("browser") or None
+        f.has_errors = q.get("has_errors", "") in ("1", "true", "yes", "on")
+        if q.get("limit"):
+            if not q["limit"].isdigit() or not 1 <= int(q["limit"]) <= MAX_PAGE:
+                raise FilterError(f"limit must be a whole number from 1 to {MAX_PAGE}")
+            f.limit = int(q["limit"])
+        if q.get("before"):
+            match = re.fullmatch(r"(\d{1,16}):([A-Za-z0-9_-]{1,64})", q["before"])
+            if not match:
+                raise FilterError("before must be a cursor from a previous page (start_time:sid)")
+            f.before = (int(match[1]), match[2])
+        return f
+
+    def sql(self) -> tuple[str, list[Any]]:
+        where, params = [], []
+        if self.site:
+            where.append("s.site = ?")
+            params.append(self.site)
+        if self.start is not None:
+            where.append("s.start_time >= ?")
+            params.append(self.start)
+        if self.end is not None:
+            where.append("s.start_time < ?")
+            params.append(self.end)
+        if self.url:
+            like = _like(self.url)
+            where.append(
+                "EXISTS (SELECT 1 FROM page_urls u WHERE u.site = s.site AND u.sid = s.sid"
+                " AND u.url LIKE ? ESCAPE '\\')"
+            )
+            params.append(like)
+        if self.min_duration_ms is not None:
+            where.append("s.duration_ms >= ?")
+            params.append(self.min_duration_ms)
+        if self.max_duration_ms is not None:
+            where.append("s.duration_ms <= ?")
+            params.append(self.max_duration_ms)
+        if self.device:
+            where.append("s.device = ?")
+            params.append(self.device)
+        if self.browser:
+            where.append("s.browser = ? COLLATE NOCASE")
+            params.append(self.browser)
+        if self.has_errors:
+            where.append("s.errors > 0")
+        if self.before:
+            where.append("(s.start_time < ? OR (s.start_time = ? AND s.sid < ?))")
+            params += [self.before[0], self.before[0], self.before[1]]
+        sql = "SELECT s.* FROM sessions s"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY s.start_time DESC, s.sid DESC LIMIT ?"
+        params.append(self.limit + 1)
+        return sql, params
+
+
+def search_sessions(index: Index, f: SessionFilter) -> dict[str, Any]:
+    """One page of sessions, newest first, and the cursor of the next page."""
+    sql, params = f.sql()
+    rows = index.query(sql, params)
+    more = len(rows) > f.limit
+    rows = rows[: f.limit]
+    cursor = f"{rows[-1]['start_time']}:{rows[-1]['sid']}" if more and rows else None
+    return {"sessions": rows, "next": cursor}
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if "*" in text:
+        return escaped.replace("*", "%")  # a pattern: anchored at both ends
+    return f"%{escaped}%"
+
+
+def _date(q: Mapping[str, str], name: str, *, end_of_day: bool) -> int | None:
+    raw = q.get(name)
+    if not raw:
+        return None
+    if raw.isdigit():
+        return int(raw)
+    try:
+        if len(raw) == 10:
+            day = dt.date.fromisoformat(raw)
+            moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+            if end_of_day:
+                moment += dt.timedelta(days=1)
+        else:
+            moment = dt.datetime.fromisoformat(raw)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise FilterError(f"{name} must be a date (2026-11-23), a date-time or epoch ms") from None
+    return int(moment.timestamp() * 1000)
+
+
+def _seconds(q: Mapping[str, str], name: str) -> int | None:
+    raw = q.get(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise FilterError(f"{name} must be a number of seconds") from None
+    if value < 0:
+        raise FilterError(f"{name} must not be negative")
+    return int(value * 1000)

@@ -1,0 +1,322 @@
+// Rebuilding a recorded page view inside the player's sandboxed iframe.
+//
+// The iframe's sandbox has no allow-scripts, so nothing in it can run; this
+// code, running in the viewer, builds the DOM from sanitised node records
+// and applies events. It sanitises again (a second net under the server's
+// sanitiser): no handlers, no script URLs, no srcdoc, no script elements.
+
+const NS = { svg: "http://www.w3.org/2000/svg", math: "http://www.w3.org/1998/Math/MathML" };
+const XLINK = "http://www.w3.org/1999/xlink";
+const UNSAFE_URL = /^\s*(javascript|vbscript|data:text\/html|data:application|data:image\/svg\+xml;[^,]*script)/i;
+const ACTIVE = ["sl--hover", "sl--focus", "sl--focus-within"];
+
+// Hover and focus cannot happen in a frame nobody points at, so the rules
+// that depend on them are rewritten onto classes the player moves around.
+export function rewriteStates(css) {
+  return css
+    .replace(/:focus-within\b/g, ".sl--focus-within")
+    .replace(/:focus-visible\b/g, ".sl--focus")
+    .replace(/:focus\b/g, ".sl--focus")
+    .replace(/:hover\b/g, ".sl--hover");
+}
+
+function safeAttr(name, value) {
+  if (typeof value !== "string" || /^on/i.test(name) || /^(srcdoc|http-equiv|action|formaction|ping|target)$/i.test(name)) return false;
+  return !UNSAFE_URL.test(value.replace(/[\x00-\x20]+/g, ""));
+}
+
+export class PageDom {
+  constructor(iframe, hooks) {
+    this.iframe = iframe;
+    this.hooks = hooks || {};
+    this.ids = new Map();
+    this.idOf = new WeakMap();
+    this.pending = [];
+    this.hovered = [];
+    this.focused = [];
+  }
+
+  get doc() { return this.iframe.contentDocument; }
+  get win() { return this.iframe.contentWindow; }
+
+  // -- building ------------------------------------------------------------
+
+  bind(id, node) {
+    this.ids.set(id, node);
+    this.idOf.set(node, id);
+  }
+
+  reset() {
+    this.ids.clear();
+    this.hovered = [];
+    this.focused = [];
+    const doc = this.doc;
+    if (doc.documentElement) doc.documentElement.remove();
+    doc.adoptedStyleSheets = [];
+  }
+
+  applyKeyframe(frame) {
+    this.reset();
+    this.addRecords(frame.nodes);
+    this.flushPending();
+    this.setViewport(frame.viewport);
+    for (const [id, x, y] of frame.scroll) this.scroll(id, x, y);
+    for (const [id, value, checked] of frame.inputs) this.input(id, value, checked);
+    if (frame.focus != null) this.focus(frame.focus);
+    if (frame.pointer) this.pointer(frame.pointer[0], frame.pointer[1], false);
+    if (frame.url && this.hooks.url) this.hooks.url(frame.url);
+  }
+
+  addRecords(records) {
+    for (const rec of records) {
+      try { this.addRecord(rec); } catch (e) { /* a malformed record never stops the rest */ }
+    }
+  }
+
+  addRecord(rec) {
+    const [id, parentId, nextId, type] = rec;
+    const old = this.ids.get(id);
+    if (old && type !== 9 && type !== 11) this.remove(id);
+    if (type === 9) {
+      const host = parentId == null ? null : this.ids.get(parentId);
+      const doc = host ? host.contentDocument : this.doc;
+      if (!doc) return;
+      if (host) while (doc.firstChild) doc.firstChild.remove();
+      else if (doc.documentElement) doc.documentElement.remove();
+      this.bind(id, doc);
+      this.adopt(doc, rec[4]);
+      return;
+    }
+    if (type === 10) return; // the frame's own doctype stands in
+    const parent = this.ids.get(parentId);
+    if (!parent) return;
+    if (type === 11) {
+      let root = parent.shadowRoot;
+      if (!root) root = parent.attachShadow({ mode: "open" });
+      while (root.firstChild) root.firstChild.remove();
+      this.bind(id, root);
+      this.adopt(root, rec[4]);
+      return;
+    }
+    const doc = parent.nodeType === 9 ? parent : parent.ownerDocument;
+    let node;
+    if (type === 3) {
+      const text = parent.nodeName === "STYLE" ? rewriteStates(rec[4]) : rec[4];
+      node = doc.createTextNode(text);
+    } else if (type === 1) {
+      node = this.element(doc, rec);
+    } else return;
+    const next = nextId != null ? this.ids.get(nextId) : null;
+    if (next && next.parentNode === parent) parent.insertBefore(node, next);
+    else parent.appendChild(node);
+    this.bind(id, node);
+    this.afterInsert(node, rec);
+  }
+
+  element(doc, rec) {
+    const tag = rec[4];
+    const attrs = rec[5] || {};
+    const props = rec[6] || {};
+    let el;
+    const asStyle = tag === "link" && typeof props.css === "string";
+    try {
+      if (asStyle) el = doc.createElement("style");
+      else if (props.ns && NS[props.ns]) el = doc.createElementNS(NS[props.ns], tag);
+      else el = doc.createElement(tag);
+    } catch (e) {
+      el = doc.createElement("sl-blocked");
+    }
+    if (/^(script|object|embed|applet|base|frame)$/i.test(el.localName)) return doc.createElement("sl-blocked");
+    for (const name in attrs) {
+      if (asStyle && name !== "media") continue;
+      if (!safeAttr(name, attrs[name])) continue;
+      try {
+        if (name.startsWith("xlink:")) el.setAttributeNS(XLINK, name, attrs[name]);
+        else el.setAttribute(name, attrs[name]);
+      } catch (e) { /* an attribute name the DOM refuses */ }
+    }
+    if (typeof props.css === "string") el.textContent = rewriteStates(props.css);
+    if (props.block) {
+      el.style.width = props.block[0] + "px";
+      el.style.height = props.block[1] + "px";
+      el.style.background = "repeating-linear-gradient(45deg,#ddd 0 6px,#eee 6px 12px)";
+    }
+    return el;
+  }
+
+  afterInsert(node, rec) {
+    const props = rec[6];
+    if (!props) return;
+    if (props.value != null || props.checked != null) this.pending.push(() => this.setValue(node, props.value, props.checked));
+    if (props.scroll) this.pending.push(() => { node.scrollLeft = props.scroll[0]; node.scrollTop = props.scroll[1]; });
+    if (props.open && node.localName === "dialog") {
+      this.pending.push(() => {
+        try { if (props.modal) { if (!node.open) node.showModal(); } else node.setAttribute("open", ""); } catch (e) { node.setAttribute("open", ""); }
+      });
+    } else if (props.open && node.hasAttribute("popover")) {
+      this.pending.push(() => { try { node.showPopover(); } catch (e) { /* not supported */ } });
+    }
+    if (props.canvas && node.localName === "canvas") this.pending.push(() => this.paintCanvas(node, props.canvas));
+  }
+
+  flushPending() {
+    const work = this.pending;
+    this.pending = [];
+    for (const fn of work) { try { fn(); } catch (e) { /* best effort */ } }
+  }
+
+  adopt(root, props) {
+    if (!props || !props.adopted) return;
+    const Sheet = (root.defaultView || (root.ownerDocument && root.ownerDocument.defaultView) || this.win).CSSStyleSheet;
+    try {
+      root.adoptedStyleSheets = props.adopted.map((css) => { const s = new Sheet(); s.replaceSync(rewriteStates(css)); return s; });
+    } catch (e) { /* constructed sheets unsupported */ }
+  }
+
+  paintCanvas(canvas, dataUrl) {
+    if (!/^data:image\//.test(dataUrl)) return;
+    const img = new Image();
+    img.onload = () => {
+      const ctx = canvas.getContext("2d");
+      if (!ctx) return;
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+    };
+    img.src = dataUrl;
+  }
+
+  remove(id) {
+    const node = this.ids.get(id);
+    if (!node) return;
+    const stack = [node];
+    while (stack.length) {
+      const n = stack.pop();
+      const nid = this.idOf.get(n);
+      if (nid != null && this.ids.get(nid) === n) this.ids.delete(nid);
+      if (n.shadowRoot) stack.push(n.shadowRoot);
+      for (let c = n.firstChild; c; c = c.nextSibling) stack.push(c);
+    }
+    if (node.parentNode && node.nodeType !== 9 && node.nodeType !== 11) node.parentNode.removeChild(node);
+  }
+
+  // -- events --------------------------------------------------------------
+
+  apply(e) {
+    switch (e[0]) {
+      case "snapshot":
+        if (e[2] === 0) this.reset();
+        this.addRecords(e[4]);
+        this.flushPending();
+        break;
+      case "mutation":
+        for (const id of e[2]) this.remove(id);
+        this.addRecords(e[3]);
+        for (const [id, name, value] of e[4]) this.attr(id, name, value);
+        for (const [id, text] of e[5]) {
+          const n = this.ids.get(id);
+          if (n && n.nodeType === 3) n.data = n.parentNode && n.parentNode.nodeName === "STYLE" ? rewriteStates(text) : text;
+        }
+        this.flushPending();
+        break;
+      case "scroll": this.scroll(e[2], e[3], e[4]); break;
+      case "input": this.input(e[2], e[3], e[4]); break;
+      case "resize": this.setViewport([e[2], e[3]]); break;
+      case "meta": this.setViewport([e[5], e[6]]); if (this.hooks.url) this.hooks.url(e[2]); break;
+      case "focus": this.focus(e[2]); break;
+      case "blur": this.blur(e[2]); break;
+      case "move": this.pointer(e[2], e[3], false); break;
+      case "click": this.pointer(e[8], e[9], true); break;
+      case "nav": if (this.hooks.url) this.hooks.url(e[2]); break;
+      default: break;
+    }
+  }
+
+  attr(id, name, value) {
+    const el = this.ids.get(id);
+    if (!el || el.nodeType !== 1) return;
+    try {
+      if (value == null) el.removeAttribute(name);
+      else if (safeAttr(name, value)) el.setAttribute(name, value);
+    } catch (e) { /* refused name */ }
+    if (name === "open" && el.localName === "dialog" && value == null && el.open) { try { el.close(); } catch (e) { /* */ } }
+    if (name === "class") this.restoreState(el);
+  }
+
+  restoreState(el) {
+    // Our state classes live on elements the recording rewrites.
+    for (const cls of ACTIVE) {
+      if ((cls === "sl--hover" && this.hovered.includes(el)) || (cls !== "sl--hover" && this.focused.includes(el))) el.classList.add(cls);
+    }
+  }
+
+  setValue(el, value, checked) {
+    if (!el || el.nodeType !== 1) return;
+    if (checked != null && "checked" in el) el.checked = !!checked;
+    if (value != null && "value" in el && el.type !== "file") {
+      try { el.value = value; } catch (e) { /* */ }
+    }
+  }
+
+  input(id, value, checked) { this.setValue(this.ids.get(id), value, checked); }
+
+  scroll(id, x, y) {
+    if (id == null) { this.win.scrollTo(x, y); return; }
+    const el = this.ids.get(id);
+    if (!el) return;
+    if (el.nodeType === 9) { if (el.defaultView) el.defaultView.scrollTo(x, y); return; }
+    el.scrollLeft = x;
+    el.scrollTop = y;
+  }
+
+  setViewport(size) {
+    if (!size || !size[0]) return;
+    if (this.hooks.viewport) this.hooks.viewport(size[0], size[1]);
+  }
+
+  focus(id) {
+    for (const el of this.focused) el.classList.remove("sl--focus", "sl--focus-within");
+    this.focused = [];
+    const el = this.ids.get(id);
+    if (!el || el.nodeType !== 1) return;
+    el.classList.add("sl--focus");
+    this.focused.push(el);
+    for (let p = parentElementOf(el); p; p = parentElementOf(p)) { p.classList.add("sl--focus-within"); this.focused.push(p); }
+  }
+
+  blur(id) {
+    if (this.ids.get(id) === this.focused[0]) this.focus(null);
+  }
+
+  pointer(x, y, clicked) {
+    if (this.hooks.pointer) this.hooks.pointer(x, y, clicked);
+    for (const el of this.hovered) el.classList.remove("sl--hover");
+    this.hovered = [];
+    let target = null;
+    try {
+      target = this.doc.elementFromPoint(x, y);
+      while (target && target.shadowRoot) {
+        const inner = target.shadowRoot.elementFromPoint(x, y);
+        if (!inner || inner === target) break;
+        target = inner;
+      }
+    } catch (e) { target = null; }
+    for (let el = target; el; el = parentElementOf(el)) {
+      el.classList.add("sl--hover");
+      this.hovered.push(el);
+    }
+  }
+
+  // For tests and exports: classes the player added, removed again.
+  cleanStateClasses() {
+    for (const el of this.hovered.concat(this.focused)) {
+      el.classList.remove(...ACTIVE);
+      if (el.getAttribute("class") === "") el.removeAttribute("class");
+    }
+  }
+}
+
+function parentElementOf(el) {
+  if (el.parentElement) return el.parentElement;
+  const root = el.parentNode;
+  return root && root.nodeType === 11 ? root.host : null;
+}

@@ -1,0 +1,1 @@
+"""The researcher-facing side: login, session list, player, read APIs."""
