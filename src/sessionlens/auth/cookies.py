@@ -22,7 +22,7 @@ def _sign(secret: bytes, message: str) -> str:
 
 
 def issue(secret: bytes, user: str, now: float | None = None) -> str:
-    expires = int((now or time.time()) + SESSION_SECONDS)
+    expires = int((time.time() if now is None else now) + SESSION_SECONDS)
     body = f"{user}.{expires}.{secrets.token_hex(8)}"
     return f"{body}.{_sign(secret, 'session:' + body)}"
 
@@ -36,7 +36,7 @@ def verify(secret: bytes, value: str, now: float | None = None) -> str | None:
     body = ".".join(parts[:3])
     if not hmac.compare_digest(signature, _sign(secret, "session:" + body)):
         return None
-    if not expires.isdigit() or int(expires) < (now or time.time()):
+    if not expires.isdigit() or int(expires) < (time.time() if now is None else now):
         return None
     return user
 
