@@ -274,7 +274,7 @@ export class PageDom {
   }
 
   focus(id) {
-    for (const el of this.focused) el.classList.remove("sl--focus", "sl--focus-within");
+    for (const el of this.focused) dropClasses(el, "sl--focus", "sl--focus-within");
     this.focused = [];
     const el = this.ids.get(id);
     if (!el || el.nodeType !== 1) return;
@@ -289,7 +289,7 @@ export class PageDom {
 
   pointer(x, y, clicked) {
     if (this.hooks.pointer) this.hooks.pointer(x, y, clicked);
-    for (const el of this.hovered) el.classList.remove("sl--hover");
+    for (const el of this.hovered) dropClasses(el, "sl--hover");
     this.hovered = [];
     let target = null;
     try {
@@ -308,11 +308,14 @@ export class PageDom {
 
   // For tests and exports: classes the player added, removed again.
   cleanStateClasses() {
-    for (const el of this.hovered.concat(this.focused)) {
-      el.classList.remove(...ACTIVE);
-      if (el.getAttribute("class") === "") el.removeAttribute("class");
-    }
+    for (const el of this.hovered.concat(this.focused)) dropClasses(el, ...ACTIVE);
   }
+}
+
+// Removing our classes must leave no empty class="" the recording never had.
+function dropClasses(el, ...names) {
+  el.classList.remove(...names);
+  if (el.getAttribute("class") === "") el.removeAttribute("class");
 }
 
 function parentElementOf(el) {
