@@ -13,6 +13,7 @@ import { createViewport } from "../interaction/viewport.js";
 import { createNavigation } from "../interaction/navigation.js";
 import { createErrors } from "../diagnostic/errors.js";
 import { createTiming } from "../performance/timing.js";
+import { createMedia } from "../layout/media.js";
 import { listeners } from "./listen.js";
 
 const ACTIVITY = { move: 1, click: 1, scroll: 1, input: 1, focus: 1, nav: 1 };
@@ -36,7 +37,7 @@ export function startRecording(config, session, canStore) {
 
   const modules = [
     createPointer(ctx), createScroll(ctx), createInput(ctx), createViewport(ctx),
-    createNavigation(ctx), createErrors(ctx), createTiming(ctx),
+    createNavigation(ctx), createErrors(ctx), createTiming(ctx), createMedia(ctx),
   ];
   const pageEvents = listeners();
   let flushTimer = 0;

@@ -5,6 +5,7 @@
 // coalesced into windows and, past a hard cap, dropped with a `throttle`.
 
 import { serializeSubtree, attrValue } from "./serialize.js";
+import { topLayerEvent } from "./media.js";
 import { textMaskedAt, maskText, controlString } from "../privacy/mask.js";
 
 const STORM_RECORDS_PER_SEC = 2000;
@@ -124,12 +125,16 @@ export function createMutations(ctx) {
     }
 
     const attrChanges = [];
+    const topLayers = [];
     for (const [el, names] of attrs) {
       const id = ctx.idOf(el);
       if (!id || id >= firstNew || !el.isConnected) continue;
       for (const name of names) {
         if (/^on/i.test(name)) continue;
-        attrChanges.push([id, name, attrValue(el, name, el.getAttribute(name))]);
+        const value = attrValue(ctx, el, name, el.getAttribute(name));
+        // A blob: image not loaded yet sends its src when it is (media.js).
+        if (value != null || !el.hasAttribute(name)) attrChanges.push([id, name, value]);
+        if (name === "open" && el.tagName === "DIALOG") topLayers.push(el);
       }
     }
 
@@ -153,6 +158,7 @@ export function createMutations(ctx) {
     if (removes.length || adds.length || attrChanges.length || textChanges.length) {
       ctx.emit(["mutation", ctx.now(), removes, adds, attrChanges, textChanges]);
     }
+    for (const el of topLayers) topLayerEvent(ctx, el);
   }
 
   return {

@@ -4,6 +4,7 @@
 
 import { absoluteAttr, absolute } from "./urls.js";
 import { elementCss, adoptedCss } from "./styles.js";
+import { canvasData, inlineBlobImage } from "./media.js";
 import { isBlocked, maskStateFor, maskText, controlValue, controlString } from "../privacy/mask.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -11,20 +12,21 @@ const MATH_NS = "http://www.w3.org/1998/Math/MathML";
 const NO_CHILDREN = { SCRIPT: 1, NOSCRIPT: 1 };
 const KEEP_WHEN_BLOCKED = { id: 1, class: 1, style: 1, "data-sl-block": 1 };
 
-export function attrValue(el, name, value) {
+export function attrValue(ctx, el, name, value) {
   if (value == null) return null;
+  if (name === "src" && el.tagName === "IMG" && value.startsWith("blob:")) return inlineBlobImage(ctx, el);
   if (name === "value" && el.tagName === "INPUT") return controlString(el, value);
   return absoluteAttr(name, value, el.ownerDocument.baseURI);
 }
 
-function elementRecord(ctx, el, id, parentId, nextId) {
+function elementRecord(ctx, el, id, parentId, nextId, maskedHere) {
   const blocked = isBlocked(el);
   const attrs = {};
   for (const a of el.attributes) {
     const name = a.name;
     // Handlers are code, and code is never recorded.
     if (/^on/i.test(name) || (blocked && !KEEP_WHEN_BLOCKED[name])) continue;
-    const v = attrValue(el, name, a.value);
+    const v = attrValue(ctx, el, name, a.value);
     if (v != null) attrs[name] = v;
   }
   const props = {};
@@ -42,7 +44,10 @@ function elementRecord(ctx, el, id, parentId, nextId) {
     } else if (tag === "LINK" || tag === "STYLE") {
       const css = elementCss(el);
       if (css != null) props.css = css;
-    } else if (tag === "IMG" && el.currentSrc && !attrs.src) {
+    } else if (tag === "CANVAS" && !maskedHere) {
+      const data = canvasData(ctx, el);
+      if (data) props.canvas = data;
+    } else if (tag === "IMG" && el.currentSrc && !attrs.src && !el.currentSrc.startsWith("blob:")) {
       attrs.src = absolute(el.currentSrc);
     } else if (tag === "DIALOG" && el.open) {
       props.open = true;
@@ -94,7 +99,7 @@ export function createWalker(ctx, root, parentId, nextId, masked, onRoot) {
       let childMask = maskedHere;
       const id = type === 1 || type === 3 || type === 9 || type === 10 || type === 11 ? ctx.assignId(node) : 0;
       if (type === 1) {
-        rec = elementRecord(ctx, node, id, pid, nid);
+        rec = elementRecord(ctx, node, id, pid, nid, maskedHere);
         childMask = maskStateFor(node, maskedHere);
       } else if (type === 3) {
         const parent = node.parentNode;

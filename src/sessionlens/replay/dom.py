@@ -125,6 +125,19 @@ class DomState:
             self.url = event[2]
         elif kind == "move":
             self.pointer = [event[2], event[3]]
+        elif kind == "canvas":
+            node = self.nodes.get(event[2])
+            if node is not None and node.type == ELEMENT:
+                node.props["canvas"] = event[3]
+        elif kind == "toplayer":
+            node = self.nodes.get(event[2])
+            if node is not None and node.type == ELEMENT:
+                if event[4]:
+                    node.props["open"] = True
+                    node.props["modal"] = bool(event[3])
+                else:
+                    node.props.pop("open", None)
+                    node.props.pop("modal", None)
 
     def apply_all(self, events: Iterable[list[Any]]) -> DomState:
         for event in events:

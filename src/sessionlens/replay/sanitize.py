@@ -217,6 +217,8 @@ class Sanitizer:
                 [node_id, self.css(text) if "url(" in text.lower() or "@import" in text.lower() else text]
                 for node_id, text in event[_MUT_TEXTS]
             ]
+        elif kind == "canvas":
+            event = [*event[:3], event[3] if _DATA_IMAGE.match(str(event[3])) else INVALID_URL]
         return event
 
     def events(self, events: Iterable[list[Any]]) -> list[list[Any]]:

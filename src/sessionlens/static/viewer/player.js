@@ -86,8 +86,8 @@ function fit() {
   if (!S.vw) return;
   const scale = Math.min(1, stage.clientWidth / S.vw, stage.clientHeight / S.vh);
   frameBox.style.transform = `scale(${scale})`;
-  frameBox.style.left = Math.max(0, (stage.clientWidth - S.vw * scale) / 2) + "px";
-  frameBox.style.top = Math.max(0, (stage.clientHeight - S.vh * scale) / 2) + "px";
+  frameBox.style.left = Math.floor(Math.max(0, (stage.clientWidth - S.vw * scale) / 2)) + "px";
+  frameBox.style.top = Math.floor(Math.max(0, (stage.clientHeight - S.vh * scale) / 2)) + "px";
 }
 addEventListener("resize", fit);
 

@@ -119,8 +119,12 @@ export class PageDom {
     const props = rec[6] || {};
     let el;
     const asStyle = tag === "link" && typeof props.css === "string";
+    // Without scripting a <canvas> shows its fallback content, not a bitmap:
+    // an <img> with the same attributes shows the recorded bitmap at the same size.
+    const asImage = tag === "canvas";
     try {
       if (asStyle) el = doc.createElement("style");
+      else if (asImage) el = doc.createElement("img");
       else if (props.ns && NS[props.ns]) el = doc.createElementNS(NS[props.ns], tag);
       else el = doc.createElement(tag);
     } catch (e) {
@@ -136,6 +140,10 @@ export class PageDom {
       } catch (e) { /* an attribute name the DOM refuses */ }
     }
     if (typeof props.css === "string") el.textContent = rewriteStates(props.css);
+    if (asImage) {
+      el.dataset.slCanvas = "";
+      if (typeof props.canvas === "string") this.paintCanvas(el, props.canvas);
+    }
     if (props.block) {
       el.style.width = props.block[0] + "px";
       el.style.height = props.block[1] + "px";
@@ -151,12 +159,12 @@ export class PageDom {
     if (props.scroll) this.pending.push(() => { node.scrollLeft = props.scroll[0]; node.scrollTop = props.scroll[1]; });
     if (props.open && node.localName === "dialog") {
       this.pending.push(() => {
-        try { if (props.modal) { if (!node.open) node.showModal(); } else node.setAttribute("open", ""); } catch (e) { node.setAttribute("open", ""); }
+        // The open attribute came with the record; a modal needs showModal() for its backdrop and top layer.
+        try { if (props.modal) { node.removeAttribute("open"); node.showModal(); } else node.setAttribute("open", ""); } catch (e) { node.setAttribute("open", ""); }
       });
     } else if (props.open && node.hasAttribute("popover")) {
       this.pending.push(() => { try { node.showPopover(); } catch (e) { /* not supported */ } });
     }
-    if (props.canvas && node.localName === "canvas") this.pending.push(() => this.paintCanvas(node, props.canvas));
   }
 
   flushPending() {
@@ -173,16 +181,8 @@ export class PageDom {
     } catch (e) { /* constructed sheets unsupported */ }
   }
 
-  paintCanvas(canvas, dataUrl) {
-    if (!/^data:image\//.test(dataUrl)) return;
-    const img = new Image();
-    img.onload = () => {
-      const ctx = canvas.getContext("2d");
-      if (!ctx) return;
-      ctx.clearRect(0, 0, canvas.width, canvas.height);
-      ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
-    };
-    img.src = dataUrl;
+  paintCanvas(img, dataUrl) {
+    if (/^data:image\//.test(dataUrl)) img.src = dataUrl;
   }
 
   remove(id) {
@@ -227,8 +227,22 @@ export class PageDom {
       case "move": this.pointer(e[2], e[3], false); break;
       case "click": this.pointer(e[8], e[9], true); break;
       case "nav": if (this.hooks.url) this.hooks.url(e[2]); break;
+      case "canvas": { const c = this.ids.get(e[2]); if (c && c.dataset && "slCanvas" in c.dataset) this.paintCanvas(c, e[3]); break; }
+      case "toplayer": this.topLayer(this.ids.get(e[2]), e[3], e[4]); break;
       default: break;
     }
+  }
+
+  topLayer(el, modal, open) {
+    if (!el || el.nodeType !== 1) return;
+    try {
+      if (el.localName === "dialog") {
+        if (el.open) el.close();
+        if (open) { if (modal) el.showModal(); else el.setAttribute("open", ""); }
+      } else if (el.hasAttribute("popover")) {
+        if (open) el.showPopover(); else el.hidePopover();
+      }
+    } catch (e) { /* element no longer in a document */ }
   }
 
   attr(id, name, value) {
@@ -253,6 +267,8 @@ export class PageDom {
     if (!el || el.nodeType !== 1) return;
     if (checked != null && "checked" in el) el.checked = !!checked;
     if (value != null && "value" in el && el.type !== "file") {
+      // A masked <select> value matches no option: keep what the page showed by default.
+      if (el.localName === "select" && !Array.from(el.options).some((o) => o.value === value)) return;
       try { el.value = value; } catch (e) { /* */ }
     }
   }
