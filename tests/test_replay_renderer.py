@@ -90,3 +90,61 @@ def test_keyframes_wait_for_a_missing_batch(client: TestClient, site: Site, stor
         max(reader.keyframe(site.key, sid, pid, t)["seq"] for t in reader.keyframe_times(site.key, sid, pid))
         > 3
     )
+
+
+def test_html_export_is_the_page_at_that_moment_and_runs_nothing(
+    client: TestClient, site: Site, settings, tmp_path
+) -> None:
+    from sessionlens.cli import main
+    from tests.helpers import meta_event
+
+    sid, pid = new_id(), new_id()
+    nodes = [
+        [1, None, None, 9],
+        [2, 1, None, 10, "html", "", ""],
+        [3, 1, None, 1, "html", {}],
+        [4, 3, None, 1, "head", {}],
+        [5, 4, None, 1, "script", {}],
+        [6, 5, None, 3, "alert(1)"],
+        [
+            7,
+            4,
+            None,
+            1,
+            "link",
+            {"rel": "stylesheet"},
+            {"css": "p{color:red}</style><script>alert(2)</script>"},
+        ],
+        [8, 3, None, 1, "body", {"onload": "alert(3)"}],
+        [9, 8, None, 1, "p", {"id": "greeting"}],
+        [10, 9, None, 3, "before"],
+        [11, 8, None, 1, "input", {"id": "q"}, {"value": "***"}],
+        [12, 8, None, 1, "div", {"id": "host"}],
+        [13, 12, None, 11],
+        [14, 13, None, 1, "b", {}],
+        [15, 14, None, 3, "in shadow"],
+        [16, 8, None, 1, "a", {"href": "javascript:alert(4)"}],
+    ]
+    events = [
+        meta_event(0, "https://shop.example/x"),
+        ["snapshot", 10, 0, True, nodes],
+        ["mutation", 500, [], [], [], [[10, "after"]]],
+        ["input", 600, 11, "*****", None],
+    ]
+    r = client.post(
+        f"/ingest/{site.key}", content=orjson.dumps(batch(sid, pid, 0, events, t0=1_700_000_000_000))
+    )
+    assert r.status_code == 200
+    early, late = tmp_path / "early.html", tmp_path / "late.html"
+    data = ["--data-dir", settings.data_dir]
+    assert main(["export", sid, "--html", "--at", "100", "-o", str(early), *data]) == 0
+    assert main(["export", sid, "--html", "--at", "700", "-o", str(late), *data]) == 0
+    assert main(["export", sid, "--html", *data]) == 2
+    text = late.read_text()
+    assert ">before<" in early.read_text() and ">after<" in text
+    assert 'value="*****"' in text and '<template shadowrootmode="open"><b>in shadow</b>' in text
+    assert "script-src 'none'" in text
+    lowered = text.lower()
+    for bad in ("<script", "onload", "javascript:", "alert(1)", "alert(3)", "alert(4)"):
+        assert bad not in lowered, bad
+    assert lowered.count("</style>") == lowered.count("<style"), "recorded CSS closed its <style> early"

@@ -129,6 +129,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     index = Index(settings.resolved_index_path)
     try:
         site = find_site(args.session, store, index, args.site)
+        if args.html:
+            return _export_html(args, store, index, site)
         out = open(args.output, "wb") if args.output else sys.stdout.buffer
         try:
             for record in iter_session_events(store, site, args.session):
@@ -188,6 +190,35 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
         return 2
     print(token)
     print("send it as: Authorization: Bearer <token>  (shown once; it is stored hashed)", file=sys.stderr)
+    return 0
+
+
+def _export_html(args: argparse.Namespace, store, index, site: str) -> int:
+    from sessionlens.replay.html_export import export_html, page_at
+    from sessionlens.replay.pageview import PageViewReader
+
+    session = index.session(args.session, site)
+    pages = index.page_views(site, args.session)
+    if session is None or not pages:
+        print(
+            f"error: session {args.session} is not in the index; run `sessionlens reindex`", file=sys.stderr
+        )
+        return 2
+    if args.at is None:
+        print(
+            "error: --html needs --at MS (time on the session's timeline, as in the viewer's ?t=)",
+            file=sys.stderr,
+        )
+        return 2
+    pv, t = page_at(pages, session["start_time"], args.at)
+    state = PageViewReader(store).dom_at(site, args.session, pv["pid"], t)
+    text = export_html(state)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {args.output}: {pv['url']} at {t} ms into the page view", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -278,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("session")
     p.add_argument("--site", help="site key (default: looked up)")
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p.add_argument("--html", action="store_true", help="write the page at --at as static, script-free HTML")
+    p.add_argument("--at", type=int, help="with --html: ms on the session's timeline")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("settings", help="show resolved settings")
