@@ -145,3 +145,27 @@ def test_seeking_in_the_player_matches_playing_through(collector: LiveCollector,
     for at in checkpoints:
         open_player(page, collector, sid, at)
         assert page.evaluate(REPLAY_TREE_JS) == played[at], f"seek to {at} differs from playing through"
+
+
+def test_session_list_filters_and_opens_the_player(collector: LiveCollector, viewer) -> None:
+    site = collector.add_site("https://list.example")
+    for path in ("/pricing", "/product/7"):
+        events = [
+            meta_event(0, f"https://list.example{path}"),
+            ["snapshot", 5, 0, True, forged_nodes(collector.url)[:4]],
+        ]
+        post_batch(collector, site, "https://list.example", batch(new_id(), new_id(), 0, events))
+    page = viewer
+    page.goto(f"{collector.url}/?site={site.key}")
+    page.wait_for_selector("tr[data-sid]")
+    assert page.locator("tr[data-sid]").count() == 2
+    page.goto(f"{collector.url}/?site={site.key}&url=/product/*")
+    page.wait_for_selector("tr[data-sid]")
+    rows = page.locator("tr[data-sid]")
+    assert rows.count() == 1 and "/product/7" in rows.first.inner_text()
+    rows.first.locator("td").first.click()
+    page.wait_for_selector("body[data-state=ready]", state="attached")
+    assert "/sessions/" in page.url
+    page.goto(f"{collector.url}/?from=yesterday")
+    page.wait_for_selector("p.error")
+    assert "from must be a date" in page.inner_text("p.error")

@@ -23,6 +23,7 @@ import orjson
 from sessionlens.contracts import SCHEMA_DIR
 from sessionlens.device import classify
 from sessionlens.facts import ACTIVE_GAP_MS, ChunkFacts
+from sessionlens.url_patterns import url_matches
 
 T = TypeVar("T")
 INDEX_SQL = SCHEMA_DIR / "index.sql"
@@ -34,6 +35,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    conn.create_function("url_matches", 2, url_matches, deterministic=True)
     return conn
 
 

@@ -79,12 +79,12 @@ class SessionFilter:
             where.append("s.start_time < ?")
             params.append(self.end)
         if self.url:
-            like = _like(self.url)
+            # A pattern (with *) must match a whole URL or path; plain text is a substring.
+            test = "url_matches(u.url, ?)" if "*" in self.url else "instr(u.url, ?) > 0"
             where.append(
-                "EXISTS (SELECT 1 FROM page_urls u WHERE u.site = s.site AND u.sid = s.sid"
-                " AND u.url LIKE ? ESCAPE '\\')"
+                f"EXISTS (SELECT 1 FROM page_urls u WHERE u.site = s.site AND u.sid = s.sid AND {test})"
             )
-            params.append(like)
+            params.append(self.url)
         if self.min_duration_ms is not None:
             where.append("s.duration_ms >= ?")
             params.append(self.min_duration_ms)
@@ -118,13 +118,6 @@ def search_sessions(index: Index, f: SessionFilter) -> dict[str, Any]:
     rows = rows[: f.limit]
     cursor = f"{rows[-1]['start_time']}:{rows[-1]['sid']}" if more and rows else None
     return {"sessions": rows, "next": cursor}
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    if "*" in text:
-        return escaped.replace("*", "%")  # a pattern: anchored at both ends
-    return f"%{escaped}%"
 
 
 def _date(q: Mapping[str, str], name: str, *, end_of_day: bool) -> int | None:

@@ -96,7 +96,14 @@ class PageViewReader:
         after_seq = frame["seq"] if frame else -1
         if frame is None:
             frame = {**DomState().keyframe(), "seq": -1}
-        rest = [e for _, e in self.events(site, sid, pid, after_seq) if e[1] <= at]
+        rest: list[Event] = []
+        for seq in self.chunk_seqs(site, sid, pid):
+            if seq <= after_seq:
+                continue
+            events = self.chunk(site, sid, pid, seq)["events"]
+            if events and events[0][1] > at:
+                break  # chunks are in time order: nothing later can be <= at
+            rest.extend(e for e in events if e[1] <= at)
         return frame, rest
 
     def dom_at(self, site: str, sid: str, pid: str, at: int) -> DomState:

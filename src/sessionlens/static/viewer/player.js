@@ -1,6 +1,7 @@
 // The player: one session on one clock, page views rebuilt one at a time in
 // a sandboxed iframe, events streamed in windows ahead of the playhead.
 import { PageDom } from "./replay-dom.js";
+import { api, h } from "./ui.js";
 
 const WINDOW_MS = 30000;        // events fetched per request
 const AHEAD_MS = 15000;         // keep at least this much buffered while playing
@@ -14,28 +15,10 @@ const params = new URLSearchParams(location.search);
 const siteParam = params.get("site") ? "?site=" + encodeURIComponent(params.get("site")) : "";
 const app = document.getElementById("app");
 
-function h(tag, attrs, ...kids) {
-  const el = document.createElement(tag);
-  for (const k in attrs || {}) {
-    if (k === "text") el.textContent = attrs[k];
-    else if (k.startsWith("on")) el.addEventListener(k.slice(2), attrs[k]);
-    else el.setAttribute(k, attrs[k]);
-  }
-  for (const kid of kids) if (kid != null) el.append(kid);
-  return el;
-}
 const fmt = (ms) => {
   const s = Math.max(0, Math.floor(ms / 1000));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 };
-async function api(path) {
-  const r = await fetch(path, { credentials: "same-origin" });
-  if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); throw new Error("login"); }
-  const body = await r.json();
-  if (!r.ok) throw new Error(body.error || r.statusText);
-  return body;
-}
-
 // -- layout ------------------------------------------------------------------
 const iframe = h("iframe", { sandbox: "allow-same-origin", title: "replay", srcdoc: "<!doctype html><html><head></head><body></body></html>", referrerpolicy: "no-referrer" });
 // The srcdoc document (standards mode) replaces the initial about:blank one
