@@ -169,3 +169,35 @@ def test_session_list_filters_and_opens_the_player(collector: LiveCollector, vie
     page.goto(f"{collector.url}/?from=yesterday")
     page.wait_for_selector("p.error")
     assert "from must be a date" in page.inner_text("p.error")
+
+
+def page_nodes(text: str) -> list:
+    return [
+        [1, None, None, 9],
+        [2, 1, None, 1, "html", {}],
+        [3, 2, None, 1, "body", {}],
+        [4, 3, None, 1, "h1", {"id": "title"}],
+        [5, 4, None, 3, text],
+    ]
+
+
+def test_playing_moves_across_page_views_and_skips_idle_time(collector: LiveCollector, viewer) -> None:
+    site = collector.add_site("https://play.example")
+    sid = new_id()
+    t0 = 1_790_000_000_000
+    # Page one: activity at 0-1 s, then 40 s of nothing; page two starts at 45 s.
+    first = [meta_event(0, "https://play.example/a"), ["snapshot", 5, 0, True, page_nodes("Page A")],
+             ["click", 800, 4, "#title", .5, .5, 50, 20, 50, 20, 0, "mouse", 1280, 800, "h1", ""],
+             ["mutation", 40_000, [], [], [], [[5, "Page A, later"]]]]  # fmt: skip
+    second = [meta_event(0, "https://play.example/b"), ["snapshot", 5, 0, True, page_nodes("Page B")]]
+    post_batch(collector, site, "https://play.example", batch(sid, new_id(), 0, first, t0=t0))
+    post_batch(collector, site, "https://play.example", batch(sid, new_id(), 0, second, t0=t0 + 45_000))
+    page = viewer
+    page.goto(f"{collector.url}/sessions/{sid}")  # no ?t=: plays from the start
+    title = page.frame_locator("iframe").locator("#title")
+    title.filter(has_text="Page A").wait_for()
+    # Skip inactivity (on by default) jumps the idle gap: page two within seconds, not 45.
+    title.filter(has_text="Page B").wait_for(timeout=15_000)
+    assert page.locator(".timeline .mark.click").count() == 1
+    assert page.locator(".side .pages li").count() == 2
+    assert page.locator(".side .pages li.current").inner_text().endswith("https://play.example/b")

@@ -115,7 +115,7 @@ function applyUntil(t) {
   cur.t = t;
 }
 
-async function seek(T, { fromPlayback = false } = {}) {
+async function seek(T) {
   T = Math.max(0, Math.min(S.total, T));
   S.T = T;
   const pv = pageAt(T);
@@ -126,7 +126,7 @@ async function seek(T, { fromPlayback = false } = {}) {
     while (!cur.ended && cur.loadedUntil < t) await fetchMore();
     applyUntil(t);
   }
-  if (!fromPlayback) fetchMore();
+  fetchMore(); // no-op while a fetch is in flight or the page view is fully loaded
   render();
   document.body.dataset.replayT = String(Math.floor(T));
   document.body.dataset.state = "ready";
@@ -143,13 +143,15 @@ async function tick(now) {
     stepping = true;
     let T = S.T + dt * S.speed;
     if (skipBox.checked) T = skipIdle(T);
-    if (T >= S.total) { T = S.total; pause(); }
+    const atEnd = T >= S.total;
+    if (atEnd) T = S.total;
     const pv = pageAt(T);
-    if (pv === cur.pv && cur.loadedUntil < T - pv.offset && !cur.ended) {
+    if (!atEnd && pv === cur.pv && cur.loadedUntil < T - pv.offset && !cur.ended) {
       fetchMore(); // buffer ran dry: hold the playhead until events arrive
     } else {
-      await seek(T, { fromPlayback: true });
+      await seek(T); // at the end too: the last events must be shown before pausing
     }
+    if (atEnd) pause();
     if (cur && !cur.ended && cur.loadedUntil - cur.t < AHEAD_MS) fetchMore();
     stepping = false;
   }
