@@ -109,3 +109,24 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_start ON sessions (site, start_time DESC);
 CREATE INDEX IF NOT EXISTS sessions_sid ON sessions (sid);
+
+-- Every click of a page view with what heatmaps need, and its frustration
+-- signals (heatmap/signals.py). Rebuilt per page view as its chunks arrive.
+CREATE TABLE IF NOT EXISTS clicks (
+    site     TEXT NOT NULL,
+    sid      TEXT NOT NULL,
+    pid      TEXT NOT NULL,
+    t0       INTEGER NOT NULL,     -- page view start (epoch ms)
+    t        INTEGER NOT NULL,     -- ms into the page view
+    url      TEXT NOT NULL,        -- URL shown at the click (SPA routes included)
+    selector TEXT NOT NULL,
+    fx REAL NOT NULL, fy REAL NOT NULL,   -- offset inside the target, 0..1
+    px REAL NOT NULL, py REAL NOT NULL,   -- page coordinates
+    vw REAL NOT NULL, pw REAL NOT NULL, ph REAL NOT NULL,
+    tag      TEXT NOT NULL,
+    rage     INTEGER NOT NULL,
+    dead     INTEGER NOT NULL,
+    error    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clicks_page ON clicks (site, sid, pid);
+CREATE INDEX IF NOT EXISTS clicks_site_time ON clicks (site, t0);

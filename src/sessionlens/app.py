@@ -16,11 +16,12 @@ from starlette.staticfiles import StaticFiles
 from sessionlens import collector, contracts
 from sessionlens.auth.middleware import RequireLogin, SecurityHeaders
 from sessionlens.auth.users import Accounts
+from sessionlens.heatmap.derive import derive_clicks
 from sessionlens.index import Index
 from sessionlens.recorder_asset import RecorderAsset, snippet_html
 from sessionlens.replay.keyframes import Keyframer
 from sessionlens.replay.pageview import PageViewReader
-from sessionlens.settings import Settings
+from sessionlens.settings import Settings, thresholds
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
@@ -57,7 +58,8 @@ def create_app(
     # Compile the schema validators now, not on the first visitor's batch.
     contracts.warm_up()
     reader = PageViewReader(store)
-    keyframer = Keyframer(store, reader)
+    th = thresholds(settings)
+    keyframer = Keyframer(store, reader, also=lambda *pv: derive_clicks(index, reader, th, *pv))
     accounts = Accounts(store)
     public_paths = {"/healthz", settings.recorder_path, "/login", "/favicon.ico"}
     public_prefixes = ("/ingest/", "/sites/", pages.ASSETS + "/")

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from sessionlens.settings import SETTINGS, Settings, SettingsError, load_settings
+from sessionlens.settings import SETTINGS, Settings, SettingsError, load_settings, thresholds
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -109,7 +109,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     try:
         all_keys = chunk_keys(store)
         progress = Progress(len(all_keys), "reindex")
-        result = reindex(store, index, all_keys, on_chunk=progress.advance)
+        result = reindex(store, index, all_keys, on_chunk=progress.advance, thresholds=thresholds(settings))
         progress.finish()
     finally:
         index.close()

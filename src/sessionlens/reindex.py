@@ -7,8 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sessionlens import codec, keys
+from sessionlens.heatmap.derive import derive_clicks
+from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import ChunkRow, Index
 from sessionlens.ingest import row_for_stored_chunk
+from sessionlens.replay.pageview import PageViewReader
 from sessionlens.stores.base import BlobStore
 
 
@@ -28,6 +31,7 @@ def reindex(
     index: Index,
     all_keys: list[str] | None = None,
     on_chunk: Callable[[], None] | None = None,
+    thresholds: Thresholds | None = None,
 ) -> ReindexResult:
     """Unreadable chunks are listed in the result and skipped, never deleted."""
     all_keys = chunk_keys(store) if all_keys is None else all_keys
@@ -55,4 +59,11 @@ def reindex(
             index.record_chunks(rows).result()
             result.chunks += len(rows)
             result.sessions += 1
+            # Click facts and signals are re-scored with today's thresholds.
+            reader = PageViewReader(store, cache_size=64)
+            for site, sid, pid in sorted({(r.site, r.sid, r.pid) for r in rows}):
+                try:
+                    derive_clicks(index, reader, thresholds or Thresholds(), site, sid, pid)
+                except Exception as exc:
+                    result.unreadable.append(f"clicks of {site}/{sid}/{pid}: {exc}")
     return result

@@ -46,6 +46,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retry_after_seconds", 5, "Retry-After sent with 503 when storage fails."),
     Setting("scrub_pii", True, "Mask e-mail addresses and card-like numbers in stored events."),
     Setting("site_cache_seconds", 10, "How long a collector caches a site's settings."),
+    Setting("rage_click_count", 3, "Clicks in a row that make a rage click."),
+    Setting("rage_click_radius_px", 30, "Largest distance in px from one rage click to the next."),
+    Setting("rage_click_interval_ms", 1000, "Longest time from one rage click to the next."),
+    Setting(
+        "dead_click_ms",
+        2500,
+        "A click with no DOM change, scroll, navigation or focus change this long after is dead.",
+    ),
+    Setting("error_click_ms", 1000, "A click followed by a JS error within this time is an error click."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -131,6 +140,18 @@ def load_settings(
     if values["store"] == "s3" and not values["s3_bucket"]:
         raise SettingsError("store = 's3' needs s3_bucket")
     return Settings(values)
+
+
+def thresholds(settings: Settings):  # -> heatmap.signals.Thresholds
+    from sessionlens.heatmap.signals import Thresholds
+
+    return Thresholds(
+        rage_count=settings.rage_click_count,
+        rage_radius_px=settings.rage_click_radius_px,
+        rage_interval_ms=settings.rage_click_interval_ms,
+        dead_ms=settings.dead_click_ms,
+        error_ms=settings.error_click_ms,
+    )
 
 
 def settings_markdown() -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sessionlens import codec, keys
@@ -69,9 +70,13 @@ def write_keyframes(store: BlobStore, reader: PageViewReader, site: str, sid: st
 class Keyframer:
     """One background thread that keyframes page views as their chunks arrive."""
 
-    def __init__(self, store: BlobStore, reader: PageViewReader) -> None:
+    def __init__(
+        self, store: BlobStore, reader: PageViewReader, also: Callable[[str, str, str], None] | None = None
+    ) -> None:
         self.store = store
         self.reader = reader
+        # Other per-page-view derivations (click facts) ride on the same thread.
+        self.also = also
         self._queue: queue.Queue[PageViewKey | None] = queue.Queue()
         self._pending: set[PageViewKey] = set()
         self._lock = threading.Lock()
@@ -105,6 +110,8 @@ class Keyframer:
                 self._pending.discard(key)
             try:
                 write_keyframes(self.store, self.reader, *key)
+                if self.also is not None:
+                    self.also(*key)
             except Exception:  # derived data: log and carry on, reindex repairs it
                 log.exception("keyframes for %s failed", "/".join(key))
             with self._lock:

@@ -1,0 +1,1 @@
+"""Heatmaps: click facts and frustration signals, backdrops, rasters."""

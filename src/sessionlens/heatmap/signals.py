@@ -1,0 +1,157 @@
+"""Click facts of one page view, with the frustration signals researchers filter on.
+
+Derived from the stored stream (after ingest, and again by `reindex`), so
+thresholds can change and old sessions be re-scored. The DOM is replayed
+alongside so a click knows its target's label (to exclude +/- and
+next/previous controls) and the URL it happened on (SPA routes).
+
+- rage click: RAGE_COUNT or more clicks, each within RAGE_RADIUS_PX and
+  RAGE_INTERVAL_MS of the previous one;
+- dead click: a click on something that is not a form control, followed by
+  no DOM change, scroll, navigation, focus change or top-layer change
+  within DEAD_MS;
+- error click: a click followed by a JS error within ERROR_MS.
+Excluded as known false positives: text inputs and clicks while text is
+selected (rage and dead), +/- and next/previous controls (rage and dead),
+links that navigate (dead).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sessionlens.contracts import field
+from sessionlens.replay.dom import ELEMENT, TEXT, DomState, Node
+
+_C = {name: field("click", name) for name in ("target", "selector", "fx", "fy", "px", "py", "cx", "cy", "pw", "ph", "tag", "flags")}  # fmt: skip
+_CHANGE_KINDS = frozenset({"mutation", "scroll", "nav", "focus", "blur", "snapshot", "toplayer", "input"})
+_STEPPER = re.compile(
+    r"^\s*([+\-−–×<>‹›«»]|plus|minus|next|prev(ious)?|increase|decrease|increment|decrement|more|less)\s*$",
+    re.I,
+)
+_STEPPER_CLASS = re.compile(
+    r"(^|[\s_-])(next|prev|previous|increment|decrement|plus|minus|stepper|carousel)", re.I
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    rage_count: int = 3
+    rage_radius_px: float = 30.0
+    rage_interval_ms: int = 1_000
+    dead_ms: int = 2_500
+    error_ms: int = 1_000
+
+
+@dataclass(slots=True)
+class ClickFact:
+    t: int
+    url: str
+    selector: str
+    fx: float
+    fy: float
+    px: float
+    py: float
+    vw: float
+    pw: float
+    ph: float
+    tag: str
+    flags: str
+    label: str
+    rage: bool = False
+    dead: bool = False
+    error: bool = False
+
+    @property
+    def is_text_input(self) -> bool:
+        return "f" in self.flags or self.tag in ("input", "textarea", "select", "option")
+
+    @property
+    def is_stepper(self) -> bool:
+        return bool(_STEPPER.match(self.label))
+
+
+def _label(node: Node | None) -> str:
+    """Short visible label of a click target: aria-label, title, or its text."""
+    if node is None or node.type != ELEMENT:
+        return ""
+    for name in ("aria-label", "title"):
+        if node.attrs.get(name):
+            return node.attrs[name][:40]
+    if _STEPPER_CLASS.search(node.attrs.get("class", "")):
+        return "next"  # named like a stepper/carousel control
+    out: list[str] = []
+    stack = [node]
+    while stack and sum(len(s) for s in out) < 40:
+        n = stack.pop()
+        if n.type == TEXT:
+            out.append(n.text)
+        stack.extend(reversed(n.children))
+    return "".join(out).strip()[:40]
+
+
+def page_view_clicks(events: Iterable[list[Any]], th: Thresholds = Thresholds()) -> list[ClickFact]:
+    state = DomState()
+    clicks: list[ClickFact] = []
+    changes: list[int] = []
+    errors: list[int] = []
+    navs: list[int] = []
+    last_t = 0
+    vw = 0.0
+    for event in events:
+        kind, t = event[0], event[1]
+        last_t = max(last_t, t)
+        if kind == "click":
+            target = state.nodes.get(event[_C["target"]]) if event[_C["target"]] is not None else None
+            clicks.append(
+                ClickFact(
+                    t=t, url=state.url, selector=event[_C["selector"]], fx=event[_C["fx"]], fy=event[_C["fy"]],
+                    px=event[_C["px"]], py=event[_C["py"]], vw=vw or state.viewport[0], pw=event[_C["pw"]],
+                    ph=event[_C["ph"]], tag=event[_C["tag"]], flags=event[_C["flags"]], label=_label(target),
+                )
+            )  # fmt: skip
+        elif kind == "error":
+            errors.append(t)
+        elif kind in _CHANGE_KINDS:
+            changes.append(t)
+            if kind == "nav":
+                navs.append(t)
+        if kind in ("meta", "resize"):
+            vw = event[5] if kind == "meta" else event[2]
+        state.apply(event)
+
+    for click in clicks:
+        click.error = any(click.t < e <= click.t + th.error_ms for e in errors)
+        if not (click.is_text_input or "x" in click.flags or click.is_stepper):
+            changed = any(click.t <= c <= click.t + th.dead_ms for c in changes)
+            # A link whose page view ends right after it navigated away.
+            left = "a" in click.flags and (last_t <= click.t + th.dead_ms or any(click.t <= n for n in navs))
+            click.dead = not changed and not left
+    _mark_rage(clicks, th)
+    return clicks
+
+
+def _mark_rage(clicks: list[ClickFact], th: Thresholds) -> None:
+    run: list[ClickFact] = []
+    for click in clicks:
+        eligible = not (click.is_text_input or "x" in click.flags or click.is_stepper)
+        if (
+            run
+            and eligible
+            and click.t - run[-1].t <= th.rage_interval_ms
+            and ((click.px - run[-1].px) ** 2 + (click.py - run[-1].py) ** 2) ** 0.5 <= th.rage_radius_px
+        ):
+            run.append(click)
+        else:
+            _close(run, th)
+            run = [click] if eligible else []
+    _close(run, th)
+
+
+def _close(run: list[ClickFact], th: Thresholds) -> None:
+    if len(run) >= th.rage_count:
+        for click in run:
+            click.rage = True
