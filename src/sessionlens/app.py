@@ -25,7 +25,7 @@ from sessionlens.settings import Settings, thresholds
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
-from sessionlens.viewer import api, pages
+from sessionlens.viewer import api, heatmaps, pages
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -89,6 +89,10 @@ def create_app(
         Route("/api/sessions/{sid}/pages/{pid}/state", api.page_state),
         Route("/api/sessions/{sid}/pages/{pid}/events", api.page_events),
         Route("/api/tokens", api.create_token, methods=["POST"]),
+        Route("/api/heatmaps/image", heatmaps.image),
+        Route("/api/heatmaps/elements", heatmaps.elements),
+        Route("/api/heatmaps/sessions", heatmaps.spot_sessions),
+        Route("/heatmaps", pages.heatmap_page),
         Mount(pages.ASSETS, StaticFiles(directory=pages.STATIC)),
     ]
 

@@ -222,6 +222,49 @@ def _export_html(args: argparse.Namespace, store, index, site: str) -> int:
     return 0
 
 
+def cmd_heatmap(args: argparse.Namespace) -> int:
+    from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv, top_elements
+    from sessionlens.index import Index
+    from sessionlens.progress import Progress
+    from sessionlens.replay.pageview import PageViewReader
+    from sessionlens.session_search import FilterError
+    from sessionlens.stores.factory import open_store
+
+    settings = _settings(args)
+    store = open_store(settings)
+    index = Index(settings.resolved_index_path)
+    query = {"site": args.site, "url": args.url, "device": args.device or "", "from": args.date_from or "",
+             "to": args.date_to or ""}  # fmt: skip
+    steps = ["selecting", "rendering backdrop", "rasterising"]
+    progress = Progress(len(steps) + 1, "heatmap")
+    try:
+        sel = Selection.from_query(query)
+        result = build_heatmap(
+            index, store, PageViewReader(store), sel, args.type, args.width, args.radius,
+            args.pid, args.at, step=lambda _: progress.advance(),
+        )  # fmt: skip
+        with open(args.output, "wb") as f:
+            f.write(result.png)
+        progress.advance()
+        progress.finish()
+        if args.csv:
+            with open(args.csv, "w", encoding="utf-8") as f:
+                f.write(
+                    elements_csv(
+                        top_elements(sel.clicks(index, args.type if args.type != "scroll" else "click"))
+                    )
+                )
+    except (FilterError, LookupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        index.close()
+    print(
+        f"wrote {args.output}: {result.counted} {args.type} counted, {result.drawn} drawn, {result.hidden} hidden"
+    )
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace) -> int:
     if args.markdown:
         from sessionlens.settings import settings_doc
@@ -312,6 +355,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", action="store_true", help="write the page at --at as static, script-free HTML")
     p.add_argument("--at", type=int, help="with --html: ms on the session's timeline")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("heatmap", help="draw a heatmap PNG (and a CSV of top elements)")
+    common(p)
+    p.add_argument("--site", required=True, help="site key")
+    p.add_argument("--url", required=True, help="exact URL, /path, or a pattern such as /product/*")
+    p.add_argument("--type", default="click", choices=["click", "rage", "dead", "error", "scroll"])
+    p.add_argument("--width", type=int, default=1440, help="backdrop width in CSS px")
+    p.add_argument("--radius", type=int, default=30, help="blur radius in px")
+    p.add_argument("--device", choices=["desktop", "tablet", "mobile"])
+    p.add_argument("--from", dest="date_from", help="first day (2026-11-01)")
+    p.add_argument("--to", dest="date_to", help="last day")
+    p.add_argument("--pid", help="page view to draw over (default: newest at the closest width)")
+    p.add_argument("--at", type=int, help="moment of that page view, ms (default: its first keyframe)")
+    p.add_argument("-o", "--output", default="heatmap.png")
+    p.add_argument("--csv", help="also write the top elements as CSV here")
+    p.set_defaults(func=cmd_heatmap)
 
     p = sub.add_parser("settings", help="show resolved settings")
     common(p)

@@ -23,7 +23,7 @@ import orjson
 from sessionlens.contracts import SCHEMA_DIR
 from sessionlens.device import classify
 from sessionlens.facts import ACTIVE_GAP_MS, ChunkFacts
-from sessionlens.url_patterns import url_matches
+from sessionlens.url_patterns import page_matches, url_matches
 
 T = TypeVar("T")
 INDEX_SQL = SCHEMA_DIR / "index.sql"
@@ -36,6 +36,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.create_function("url_matches", 2, url_matches, deterministic=True)
+    conn.create_function("page_matches", 2, page_matches, deterministic=True)
     return conn
 
 

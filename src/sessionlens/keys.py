@@ -100,3 +100,8 @@ def token_key(token_hash: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", token_hash):
         raise ValueError("token hash must be 64 hex digits")
     return f"{TOKEN_PREFIX}{token_hash}.json"
+
+
+def backdrop_key(site: str, sid: str, pid: str, t: int, width: int) -> str:
+    """A rendered heatmap backdrop (PNG) and its element boxes (JSON) share this stem."""
+    return f"{session_prefix(site, sid)}{_checked(pid)}/backdrops/{t:010d}-{int(width)}"

@@ -10,7 +10,36 @@ from __future__ import annotations
 
 import functools
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# Query parameters that say where a visitor came from, not what they saw.
+TRACKING_PARAMS = re.compile(r"^(utm_.*|gclid|fbclid|msclkid|dclid|yclid|mc_cid|mc_eid|_ga|_gl|ref|ref_src)$")
+
+
+def normalise_url(url: str) -> str:
+    """The URL without its fragment and tracking parameters (so one page is one page)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING_PARAMS.match(k)]
+    )
+    return urlunsplit((parts.scheme, parts.netloc.lower(), parts.path or "/", query, ""))
+
+
+def page_matches(url: str | None, pattern: str) -> bool:
+    """Heatmap page selection: a pattern with *, or one page after normalising both sides."""
+    if not url:
+        return False
+    if "*" in pattern:
+        return url_matches(normalise_url(url), pattern)
+    if pattern.startswith("/"):
+        parts = urlsplit(normalise_url(url))
+        return (parts.path + ("?" + parts.query if parts.query else "")) == normalise_url(
+            "http://x" + pattern
+        )[8:]
+    return normalise_url(url) == normalise_url(pattern)
 
 
 @functools.lru_cache(maxsize=256)

@@ -20,7 +20,8 @@ VOID = frozenset(
 )  # fmt: skip
 RAW_TEXT = frozenset({"style", "textarea", "title"})
 EXPORT_CSP = (
-    "default-src * data: blob:; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
+    "default-src * data: blob:; style-src * data: 'unsafe-inline'; script-src 'none'; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'"
 )
 
 

@@ -96,3 +96,7 @@ async def session_list(request: Request) -> Response:
 
 async def player(request: Request) -> Response:
     return _shell("Replay", "<div id=app class=player-app></div>", ("player.js",))
+
+
+async def heatmap_page(request: Request) -> Response:
+    return _shell("Heatmaps", "<div id=app class=heatmap-app></div>", ("heatmap.js",))

@@ -1,0 +1,250 @@
+"""A heatmap from a selection: which clicks, placed where, drawn over what.
+
+Each click is anchored to its element in the backdrop's layout (found by
+its selector, placed at its recorded offset inside the box), so it lands
+on the same element whatever the visitor's screen or the content above it.
+Clicks whose element is absent from the backdrop fall back to their page
+coordinates scaled to the backdrop width; elements present but hidden are
+counted, not drawn.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import ImageDraw
+
+from sessionlens.heatmap import raster
+from sessionlens.heatmap.backdrop import Backdrop, render_backdrop
+from sessionlens.index import Index
+from sessionlens.replay.pageview import PageViewReader
+from sessionlens.session_search import FilterError, _date
+from sessionlens.stores.base import BlobStore
+
+KINDS = ("click", "rage", "dead", "error", "scroll")
+MAX_SELECTORS = 500
+
+
+@dataclass(slots=True)
+class Selection:
+    site: str
+    pattern: str
+    device: str | None = None
+    min_width: int | None = None
+    max_width: int | None = None
+    start: int | None = None
+    end: int | None = None
+
+    @classmethod
+    def from_query(cls, q: Mapping[str, str], prefix: str = "") -> Selection:
+        if not q.get("site"):
+            raise FilterError("site is required (a site key)")
+        if not q.get("url"):
+            raise FilterError("url is required: an exact URL, a path, or a pattern such as /product/*")
+        widths = {}
+        for name in ("min_width", "max_width"):
+            raw = q.get(name)
+            if raw:
+                if not raw.isdigit():
+                    raise FilterError(f"{name} must be a whole number of CSS pixels")
+                widths[name] = int(raw)
+        return cls(
+            site=q["site"], pattern=q["url"], device=q.get("device") or None,
+            start=_date(q, prefix + "from", end_of_day=False), end=_date(q, prefix + "to", end_of_day=True), **widths,
+        )  # fmt: skip
+
+    def where(self, alias: str) -> tuple[str, list[Any]]:
+        parts = [f"{alias}.site = ?"]
+        params: list[Any] = [self.site]
+        for column, value, op in (("device", self.device, "="), ("vw", self.min_width, ">="), ("vw", self.max_width, "<="),
+                                  ("t0", self.start, ">="), ("t0", self.end, "<")):  # fmt: skip
+            if value is not None:
+                parts.append(f"p.{column} {op} ?")
+                params.append(value)
+        return " AND ".join(parts), params
+
+    def clicks(self, index: Index, kind: str) -> list[dict[str, Any]]:
+        where, params = self.where("c")
+        signal = {"rage": " AND c.rage = 1", "dead": " AND c.dead = 1", "error": " AND c.error = 1"}.get(
+            kind, ""
+        )
+        sql = (
+            "SELECT c.*, p.vh AS view_h FROM clicks c JOIN page_views p"
+            " ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid"
+            f" WHERE {where} AND page_matches(c.url, ?){signal}"
+        )
+        return index.query(sql, [*params, self.pattern])
+
+    def page_views(self, index: Index) -> list[dict[str, Any]]:
+        where, params = self.where("p")
+        sql = (
+            f"SELECT p.* FROM page_views p WHERE {where} AND EXISTS (SELECT 1 FROM page_urls u"
+            " WHERE u.site = p.site AND u.sid = p.sid AND u.pid = p.pid AND page_matches(u.url, ?))"
+            " ORDER BY p.t0 DESC"
+        )
+        return index.query(sql, [*params, self.pattern])
+
+
+@dataclass(slots=True)
+class Heatmap:
+    png: bytes
+    kind: str
+    width: int
+    height: int
+    counted: int = 0
+    drawn: int = 0
+    hidden: int = 0
+    by_position: int = 0
+    values: np.ndarray | None = None  # normalised coarse grid (rows, cols), SCALE px a cell
+    boxes: dict[str, list[float]] = field(default_factory=dict)
+    backdrop: tuple[str, str, int] = ("", "", 0)  # sid, pid, at
+    lines: dict[str, float] = field(default_factory=dict)  # scroll map: fold and 75/50/25 % depths
+
+    def hottest(self) -> tuple[float, float]:
+        assert self.values is not None
+        row, col = np.unravel_index(int(np.argmax(self.values)), self.values.shape)
+        return (col + 0.5) * raster.SCALE, (row + 0.5) * raster.SCALE
+
+
+def choose_backdrop(
+    sel: Selection, index: Index, reader: PageViewReader, width: int, pid: str | None, at: int | None
+) -> tuple[str, str, int]:
+    views = sel.page_views(index)
+    if pid:
+        views = [v for v in views if v["pid"] == pid]
+        if not views:
+            raise FilterError(f"page view {pid} is not in this selection")
+    if not views:
+        raise LookupError("no recorded page view matches this selection yet")
+    # The newest page view recorded at the width closest to the one asked for.
+    view = min(views, key=lambda v: (abs((v["vw"] or 0) - width), -v["t0"]))
+    if at is None:
+        times = reader.keyframe_times(sel.site, view["sid"], view["pid"])
+        at = times[0] if times else view["duration_ms"]
+    return view["sid"], view["pid"], at
+
+
+def build_heatmap(
+    index: Index, store: BlobStore, reader: PageViewReader, sel: Selection, kind: str, width: int,
+    radius: float = 30, pid: str | None = None, at: int | None = None, compare: Selection | None = None,
+    step: Callable[[str], None] | None = None,
+) -> Heatmap:  # fmt: skip
+    if kind not in KINDS:
+        raise FilterError(f"type must be one of {', '.join(KINDS)}")
+    if not 200 <= width <= 4000:
+        raise FilterError("width must be between 200 and 4000 CSS pixels")
+    step = step or (lambda _: None)
+    step("selecting")
+    clicks = sel.clicks(index, kind) if kind != "scroll" else []
+    sid, bpid, at = choose_backdrop(sel, index, reader, width, pid, at)
+    selectors = [s for s, _ in Counter(c["selector"] for c in clicks).most_common(MAX_SELECTORS)]
+    step("rendering backdrop")
+    bd = render_backdrop(store, reader, sel.site, sid, bpid, at, width, selectors)
+    step("rasterising")
+    if kind == "scroll":
+        result = _scroll_map(sel.page_views(index), bd, width)
+    else:
+        result = _click_map(clicks, bd, width, radius, kind, compare and compare.clicks(index, kind))
+    result.backdrop = (sid, bpid, at)
+    result.boxes = bd.boxes
+    return result
+
+
+def _place(clicks: list[dict[str, Any]], bd: Backdrop, width: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    xs, ys, hidden, by_position = [], [], 0, 0
+    for c in clicks:
+        box = bd.boxes.get(c["selector"])
+        if box is not None:
+            if box[4]:
+                hidden += 1
+                continue
+            xs.append(box[0] + c["fx"] * box[2])
+            ys.append(box[1] + c["fy"] * box[3])
+        else:
+            ratio = width / (c["vw"] or width)
+            xs.append(c["px"] * ratio)
+            ys.append(c["py"] * ratio)
+            by_position += 1
+    return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64), hidden, by_position
+
+
+def _click_map(clicks, bd: Backdrop, width: int, radius: float, kind: str, other) -> Heatmap:
+    xs, ys, hidden, by_position = _place(clicks, bd, width)
+    grid = raster.density(xs, ys, bd.width, bd.height, radius)
+    if other is not None:
+        oxs, oys, _, _ = _place(other, bd, width)
+        other_grid = raster.density(oxs, oys, bd.width, bd.height, radius)
+        diff = grid / max(len(xs), 1) - other_grid / max(len(oxs), 1)
+        peak = float(np.abs(diff).max()) or 1.0
+        values = diff / peak
+        layer = raster.overlay(values, bd.width, bd.height, raster.DIVERGING, signed=True)
+        legend = f"{kind}: {len(xs)} vs {len(oxs)} (red: more in the first range)"
+    else:
+        values = raster.normalise(grid)
+        layer = raster.overlay(values, bd.width, bd.height)
+        legend = f"{len(clicks)} {kind} clicks; peak cell {int(round(float(grid.max()) * 1))}; {hidden} on hidden elements"
+    png = raster.composite(bd.image, layer, legend)
+    return Heatmap(png, kind, bd.width, bd.height, len(clicks), len(xs), hidden, by_position, values)
+
+
+def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, width: int) -> Heatmap:
+    depths, folds = [], []
+    for v in views:
+        ratio = width / (v["vw"] or width)
+        view_h = (v["vh"] or 0) * ratio
+        depths.append(((v["max_scroll_y"] or 0) * ratio) + view_h)
+        folds.append(view_h)
+    depths_arr = np.sort(np.asarray(depths, dtype=np.float64))
+    ys = np.arange(bd.height, dtype=np.float64)
+    reached = 1 - np.searchsorted(depths_arr, ys, side="left") / max(len(depths_arr), 1)
+    layer = raster.scroll_overlay(reached, bd.height, bd.width)
+    lines = {"fold": float(np.mean(folds)) if folds else 0.0}
+    for share in (0.75, 0.5, 0.25):
+        below = np.nonzero(reached < share)[0]
+        lines[f"{int(share * 100)}%"] = float(below[0]) if below.size else float(bd.height)
+    draw = ImageDraw.Draw(layer)
+    for name, y in lines.items():
+        colour = (0, 0, 0, 255) if name == "fold" else (255, 255, 255, 255)
+        draw.line([0, y, bd.width, y], fill=colour, width=3)
+        draw.text(
+            (bd.width - 160, max(0, y - 14)),
+            f"{name} reached" if name != "fold" else "average fold",
+            fill=colour,
+        )
+    png = raster.composite(bd.image, layer, f"{len(views)} page views: share that scrolled this far")
+    result = Heatmap(png, "scroll", bd.width, bd.height, len(views), len(views))
+    result.lines = lines
+    result.values = reached[:, None]
+    return result
+
+
+def top_elements(
+    clicks: list[dict[str, Any]], boxes: Mapping[str, list[float]] | None = None
+) -> list[dict[str, Any]]:
+    per: dict[str, dict[str, Any]] = defaultdict(lambda: {"clicks": 0, "rage": 0, "dead": 0, "error": 0})
+    for c in clicks:
+        row = per[c["selector"]]
+        row["clicks"] += 1
+        for s in ("rage", "dead", "error"):
+            row[s] += c[s]
+    total = max(sum(r["clicks"] for r in per.values()), 1)
+    out = [
+        {"selector": s, **r, "share": round(r["clicks"] / total, 4), "box": (boxes or {}).get(s)}
+        for s, r in per.items()
+    ]
+    return sorted(out, key=lambda r: (-r["clicks"], r["selector"]))
+
+
+def elements_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["selector", "clicks", "share", "rage", "dead", "error"])
+    for r in rows:
+        writer.writerow([r["selector"], r["clicks"], r["share"], r["rage"], r["dead"], r["error"]])
+    return out.getvalue()

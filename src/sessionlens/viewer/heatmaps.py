@@ -1,0 +1,98 @@
+"""Heatmap endpoints: the image, its top elements, and the sessions behind a spot."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv, top_elements
+from sessionlens.session_search import FilterError
+from sessionlens.viewer.responses import JSON, error
+
+_SELECTION_KEYS = {"site", "url", "device", "min_width", "max_width", "from", "to"}
+_IMAGE_KEYS = {"type", "width", "radius", "pid", "at", "compare_from", "compare_to"}
+
+
+def _selection(request: Request) -> Selection:
+    unknown = sorted(set(request.query_params) - _SELECTION_KEYS - _IMAGE_KEYS - {"format", "selector"})
+    if unknown:
+        raise FilterError(f"unknown parameter {unknown[0]!r}")
+    return Selection.from_query(request.query_params)
+
+
+def _number(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise FilterError(f"{name} must be a whole number")
+    return int(raw)
+
+
+async def image(request: Request) -> Response:
+    state = request.app.state
+    try:
+        sel = _selection(request)
+        q = request.query_params
+        compare = None
+        if q.get("compare_from") or q.get("compare_to"):
+            compare = Selection.from_query(
+                {**q, "from": q.get("compare_from", ""), "to": q.get("compare_to", "")}
+            )
+        at = _number(request, "at", -1)
+        result = await run_in_threadpool(
+            build_heatmap, state.index, state.store, state.reader, sel, q.get("type", "click"),
+            _number(request, "width", 1440), _number(request, "radius", 30), q.get("pid") or None,
+            None if at < 0 else at, compare,
+        )  # fmt: skip
+    except FilterError as exc:
+        return error(400, str(exc))
+    except LookupError as exc:
+        return error(404, str(exc))
+    headers = {
+        "X-Heatmap-Counted": str(result.counted),
+        "X-Heatmap-Hidden": str(result.hidden),
+        "X-Heatmap-Backdrop": "/".join(map(str, result.backdrop)),
+        "Content-Disposition": f'inline; filename="heatmap-{result.kind}.png"',
+    }
+    return Response(result.png, media_type="image/png", headers=headers)
+
+
+async def elements(request: Request) -> Response:
+    state = request.app.state
+    try:
+        sel = _selection(request)
+        kind = request.query_params.get("type", "click")
+        clicks = await run_in_threadpool(sel.clicks, state.index, kind)
+    except FilterError as exc:
+        return error(400, str(exc))
+    rows = top_elements(clicks)
+    if request.query_params.get("format") == "csv":
+        return Response(
+            elements_csv(rows),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="heatmap-elements.csv"'},
+        )
+    return JSON({"elements": rows, "total": len(clicks)})
+
+
+async def spot_sessions(request: Request) -> Response:
+    """Sessions with clicks on one element of the selection (a hot spot)."""
+    state = request.app.state
+    try:
+        sel = _selection(request)
+        selector = request.query_params.get("selector")
+        if not selector:
+            raise FilterError("selector is required")
+        clicks = await run_in_threadpool(sel.clicks, state.index, request.query_params.get("type", "click"))
+    except FilterError as exc:
+        return error(400, str(exc))
+    sessions: dict[str, dict] = {}
+    for c in clicks:
+        if c["selector"] == selector:
+            row = sessions.setdefault(
+                c["sid"], {"sid": c["sid"], "clicks": 0, "first_t": c["t"], "pid": c["pid"]}
+            )
+            row["clicks"] += 1
+    return JSON({"sessions": sorted(sessions.values(), key=lambda r: -r["clicks"])})
