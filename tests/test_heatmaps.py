@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 import subprocess
 import sys
@@ -203,3 +204,27 @@ def test_a_pattern_groups_product_pages_and_downloads_are_valid(rig: dict, tmp_p
     assert parsed[0]["selector"] == "#two" and int(parsed[0]["clicks"]) == 12
     bad = subprocess.run([*cli[:-4], "--type", "nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2
+
+
+def test_signals_filter_the_session_list_and_mark_the_timeline(rig: dict) -> None:
+    from tests.viewer_live import add_viewer_user, log_in
+
+    collector = rig["collector"]
+    add_viewer_user(collector)
+    signals_pid = rig["visits"]["signals"][0]
+    (sid,) = {r["sid"] for r in rows(collector, "SELECT sid FROM clicks WHERE pid = ?", (signals_pid,))}
+    with chromium() as browser:
+        page = browser.new_page()
+        log_in(page, collector)
+        normal_pid = rig["visits"]["normal"][0]
+        (normal_sid,) = {
+            r["sid"] for r in rows(collector, "SELECT sid FROM clicks WHERE pid = ?", (normal_pid,))
+        }
+        for flag in ("rage", "dead", "error_clicks"):
+            page.goto(f"{collector.url}/api/sessions?{flag}=1")
+            found = [s["sid"] for s in json.loads(page.inner_text("body"))["sessions"]]
+            assert sid in found and normal_sid not in found, flag
+        assert found == [sid]  # only the scripted session had an error click
+        page.goto(f"{collector.url}/api/sessions/{sid}")
+        kinds = [m["kind"] for m in json.loads(page.inner_text("body"))["markers"]]
+        assert kinds.count("rage-click") == 4 and kinds.count("error-click") == 1 and "dead-click" in kinds

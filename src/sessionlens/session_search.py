@@ -33,13 +33,14 @@ class SessionFilter:
     device: str | None = None
     browser: str | None = None
     has_errors: bool = False
+    signals: tuple[str, ...] = ()  # "rage", "dead", "error": has at least one such click
     limit: int = 50
     before: tuple[int, str] | None = None  # keyset cursor: (start_time, sid) of the last row shown
 
     @classmethod
     def from_query(cls, q: Mapping[str, str]) -> SessionFilter:
         known = {"site", "from", "to", "url", "min_duration", "max_duration", "device", "browser",
-                 "has_errors", "limit", "before"}  # fmt: skip
+                 "has_errors", "limit", "before", "rage", "dead", "error_clicks"}  # fmt: skip
         unknown = sorted(set(q) - known)
         if unknown:
             raise FilterError(f"unknown filter {unknown[0]!r}; known: {', '.join(sorted(known))}")
@@ -56,6 +57,11 @@ class SessionFilter:
             f.device = q["device"]
         f.browser = q.get("browser") or None
         f.has_errors = q.get("has_errors", "") in ("1", "true", "yes", "on")
+        f.signals = tuple(
+            column
+            for name, column in (("rage", "rage"), ("dead", "dead"), ("error_clicks", "error"))
+            if q.get(name, "") in ("1", "true", "yes", "on")
+        )
         if q.get("limit"):
             if not q["limit"].isdigit() or not 1 <= int(q["limit"]) <= MAX_PAGE:
                 raise FilterError(f"limit must be a whole number from 1 to {MAX_PAGE}")
@@ -99,6 +105,10 @@ class SessionFilter:
             params.append(self.browser)
         if self.has_errors:
             where.append("s.errors > 0")
+        for column in self.signals:  # fixed names from the table above
+            where.append(
+                f"EXISTS (SELECT 1 FROM clicks c WHERE c.site = s.site AND c.sid = s.sid AND c.{column} = 1)"
+            )
         if self.before:
             where.append("(s.start_time < ? OR (s.start_time = ? AND s.sid < ?))")
             params += [self.before[0], self.before[0], self.before[1]]

@@ -96,12 +96,14 @@ def _label(node: Node | None) -> str:
 def page_view_clicks(events: Iterable[list[Any]], th: Thresholds = Thresholds()) -> list[ClickFact]:
     state = DomState()
     clicks: list[ClickFact] = []
-    changes: list[int] = []
-    errors: list[int] = []
-    navs: list[int] = []
+    positions: list[int] = []  # stream position of each click
+    # (stream position, t): what answered a click must come after it in the
+    # stream, not merely in the same millisecond (the focus of its mousedown).
+    changes: list[tuple[int, int]] = []
+    errors: list[tuple[int, int]] = []
     last_t = 0
     vw = 0.0
-    for event in events:
+    for position, event in enumerate(events):
         kind, t = event[0], event[1]
         last_t = max(last_t, t)
         if kind == "click":
@@ -113,22 +115,21 @@ def page_view_clicks(events: Iterable[list[Any]], th: Thresholds = Thresholds())
                     ph=event[_C["ph"]], tag=event[_C["tag"]], flags=event[_C["flags"]], label=_label(target),
                 )
             )  # fmt: skip
+            positions.append(position)
         elif kind == "error":
-            errors.append(t)
+            errors.append((position, t))
         elif kind in _CHANGE_KINDS:
-            changes.append(t)
-            if kind == "nav":
-                navs.append(t)
+            changes.append((position, t))
         if kind in ("meta", "resize"):
             vw = event[5] if kind == "meta" else event[2]
         state.apply(event)
 
-    for click in clicks:
-        click.error = any(click.t < e <= click.t + th.error_ms for e in errors)
+    for click, at in zip(clicks, positions, strict=True):
+        click.error = any(p > at and t <= click.t + th.error_ms for p, t in errors)
         if not (click.is_text_input or "x" in click.flags or click.is_stepper):
-            changed = any(click.t <= c <= click.t + th.dead_ms for c in changes)
-            # A link whose page view ends right after it navigated away.
-            left = "a" in click.flags and (last_t <= click.t + th.dead_ms or any(click.t <= n for n in navs))
+            changed = any(p > at and t <= click.t + th.dead_ms for p, t in changes)
+            # A link whose page view ends right after: it navigated away.
+            left = "a" in click.flags and last_t <= click.t + th.dead_ms
             click.dead = not changed and not left
     _mark_rage(clicks, th)
     return clicks

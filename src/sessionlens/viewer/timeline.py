@@ -45,6 +45,22 @@ def session_timeline(index: Index, reader: PageViewReader, site: str, sid: str) 
             if marker and len(markers) < MAX_MARKERS:
                 kind, label = marker
                 markers.append({"pid": pv["pid"], "t": offset + event[1], "kind": kind, "label": label[:200]})
+    # Frustration signals from the derived click facts (heatmap/signals.py).
+    offsets = {pv["pid"]: pv["offset"] for pv in page_views}
+    for c in index.query(
+        "SELECT pid, t, selector, rage, dead, error FROM clicks WHERE site = ? AND sid = ? AND (rage OR dead OR error)",
+        (site, sid),
+    ):
+        for kind in ("rage", "dead", "error"):
+            if c[kind] and c["pid"] in offsets and len(markers) < MAX_MARKERS:
+                markers.append(
+                    {
+                        "pid": c["pid"],
+                        "t": offsets[c["pid"]] + c["t"],
+                        "kind": f"{kind}-click",
+                        "label": c["selector"],
+                    }
+                )
     markers.sort(key=lambda m: m["t"])
     return {"session": session, "page_views": page_views, "markers": markers}
 

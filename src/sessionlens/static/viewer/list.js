@@ -34,7 +34,13 @@ for (const [name, label, type] of FIELDS) {
 }
 const errors = h("input", { type: "checkbox", name: "has_errors", value: "1" });
 errors.checked = params.get("has_errors") === "1";
-form.append(h("label", {}, "Has errors", errors), h("button", { text: "Filter" }));
+form.append(h("label", {}, "Has errors", errors));
+for (const [name, label] of [["rage", "Rage clicks"], ["dead", "Dead clicks"], ["error_clicks", "Error clicks"]]) {
+  const box = h("input", { type: "checkbox", name, value: "1" });
+  box.checked = params.get(name) === "1";
+  form.append(h("label", {}, label, box));
+}
+form.append(h("button", { text: "Filter" }));
 form.addEventListener("submit", (e) => {
   e.preventDefault();
   const q = new URLSearchParams();
