@@ -130,3 +130,4 @@ CREATE TABLE IF NOT EXISTS clicks (
 );
 CREATE INDEX IF NOT EXISTS clicks_page ON clicks (site, sid, pid);
 CREATE INDEX IF NOT EXISTS clicks_site_time ON clicks (site, t0);
+CREATE INDEX IF NOT EXISTS clicks_url ON clicks (site, url);

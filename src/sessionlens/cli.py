@@ -223,7 +223,7 @@ def _export_html(args: argparse.Namespace, store, index, site: str) -> int:
 
 
 def cmd_heatmap(args: argparse.Namespace) -> int:
-    from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv, top_elements
+    from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv
     from sessionlens.index import Index
     from sessionlens.progress import Progress
     from sessionlens.replay.pageview import PageViewReader
@@ -249,11 +249,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         progress.finish()
         if args.csv:
             with open(args.csv, "w", encoding="utf-8") as f:
-                f.write(
-                    elements_csv(
-                        top_elements(sel.clicks(index, args.type if args.type != "scroll" else "click"))
-                    )
-                )
+                f.write(elements_csv(sel.elements(index, args.type if args.type != "scroll" else "click")))
     except (FilterError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 from PIL import ImageDraw
 
 from sessionlens.heatmap import raster
@@ -26,6 +27,7 @@ from sessionlens.index import Index
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.session_search import FilterError, _date
 from sessionlens.stores.base import BlobStore
+from sessionlens.url_patterns import page_matches
 
 KINDS = ("click", "rage", "dead", "error", "scroll")
 MAX_SELECTORS = 500
@@ -69,17 +71,38 @@ class Selection:
                 params.append(value)
         return " AND ".join(parts), params
 
-    def clicks(self, index: Index, kind: str) -> list[dict[str, Any]]:
+    def urls(self, index: Index) -> list[str]:
+        """The distinct clicked URLs the pattern selects, matched once each in Python."""
+        found = index.query("SELECT DISTINCT url FROM clicks WHERE site = ?", (self.site,))
+        return [r["url"] for r in found if page_matches(r["url"], self.pattern)]
+
+    def _click_sql(self, index: Index, kind: str, columns: str, tail: str = "") -> tuple[str, list[Any]]:
         where, params = self.where("c")
         signal = {"rage": " AND c.rage = 1", "dead": " AND c.dead = 1", "error": " AND c.error = 1"}.get(
             kind, ""
         )
         sql = (
-            "SELECT c.*, p.vh AS view_h FROM clicks c JOIN page_views p"
+            f"SELECT {columns} FROM clicks c JOIN page_views p"
             " ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid"
-            f" WHERE {where} AND page_matches(c.url, ?){signal}"
+            f" WHERE {where} AND c.url IN (SELECT value FROM json_each(?)){signal}{tail}"
         )
-        return index.query(sql, [*params, self.pattern])
+        return sql, [*params, orjson.dumps(self.urls(index)).decode()]
+
+    def clicks(self, index: Index, kind: str) -> list[dict[str, Any]]:
+        return index.query(*self._click_sql(index, kind, "c.*, p.vh AS view_h"))
+
+    def elements(self, index: Index, kind: str) -> list[dict[str, Any]]:
+        """Top elements, aggregated in SQL (selector, clicks, share, rage, dead, error)."""
+        sql, params = self._click_sql(
+            index, kind,
+            "c.selector AS selector, COUNT(*) AS clicks, SUM(c.rage) AS rage, SUM(c.dead) AS dead, SUM(c.error) AS error",
+            " GROUP BY c.selector ORDER BY clicks DESC, selector",
+        )  # fmt: skip
+        rows = index.query(sql, params)
+        total = max(sum(r["clicks"] for r in rows), 1)
+        for r in rows:
+            r["share"] = round(r["clicks"] / total, 4)
+        return rows
 
     def page_views(self, index: Index) -> list[dict[str, Any]]:
         where, params = self.where("p")

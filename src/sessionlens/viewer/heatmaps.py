@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv, top_elements
+from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv
 from sessionlens.session_search import FilterError
 from sessionlens.viewer.responses import JSON, error
 
@@ -64,17 +64,16 @@ async def elements(request: Request) -> Response:
     try:
         sel = _selection(request)
         kind = request.query_params.get("type", "click")
-        clicks = await run_in_threadpool(sel.clicks, state.index, kind)
+        rows = await run_in_threadpool(sel.elements, state.index, kind)
     except FilterError as exc:
         return error(400, str(exc))
-    rows = top_elements(clicks)
     if request.query_params.get("format") == "csv":
         return Response(
             elements_csv(rows),
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="heatmap-elements.csv"'},
         )
-    return JSON({"elements": rows, "total": len(clicks)})
+    return JSON({"elements": rows, "total": sum(r["clicks"] for r in rows)})
 
 
 async def spot_sessions(request: Request) -> Response:
