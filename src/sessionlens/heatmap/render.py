@@ -81,15 +81,17 @@ class Selection:
         signal = {"rage": " AND c.rage = 1", "dead": " AND c.dead = 1", "error": " AND c.error = 1"}.get(
             kind, ""
         )
+        # Page views are joined only when a filter needs them (device, width, dates).
+        join = " JOIN page_views p ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid" if "p." in where else ""
         sql = (
-            f"SELECT {columns} FROM clicks c JOIN page_views p"
-            " ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid"
+            f"SELECT {columns} FROM clicks c{join}"
             f" WHERE {where} AND c.url IN (SELECT value FROM json_each(?)){signal}{tail}"
         )
         return sql, [*params, orjson.dumps(self.urls(index)).decode()]
 
     def clicks(self, index: Index, kind: str) -> list[dict[str, Any]]:
-        return index.query(*self._click_sql(index, kind, "c.*, p.vh AS view_h"))
+        columns = "c.sid, c.pid, c.t, c.url, c.selector, c.fx, c.fy, c.px, c.py, c.vw, c.rage, c.dead, c.error"
+        return index.query(*self._click_sql(index, kind, columns))
 
     def elements(self, index: Index, kind: str) -> list[dict[str, Any]]:
         """Top elements, aggregated in SQL (selector, clicks, share, rage, dead, error)."""
