@@ -131,3 +131,17 @@ CREATE TABLE IF NOT EXISTS clicks (
 CREATE INDEX IF NOT EXISTS clicks_page ON clicks (site, sid, pid);
 CREATE INDEX IF NOT EXISTS clicks_site_time ON clicks (site, t0);
 CREATE INDEX IF NOT EXISTS clicks_url ON clicks (site, url);
+
+-- Sampled pointer positions (at most one per MOVE_SAMPLE_MS) for move maps.
+CREATE TABLE IF NOT EXISTS moves (
+    site TEXT NOT NULL,
+    sid  TEXT NOT NULL,
+    pid  TEXT NOT NULL,
+    t0   INTEGER NOT NULL,
+    t    INTEGER NOT NULL,
+    url  TEXT NOT NULL,
+    x REAL NOT NULL, y REAL NOT NULL,   -- page coordinates
+    vw REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS moves_page ON moves (site, sid, pid);
+CREATE INDEX IF NOT EXISTS moves_url ON moves (site, url);

@@ -101,6 +101,15 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
         visit("signals", "/product/4", 1440, rage)
         visit("normal", "/product/4", 1440, lambda page: (page.click("#works"), page.wait_for_timeout(2800)))
+
+        def hover_around(page) -> None:
+            box = page.locator("#three").bounding_box()
+            cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            for i in range(24):
+                page.mouse.move(cx + (i % 3 - 1) * 12, cy + (i % 2) * 10)
+                page.wait_for_timeout(110)
+
+        visit("mover", "/product/5", 1440, hover_around)
         expected_clicks = 3 * 4 + 1 + 3 + 4 + 1 + 1
         wait_until(
             lambda: len(rows(collector, "SELECT 1 FROM clicks")) >= expected_clicks,
@@ -228,3 +237,10 @@ def test_signals_filter_the_session_list_and_mark_the_timeline(rig: dict) -> Non
         page.goto(f"{collector.url}/api/sessions/{sid}")
         kinds = [m["kind"] for m in json.loads(page.inner_text("body"))["markers"]]
         assert kinds.count("rage-click") == 4 and kinds.count("error-click") == 1 and "dead-click" in kinds
+
+
+def test_move_map_follows_the_pointer(rig: dict) -> None:
+    result = heatmap(rig, "/product/5", kind="move")
+    assert result.counted >= 8
+    box = heatmap(rig, "/product/2*", pid=rig["visits"]["plain"][0]).boxes["#three"]
+    assert inside(result.hottest(), box), (result.hottest(), box)

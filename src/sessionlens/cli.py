@@ -249,7 +249,11 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         progress.finish()
         if args.csv:
             with open(args.csv, "w", encoding="utf-8") as f:
-                f.write(elements_csv(sel.elements(index, args.type if args.type != "scroll" else "click")))
+                f.write(
+                    elements_csv(
+                        sel.elements(index, args.type if args.type not in ("scroll", "move") else "click")
+                    )
+                )
     except (FilterError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -356,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--site", required=True, help="site key")
     p.add_argument("--url", required=True, help="exact URL, /path, or a pattern such as /product/*")
-    p.add_argument("--type", default="click", choices=["click", "rage", "dead", "error", "scroll"])
+    p.add_argument("--type", default="click", choices=["click", "rage", "dead", "error", "move", "scroll"])
     p.add_argument("--width", type=int, default=1440, help="backdrop width in CSS px")
     p.add_argument("--radius", type=int, default=30, help="blur radius in px")
     p.add_argument("--device", choices=["desktop", "tablet", "mobile"])

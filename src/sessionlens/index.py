@@ -147,23 +147,27 @@ class Index:
         """Store chunk facts, then re-aggregate each touched page view and session once."""
         return self.submit(lambda conn: _record_chunks(conn, rows))
 
-    def replace_clicks(self, site: str, sid: str, pid: str, t0: int, clicks: list) -> None:
-        """Replace one page view's click facts (heatmap/signals.py ClickFact)."""
+    def replace_clicks(self, site: str, sid: str, pid: str, t0: int, clicks: list, moves: list = ()) -> None:
+        """Replace one page view's click and move facts (heatmap/signals.py)."""
         rows = [
             (site, sid, pid, t0, c.t, c.url, c.selector, c.fx, c.fy, c.px, c.py, c.vw, c.pw, c.ph, c.tag,
              int(c.rage), int(c.dead), int(c.error))
             for c in clicks
         ]  # fmt: skip
 
+        move_rows = [(site, sid, pid, t0, m.t, m.url, m.x, m.y, m.vw) for m in moves]
+
         def write(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM clicks WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid))
             conn.executemany(f"INSERT INTO clicks VALUES ({','.join('?' * 18)})", rows)
+            conn.execute("DELETE FROM moves WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid))
+            conn.executemany(f"INSERT INTO moves VALUES ({','.join('?' * 9)})", move_rows)
 
         self.write(write)
 
     def clear(self) -> None:
         def wipe(conn: sqlite3.Connection) -> None:
-            for table in ("chunks", "page_views", "page_urls", "sessions", "clicks"):
+            for table in ("chunks", "page_views", "page_urls", "sessions", "clicks", "moves"):
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
 
         self.write(wipe)

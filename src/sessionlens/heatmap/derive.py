@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sessionlens.heatmap.signals import Thresholds, page_view_clicks
+from sessionlens.heatmap.signals import Thresholds, page_view_facts
 from sessionlens.index import Index
 from sessionlens.replay.pageview import PageViewReader
 
@@ -12,6 +12,6 @@ def derive_clicks(index: Index, reader: PageViewReader, th: Thresholds, site: st
     if not seqs:
         return 0
     t0 = reader.chunk(site, sid, pid, seqs[0])["t0"]
-    clicks = page_view_clicks((e for _, e in reader.events(site, sid, pid)), th)
-    index.replace_clicks(site, sid, pid, t0, clicks)
+    clicks, moves = page_view_facts((e for _, e in reader.events(site, sid, pid)), th)
+    index.replace_clicks(site, sid, pid, t0, clicks, moves)
     return len(clicks)

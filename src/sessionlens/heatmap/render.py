@@ -29,7 +29,7 @@ from sessionlens.session_search import FilterError, _date
 from sessionlens.stores.base import BlobStore
 from sessionlens.url_patterns import page_matches
 
-KINDS = ("click", "rage", "dead", "error", "scroll")
+KINDS = ("click", "rage", "dead", "error", "move", "scroll")
 MAX_SELECTORS = 500
 
 
@@ -71,10 +71,20 @@ class Selection:
                 params.append(value)
         return " AND ".join(parts), params
 
-    def urls(self, index: Index) -> list[str]:
-        """The distinct clicked URLs the pattern selects, matched once each in Python."""
-        found = index.query("SELECT DISTINCT url FROM clicks WHERE site = ?", (self.site,))
+    def urls(self, index: Index, table: str = "clicks") -> list[str]:
+        """The distinct URLs of the table the pattern selects, matched once each in Python."""
+        found = index.query(f"SELECT DISTINCT url FROM {table} WHERE site = ?", (self.site,))  # noqa: S608
         return [r["url"] for r in found if page_matches(r["url"], self.pattern)]
+
+    def moves(self, index: Index) -> list[dict[str, Any]]:
+        where, params = self.where("m")
+        join = (
+            " JOIN page_views p ON p.site = m.site AND p.sid = m.sid AND p.pid = m.pid"
+            if "p." in where
+            else ""
+        )
+        sql = f"SELECT m.x, m.y, m.vw FROM moves m{join} WHERE {where} AND m.url IN (SELECT value FROM json_each(?))"
+        return index.query(sql, [*params, orjson.dumps(self.urls(index, "moves")).decode()])
 
     def _click_sql(self, index: Index, kind: str, columns: str, tail: str = "") -> tuple[str, list[Any]]:
         where, params = self.where("c")
@@ -82,7 +92,11 @@ class Selection:
             kind, ""
         )
         # Page views are joined only when a filter needs them (device, width, dates).
-        join = " JOIN page_views p ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid" if "p." in where else ""
+        join = (
+            " JOIN page_views p ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid"
+            if "p." in where
+            else ""
+        )
         sql = (
             f"SELECT {columns} FROM clicks c{join}"
             f" WHERE {where} AND c.url IN (SELECT value FROM json_each(?)){signal}{tail}"
@@ -90,7 +104,9 @@ class Selection:
         return sql, [*params, orjson.dumps(self.urls(index)).decode()]
 
     def clicks(self, index: Index, kind: str) -> list[dict[str, Any]]:
-        columns = "c.sid, c.pid, c.t, c.url, c.selector, c.fx, c.fy, c.px, c.py, c.vw, c.rage, c.dead, c.error"
+        columns = (
+            "c.sid, c.pid, c.t, c.url, c.selector, c.fx, c.fy, c.px, c.py, c.vw, c.rage, c.dead, c.error"
+        )
         return index.query(*self._click_sql(index, kind, columns))
 
     def elements(self, index: Index, kind: str) -> list[dict[str, Any]]:
@@ -166,7 +182,7 @@ def build_heatmap(
         raise FilterError("width must be between 200 and 4000 CSS pixels")
     step = step or (lambda _: None)
     step("selecting")
-    clicks = sel.clicks(index, kind) if kind != "scroll" else []
+    clicks = sel.clicks(index, kind) if kind not in ("scroll", "move") else []
     sid, bpid, at = choose_backdrop(sel, index, reader, width, pid, at)
     selectors = [s for s, _ in Counter(c["selector"] for c in clicks).most_common(MAX_SELECTORS)]
     step("rendering backdrop")
@@ -174,6 +190,8 @@ def build_heatmap(
     step("rasterising")
     if kind == "scroll":
         result = _scroll_map(sel.page_views(index), bd, width)
+    elif kind == "move":
+        result = _move_map(sel.moves(index), bd, width, radius)
     else:
         result = _click_map(clicks, bd, width, radius, kind, compare and compare.clicks(index, kind))
     result.backdrop = (sid, bpid, at)
@@ -216,6 +234,17 @@ def _click_map(clicks, bd: Backdrop, width: int, radius: float, kind: str, other
         legend = f"{len(clicks)} {kind} clicks; peak cell {int(round(float(grid.max()) * 1))}; {hidden} on hidden elements"
     png = raster.composite(bd.image, layer, legend)
     return Heatmap(png, kind, bd.width, bd.height, len(clicks), len(xs), hidden, by_position, values)
+
+
+def _move_map(moves: list[dict[str, Any]], bd: Backdrop, width: int, radius: float) -> Heatmap:
+    # Moves carry no element: page coordinates scaled to the backdrop width.
+    xs = np.asarray([m["x"] * width / (m["vw"] or width) for m in moves], dtype=np.float64)
+    ys = np.asarray([m["y"] * width / (m["vw"] or width) for m in moves], dtype=np.float64)
+    values = raster.normalise(raster.density(xs, ys, bd.width, bd.height, radius))
+    png = raster.composite(
+        bd.image, raster.overlay(values, bd.width, bd.height), f"{len(moves)} pointer positions"
+    )
+    return Heatmap(png, "move", bd.width, bd.height, len(moves), len(moves), values=values)
 
 
 def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, width: int) -> Heatmap:

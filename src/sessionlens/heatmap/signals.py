@@ -37,6 +37,18 @@ _STEPPER_CLASS = re.compile(
 )
 
 
+MOVE_SAMPLE_MS = 250
+
+
+@dataclass(slots=True)
+class MoveFact:
+    t: int
+    url: str
+    x: float
+    y: float
+    vw: float
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     rage_count: int = 3
@@ -94,7 +106,15 @@ def _label(node: Node | None) -> str:
 
 
 def page_view_clicks(events: Iterable[list[Any]], th: Thresholds = Thresholds()) -> list[ClickFact]:
+    return page_view_facts(events, th)[0]
+
+
+def page_view_facts(
+    events: Iterable[list[Any]], th: Thresholds = Thresholds()
+) -> tuple[list[ClickFact], list[MoveFact]]:
+    """Clicks with their signals, and pointer positions sampled for move maps."""
     state = DomState()
+    moves: list[MoveFact] = []
     clicks: list[ClickFact] = []
     positions: list[int] = []  # stream position of each click
     # (stream position, t): what answered a click must come after it in the
@@ -116,6 +136,9 @@ def page_view_clicks(events: Iterable[list[Any]], th: Thresholds = Thresholds())
                 )
             )  # fmt: skip
             positions.append(position)
+        elif kind == "move" and (not moves or t - moves[-1].t >= MOVE_SAMPLE_MS):
+            sx, sy = state.scroll.get(None, [0, 0])
+            moves.append(MoveFact(t, state.url, event[2] + sx, event[3] + sy, vw or state.viewport[0]))
         elif kind == "error":
             errors.append((position, t))
         elif kind in _CHANGE_KINDS:
@@ -132,7 +155,7 @@ def page_view_clicks(events: Iterable[list[Any]], th: Thresholds = Thresholds())
             left = "a" in click.flags and last_t <= click.t + th.dead_ms
             click.dead = not changed and not left
     _mark_rage(clicks, th)
-    return clicks
+    return clicks, moves
 
 
 def _mark_rage(clicks: list[ClickFact], th: Thresholds) -> None:

@@ -8,7 +8,7 @@ const form = h("form", { class: "filters" });
 const sites = h("select", { name: "site" });
 const fields = [
   ["url", "Page (URL, /path or /product/*)", h("input", { name: "url", required: "" })],
-  ["type", "Type", h("select", { name: "type" }, ...["click", "rage", "dead", "error", "scroll"].map((t) => h("option", { value: t, text: t })))],
+  ["type", "Type", h("select", { name: "type" }, ...["click", "rage", "dead", "error", "move", "scroll"].map((t) => h("option", { value: t, text: t })))],
   ["device", "Device", h("select", { name: "device" }, ...["", "desktop", "tablet", "mobile"].map((d) => h("option", { value: d, text: d || "any" })))],
   ["width", "Width", h("input", { name: "width", type: "number", value: "1440" })],
   ["from", "From", h("input", { name: "from", type: "date" })],
