@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from sessionlens.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402, F401 - re-exported for the benches
+
 SESSIONLENS_JS = ROOT / "src" / "sessionlens" / "static" / "recorder.js"
 RRWEB_JS = (
     Path(__file__).resolve().parent / "node_modules" / "@rrweb" / "record" / "dist" / "record.umd.min.cjs"
 )
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # A page of n element nodes (plus a text node each), nested a few levels the
 # way real pages are: sections > cards > rows > spans.

@@ -17,21 +17,12 @@ from pathlib import Path
 import uvicorn
 
 from sessionlens import codec, keys
+from sessionlens.chromium import CHROMIUM, CHROMIUM_ARGS
 from sessionlens.demo import create_demo_site_app
 from sessionlens.recorder_asset import snippet_html
 from sessionlens.sites import Site, SiteRegistry, new_site
 from sessionlens.stores.local import LocalStore
 from tests.helpers import free_port, wait_for_port
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 class LiveCollector:

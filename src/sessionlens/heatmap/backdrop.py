@@ -16,19 +16,11 @@ import orjson
 from PIL import Image
 
 from sessionlens import keys
+from sessionlens.chromium import CHROMIUM, CHROMIUM_ARGS
 from sessionlens.replay.html_export import export_html
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.stores.base import BlobStore
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MAX_HEIGHT = 20_000
 
 BOXES_JS = """(selectors) => {
