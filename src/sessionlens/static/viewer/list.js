@@ -54,7 +54,7 @@ const table = h("table", { class: "sessions" },
   tbody);
 const status = h("p", { class: "muted", style: "padding:0 16px" });
 const pager = h("div", { class: "pager" });
-app.append(h("header", { class: "bar" }, h("h1", { text: "Sessions" }), h("span", { class: "spacer" }),
+app.append(h("header", { class: "bar" }, h("h1", { text: "Sessions" }), h("a", { href: "/heatmaps", text: "Heatmaps" }), h("span", { class: "spacer" }),
   h("button", { text: "Log out", onclick: logout })), form, status, table, pager);
 
 api("/api/sites").then(({ sites }) => {
