@@ -2,10 +2,10 @@
 
 Points are binned on a grid SCALE times coarser than the page, blurred with
 a separable gaussian (sigma = radius / 3), normalised, coloured through a
-lookup table and scaled up to the page. Normalisation is logarithmic and
-capped at the 99.5th percentile of non-empty cells: a few very hot spots
-(a "Buy" button with thousands of clicks) then do not wash every other
-spot out to nothing, which a plain linear max would.
+lookup table and scaled up to the page. Normalisation is logarithmic, from
+one click's peak to the 99.5th percentile of non-empty cells: a few very
+hot spots (a "Buy" button with thousands of clicks) then do not wash every
+other spot out to nothing, which a plain linear max would.
 """
 
 from __future__ import annotations
@@ -62,56 +62,88 @@ def density(xs: np.ndarray, ys: np.ndarray, width: int, height: int, radius: flo
     cy = np.clip((ys / SCALE).astype(np.int64), 0, rows - 1)
     inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
     counts = np.bincount(cy[inside] * cols + cx[inside], minlength=rows * cols).astype(np.float32)
-    return _blur(counts.reshape(rows, cols), max(radius / 3 / SCALE, 0.5))
+    return _blur(counts.reshape(rows, cols), _sigma(radius))
 
 
-def normalise(grid: np.ndarray) -> np.ndarray:
-    positive = grid[grid > grid.max() * 1e-6] if grid.max() > 0 else grid[:0]
-    if positive.size == 0:
+def normalise(grid: np.ndarray, radius: float = 30) -> np.ndarray:
+    """0..1 on a log scale from one click's peak to the 99.5th-percentile cell.
+
+    One click is the unit, so a spot of ten clicks stays visible beside one
+    of ten thousand (a linear max would draw it at 0.001).
+    """
+    if grid.max() <= 0:
         return np.zeros_like(grid)
-    cap = float(np.percentile(positive, CAP_PERCENTILE))
-    return np.clip(np.log1p(grid / cap * 50) / np.log1p(50), 0, 1)
+    unit = float(_kernel(_sigma(radius)).max() ** 2)
+    positive = grid[grid > unit * 0.05]
+    cap = max(float(np.percentile(positive, CAP_PERCENTILE)) if positive.size else unit, unit * 2)
+    return np.clip(np.log1p(grid / unit) / np.log1p(cap / unit), 0, 1)
+
+
+def _sigma(radius: float) -> float:
+    return max(radius / 3 / SCALE, 0.5)
+
+
+Layer = tuple[Image.Image, Image.Image]  # colours (RGB) and their opacity (L), page-sized
+
+
+def _luts(ramp: np.ndarray, alpha: np.ndarray) -> list[list[int]]:
+    return [list(map(int, ramp[:, c])) for c in range(3)] + [list(map(int, alpha))]
+
+
+_X = np.arange(256) / 255
+HEAT_ALPHA = np.where(_X < 0.02, 0, _X**0.5 * 200 + 30).astype(np.uint8)
+SIGNED_ALPHA = (np.abs(_X * 2 - 1) ** 0.6 * 210).astype(np.uint8)
 
 
 def overlay(
     values: np.ndarray, width: int, height: int, ramp: np.ndarray = HEAT, signed: bool = False
-) -> Image.Image:
-    """RGBA overlay at page size from values in 0..1 (or -1..1 when signed)."""
-    if signed:
-        index = ((values + 1) / 2 * 255).astype(np.uint8)
-        alpha = (np.abs(values) ** 0.6 * 210).astype(np.uint8)
-    else:
-        index = (values * 255).astype(np.uint8)
-        alpha = np.where(values < 0.02, 0, (values**0.5) * 200 + 30).astype(np.uint8)
-    rgba = np.dstack([ramp[index], alpha])
-    return Image.fromarray(rgba, "RGBA").resize((width, height), Image.BILINEAR)
+) -> Layer:
+    """A page-sized layer from coarse values in 0..1 (or -1..1 when signed).
+
+    Only the 8-bit index is scaled up (one channel, bilinear); colours and
+    opacity come from lookup tables applied by pillow at page size, which
+    is what keeps a 1440x10000 map well under a second.
+    """
+    index = ((values + 1) / 2 if signed else values) * 255
+    small = Image.fromarray(np.clip(index, 0, 255).astype(np.uint8), "L")
+    big = small.resize((width, height), Image.BILINEAR)
+    r, g, b, a = _luts(ramp, SIGNED_ALPHA if signed else HEAT_ALPHA)
+    return Image.merge("RGB", [big.point(r), big.point(g), big.point(b)]), big.point(a)
 
 
-def composite(backdrop: Image.Image, layer: Image.Image, legend: str) -> bytes:
-    base = backdrop.convert("RGBA")
-    if layer.size != base.size:
-        layer = layer.resize(base.size, Image.BILINEAR)
-    image = Image.alpha_composite(base, layer)
+def compose(backdrop: Image.Image, layer: Layer) -> Image.Image:
+    image = backdrop.convert("RGB") if backdrop.mode != "RGB" else backdrop.copy()
+    colours, opacity = layer
+    if colours.size != image.size:
+        colours, opacity = colours.resize(image.size), opacity.resize(image.size)
+    image.paste(colours, (0, 0), opacity)
+    return image
+
+
+def finish(image: Image.Image, legend: str) -> bytes:
     _legend(image, legend)
     out = io.BytesIO()
-    image.convert("RGB").save(out, "PNG", compress_level=1)
+    image.save(out, "PNG", compress_level=1)
     return out.getvalue()
+
+
+def composite(backdrop: Image.Image, layer: Layer, legend: str) -> bytes:
+    return finish(compose(backdrop, layer), legend)
 
 
 def _legend(image: Image.Image, text: str) -> None:
     draw = ImageDraw.Draw(image)
     x, y = 8, 8
-    draw.rectangle([x - 4, y - 4, x + 264, y + 34], fill=(255, 255, 255, 230), outline=(80, 80, 80, 255))
+    draw.rectangle([x - 4, y - 4, x + 264, y + 34], fill=(255, 255, 255), outline=(80, 80, 80))
     for i in range(256):
-        r, g, b = (int(v) for v in HEAT[i])
-        draw.line([x + i, y, x + i, y + 10], fill=(r, g, b, 255))
-    draw.text((x, y + 14), text, fill=(20, 20, 20, 255))
+        draw.line([x + i, y, x + i, y + 10], fill=tuple(int(v) for v in HEAT[i]))
+    draw.text((x, y + 14), text, fill=(20, 20, 20))
 
 
-def scroll_overlay(reached: np.ndarray, height: int, width: int) -> Image.Image:
+def scroll_overlay(reached: np.ndarray, height: int, width: int) -> Layer:
     """reached[y] = share of page views whose view got to depth y (0..1)."""
-    index = (np.clip(reached, 0, 1) * 255).astype(np.uint8)
-    rows = HEAT[index]
-    alpha = np.full((len(rows), 1), 110, dtype=np.uint8)
-    rgba = np.concatenate([rows, alpha], axis=1)[:, None, :].repeat(2, axis=1)
-    return Image.fromarray(np.ascontiguousarray(rgba), "RGBA").resize((width, height), Image.NEAREST)
+    index = Image.fromarray((np.clip(reached, 0, 1) * 255).astype(np.uint8)[:, None], "L")
+    big = index.resize((width, height), Image.NEAREST)
+    r, g, b, _ = _luts(HEAT, HEAT_ALPHA)
+    colours = Image.merge("RGB", [big.point(r), big.point(g), big.point(b)])
+    return colours, Image.new("L", (width, height), 110)

@@ -229,7 +229,7 @@ def _click_map(clicks, bd: Backdrop, width: int, radius: float, kind: str, other
         layer = raster.overlay(values, bd.width, bd.height, raster.DIVERGING, signed=True)
         legend = f"{kind}: {len(xs)} vs {len(oxs)} (red: more in the first range)"
     else:
-        values = raster.normalise(grid)
+        values = raster.normalise(grid, radius)
         layer = raster.overlay(values, bd.width, bd.height)
         legend = f"{len(clicks)} {kind} clicks; peak cell {int(round(float(grid.max()) * 1))}; {hidden} on hidden elements"
     png = raster.composite(bd.image, layer, legend)
@@ -240,7 +240,7 @@ def _move_map(moves: list[dict[str, Any]], bd: Backdrop, width: int, radius: flo
     # Moves carry no element: page coordinates scaled to the backdrop width.
     xs = np.asarray([m["x"] * width / (m["vw"] or width) for m in moves], dtype=np.float64)
     ys = np.asarray([m["y"] * width / (m["vw"] or width) for m in moves], dtype=np.float64)
-    values = raster.normalise(raster.density(xs, ys, bd.width, bd.height, radius))
+    values = raster.normalise(raster.density(xs, ys, bd.width, bd.height, radius), radius)
     png = raster.composite(
         bd.image, raster.overlay(values, bd.width, bd.height), f"{len(moves)} pointer positions"
     )
@@ -257,21 +257,21 @@ def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, width: int) -> Heatma
     depths_arr = np.sort(np.asarray(depths, dtype=np.float64))
     ys = np.arange(bd.height, dtype=np.float64)
     reached = 1 - np.searchsorted(depths_arr, ys, side="left") / max(len(depths_arr), 1)
-    layer = raster.scroll_overlay(reached, bd.height, bd.width)
+    image = raster.compose(bd.image, raster.scroll_overlay(reached, bd.height, bd.width))
     lines = {"fold": float(np.mean(folds)) if folds else 0.0}
     for share in (0.75, 0.5, 0.25):
         below = np.nonzero(reached < share)[0]
         lines[f"{int(share * 100)}%"] = float(below[0]) if below.size else float(bd.height)
-    draw = ImageDraw.Draw(layer)
+    draw = ImageDraw.Draw(image)
     for name, y in lines.items():
-        colour = (0, 0, 0, 255) if name == "fold" else (255, 255, 255, 255)
+        colour = (0, 0, 0) if name == "fold" else (255, 255, 255)
         draw.line([0, y, bd.width, y], fill=colour, width=3)
         draw.text(
             (bd.width - 160, max(0, y - 14)),
             f"{name} reached" if name != "fold" else "average fold",
             fill=colour,
         )
-    png = raster.composite(bd.image, layer, f"{len(views)} page views: share that scrolled this far")
+    png = raster.finish(image, f"{len(views)} page views: share that scrolled this far")
     result = Heatmap(png, "scroll", bd.width, bd.height, len(views), len(views))
     result.lines = lines
     result.values = reached[:, None]
