@@ -209,3 +209,19 @@ def test_errors_navigation_and_timing_are_recorded(browser, rig) -> None:
     assert ("rejection", "rejected in test") in errors
     assert {"ttfb", "dcl", "load"} <= {e[2] for e in events if e[0] == "timing"}
     page.close()
+
+
+def test_a_frame_that_loads_after_the_snapshot_is_recorded(browser, rig) -> None:
+    page = browser.new_page()
+    pid = record(page, rig, "/dom.html")
+    page.wait_for_function("() => document.getElementById('frame').contentDocument.body")
+    settle(page, rig, pid)
+    page.evaluate(
+        "() => { document.getElementById('frame').srcdoc = '<p class=late>loaded after the snapshot</p>'; }"
+    )
+    page.wait_for_function("() => document.getElementById('frame').contentDocument.querySelector('.late')")
+    settle(page, rig, pid)
+    live = page.evaluate(LIVE_TREE_JS)
+    assert "loaded after the snapshot" in str(live)
+    assert rebuilt_tree(rebuild(rebuilt_becomes(rig, pid, live))) == live
+    page.close()

@@ -21,5 +21,7 @@ export function createContext(config, emit) {
     peekNextId: () => nextId,
     // Set by the layout module: start observing a shadow root or frame document.
     observeRoot: null,
+    // frame element -> id of the document recorded inside it
+    frameDocs: new WeakMap(),
   };
 }

@@ -161,10 +161,27 @@ export function createMutations(ctx) {
     for (const el of topLayers) topLayerEvent(ctx, el);
   }
 
+  // A same-origin frame that (re)loads gets a new document: the old one is
+  // removed and the new one recorded under the same frame element.
+  function onFrameLoad(e) {
+    const frame = e.target;
+    if (paused || !frame || (frame.tagName !== "IFRAME" && frame.tagName !== "FRAME")) return;
+    const frameId = ctx.idOf(frame);
+    let doc = null;
+    try { doc = frame.contentDocument; } catch (err) { return; }
+    if (!frameId || !doc || !doc.documentElement || ctx.idOf(doc)) return;
+    flush();
+    const old = ctx.frameDocs.get(frame);
+    const masked = textMaskedAt(frame, ctx.config.maskAllText);
+    const adds = serializeSubtree(ctx, doc, frameId, null, masked, ctx.observeRoot);
+    ctx.emit(["mutation", ctx.now(), old ? [old] : [], adds, [], []]);
+  }
+
   return {
     start() {
       observer = new MutationObserver(onRecords);
       observer.observe(document, OPTIONS);
+      document.addEventListener("load", onFrameLoad, true);
     },
     observe(root) {
       if (observer && root !== document) observer.observe(root, OPTIONS);
@@ -178,6 +195,7 @@ export function createMutations(ctx) {
       if (!paused) flush();
     },
     stop() {
+      document.removeEventListener("load", onFrameLoad, true);
       if (observer) observer.disconnect();
       observer = null;
       clearTimeout(timer);

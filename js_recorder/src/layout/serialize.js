@@ -109,6 +109,9 @@ export function createWalker(ctx, root, parentId, nextId, masked, onRoot) {
         else if (maskedHere && ptag !== "STYLE") text = maskText(text);
         rec = [id, pid, nid, 3, text];
       } else if (type === 9) {
+        // Remember which document a frame showed, so a reload can replace it.
+        const frame = node.defaultView && node !== document ? node.defaultView.frameElement : null;
+        if (frame) ctx.frameDocs.set(frame, id);
         const css = adoptedCss(node);
         rec = css ? [id, pid, null, 9, { adopted: css }] : [id, pid, null, 9];
         if (onRoot) onRoot(node);
