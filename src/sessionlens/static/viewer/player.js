@@ -89,8 +89,7 @@ async function loadState(pv, t) {
   document.body.dataset.state = "loading";
   const body = await api(`${base(pv)}/state?at=${Math.floor(t)}${siteParam ? "&" + siteParam.slice(1) : ""}`);
   if (token !== S.load) return false;
-  dom.applyKeyframe(body.keyframe);
-  for (const e of body.events) dom.apply(e);
+  dom.applyKeyframe(body.keyframe, body.events);
   cur = { pv, t, queue: [], loadedUntil: t, ended: false, fetching: null };
   return true;
 }
@@ -111,7 +110,9 @@ function fetchMore() {
 }
 
 function applyUntil(t) {
-  while (cur.queue.length && cur.queue[0][1] <= t) dom.apply(cur.queue.shift());
+  let n = 0;
+  while (n < cur.queue.length && cur.queue[n][1] <= t) n++;
+  if (n) dom.applyAll(cur.queue.splice(0, n));
   cur.t = t;
 }
 

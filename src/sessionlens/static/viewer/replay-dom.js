@@ -55,16 +55,19 @@ export class PageDom {
     doc.adoptedStyleSheets = [];
   }
 
-  applyKeyframe(frame) {
+  // A keyframe and the events after it, laid out once at the end.
+  applyKeyframe(frame, events = []) {
     this.reset();
     this.addRecords(frame.nodes);
     this.flushPending();
     this.setViewport(frame.viewport);
-    for (const [id, x, y] of frame.scroll) this.scroll(id, x, y);
     for (const [id, value, checked] of frame.inputs) this.input(id, value, checked);
     if (frame.focus != null) this.focus(frame.focus);
-    if (frame.pointer) this.pointer(frame.pointer[0], frame.pointer[1], false);
     if (frame.url && this.hooks.url) this.hooks.url(frame.url);
+    const first = [];
+    for (const [id, x, y] of frame.scroll) first.push(["scroll", frame.t, id, x, y]);
+    if (frame.pointer) first.push(["move", frame.t, frame.pointer[0], frame.pointer[1], null]);
+    this.applyAll(first.concat(events));
   }
 
   addRecords(records) {
@@ -200,6 +203,32 @@ export class PageDom {
   }
 
   // -- events --------------------------------------------------------------
+
+  // Many events at once (a seek, a frame of playback). Scrolling and the
+  // pointer force a layout each, so runs of them are coalesced: pending
+  // scrolls are applied before the next DOM change (where they happened),
+  // the pointer once at the end.
+  applyAll(events) {
+    const scrolls = new Map();
+    let pointer = null;
+    const flushScrolls = () => {
+      for (const e of scrolls.values()) this.scroll(e[2], e[3], e[4]);
+      scrolls.clear();
+    };
+    for (const e of events) {
+      if (e[0] === "scroll") scrolls.set(e[2], e);
+      else if (e[0] === "move") pointer = [e[2], e[3]];
+      else if (e[0] === "click") {
+        pointer = [e[8], e[9]];
+        if (this.hooks.pointer) this.hooks.pointer(e[8], e[9], true);
+      } else {
+        if (scrolls.size && e[0] !== "input" && e[0] !== "focus" && e[0] !== "blur") flushScrolls();
+        this.apply(e);
+      }
+    }
+    flushScrolls();
+    if (pointer) this.pointer(pointer[0], pointer[1], false);
+  }
 
   apply(e) {
     switch (e[0]) {
