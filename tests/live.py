@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -85,6 +86,15 @@ class LiveCollector:
         site = new_site("E2E site", [origin], **options)  # type: ignore[arg-type]
         SiteRegistry(self.store).save(site)
         return site
+
+    def index_rows(self, sql: str, params: tuple = ()) -> list[dict]:
+        """Rows of the collector's SQLite index, read through a connection of our own."""
+        conn = sqlite3.connect(self.data_dir / "index.sqlite3")
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in conn.execute(sql, params)]
+        finally:
+            conn.close()
 
     def chunks(self, site: Site) -> list[dict]:
         store = self.store

@@ -3,7 +3,6 @@ collector process, local disk and SQLite."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,15 +34,6 @@ def collector(tmp_path: Path) -> Iterator[LiveCollector]:
     c.start()
     yield c
     c.stop()
-
-
-def index_rows(collector: LiveCollector, sql: str, params: tuple = ()) -> list[dict]:
-    conn = sqlite3.connect(collector.data_dir / "index.sqlite3")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 def all_stored_bytes(collector: LiveCollector, site: Site) -> bytes:
@@ -106,7 +96,7 @@ def test_demo_journey_is_recorded_validated_and_indexed(browser, collector: Live
         context.close()  # pagehide: the last batch leaves on a keepalive request
 
         def indexed() -> bool:
-            rows = index_rows(collector, "SELECT * FROM sessions WHERE sid = ?", (sid,))
+            rows = collector.index_rows("SELECT * FROM sessions WHERE sid = ?", (sid,))
             return (
                 bool(rows)
                 and rows[0]["page_count"] == 6
@@ -137,8 +127,8 @@ def test_demo_journey_is_recorded_validated_and_indexed(browser, collector: Live
             assert events[0][0] == "meta"
             assert any(e[0] == "snapshot" and e[3] is True for e in events)
 
-        session = index_rows(collector, "SELECT * FROM sessions WHERE sid = ?", (sid,))[0]
-        views = index_rows(collector, "SELECT * FROM page_views WHERE sid = ? ORDER BY t0", (sid,))
+        session = collector.index_rows("SELECT * FROM sessions WHERE sid = ?", (sid,))[0]
+        views = collector.index_rows("SELECT * FROM page_views WHERE sid = ? ORDER BY t0", (sid,))
         paths = [v["url"].split(str(shop.port), 1)[1] for v in views]
         assert paths == [
             "/",
@@ -153,7 +143,7 @@ def test_demo_journey_is_recorded_validated_and_indexed(browser, collector: Live
         assert session["device"] == "desktop" and session["browser"] == "Chrome" and session["vw"] == 1280
         app_urls = {
             r["url"]
-            for r in index_rows(collector, "SELECT url FROM page_urls WHERE pid = ?", (views[-1]["pid"],))
+            for r in collector.index_rows("SELECT url FROM page_urls WHERE pid = ?", (views[-1]["pid"],))
         }
         assert shop.url + "/app/inbox" in app_urls and shop.url + "/app/settings" in app_urls
         article = views[4]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from sessionlens.heatmap.render import Selection, build_heatmap, top_elements
+from sessionlens.heatmap.render import Selection, build_heatmap
 from sessionlens.index import Index
 from sessionlens.replay.pageview import PageViewReader
 from tests.helpers import free_port
@@ -28,15 +27,6 @@ from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait
 PAGE = (Path(__file__).resolve().parent / "fixtures" / "heatmap" / "product.html").read_text()
 WIDTHS = {390: 844, 768: 1024, 1440: 800}
 SCROLLS = [0, 500, 1000, 2000]
-
-
-def rows(collector: LiveCollector, sql: str, params: tuple = ()) -> list[dict]:
-    conn = sqlite3.connect(collector.data_dir / "index.sqlite3")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +102,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         visit("mover", "/product/5", 1440, hover_around)
         expected_clicks = 3 * 4 + 1 + 3 + 4 + 1 + 1
         wait_until(
-            lambda: len(rows(collector, "SELECT 1 FROM clicks")) >= expected_clicks,
+            lambda: len(collector.index_rows("SELECT 1 FROM clicks")) >= expected_clicks,
             timeout=30,
             message="click facts",
         )
@@ -158,7 +148,9 @@ def test_a_layout_change_above_keeps_clicks_on_their_element(rig: dict) -> None:
 def test_scroll_map_matches_the_scripted_depths_and_fold(rig: dict) -> None:
     result = heatmap(rig, "/product/3", kind="scroll")
     reached = result.values[:, 0]
-    views = rows(rig["collector"], "SELECT max_scroll_y, vh FROM page_views WHERE url LIKE '%/product/3'")
+    views = rig["collector"].index_rows(
+        "SELECT max_scroll_y, vh FROM page_views WHERE url LIKE '%/product/3'"
+    )
     depths = sorted((v["max_scroll_y"] or 0) + v["vh"] for v in views)
     assert len(depths) == len(SCROLLS)
     for scripted, depth in zip(SCROLLS, depths, strict=True):
@@ -177,15 +169,14 @@ def test_scroll_map_matches_the_scripted_depths_and_fold(rig: dict) -> None:
 def test_rage_dead_and_error_clicks_are_found_and_a_normal_session_has_none(rig: dict) -> None:
     (signals_pid,) = rig["visits"]["signals"]
     (normal_pid,) = rig["visits"]["normal"]
-    found = rows(
-        rig["collector"],
+    found = rig["collector"].index_rows(
         "SELECT selector, rage, dead, error FROM clicks WHERE pid = ? ORDER BY t",
         (signals_pid,),
     )
     assert [r["selector"] for r in found] == ["#buy"] * 4 + ["#boom"]
     assert all(r["rage"] for r in found[:4]) and all(r["dead"] for r in found[:4])
     assert found[4]["error"] and not found[4]["rage"]
-    normal = rows(rig["collector"], "SELECT rage, dead, error FROM clicks WHERE pid = ?", (normal_pid,))
+    normal = rig["collector"].index_rows("SELECT rage, dead, error FROM clicks WHERE pid = ?", (normal_pid,))
     assert normal == [{"rage": 0, "dead": 0, "error": 0}]
     rage_map = heatmap(rig, "/product/4", kind="rage")
     assert rage_map.counted == 4 and inside(rage_map.hottest(), rage_map.boxes["#buy"])
@@ -197,11 +188,11 @@ def test_a_pattern_groups_product_pages_and_downloads_are_valid(rig: dict, tmp_p
     try:
         sel = Selection.from_query({"site": rig["site"].key, "url": "/product/*"})
         clicks = sel.clicks(index, "click")
+        top = sel.elements(index, "click")
     finally:
         index.close()
     assert {c["url"].split("?")[0].rsplit("/", 1)[-1] for c in clicks} == {"1", "2", "4"}
     assert len(clicks) == 3 * 4 + 1 + 3 + 4 + 1 + 1
-    top = top_elements(clicks)
     assert top[0]["selector"] == "#two" and top[0]["clicks"] == 12
     png, table = tmp_path / "map.png", tmp_path / "top.csv"
     cli = [sys.executable, "-m", "sessionlens.cli", "heatmap", "--data-dir", str(collector.data_dir),
@@ -221,13 +212,13 @@ def test_signals_filter_the_session_list_and_mark_the_timeline(rig: dict) -> Non
     collector = rig["collector"]
     add_viewer_user(collector)
     signals_pid = rig["visits"]["signals"][0]
-    (sid,) = {r["sid"] for r in rows(collector, "SELECT sid FROM clicks WHERE pid = ?", (signals_pid,))}
+    (sid,) = {r["sid"] for r in collector.index_rows("SELECT sid FROM clicks WHERE pid = ?", (signals_pid,))}
     with chromium() as browser:
         page = browser.new_page()
         log_in(page, collector)
         normal_pid = rig["visits"]["normal"][0]
         (normal_sid,) = {
-            r["sid"] for r in rows(collector, "SELECT sid FROM clicks WHERE pid = ?", (normal_pid,))
+            r["sid"] for r in collector.index_rows("SELECT sid FROM clicks WHERE pid = ?", (normal_pid,))
         }
         for flag in ("rage", "dead", "error_clicks"):
             page.goto(f"{collector.url}/api/sessions?{flag}=1")

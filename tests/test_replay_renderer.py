@@ -16,8 +16,12 @@ from tests.helpers import batch, new_id
 from tests.synthetic import synthetic_page_view
 
 
-def ingest_page_view(client: TestClient, site: Site, chunks: list, sid: str, pid: str) -> None:
+def ingest_page_view(
+    client: TestClient, site: Site, chunks: list, sid: str, pid: str, only: set[int] | None = None
+) -> None:
     for seq, events in enumerate(chunks):
+        if only is not None and seq not in only:
+            continue
         r = client.post(
             f"/ingest/{site.key}", content=orjson.dumps(batch(sid, pid, seq, events, t0=1_700_000_000_000))
         )
@@ -75,16 +79,12 @@ def test_state_api_returns_a_keyframe_and_only_the_events_after_it(
 def test_keyframes_wait_for_a_missing_batch(client: TestClient, site: Site, store: LocalStore) -> None:
     chunks = synthetic_page_view(minutes=1)
     sid, pid = new_id(), new_id()
-    for seq, events in enumerate(chunks):
-        if seq != 3:
-            r = client.post(f"/ingest/{site.key}", content=orjson.dumps(batch(sid, pid, seq, events, t0=1)))
-            assert r.status_code == 200
+    ingest_page_view(client, site, chunks, sid, pid, only=set(range(len(chunks))) - {3})
     assert client.app.state.keyframer.wait_idle(60)
     reader = PageViewReader(store)
     frames = [reader.keyframe(site.key, sid, pid, t) for t in reader.keyframe_times(site.key, sid, pid)]
     assert frames and max(f["seq"] for f in frames) < 3
-    r = client.post(f"/ingest/{site.key}", content=orjson.dumps(batch(sid, pid, 3, chunks[3], t0=1)))
-    assert r.status_code == 200
+    ingest_page_view(client, site, chunks, sid, pid, only={3})
     assert client.app.state.keyframer.wait_idle(60)
     assert (
         max(reader.keyframe(site.key, sid, pid, t)["seq"] for t in reader.keyframe_times(site.key, sid, pid))

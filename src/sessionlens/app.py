@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -17,11 +17,13 @@ from sessionlens import collector, contracts
 from sessionlens.auth.middleware import RequireLogin, SecurityHeaders
 from sessionlens.auth.users import Accounts
 from sessionlens.heatmap.derive import derive_clicks
+from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import Index
 from sessionlens.recorder_asset import RecorderAsset, snippet_html
 from sessionlens.replay.keyframes import Keyframer
 from sessionlens.replay.pageview import PageViewReader
-from sessionlens.settings import Settings, thresholds
+from sessionlens.responses import JSON, error
+from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
@@ -31,18 +33,18 @@ from sessionlens.viewer import api, heatmaps, pages
 async def http_error(request: Request, exc: Exception) -> Response:
     """Unknown paths and wrong methods answer in JSON like every other error."""
     assert isinstance(exc, HTTPException)
-    return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return error(exc.status_code, exc.detail, exc.headers)
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"ok": True})
+    return JSON({"ok": True})
 
 
 async def snippet(request: Request) -> Response:
     state = request.app.state
     site = state.sites.get(request.path_params["site"])
     if site is None:
-        return collector.error(404, "unknown site key")
+        return error(404, "unknown site key")
     text = snippet_html(state.settings.collector_url, state.settings.recorder_path, site)
     return PlainTextResponse(text)
 
@@ -58,7 +60,7 @@ def create_app(
     # Compile the schema validators now, not on the first visitor's batch.
     contracts.warm_up()
     reader = PageViewReader(store)
-    th = thresholds(settings)
+    th = Thresholds.from_settings(settings)
     keyframer = Keyframer(store, reader, also=lambda *pv: derive_clicks(index, reader, th, *pv))
     accounts = Accounts(store)
     public_paths = {"/healthz", settings.recorder_path, "/login", "/favicon.ico"}

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from sessionlens.settings import SETTINGS, Settings, SettingsError, load_settings, thresholds
+from sessionlens.settings import SETTINGS, Settings, SettingsError, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -98,6 +98,7 @@ def cmd_sites_list(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    from sessionlens.heatmap.signals import Thresholds
     from sessionlens.index import Index
     from sessionlens.progress import Progress
     from sessionlens.reindex import chunk_keys, reindex
@@ -109,7 +110,9 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     try:
         all_keys = chunk_keys(store)
         progress = Progress(len(all_keys), "reindex")
-        result = reindex(store, index, all_keys, on_chunk=progress.advance, thresholds=thresholds(settings))
+        result = reindex(
+            store, index, all_keys, on_chunk=progress.advance, thresholds=Thresholds.from_settings(settings)
+        )
         progress.finish()
     finally:
         index.close()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from sessionlens.ingest import IngestError, ingest_batch
+from sessionlens.responses import JSON, error
 from sessionlens.sites import Site
 
 
@@ -19,10 +20,6 @@ def _cors_headers(origin: str) -> dict[str, str]:
         "Access-Control-Max-Age": "600",
         "Vary": "Origin",
     }
-
-
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _check_site(request: Request) -> tuple[Site, str]:
@@ -88,4 +85,4 @@ async def ingest(request: Request) -> Response:
             headers["Retry-After"] = str(exc.retry_after)
         return error(exc.status, exc.message, headers)
     state.keyframer.schedule(site.key, accepted.sid, accepted.pid)
-    return JSONResponse({"ok": True, "seq": accepted.seq, "events": accepted.events}, headers=cors)
+    return JSON({"ok": True, "seq": accepted.seq, "events": accepted.events}, headers=cors)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sessionlens.index import Index
+from sessionlens.responses import ParamError
 
 MAX_PAGE = 200
 DEVICES = ("desktop", "tablet", "mobile", "bot", "unknown")
 
 
-class FilterError(ValueError):
+class FilterError(ParamError):
     pass
 
 
@@ -46,8 +47,8 @@ class SessionFilter:
             raise FilterError(f"unknown filter {unknown[0]!r}; known: {', '.join(sorted(known))}")
         f = cls()
         f.site = q.get("site") or None
-        f.start = _date(q, "from", end_of_day=False)
-        f.end = _date(q, "to", end_of_day=True)
+        f.start = parse_date(q, "from", end_of_day=False)
+        f.end = parse_date(q, "to", end_of_day=True)
         f.url = q.get("url") or None
         f.min_duration_ms = _seconds(q, "min_duration")
         f.max_duration_ms = _seconds(q, "max_duration")
@@ -130,7 +131,7 @@ def search_sessions(index: Index, f: SessionFilter) -> dict[str, Any]:
     return {"sessions": rows, "next": cursor}
 
 
-def _date(q: Mapping[str, str], name: str, *, end_of_day: bool) -> int | None:
+def parse_date(q: Mapping[str, str], name: str, *, end_of_day: bool) -> int | None:
     raw = q.get(name)
     if not raw:
         return None

@@ -142,18 +142,6 @@ def load_settings(
     return Settings(values)
 
 
-def thresholds(settings: Settings):  # -> heatmap.signals.Thresholds
-    from sessionlens.heatmap.signals import Thresholds
-
-    return Thresholds(
-        rage_count=settings.rage_click_count,
-        rage_radius_px=settings.rage_click_radius_px,
-        rage_interval_ms=settings.rage_click_interval_ms,
-        dead_ms=settings.dead_click_ms,
-        error_ms=settings.error_click_ms,
-    )
-
-
 def settings_markdown() -> str:
     """The settings table for docs/settings.md."""
     lines = [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +25,7 @@ from sessionlens.heatmap import raster
 from sessionlens.heatmap.backdrop import Backdrop, render_backdrop
 from sessionlens.index import Index
 from sessionlens.replay.pageview import PageViewReader
-from sessionlens.session_search import FilterError, _date
+from sessionlens.session_search import FilterError, parse_date
 from sessionlens.stores.base import BlobStore
 from sessionlens.url_patterns import page_matches
 
@@ -44,7 +44,7 @@ class Selection:
     end: int | None = None
 
     @classmethod
-    def from_query(cls, q: Mapping[str, str], prefix: str = "") -> Selection:
+    def from_query(cls, q: Mapping[str, str]) -> Selection:
         if not q.get("site"):
             raise FilterError("site is required (a site key)")
         if not q.get("url"):
@@ -58,7 +58,7 @@ class Selection:
                 widths[name] = int(raw)
         return cls(
             site=q["site"], pattern=q["url"], device=q.get("device") or None,
-            start=_date(q, prefix + "from", end_of_day=False), end=_date(q, prefix + "to", end_of_day=True), **widths,
+            start=parse_date(q, "from", end_of_day=False), end=parse_date(q, "to", end_of_day=True), **widths,
         )  # fmt: skip
 
     def where(self, alias: str) -> tuple[str, list[Any]]:
@@ -76,38 +76,38 @@ class Selection:
         found = index.query(f"SELECT DISTINCT url FROM {table} WHERE site = ?", (self.site,))  # noqa: S608
         return [r["url"] for r in found if page_matches(r["url"], self.pattern)]
 
-    def moves(self, index: Index) -> list[dict[str, Any]]:
-        where, params = self.where("m")
-        join = (
-            " JOIN page_views p ON p.site = m.site AND p.sid = m.sid AND p.pid = m.pid"
-            if "p." in where
-            else ""
-        )
-        sql = f"SELECT m.x, m.y, m.vw FROM moves m{join} WHERE {where} AND m.url IN (SELECT value FROM json_each(?))"
-        return index.query(sql, [*params, orjson.dumps(self.urls(index, "moves")).decode()])
-
-    def _click_sql(self, index: Index, kind: str, columns: str, tail: str = "") -> tuple[str, list[Any]]:
-        where, params = self.where("c")
-        signal = {"rage": " AND c.rage = 1", "dead": " AND c.dead = 1", "error": " AND c.error = 1"}.get(
-            kind, ""
-        )
+    def _facts_sql(
+        self, index: Index, table: str, alias: str, columns: str, extra: str = ""
+    ) -> tuple[str, list[Any]]:
+        """SELECT columns from a facts table (clicks, moves) limited to this selection."""
+        where, params = self.where(alias)
         # Page views are joined only when a filter needs them (device, width, dates).
         join = (
-            " JOIN page_views p ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid"
+            f" JOIN page_views p ON p.site = {alias}.site AND p.sid = {alias}.sid AND p.pid = {alias}.pid"
             if "p." in where
             else ""
         )
         sql = (
-            f"SELECT {columns} FROM clicks c{join}"
-            f" WHERE {where} AND c.url IN (SELECT value FROM json_each(?)){signal}{tail}"
+            f"SELECT {columns} FROM {table} {alias}{join}"  # noqa: S608 - fixed names
+            f" WHERE {where} AND {alias}.url IN (SELECT value FROM json_each(?)){extra}"
         )
-        return sql, [*params, orjson.dumps(self.urls(index)).decode()]
+        return sql, [*params, orjson.dumps(self.urls(index, table)).decode()]
 
-    def clicks(self, index: Index, kind: str) -> list[dict[str, Any]]:
+    def moves(self, index: Index) -> list[dict[str, Any]]:
+        return index.query(*self._facts_sql(index, "moves", "m", "m.x, m.y, m.vw"))
+
+    def _click_sql(self, index: Index, kind: str, columns: str, tail: str = "") -> tuple[str, list[Any]]:
+        signal = {"rage": " AND c.rage = 1", "dead": " AND c.dead = 1", "error": " AND c.error = 1"}.get(
+            kind, ""
+        )
+        return self._facts_sql(index, "clicks", "c", columns, signal + tail)
+
+    def clicks(self, index: Index, kind: str, selector: str | None = None) -> list[dict[str, Any]]:
         columns = (
             "c.sid, c.pid, c.t, c.url, c.selector, c.fx, c.fy, c.px, c.py, c.vw, c.rage, c.dead, c.error"
         )
-        return index.query(*self._click_sql(index, kind, columns))
+        sql, params = self._click_sql(index, kind, columns, " AND c.selector = ?" if selector else "")
+        return index.query(sql, [*params, selector] if selector else params)
 
     def elements(self, index: Index, kind: str) -> list[dict[str, Any]]:
         """Top elements, aggregated in SQL (selector, clicks, share, rage, dead, error)."""
@@ -154,9 +154,13 @@ class Heatmap:
 
 
 def choose_backdrop(
-    sel: Selection, index: Index, reader: PageViewReader, width: int, pid: str | None, at: int | None
+    sel: Selection,
+    views: list[dict[str, Any]],
+    reader: PageViewReader,
+    width: int,
+    pid: str | None,
+    at: int | None,
 ) -> tuple[str, str, int]:
-    views = sel.page_views(index)
     if pid:
         views = [v for v in views if v["pid"] == pid]
         if not views:
@@ -183,13 +187,14 @@ def build_heatmap(
     step = step or (lambda _: None)
     step("selecting")
     clicks = sel.clicks(index, kind) if kind not in ("scroll", "move") else []
-    sid, bpid, at = choose_backdrop(sel, index, reader, width, pid, at)
+    views = sel.page_views(index)
+    sid, bpid, at = choose_backdrop(sel, views, reader, width, pid, at)
     selectors = [s for s, _ in Counter(c["selector"] for c in clicks).most_common(MAX_SELECTORS)]
     step("rendering backdrop")
     bd = render_backdrop(store, reader, sel.site, sid, bpid, at, width, selectors)
     step("rasterising")
     if kind == "scroll":
-        result = _scroll_map(sel.page_views(index), bd, width)
+        result = _scroll_map(views, bd, width)
     elif kind == "move":
         result = _move_map(sel.moves(index), bd, width, radius)
     else:
@@ -276,23 +281,6 @@ def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, width: int) -> Heatma
     result.lines = lines
     result.values = reached[:, None]
     return result
-
-
-def top_elements(
-    clicks: list[dict[str, Any]], boxes: Mapping[str, list[float]] | None = None
-) -> list[dict[str, Any]]:
-    per: dict[str, dict[str, Any]] = defaultdict(lambda: {"clicks": 0, "rage": 0, "dead": 0, "error": 0})
-    for c in clicks:
-        row = per[c["selector"]]
-        row["clicks"] += 1
-        for s in ("rage", "dead", "error"):
-            row[s] += c[s]
-    total = max(sum(r["clicks"] for r in per.values()), 1)
-    out = [
-        {"selector": s, **r, "share": round(r["clicks"] / total, 4), "box": (boxes or {}).get(s)}
-        for s, r in per.items()
-    ]
-    return sorted(out, key=lambda r: (-r["clicks"], r["selector"]))
 
 
 def elements_csv(rows: list[dict[str, Any]]) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 
 from sessionlens.contracts import field
 from sessionlens.replay.dom import ELEMENT, TEXT, DomState, Node
+from sessionlens.settings import Settings
 
 _C = {name: field("click", name) for name in ("target", "selector", "fx", "fy", "px", "py", "cx", "cy", "pw", "ph", "tag", "flags")}  # fmt: skip
 _CHANGE_KINDS = frozenset({"mutation", "scroll", "nav", "focus", "blur", "snapshot", "toplayer", "input"})
@@ -56,6 +57,16 @@ class Thresholds:
     rage_interval_ms: int = 1_000
     dead_ms: int = 2_500
     error_ms: int = 1_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Thresholds:
+        return cls(
+            rage_count=settings.rage_click_count,
+            rage_radius_px=settings.rage_click_radius_px,
+            rage_interval_ms=settings.rage_click_interval_ms,
+            dead_ms=settings.dead_click_ms,
+            error_ms=settings.error_click_ms,
+        )
 
 
 @dataclass(slots=True)

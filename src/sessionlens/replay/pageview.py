@@ -19,6 +19,10 @@ from sessionlens.stores.base import BlobStore
 Event = list[Any]
 
 
+class PageViewNotFound(LookupError):
+    pass
+
+
 class _LRU:
     """Decoded blobs by key; chunks never change except by an identical retry."""
 
@@ -56,6 +60,12 @@ class PageViewReader:
                 seqs.append(addr.seq)
         return sorted(seqs)
 
+    def _existing_seqs(self, site: str, sid: str, pid: str) -> list[int]:
+        seqs = self.chunk_seqs(site, sid, pid)
+        if not seqs:
+            raise PageViewNotFound(f"no page view {pid} in session {sid}")
+        return seqs
+
     def chunk(self, site: str, sid: str, pid: str, seq: int) -> dict[str, Any]:
         key = keys.chunk_key(keys.ChunkAddress(site, sid, pid, seq))
         return self._cache.get(key, lambda: codec.decode(self.store.get(key)))
@@ -92,12 +102,13 @@ class PageViewReader:
         With no stored keyframe yet (a page view still being ingested), the
         keyframe is built here from the start of the stream.
         """
+        seqs = self._existing_seqs(site, sid, pid)
         frame = self.keyframe_before(site, sid, pid, at)
         after_seq = frame["seq"] if frame else -1
         if frame is None:
             frame = {**DomState().keyframe(), "seq": -1}
         rest: list[Event] = []
-        for seq in self.chunk_seqs(site, sid, pid):
+        for seq in seqs:
             if seq <= after_seq:
                 continue
             events = self.chunk(site, sid, pid, seq)["events"]
@@ -117,7 +128,7 @@ class PageViewReader:
         out: list[Event] = []
         more = False
         end = 0
-        for seq in self.chunk_seqs(site, sid, pid):
+        for seq in self._existing_seqs(site, sid, pid):
             span = self._ranges.get((site, sid, pid, seq))
             if span is None:
                 events = self.chunk(site, sid, pid, seq)["events"]

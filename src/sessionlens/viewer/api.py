@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sessionlens.replay.pageview import PageViewNotFound, PageViewReader
 from sessionlens.replay.sanitize import Sanitizer
-from sessionlens.session_search import FilterError, SessionFilter, search_sessions
-from sessionlens.viewer.responses import JSON, error
+from sessionlens.responses import JSON, ParamError, error, query_int
+from sessionlens.session_search import SessionFilter, search_sessions
 from sessionlens.viewer.timeline import session_timeline
 
 MAX_EVENTS_PER_RESPONSE = 20_000
@@ -20,18 +24,6 @@ def _sanitizer(request: Request) -> Sanitizer:
     origins = {f"{request.url.scheme}://{request.headers.get('host', '')}"}
     origins.add(request.app.state.settings.collector_url)
     return Sanitizer(origins)
-
-
-def _int_param(request: Request, name: str, default: int | None = None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        if default is None:
-            raise FilterError(f"{name} is required (milliseconds)")
-        return default
-    try:
-        return int(float(raw))
-    except ValueError:
-        raise FilterError(f"{name} must be a number of milliseconds, got {raw!r}") from None
 
 
 def _site_of(request: Request, sid: str) -> str | None:
@@ -51,7 +43,7 @@ async def sites(request: Request) -> Response:
 async def sessions(request: Request) -> Response:
     try:
         f = SessionFilter.from_query(request.query_params)
-    except FilterError as exc:
+    except ParamError as exc:
         return error(400, str(exc))
     return JSON(await run_in_threadpool(search_sessions, request.app.state.index, f))
 
@@ -65,52 +57,51 @@ async def session(request: Request) -> Response:
     return JSON(await run_in_threadpool(session_timeline, state.index, state.reader, site, sid))
 
 
-def _page_view(request: Request) -> tuple[str, str, str] | Response:
+async def _page_view_json(
+    request: Request, build: Callable[[PageViewReader, tuple[str, str, str], Sanitizer], dict[str, Any]]
+) -> Response:
+    """A sanitised answer about one page view, or 404 naming what is missing."""
     sid, pid = request.path_params["sid"], request.path_params["pid"]
     site = _site_of(request, sid)
     if site is None:
         return error(404, f"no session {sid}")
-    if not request.app.state.reader.chunk_seqs(site, sid, pid):
-        return error(404, f"no page view {pid} in session {sid}")
-    return site, sid, pid
+    try:
+        body = await run_in_threadpool(build, request.app.state.reader, (site, sid, pid), _sanitizer(request))
+    except PageViewNotFound as exc:
+        return error(404, str(exc))
+    return JSON(body)
 
 
 async def page_state(request: Request) -> Response:
     """A keyframe at or before ?at= and the events from it up to ?at= (sanitised)."""
     try:
-        at = _int_param(request, "at")
-    except FilterError as exc:
-        return error(400, str(exc))
-    found = _page_view(request)
-    if isinstance(found, Response):
-        return found
-    clean = _sanitizer(request)
+        at = query_int(request, "at")
+    except ParamError as exc:
+        return error(400, f"{exc} (milliseconds)")
+    if at is None:
+        return error(400, "at is required (milliseconds)")
 
-    def build() -> dict:
-        frame, rest = request.app.state.reader.state_at(*found, at)
+    def build(reader: PageViewReader, pv: tuple[str, str, str], clean: Sanitizer) -> dict[str, Any]:
+        frame, rest = reader.state_at(*pv, at)
         return {"keyframe": clean.keyframe(frame), "events": clean.events(rest)}
 
-    return JSON(await run_in_threadpool(build))
+    return await _page_view_json(request, build)
 
 
 async def page_events(request: Request) -> Response:
     """Events with after < t <= until, for playing on from a state."""
     try:
-        after = _int_param(request, "after", -1)
-        until = _int_param(request, "until", 2**53)
-        limit = min(_int_param(request, "limit", MAX_EVENTS_PER_RESPONSE), MAX_EVENTS_PER_RESPONSE)
-    except FilterError as exc:
-        return error(400, str(exc))
-    found = _page_view(request)
-    if isinstance(found, Response):
-        return found
-    clean = _sanitizer(request)
+        after = query_int(request, "after", -1)
+        until = query_int(request, "until", 2**53)
+        limit = min(query_int(request, "limit", MAX_EVENTS_PER_RESPONSE), MAX_EVENTS_PER_RESPONSE)
+    except ParamError as exc:
+        return error(400, f"{exc} (milliseconds)")
 
-    def build() -> dict:
-        events, more, end = request.app.state.reader.events_between(*found, after, until, limit)
+    def build(reader: PageViewReader, pv: tuple[str, str, str], clean: Sanitizer) -> dict[str, Any]:
+        events, more, end = reader.events_between(*pv, after, until, limit)
         return {"events": clean.events(events), "more": more, "end": end}
 
-    return JSON(await run_in_threadpool(build))
+    return await _page_view_json(request, build)
 
 
 async def create_token(request: Request) -> Response:

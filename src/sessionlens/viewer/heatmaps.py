@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv
+from sessionlens.responses import JSON, ParamError, error, query_int
 from sessionlens.session_search import FilterError
-from sessionlens.viewer.responses import JSON, error
 
 _SELECTION_KEYS = {"site", "url", "device", "min_width", "max_width", "from", "to"}
 _IMAGE_KEYS = {"type", "width", "radius", "pid", "at", "compare_from", "compare_to"}
@@ -21,15 +21,6 @@ def _selection(request: Request) -> Selection:
     return Selection.from_query(request.query_params)
 
 
-def _number(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise FilterError(f"{name} must be a whole number")
-    return int(raw)
-
-
 async def image(request: Request) -> Response:
     state = request.app.state
     try:
@@ -40,13 +31,12 @@ async def image(request: Request) -> Response:
             compare = Selection.from_query(
                 {**q, "from": q.get("compare_from", ""), "to": q.get("compare_to", "")}
             )
-        at = _number(request, "at", -1)
         result = await run_in_threadpool(
             build_heatmap, state.index, state.store, state.reader, sel, q.get("type", "click"),
-            _number(request, "width", 1440), _number(request, "radius", 30), q.get("pid") or None,
-            None if at < 0 else at, compare,
+            query_int(request, "width", 1440), query_int(request, "radius", 30), q.get("pid") or None,
+            query_int(request, "at"), compare,
         )  # fmt: skip
-    except FilterError as exc:
+    except ParamError as exc:
         return error(400, str(exc))
     except LookupError as exc:
         return error(404, str(exc))
@@ -65,7 +55,7 @@ async def elements(request: Request) -> Response:
         sel = _selection(request)
         kind = request.query_params.get("type", "click")
         rows = await run_in_threadpool(sel.elements, state.index, kind)
-    except FilterError as exc:
+    except ParamError as exc:
         return error(400, str(exc))
     if request.query_params.get("format") == "csv":
         return Response(
@@ -84,14 +74,14 @@ async def spot_sessions(request: Request) -> Response:
         selector = request.query_params.get("selector")
         if not selector:
             raise FilterError("selector is required")
-        clicks = await run_in_threadpool(sel.clicks, state.index, request.query_params.get("type", "click"))
-    except FilterError as exc:
+        kind = request.query_params.get("type", "click")
+        clicks = await run_in_threadpool(sel.clicks, state.index, kind, selector)
+    except ParamError as exc:
         return error(400, str(exc))
     sessions: dict[str, dict] = {}
     for c in clicks:
-        if c["selector"] == selector:
-            row = sessions.setdefault(
-                c["sid"], {"sid": c["sid"], "clicks": 0, "first_t": c["t"], "pid": c["pid"]}
-            )
-            row["clicks"] += 1
+        row = sessions.setdefault(
+            c["sid"], {"sid": c["sid"], "clicks": 0, "first_t": c["t"], "pid": c["pid"]}
+        )
+        row["clicks"] += 1
     return JSON({"sessions": sorted(sessions.values(), key=lambda r: -r["clicks"])})

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sessionlens.auth import cookies
-from sessionlens.viewer.responses import JSON
+from sessionlens.responses import JSON, error
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "viewer"
 ASSETS = "/viewer/static"
@@ -63,7 +63,7 @@ async def login(request: Request) -> Response:
     else:
         cross = bool(origin) and origin != "null" and urlsplit(origin).netloc != request.headers.get("host")
     if cross:
-        return JSON({"error": "cross-site login refused"}, status_code=403)
+        return error(403, "cross-site login refused")
     form = await request.form()
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     next_url = _safe_next(str(form.get("next", "/")))
