@@ -1,10 +1,23 @@
 """A recorded page at one moment as a static, script-free HTML file.
 
-Built from the sanitised DOM state, with a Content-Security-Policy that
-forbids scripts as a second lock: the file can be opened, mailed or
-attached to a ticket without anything in it running. Shadow roots become
-declarative shadow DOM, frame documents become srcdoc, canvases become
-images of their recorded bitmap.
+Built from the sanitised DOM state (replay.sanitize makes it inert), with a
+Content-Security-Policy that forbids scripts as a second lock: the file can
+be opened, mailed or attached to a ticket without anything in it running.
+Shadow roots become declarative shadow DOM, frame documents become srcdoc,
+canvases become images of their recorded bitmap.
+
+Script-free by construction:
+- every document (the page and each frame's srcdoc) starts with
+  `<html><head><meta http-equiv="Content-Security-Policy">`, written here
+  whatever the recording holds: a recording without <head> or <html> gets
+  them, and nothing recorded comes before the policy;
+- tag and attribute names are the sanitiser's (validated names only), every
+  attribute value is quoted and escaped, raw text (<style>) cannot close
+  its element;
+- the tree is written with an explicit stack, so a page thousands of levels
+  deep exports (browsers' parsers cap nesting themselves) instead of
+  raising RecursionError; frames nest at most MAX_FRAME_DEPTH deep (each
+  level escapes the one inside it again).
 """
 
 from __future__ import annotations
@@ -13,7 +26,7 @@ import html
 from typing import Any
 
 from sessionlens.replay.dom import DOCTYPE, DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
-from sessionlens.replay.sanitize import BLOCKED_TAG, Sanitizer
+from sessionlens.replay.sanitize import BLOCKED_TAG, Sanitizer, local_name
 
 VOID = frozenset(
     "area base br col embed hr img input link meta param source track wbr".split()
@@ -23,6 +36,8 @@ EXPORT_CSP = (
     "default-src * data: blob:; style-src * data: 'unsafe-inline'; script-src 'none'; "
     "object-src 'none'; base-uri 'none'; form-action 'none'"
 )
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{EXPORT_CSP}">'
+MAX_FRAME_DEPTH = 8
 
 
 def export_html(state: DomState, sanitizer: Sanitizer | None = None) -> str:
@@ -30,31 +45,43 @@ def export_html(state: DomState, sanitizer: Sanitizer | None = None) -> str:
     # Sanitise through the same records the viewer gets, then rebuild.
     safe = DomState.from_keyframe(clean.keyframe(state.keyframe()))
     if safe.root is None:
-        return "<!doctype html><title>empty</title>"
-    return _document(safe, safe.root, clean, top=True)
+        return f"<!doctype html><html><head>{CSP_META}<title>empty</title></head></html>"
+    return _document(safe, safe.root)
 
 
-def _document(state: DomState, doc: Node, clean: Sanitizer, top: bool = False) -> str:
-    out: list[str] = []
+def _document(state: DomState, doc: Node, frame_depth: int = 0) -> str:
+    """One document: our <html><head> with the policy first, then what was recorded."""
+    doctype = ""
+    roots: list[Node] = []
     for child in doc.children:
-        if child.type == DOCTYPE:
-            out.append(f"<!doctype {html.escape(child.doctype[0] or 'html')}>")
+        if child.type == DOCTYPE and not doctype:
+            doctype = f"<!doctype {html.escape(child.doctype[0] or 'html')}>"
         elif child.type == ELEMENT:
-            out.append(_element(state, child, clean, head_extra=_head_extra(doc, top)))
+            roots.append(child)
+    html_attrs: dict[str, str] = {}
+    if len(roots) == 1 and local_name(roots[0].tag) == "html":
+        html_attrs = roots[0].attrs
+        roots = list(roots[0].children)
+    heads = [n for n in roots if n.type == ELEMENT and local_name(n.tag) == "head"]
+    rest = [n for n in roots if not (n.type == ELEMENT and local_name(n.tag) == "head")]
+    adopted = "".join(f"<style>{_style_text(css)}</style>" for css in doc.props.get("adopted", []))
+    out = [doctype, f"<html{_attr_text(html_attrs)}><head>{CSP_META}{adopted}"]
+    for head in heads:
+        _write(state, head.children, out, frame_depth)
+    out.append("</head>")
+    _write(state, rest, out, frame_depth)
+    out.append("</html>")
     return "".join(out)
-
-
-def _head_extra(doc: Node, top: bool) -> str:
-    extra = f'<meta http-equiv="Content-Security-Policy" content="{EXPORT_CSP}">' if top else ""
-    for css in doc.props.get("adopted", []):
-        extra += f"<style>{_style_text(css)}</style>"
-    return extra
 
 
 def _style_text(css: str) -> str:
     # "<" never means anything in CSS outside strings; escaping it means no
     # recorded text can close the <style> element early.
     return css.replace("<", "\\3c ")
+
+
+def _attr_text(attrs: dict[str, str]) -> str:
+    return "".join(f' {name}="{html.escape(value, quote=True)}"' for name, value in attrs.items())
 
 
 def _attrs(node: Node, state: DomState) -> dict[str, str]:
@@ -79,56 +106,61 @@ def _attrs(node: Node, state: DomState) -> dict[str, str]:
     return attrs
 
 
-def _element(state: DomState, node: Node, clean: Sanitizer, head_extra: str = "") -> str:
+def _write(state: DomState, nodes: list[Node], out: list[str], frame_depth: int) -> None:
+    """Serialise nodes (and everything under them) onto `out`, without recursion."""
+    stack: list[Node | str] = list(reversed(nodes))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif item.type == TEXT:
+            out.append(_text(item))
+        elif item.type == ELEMENT:
+            stack.extend(reversed(_element(state, item, frame_depth)))
+
+
+def _text(node: Node) -> str:
+    parent = local_name(node.parent.tag) if node.parent is not None and node.parent.type == ELEMENT else ""
+    if parent == "style":
+        return _style_text(node.text)
+    if parent in RAW_TEXT:
+        return html.escape(node.text)
+    return html.escape(node.text, quote=False)
+
+
+def _element(state: DomState, node: Node, frame_depth: int) -> list[Node | str]:
+    """An element as its opening tag, its children (nodes, written later) and its closing tag."""
     tag = node.tag
     lowered = tag.lower()
     if lowered == "link" and "css" in node.props:
         media = node.attrs.get("media")
         media_attr = f' media="{html.escape(media)}"' if media else ""
-        return f"<style{media_attr}>{_style_text(node.props['css'])}</style>"
+        return [f"<style{media_attr}>{_style_text(node.props['css'])}</style>"]
     out_tag = "img" if lowered == "canvas" else tag
-    parts = [f"<{out_tag}"]
-    for name, value in _attrs(node, state).items():
-        parts.append(f' {name}="{html.escape(value, quote=True)}"')
+    attrs = _attr_text(_attrs(node, state))
     if node.props.get("block"):
         w, h = node.props["block"]
-        parts.append(
-            f' data-sl-blocked style="display:inline-block;width:{w}px;height:{h}px;background:#ddd"'
-        )
-    parts.append(">")
+        attrs += f' data-sl-blocked style="display:inline-block;width:{w}px;height:{h}px;background:#ddd"'
     if lowered in VOID or lowered == "canvas":
-        return "".join(parts)
+        return [f"<{out_tag}{attrs}>"]
     if lowered == BLOCKED_TAG:
-        return "".join(parts) + f"</{out_tag}>"
-    inner: list[str] = []
-    if lowered == "head":
-        inner.append(head_extra)
+        return [f"<{out_tag}{attrs}></{out_tag}>"]
+    body: list[Node | str] = []
     for child in node.children:
-        if child.type == TEXT:
-            if lowered in RAW_TEXT:
-                inner.append(_style_text(child.text) if lowered == "style" else html.escape(child.text))
-            else:
-                inner.append(html.escape(child.text, quote=False))
-        elif child.type == ELEMENT:
-            inner.append(_element(state, child, clean, head_extra if lowered == "html" else ""))
+        if child.type in (TEXT, ELEMENT):
+            body.append(child)
         elif child.type == SHADOW:
             adopted = "".join(f"<style>{_style_text(c)}</style>" for c in child.props.get("adopted", []))
-            body = "".join(
-                _element(state, c, clean) if c.type == ELEMENT else _text(c) for c in child.children
-            )
-            inner.insert(0, f'<template shadowrootmode="open">{adopted}{body}</template>')
-        elif child.type == DOCUMENT:
+            shadow = [f'<template shadowrootmode="open">{adopted}', *child.children, "</template>"]
+            body[:0] = [n for n in shadow if isinstance(n, str) or n.type in (TEXT, ELEMENT)]
+        elif child.type == DOCUMENT and frame_depth < MAX_FRAME_DEPTH:
             # A same-origin frame's recorded document: inline, still script-free.
-            srcdoc = _document(state, child, clean, top=True)
-            parts.insert(-1, f' srcdoc="{html.escape(srcdoc, quote=True)}"')
+            srcdoc = _document(state, child, frame_depth + 1)
+            attrs += f' srcdoc="{html.escape(srcdoc, quote=True)}"'
     if lowered == "textarea" and (state.inputs.get(node.id) or node.props.get("value") is not None):
         value = (state.inputs.get(node.id) or [node.props.get("value")])[0] or ""
-        inner = [html.escape(value)]
-    return "".join(parts) + "".join(inner) + f"</{out_tag}>"
-
-
-def _text(node: Node) -> str:
-    return html.escape(node.text, quote=False) if node.type == TEXT else ""
+        body = [html.escape(value)]
+    return [f"<{out_tag}{attrs}>", *body, f"</{out_tag}>"]
 
 
 def page_at(pages: list[dict[str, Any]], start: int, at: int) -> tuple[dict[str, Any], int]:

@@ -76,8 +76,8 @@ _DATA_IMAGE = re.compile(r"^data:image/(png|gif|jpe?g|webp|avif|bmp|x-icon|svg\+
 _DATA_FONT = re.compile(r"^data:(font/|application/(x-)?font)", re.I)
 _CSS_URL = re.compile(r"""url\(\s*(?P<q>['"]?)(?P<u>.*?)(?P=q)\s*\)""", re.I | re.S)
 _CSS_IMPORT = re.compile(r"""@import\s*(?P<q>['"])(?P<u>.*?)(?P=q)""", re.I)
-_CSS_IMAGE_SET = re.compile(r"""(image-set\()(?P<body>[^)]*)\)""", re.I)
-_CSS_STRING = re.compile(r"""(?P<q>['"])(?P<u>.*?)(?P=q)""")
+_CSS_IMAGE_SET = re.compile(r"image-set\(", re.I)
+_CSS_STRING = re.compile(r""""(?P<d>(?:\\.|[^"\\])*)"|'(?P<s>(?:\\.|[^'\\])*)'""", re.S)
 _CSS_LEGACY = re.compile(r"expression\s*\(|-moz-binding|behavior\s*:", re.I)
 _CSS_COMMENT_OR_STRING = re.compile(r"""("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|/\*.*?(?:\*/|$)""", re.S)
 _CSS_ESCAPE = re.compile(r"\\(?:([0-9A-Fa-f]{1,6})[ \t\n\r\f]?|(.))", re.S)
@@ -165,16 +165,14 @@ class Sanitizer:
         def fix_import(m: re.Match[str]) -> str:
             return f'@import "{_css_quote(self.url(_css_unescape(m["u"])))}"'
 
-        def fix_image_set(m: re.Match[str]) -> str:
-            body = _CSS_STRING.sub(
-                lambda s: f'"{_css_quote(self.url(_css_unescape(s["u"])))}"', m["body"]
-            )
-            return f"{m[1]}{body})"
+        def fix_string(m: re.Match[str]) -> str:
+            body = m["d"] if m["d"] is not None else m["s"]
+            return f'"{_css_quote(self.url(_css_unescape(body)))}"'
 
         text = _css_plain(text)
         text = _CSS_URL.sub(fix_url, text)
         text = _CSS_IMPORT.sub(fix_import, text)
-        text = _CSS_IMAGE_SET.sub(fix_image_set, text)
+        text = _in_image_sets(text, lambda body: _CSS_STRING.sub(fix_string, body))
         return _CSS_LEGACY.sub("/*blocked*/", text)
 
     # -- attributes and records --------------------------------------------
@@ -200,7 +198,7 @@ class Sanitizer:
             return self.url_list(value)
         if local == "src" and tag in ("iframe", "frame"):
             return None
-        if local in _URL_ATTRS or local == "base":
+        if local in _URL_ATTRS:
             kept = self.url(value, images_only=tag in _IMAGE_TAGS or tag == "")
             if local == "href" and tag in _NAVIGABLE_TAGS and kept.lower().startswith("data:"):
                 return INVALID_URL  # a data: document must never be navigable
@@ -247,12 +245,11 @@ class Sanitizer:
         parent = self._text_parents.get(node_id) if isinstance(node_id, int) else None
         if parent == "style":
             return self.css(text)
-        if parent is None:
-            # Parent unknown: CSS-looking text anywhere gets the URL rules
-            # (prose keeps its http URLs).
-            lowered = text.lower()
-            if any(s in lowered for s in ("url(", "@import", "image-set", "\\")):
-                return self.css(text)
+        # Parent unknown or not a <style>: CSS-looking text gets the URL
+        # rules anyway (prose keeps its http URLs).
+        lowered = text.lower()
+        if any(s in lowered for s in ("url(", "@import", "image-set", "\\")):
+            return self.css(text)
         return text
 
     def record(self, record: Any) -> list[Any] | None:
@@ -301,7 +298,9 @@ class Sanitizer:
         elif kind == "mutation":
             event = list(event)
             event[_MUT_ADDS] = self.records(event[_MUT_ADDS])
-            attrs = (self._mutation_attr(*a) for a in event[_MUT_ATTRS] if isinstance(a, list) and len(a) == 3)
+            attrs = (
+                self._mutation_attr(*a) for a in event[_MUT_ATTRS] if isinstance(a, list) and len(a) == 3
+            )
             event[_MUT_ATTRS] = [a for a in attrs if a is not None]
             event[_MUT_TEXTS] = [
                 [t[0], self._text(t[0], t[1])]
@@ -368,6 +367,28 @@ def _css_unescape(text: str) -> str:
         return "" if m[2] == "\n" else m[2]
 
     return _CSS_ESCAPE.sub(one, text)
+
+
+def _in_image_sets(text: str, fix: Any) -> str:
+    """`fix` applied to the body of every image-set(...), nested parentheses included."""
+    out = []
+    pos = 0
+    while (m := _CSS_IMAGE_SET.search(text, pos)) is not None:
+        start = end = m.end()
+        depth = 1
+        while end < len(text) and depth:
+            s = _CSS_STRING.match(text, end)
+            if s is not None:
+                end = s.end()
+                continue
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            end += 1
+        body_end = end - 1 if depth == 0 else end
+        out.append(text[pos:start])
+        out.append(fix(text[start:body_end]))
+        pos = body_end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _css_plain(text: str) -> str:

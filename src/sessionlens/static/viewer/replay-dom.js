@@ -3,12 +3,103 @@
 // The iframe's sandbox has no allow-scripts, so nothing in it can run; this
 // code, running in the viewer, builds the DOM from sanitised node records
 // and applies events. It sanitises again (a second net under the server's
-// sanitiser): no handlers, no script URLs, no srcdoc, no script elements.
+// sanitiser, same rules): no handlers, no script URLs, no srcdoc, no script
+// or SVG animation elements, whatever the case or prefix of a name. Records
+// are flat lists and every tree walk here uses an explicit stack or a
+// parent loop, so no page is too deep to rebuild; nodes deeper than
+// MAX_DEPTH are left out.
 
 const NS = { svg: "http://www.w3.org/2000/svg", math: "http://www.w3.org/1998/Math/MathML" };
 const XLINK = "http://www.w3.org/1999/xlink";
-const UNSAFE_URL = /^\s*(javascript|vbscript|data:text\/html|data:application|data:image\/svg\+xml;[^,]*script)/i;
 const ACTIVE = ["sl--hover", "sl--focus", "sl--focus-within"];
+
+// -- the player's own sanitiser ----------------------------------------------
+//
+// A second net under the server's (replay/sanitize.py), with the same rules,
+// so the iframe's sandbox and CSP are a third line, not the only one. Names
+// are compared by their lower-cased local part: SCRIPT, svg:animate,
+// XLINK:HREF and ATTRIBUTENAME meet the rules of their plain forms, and the
+// element actually created is checked again by its localName.
+const BLOCKED_TAGS = new Set(["script", "object", "embed", "applet", "base", "portal", "frame", "frameset",
+  "noscript", "handler", "listener"]);
+// SVG animation elements can set href, handlers or style (and a later
+// mutation of attributeName, to or values can aim them there): never built.
+const ANIMATION_TAGS = new Set(["set", "animate", "animatetransform", "animatemotion", "animatecolor", "discard"]);
+const DROP_ATTRS = new Set(["srcdoc", "http-equiv", "action", "formaction", "ping", "target", "autofocus",
+  "nonce", "integrity"]);
+const URL_ATTRS = new Set(["href", "src", "data", "poster", "background", "cite", "codebase", "longdesc",
+  "lowsrc", "dynsrc", "manifest", "usemap", "profile", "classid", "archive", "icon", "itemtype", "base"]);
+const LIST_ATTRS = new Set(["from", "to", "values", "by"]);
+const SAFE_SCHEMES = new Set(["http", "https", "about", "mailto", "tel"]);
+const DATA_IMAGE = /^data:image\/(png|gif|jpe?g|webp|avif|bmp|x-icon|svg\+xml)[;,]/i;
+const SCRIPT_SCHEMES = new Set(["javascript", "vbscript", "livescript"]);
+const ATTR_NAME = /^[A-Za-z_:][A-Za-z0-9_.:-]{0,127}$/;
+// Browsers' parsers cap nesting themselves; DOM calls do not, and layout of
+// a page tens of thousands of levels deep can exhaust the renderer's stack.
+export const MAX_DEPTH = 1024;
+const DEPTH = new WeakMap(); // node -> depth below the top document
+
+export function localName(name) {
+  const lowered = String(name).toLowerCase();
+  return lowered.slice(lowered.lastIndexOf(":") + 1);
+}
+
+// A URL as the URL parser reads it: leading and trailing C0 controls and
+// spaces stripped, tabs and newlines removed anywhere.
+export function browserUrl(value) {
+  return String(value).replace(/^[\x00-\x20]+|[\x00-\x20]+$/g, "").replace(/[\t\n\r]/g, "");
+}
+
+function schemeOf(url) {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url);
+  return m ? m[1].toLowerCase() : null;
+}
+
+// Any attribute: refused when it reads as a script URL or a data: document.
+function runsScript(value) {
+  const url = browserUrl(value);
+  const scheme = schemeOf(url);
+  return SCRIPT_SCHEMES.has(scheme) || (scheme === "data" && !DATA_IMAGE.test(url) && /^data:(text\/html|application\/|image\/svg|text\/xml)/i.test(url));
+}
+
+// A URL attribute: fragments, relative URLs (the server keeps none), the
+// safe schemes and data: images only.
+function urlAllowed(value) {
+  const url = browserUrl(value);
+  const scheme = schemeOf(url);
+  if (scheme === null) return true;
+  if (scheme === "data") return DATA_IMAGE.test(url);
+  return SAFE_SCHEMES.has(scheme);
+}
+
+function riskyTarget(value) {
+  const target = localName(browserUrl(value));
+  return target.startsWith("on") || URL_ATTRS.has(target) || DROP_ATTRS.has(target) || LIST_ATTRS.has(target)
+    || ["style", "srcset", "imagesrcset", "attributename"].includes(target) || !ATTR_NAME.test(String(value).trim());
+}
+
+export function blockedTag(tag) {
+  const local = localName(tag);
+  return BLOCKED_TAGS.has(local) || ANIMATION_TAGS.has(local);
+}
+
+// Whether an attribute may be set on an element with local name `tag`.
+export function safeAttr(name, value, tag) {
+  if (typeof value !== "string" || typeof name !== "string" || !ATTR_NAME.test(name)) return false;
+  const local = localName(name);
+  tag = localName(tag || "");
+  if (local.startsWith("on") || DROP_ATTRS.has(local)) return false;
+  if (blockedTag(tag)) return false;
+  if (local === "attributename") return !riskyTarget(value);
+  if (local === "src" && (tag === "iframe" || tag === "frame")) return false;
+  if (runsScript(value)) return false;
+  if (LIST_ATTRS.has(local)) return value.split(";").every((item) => !runsScript(item) && urlAllowed(item));
+  if (URL_ATTRS.has(local)) {
+    if (!urlAllowed(value)) return false;
+    if (local === "href" && (tag === "a" || tag === "area") && schemeOf(browserUrl(value)) === "data") return false;
+  }
+  return true;
+}
 
 // Hover and focus cannot happen in a frame nobody points at, so the rules
 // that depend on them are rewritten onto classes the player moves around.
@@ -20,9 +111,10 @@ export function rewriteStates(css) {
     .replace(/:hover\b/g, ".sl--hover");
 }
 
-function safeAttr(name, value) {
-  if (typeof value !== "string" || /^on/i.test(name) || /^(srcdoc|http-equiv|action|formaction|ping|target)$/i.test(name)) return false;
-  return !UNSAFE_URL.test(value.replace(/[\x00-\x20]+/g, ""));
+function setAttr(el, name, value) {
+  const lowered = name.toLowerCase();
+  if (lowered.startsWith("xlink:")) el.setAttributeNS(XLINK, "xlink:" + lowered.slice(6), value);
+  else el.setAttribute(name, value);
 }
 
 export class PageDom {
@@ -87,6 +179,7 @@ export class PageDom {
       if (host) while (doc.firstChild) doc.firstChild.remove();
       else if (doc.documentElement) doc.documentElement.remove();
       this.bind(id, doc);
+      DEPTH.set(doc, host ? (DEPTH.get(host) || 0) + 1 : 0);
       this.adopt(doc, rec[4]);
       return;
     }
@@ -98,9 +191,12 @@ export class PageDom {
       if (!root) root = parent.attachShadow({ mode: "open" });
       while (root.firstChild) root.firstChild.remove();
       this.bind(id, root);
+      DEPTH.set(root, (DEPTH.get(parent) || 0) + 1);
       this.adopt(root, rec[4]);
       return;
     }
+    const depth = (DEPTH.get(parent) || 0) + 1;
+    if (depth > MAX_DEPTH) return; // nor anything under it: its children find no parent
     const doc = parent.nodeType === 9 ? parent : parent.ownerDocument;
     let node;
     if (type === 3) {
@@ -113,6 +209,7 @@ export class PageDom {
     if (next && next.parentNode === parent) parent.insertBefore(node, next);
     else parent.appendChild(node);
     this.bind(id, node);
+    DEPTH.set(node, depth);
     this.afterInsert(node, rec);
   }
 
@@ -121,10 +218,12 @@ export class PageDom {
     const attrs = rec[5] || {};
     const props = rec[6] || {};
     let el;
-    const asStyle = tag === "link" && typeof props.css === "string";
+    const local = localName(tag);
+    if (blockedTag(local)) return doc.createElement("sl-blocked");
+    const asStyle = local === "link" && typeof props.css === "string";
     // Without scripting a <canvas> shows its fallback content, not a bitmap:
     // an <img> with the same attributes shows the recorded bitmap at the same size.
-    const asImage = tag === "canvas";
+    const asImage = local === "canvas";
     try {
       if (asStyle) el = doc.createElement("style");
       else if (asImage) el = doc.createElement("img");
@@ -133,14 +232,12 @@ export class PageDom {
     } catch (e) {
       el = doc.createElement("sl-blocked");
     }
-    if (/^(script|object|embed|applet|base|frame)$/i.test(el.localName)) return doc.createElement("sl-blocked");
+    // What was created, by its own name (createElementNS("svg:animate") is an <animate>).
+    if (blockedTag(el.localName)) return doc.createElement("sl-blocked");
     for (const name in attrs) {
       if (asStyle && name !== "media") continue;
-      if (!safeAttr(name, attrs[name])) continue;
-      try {
-        if (name.startsWith("xlink:")) el.setAttributeNS(XLINK, name, attrs[name]);
-        else el.setAttribute(name, attrs[name]);
-      } catch (e) { /* an attribute name the DOM refuses */ }
+      if (!safeAttr(name, attrs[name], el.localName)) continue;
+      try { setAttr(el, name, attrs[name]); } catch (e) { /* an attribute name the DOM refuses */ }
     }
     if (typeof props.css === "string") el.textContent = rewriteStates(props.css);
     if (asImage) {
@@ -279,7 +376,7 @@ export class PageDom {
     if (!el || el.nodeType !== 1) return;
     try {
       if (value == null) el.removeAttribute(name);
-      else if (safeAttr(name, value)) el.setAttribute(name, value);
+      else if (safeAttr(name, value, el.localName)) setAttr(el, name, value);
     } catch (e) { /* refused name */ }
     if (name === "open" && el.localName === "dialog" && value == null && el.open) { try { el.close(); } catch (e) { /* */ } }
     if (name === "class") this.restoreState(el);
