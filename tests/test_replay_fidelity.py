@@ -22,7 +22,7 @@ from PIL import Image
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet
 from tests.recording import fixture_app
-from tests.viewer_live import add_viewer_user, log_in, open_player
+from tests.viewer_live import add_viewer_user, log_in, open_player, replay_frame
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "replay"
 VIEWPORT = {"width": 1024, "height": 700}
@@ -131,9 +131,9 @@ def test_the_comparison_catches_a_wrong_scroll_and_a_missing_stylesheet(recorded
     assert different_share(live_loaded, replay_shot(viewer)) > 5 * MAX_DIFFERENT_SHARE
     open_player(viewer, collector, recorded["sid"], now - start)
     viewer.evaluate("() => { document.querySelector('.cursor').style.display = 'none'; }")
-    viewer.evaluate(
-        "() => { const d = document.querySelector('iframe').contentDocument;"
-        " for (const s of d.querySelectorAll('style')) if (s.textContent.includes('header.top')) s.remove(); }"
+    replay_frame(viewer).evaluate(
+        "() => { for (const s of document.querySelectorAll('style'))"
+        " if (s.textContent.includes('header.top')) s.remove(); }"
     )
     viewer.wait_for_timeout(300)
     assert different_share(live_loaded, replay_shot(viewer)) > 5 * MAX_DIFFERENT_SHARE

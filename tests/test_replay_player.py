@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +12,18 @@ import pytest
 from tests.helpers import batch, meta_event, new_id
 from tests.live import LiveCollector, chromium
 from tests.synthetic import synthetic_page_view
-from tests.viewer_live import REPLAY_TREE_JS, add_viewer_user, log_in, open_player, post_batch
+from tests.viewer_live import (
+    REPLAY_TREE_JS,
+    add_viewer_user,
+    log_in,
+    open_player,
+    post_batch,
+    replay_frame,
+)
 
 ORIGIN = "https://forged.example"
+# Page views start near the server clock (ingest refuses t0 far from it).
+T0 = int(time.time() * 1000) - 3_600_000
 MARK = "PWNED"
 
 
@@ -103,7 +113,7 @@ def test_forged_recordings_run_nothing_and_reach_nothing(collector: LiveCollecto
     assert dialogs == []
     assert not [m for m in console if MARK in m]
     assert not [u for u in requests if "canary" in u], [u for u in requests if "canary" in u]
-    html = page.evaluate("document.querySelector('iframe').contentDocument.documentElement.outerHTML")
+    html = replay_frame(page).evaluate("document.documentElement.outerHTML")
     for bad in (
         "<script",
         "onload=",
@@ -115,8 +125,9 @@ def test_forged_recordings_run_nothing_and_reach_nothing(collector: LiveCollecto
         "http-equiv",
     ):
         assert bad not in html.lower(), bad
-    sandbox = page.get_attribute("iframe", "sandbox")
-    assert sandbox == "allow-same-origin"
+    # Scripts run only under the frame's own CSP (ours, from 'self'); its origin is opaque.
+    assert page.get_attribute("iframe", "sandbox") == "allow-scripts"
+    assert replay_frame(page).evaluate("window.origin") == "null"
 
 
 def test_seeking_in_the_player_matches_playing_through(collector: LiveCollector, viewer) -> None:
@@ -124,9 +135,7 @@ def test_seeking_in_the_player_matches_playing_through(collector: LiveCollector,
     sid, pid = new_id(), new_id()
     chunks = synthetic_page_view(minutes=2, seed=11, rows=120)
     for seq, events in enumerate(chunks):
-        post_batch(
-            collector, site, "https://shop.example", batch(sid, pid, seq, events, t0=1_700_000_000_000)
-        )
+        post_batch(collector, site, "https://shop.example", batch(sid, pid, seq, events, t0=T0))
     page = viewer
     end = chunks[-1][-1][1]
     # Played through: from the start, in steps the player applies incrementally.
@@ -140,11 +149,13 @@ def test_seeking_in_the_player_matches_playing_through(collector: LiveCollector,
             page.evaluate("t => window.sessionlensPlayer.seek(t)", position)
         page.wait_for_selector(f"body[data-replay-t='{at}']", state="attached")
         assert page.evaluate("window.sessionlensPlayer.current.t") == at
-        played[at] = page.evaluate(REPLAY_TREE_JS)
+        played[at] = replay_frame(page).evaluate(REPLAY_TREE_JS)
     # Seeked: a fresh player opened at each moment.
     for at in checkpoints:
         open_player(page, collector, sid, at)
-        assert page.evaluate(REPLAY_TREE_JS) == played[at], f"seek to {at} differs from playing through"
+        assert replay_frame(page).evaluate(REPLAY_TREE_JS) == played[at], (
+            f"seek to {at} differs from playing through"
+        )
 
 
 def test_session_list_filters_and_opens_the_player(collector: LiveCollector, viewer) -> None:
@@ -184,7 +195,7 @@ def page_nodes(text: str) -> list:
 def test_playing_moves_across_page_views_and_skips_idle_time(collector: LiveCollector, viewer) -> None:
     site = collector.add_site("https://play.example")
     sid = new_id()
-    t0 = 1_790_000_000_000
+    t0 = T0
     # Page one: activity at 0-1 s, then 40 s of nothing; page two starts at 45 s.
     first = [meta_event(0, "https://play.example/a"), ["snapshot", 5, 0, True, page_nodes("Page A")],
              ["click", 800, 4, "#title", .5, .5, 50, 20, 50, 20, 0, "mouse", 1280, 800, "h1", ""],

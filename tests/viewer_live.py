@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
 from sessionlens.auth.users import Accounts
 from sessionlens.sites import Site
+from sessionlens.viewer.replay_frame import FRAME_PATH as REPLAY_FRAME_PATH
 from tests.live import LiveCollector
 
 VIEWER_USER, VIEWER_PASSWORD = "researcher", "replay-password-1"
@@ -31,6 +33,15 @@ def open_player(page: Any, collector: LiveCollector, sid: str, t: int) -> None:
     page.wait_for_selector("body[data-state=ready]", state="attached", timeout=20_000)
 
 
+def replay_frame(page: Any) -> Any:
+    """The player's replay frame. Its origin is opaque, so tests reach its
+    document through playwright's frame API, never iframe.contentDocument."""
+    for frame in page.frames:
+        if urlsplit(frame.url).path == REPLAY_FRAME_PATH:
+            return frame
+    raise AssertionError(f"no replay frame in {[f.url for f in page.frames]}")
+
+
 def post_batch(collector: LiveCollector, site: Site, origin: str, body: dict) -> None:
     request = urllib.request.Request(
         f"{collector.url}/ingest/{site.key}",
@@ -42,11 +53,11 @@ def post_batch(collector: LiveCollector, site: Site, origin: str, body: dict) ->
         assert response.status == 200
 
 
-# The replayed document, serialised without the classes the player adds for hover/focus.
+# The replayed document, serialised without the classes the player adds for
+# hover/focus. Evaluated in the replay frame (replay_frame(page).evaluate).
 REPLAY_TREE_JS = """() => {
-  const p = window.sessionlensPlayer;
-  p.dom.cleanStateClasses();
-  const doc = document.querySelector('iframe').contentDocument;
+  window.sessionlensReplay.dom.cleanStateClasses();
+  const doc = document;
   function ser(n) {
     if (n.nodeType === 3) return n.data;
     if (n.nodeType !== 1) return null;

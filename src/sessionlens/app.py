@@ -27,7 +27,7 @@ from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
-from sessionlens.viewer import api, heatmaps, pages
+from sessionlens.viewer import api, heatmaps, pages, replay_frame
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -64,13 +64,15 @@ def create_app(
     keyframer = Keyframer(store, reader, also=lambda *pv: derive_clicks(index, reader, th, *pv))
     accounts = Accounts(store)
     public_paths = {"/healthz", settings.recorder_path, "/login", "/favicon.ico"}
-    public_prefixes = ("/ingest/", "/sites/", pages.ASSETS + "/")
+    # The replay frame is static and holds no data; it is loaded without a cookie (see replay_frame).
+    public_prefixes = ("/ingest/", "/sites/", pages.ASSETS + "/", replay_frame.PREFIX)
 
     def is_public(path: str) -> bool:
         return path in public_paths or path.startswith(public_prefixes)
 
     def is_viewer(path: str) -> bool:
-        return not path.startswith("/ingest/") and path != settings.recorder_path
+        # The replay frame sets its own sandboxing CSP instead of the viewer's.
+        return not path.startswith(("/ingest/", replay_frame.PREFIX)) and path != settings.recorder_path
 
     routes = [
         Route("/healthz", health),
@@ -96,6 +98,7 @@ def create_app(
         Route("/api/heatmaps/sessions", heatmaps.spot_sessions),
         Route("/heatmaps", pages.heatmap_page),
         Mount(pages.ASSETS, StaticFiles(directory=pages.STATIC)),
+        *replay_frame.routes(),
     ]
 
     @contextlib.asynccontextmanager

@@ -1,6 +1,7 @@
 // The player: one session on one clock, page views rebuilt one at a time in
-// a sandboxed iframe, events streamed in windows ahead of the playhead.
-import { PageDom } from "./replay-dom.js";
+// the replay frame (an opaque-origin sandbox, see replay-link.js), events
+// streamed in windows ahead of the playhead.
+import { ReplayLink } from "./replay-link.js";
 import { api, h } from "./ui.js";
 
 const WINDOW_MS = 30000;        // events fetched per request
@@ -20,12 +21,8 @@ const fmt = (ms) => {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 };
 // -- layout ------------------------------------------------------------------
-const iframe = h("iframe", { sandbox: "allow-same-origin", title: "replay", srcdoc: "<!doctype html><html><head></head><body></body></html>", referrerpolicy: "no-referrer" });
-// The srcdoc document (standards mode) replaces the initial about:blank one
-// asynchronously; building before its load event would build into the wrong one.
-const frameReady = new Promise((resolve) => iframe.addEventListener("load", resolve, { once: true }));
 const cursor = h("div", { class: "cursor", hidden: "" });
-const frameBox = h("div", { class: "frame-box" }, iframe, cursor);
+const frameBox = h("div", { class: "frame-box" }, cursor);
 const stage = h("div", { class: "stage" }, frameBox);
 const urlLabel = h("span", { class: "muted url" });
 const playBtn = h("button", { text: "▶", title: "play / pause (space)" });
@@ -47,9 +44,9 @@ app.append(
 
 // -- state -------------------------------------------------------------------
 const S = { pages: [], markers: [], total: 0, T: 0, playing: false, speed: 1, vw: 0, vh: 0, load: 0 };
-let cur = null; // { pv, dom, t, queue, loadedUntil, ended, fetching }
-const dom = new PageDom(iframe, {
-  viewport(w, h2) { S.vw = w; S.vh = h2; iframe.width = w; iframe.height = h2; fit(); },
+let cur = null; // { pv, t, queue, loadedUntil, ended, fetching }
+const frame = new ReplayLink(frameBox, {
+  viewport(w, h2) { S.vw = w; S.vh = h2; fit(); },
   url(u) { urlLabel.textContent = u; },
   pointer(x, y, clicked) {
     cursor.hidden = false;
@@ -63,6 +60,8 @@ const dom = new PageDom(iframe, {
       setTimeout(() => r.remove(), 700);
     }
   },
+  // A fresh frame after the old one was navigated away: rebuild where we were.
+  reconnected() { cur = null; seek(S.T); },
 });
 
 function fit() {
@@ -89,9 +88,9 @@ async function loadState(pv, t) {
   document.body.dataset.state = "loading";
   const body = await api(`${base(pv)}/state?at=${Math.floor(t)}${siteParam ? "&" + siteParam.slice(1) : ""}`);
   if (token !== S.load) return false;
-  dom.applyKeyframe(body.keyframe, body.events);
   cur = { pv, t, queue: [], loadedUntil: t, ended: false, fetching: null };
-  return true;
+  await frame.call({ type: "keyframe", keyframe: body.keyframe, events: body.events });
+  return token === S.load;
 }
 
 function fetchMore() {
@@ -109,11 +108,12 @@ function fetchMore() {
   return c.fetching;
 }
 
-function applyUntil(t) {
+async function applyUntil(t) {
   let n = 0;
   while (n < cur.queue.length && cur.queue[n][1] <= t) n++;
-  if (n) dom.applyAll(cur.queue.splice(0, n));
+  const events = cur.queue.splice(0, n);
   cur.t = t;
+  if (n) await frame.call({ type: "events", events });
 }
 
 async function seek(T) {
@@ -125,7 +125,7 @@ async function seek(T) {
     if (!(await loadState(pv, t))) return;
   } else {
     while (!cur.ended && cur.loadedUntil < t) await fetchMore();
-    applyUntil(t);
+    await applyUntil(t);
   }
   fetchMore(); // no-op while a fetch is in flight or the page view is fully loaded
   render();
@@ -228,13 +228,13 @@ async function start() {
   S.markers = info.markers;
   S.total = Math.max(...S.pages.map((p) => p.offset + p.duration_ms), 0);
   buildLists();
-  await frameReady;
+  await frame.ready;
   const t = params.get("t");
   await seek(t != null ? Number(t) : 0);
   if (t == null) play();
 }
 
-window.sessionlensPlayer = { seek, play, pause, dom, state: S, get current() { return cur; } };
+window.sessionlensPlayer = { seek, play, pause, frame, state: S, get current() { return cur; } };
 start().catch((e) => {
   document.body.dataset.state = "error";
   stage.append(h("p", { class: "error", text: e.message }));
