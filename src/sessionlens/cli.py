@@ -230,14 +230,14 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     from sessionlens.index import Index
     from sessionlens.progress import Progress
     from sessionlens.replay.pageview import PageViewReader
-    from sessionlens.session_search import FilterError
+    from sessionlens.responses import ParamError
     from sessionlens.stores.factory import open_store
 
     settings = _settings(args)
     store = open_store(settings)
     index = Index(settings.resolved_index_path)
-    query = {"site": args.site, "url": args.url, "device": args.device or "", "from": args.date_from or "",
-             "to": args.date_to or ""}  # fmt: skip
+    query = {"site": args.site, "url": args.url, "device": args.device or ""}
+    query.update({k: v for k, v in (("from", args.date_from), ("to", args.date_to)) if v is not None})
     steps = ["selecting", "rendering backdrop", "rasterising"]
     progress = Progress(len(steps) + 1, "heatmap")
     try:
@@ -257,7 +257,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
                         sel.elements(index, args.type if args.type not in ("scroll", "move") else "click")
                     )
                 )
-    except (FilterError, LookupError) as exc:
+    except (ParamError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -281,6 +281,13 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from sessionlens.params import (  # numeric options share the API's bounds
+        CLI_EXPORT,
+        HEATMAP_AT,
+        RADIUS,
+        WIDTH,
+    )
+
     parser = argparse.ArgumentParser(prog="sessionlens", description="Session replay and heatmaps.")
     parser.add_argument("--config", help="TOML settings file (see docs/settings.md)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -356,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", help="site key (default: looked up)")
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
     p.add_argument("--html", action="store_true", help="write the page at --at as static, script-free HTML")
-    p.add_argument("--at", type=int, help="with --html: ms on the session's timeline")
+    p.add_argument("--at", type=CLI_EXPORT.bound("at").cli_type(), help="with --html: ms on the session's timeline")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("heatmap", help="draw a heatmap PNG (and a CSV of top elements)")
@@ -364,13 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--site", required=True, help="site key")
     p.add_argument("--url", required=True, help="exact URL, /path, or a pattern such as /product/*")
     p.add_argument("--type", default="click", choices=["click", "rage", "dead", "error", "move", "scroll"])
-    p.add_argument("--width", type=int, default=1440, help="backdrop width in CSS px")
-    p.add_argument("--radius", type=int, default=30, help="blur radius in px")
+    p.add_argument("--width", type=WIDTH.cli_type(), default=WIDTH.default, help="backdrop width in CSS px")
+    p.add_argument("--radius", type=RADIUS.cli_type(), default=RADIUS.default, help="blur radius in px")
     p.add_argument("--device", choices=["desktop", "tablet", "mobile"])
     p.add_argument("--from", dest="date_from", help="first day (2026-11-01)")
     p.add_argument("--to", dest="date_to", help="last day")
     p.add_argument("--pid", help="page view to draw over (default: newest at the closest width)")
-    p.add_argument("--at", type=int, help="moment of that page view, ms (default: its first keyframe)")
+    p.add_argument("--at", type=HEATMAP_AT.cli_type(), help="moment of that page view, ms (default: its first keyframe)")
     p.add_argument("-o", "--output", default="heatmap.png")
     p.add_argument("--csv", help="also write the top elements as CSV here")
     p.set_defaults(func=cmd_heatmap)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.requests import Request
 from starlette.responses import Response
 
 
@@ -22,14 +21,7 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
 
 
 class ParamError(ValueError):
-    """A query parameter is missing or malformed; the message names it."""
+    """A query parameter is missing or malformed; the message names it.
 
-
-def query_int(request: Request, name: str, default: int | None = None) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(float(raw))
-    except ValueError:
-        raise ParamError(f"{name} must be a number, got {raw!r}") from None
+    Numeric parameters are parsed by sessionlens.params, from one table of bounds.
+    """

@@ -6,16 +6,15 @@ so a typo in a shared link is an error, not an empty list.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sessionlens.index import Index
+from sessionlens.params import SESSIONS as SESSION_PARAMS
 from sessionlens.responses import ParamError
 
-MAX_PAGE = 200
 DEVICES = ("desktop", "tablet", "mobile", "bot", "unknown")
 
 
@@ -45,13 +44,13 @@ class SessionFilter:
         unknown = sorted(set(q) - known)
         if unknown:
             raise FilterError(f"unknown filter {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        numbers = SESSION_PARAMS.parse(q)
         f = cls()
         f.site = q.get("site") or None
-        f.start = parse_date(q, "from", end_of_day=False)
-        f.end = parse_date(q, "to", end_of_day=True)
+        f.start, f.end = numbers["from"], numbers["to"]
         f.url = q.get("url") or None
-        f.min_duration_ms = _seconds(q, "min_duration")
-        f.max_duration_ms = _seconds(q, "max_duration")
+        f.min_duration_ms = _ms(numbers["min_duration"])
+        f.max_duration_ms = _ms(numbers["max_duration"])
         if q.get("device"):
             if q["device"] not in DEVICES:
                 raise FilterError(f"device must be one of {', '.join(DEVICES)}")
@@ -63,12 +62,9 @@ class SessionFilter:
             for name, column in (("rage", "rage"), ("dead", "dead"), ("error_clicks", "error"))
             if q.get(name, "") in ("1", "true", "yes", "on")
         )
-        if q.get("limit"):
-            if not q["limit"].isdigit() or not 1 <= int(q["limit"]) <= MAX_PAGE:
-                raise FilterError(f"limit must be a whole number from 1 to {MAX_PAGE}")
-            f.limit = int(q["limit"])
+        f.limit = numbers["limit"]
         if q.get("before"):
-            match = re.fullmatch(r"(\d{1,16}):([A-Za-z0-9_-]{1,64})", q["before"])
+            match = re.fullmatch(r"([0-9]{1,16}):([A-Za-z0-9_-]{1,64})", q["before"])
             if not match:
                 raise FilterError("before must be a cursor from a previous page (start_time:sid)")
             f.before = (int(match[1]), match[2])
@@ -131,35 +127,5 @@ def search_sessions(index: Index, f: SessionFilter) -> dict[str, Any]:
     return {"sessions": rows, "next": cursor}
 
 
-def parse_date(q: Mapping[str, str], name: str, *, end_of_day: bool) -> int | None:
-    raw = q.get(name)
-    if not raw:
-        return None
-    if raw.isdigit():
-        return int(raw)
-    try:
-        if len(raw) == 10:
-            day = dt.date.fromisoformat(raw)
-            moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-            if end_of_day:
-                moment += dt.timedelta(days=1)
-        else:
-            moment = dt.datetime.fromisoformat(raw)
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise FilterError(f"{name} must be a date (2026-11-23), a date-time or epoch ms") from None
-    return int(moment.timestamp() * 1000)
-
-
-def _seconds(q: Mapping[str, str], name: str) -> int | None:
-    raw = q.get(name)
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise FilterError(f"{name} must be a number of seconds") from None
-    if value < 0:
-        raise FilterError(f"{name} must not be negative")
-    return int(value * 1000)
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1000)

@@ -24,8 +24,9 @@ from PIL import ImageDraw
 from sessionlens.heatmap import raster
 from sessionlens.heatmap.backdrop import Backdrop, render_backdrop
 from sessionlens.index import Index
+from sessionlens.params import HEATMAP_AT, RADIUS, SELECTION, WIDTH
 from sessionlens.replay.pageview import PageViewReader
-from sessionlens.session_search import FilterError, parse_date
+from sessionlens.session_search import FilterError
 from sessionlens.stores.base import BlobStore
 from sessionlens.url_patterns import page_matches
 
@@ -49,16 +50,10 @@ class Selection:
             raise FilterError("site is required (a site key)")
         if not q.get("url"):
             raise FilterError("url is required: an exact URL, a path, or a pattern such as /product/*")
-        widths = {}
-        for name in ("min_width", "max_width"):
-            raw = q.get(name)
-            if raw:
-                if not raw.isdigit():
-                    raise FilterError(f"{name} must be a whole number of CSS pixels")
-                widths[name] = int(raw)
+        n = SELECTION.parse(q)
         return cls(
             site=q["site"], pattern=q["url"], device=q.get("device") or None,
-            start=parse_date(q, "from", end_of_day=False), end=parse_date(q, "to", end_of_day=True), **widths,
+            start=n["from"], end=n["to"], min_width=n["min_width"], max_width=n["max_width"],
         )  # fmt: skip
 
     def where(self, alias: str) -> tuple[str, list[Any]]:
@@ -182,8 +177,11 @@ def build_heatmap(
 ) -> Heatmap:  # fmt: skip
     if kind not in KINDS:
         raise FilterError(f"type must be one of {', '.join(KINDS)}")
-    if not 200 <= width <= 4000:
-        raise FilterError("width must be between 200 and 4000 CSS pixels")
+    # The API and CLI checked these already; library callers get the same bounds.
+    WIDTH.check(width)
+    RADIUS.check(radius)
+    if at is not None:
+        HEATMAP_AT.check(at)
     step = step or (lambda _: None)
     step("selecting")
     clicks = sel.clicks(index, kind) if kind not in ("scroll", "move") else []

@@ -9,13 +9,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sessionlens.params import PAGE_EVENTS, PAGE_STATE
 from sessionlens.replay.pageview import PageViewNotFound, PageViewReader
 from sessionlens.replay.sanitize import Sanitizer
-from sessionlens.responses import JSON, ParamError, error, query_int
+from sessionlens.responses import JSON, ParamError, error
 from sessionlens.session_search import SessionFilter, search_sessions
 from sessionlens.viewer.timeline import session_timeline
-
-MAX_EVENTS_PER_RESPONSE = 20_000
 
 
 def _sanitizer(request: Request) -> Sanitizer:
@@ -75,11 +74,11 @@ async def _page_view_json(
 async def page_state(request: Request) -> Response:
     """A keyframe at or before ?at= and the events from it up to ?at= (sanitised)."""
     try:
-        at = query_int(request, "at")
+        at = PAGE_STATE.parse(request.query_params)["at"]
     except ParamError as exc:
-        return error(400, f"{exc} (milliseconds)")
+        return error(400, str(exc))
     if at is None:
-        return error(400, "at is required (milliseconds)")
+        return error(400, f"at is required: a whole number {PAGE_STATE.bound('at').range_text()} ms")
 
     def build(reader: PageViewReader, pv: tuple[str, str, str], clean: Sanitizer) -> dict[str, Any]:
         frame, rest = reader.state_at(*pv, at)
@@ -91,11 +90,10 @@ async def page_state(request: Request) -> Response:
 async def page_events(request: Request) -> Response:
     """Events with after < t <= until, for playing on from a state."""
     try:
-        after = query_int(request, "after", -1)
-        until = query_int(request, "until", 2**53)
-        limit = min(query_int(request, "limit", MAX_EVENTS_PER_RESPONSE), MAX_EVENTS_PER_RESPONSE)
+        n = PAGE_EVENTS.parse(request.query_params)
     except ParamError as exc:
-        return error(400, f"{exc} (milliseconds)")
+        return error(400, str(exc))
+    after, until, limit = n["after"], n["until"], n["limit"]
 
     def build(reader: PageViewReader, pv: tuple[str, str, str], clean: Sanitizer) -> dict[str, Any]:
         events, more, end = reader.events_between(*pv, after, until, limit)

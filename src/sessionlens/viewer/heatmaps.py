@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv
-from sessionlens.responses import JSON, ParamError, error, query_int
+from sessionlens.params import HEATMAP_IMAGE
+from sessionlens.responses import JSON, ParamError, error
 from sessionlens.session_search import FilterError
 
 _SELECTION_KEYS = {"site", "url", "device", "min_width", "max_width", "from", "to"}
 _IMAGE_KEYS = {"type", "width", "radius", "pid", "at", "compare_from", "compare_to"}
+_PAGE_VIEW_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")  # as in the batch schema
 
 
 def _selection(request: Request) -> Selection:
@@ -26,15 +31,17 @@ async def image(request: Request) -> Response:
     try:
         sel = _selection(request)
         q = request.query_params
+        n = HEATMAP_IMAGE.parse(q)
         compare = None
-        if q.get("compare_from") or q.get("compare_to"):
-            compare = Selection.from_query(
-                {**q, "from": q.get("compare_from", ""), "to": q.get("compare_to", "")}
-            )
+        if n["compare_from"] is not None or n["compare_to"] is not None:
+            # The same page, device and widths over another period.
+            compare = dataclasses.replace(sel, start=n["compare_from"], end=n["compare_to"])
+        pid = q.get("pid")
+        if pid is not None and not _PAGE_VIEW_ID.fullmatch(pid):
+            raise ParamError("pid must be a page view id (8 to 64 of A-Z a-z 0-9 _ -)")
         result = await run_in_threadpool(
             build_heatmap, state.index, state.store, state.reader, sel, q.get("type", "click"),
-            query_int(request, "width", 1440), query_int(request, "radius", 30), q.get("pid") or None,
-            query_int(request, "at"), compare,
+            n["width"], n["radius"], pid, n["at"], compare,
         )  # fmt: skip
     except ParamError as exc:
         return error(400, str(exc))
