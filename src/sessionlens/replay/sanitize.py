@@ -43,9 +43,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit
 
 from sessionlens.contracts import field
+from sessionlens.replay.origins import ViewerOrigins, parse_origin
 
 BLOCKED_TAG = "sl-blocked"
 INVALID_URL = "about:invalid"
@@ -107,7 +107,7 @@ class Sanitizer:
     """Sanitises records and events. Remembers tags by node id: use one per stream."""
 
     def __init__(self, viewer_origins: Iterable[str] = ()) -> None:
-        self.viewer_hosts = {urlsplit(o).netloc.lower() for o in viewer_origins if o}
+        self.viewer = ViewerOrigins(viewer_origins)
         self._tags: dict[int, str] = {}  # element id -> local tag name, as far as seen
         self._text_parents: dict[int, str] = {}  # text node id -> its parent's tag
 
@@ -133,11 +133,8 @@ class Sanitizer:
         if not rest.startswith("/"):
             return INVALID_URL  # "http:path" is relative to an http base: the viewer's origin
         text = f"{scheme}://{rest.lstrip('/')}"  # browsers skip any number of slashes here
-        try:
-            host = urlsplit(text).netloc.lower()
-        except ValueError:
-            return INVALID_URL
-        if not host or host.rsplit("@", 1)[-1] in self.viewer_hosts:
+        # Hosts compared as a browser parses them (127.1, 2130706433, [::ffff:...]): replay/origins.py.
+        if parse_origin(text) is None or self.viewer.targets(text):
             return INVALID_URL
         return text
 
