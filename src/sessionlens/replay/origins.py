@@ -120,7 +120,9 @@ def is_loopback(host: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
-    return address.is_loopback or (address.version == 4 and address in _THIS_HOST)
+    if address.version == 6:
+        return address.is_loopback or address.is_unspecified  # [::] connects to this machine too
+    return address.is_loopback or address in _THIS_HOST
 
 
 _THIS_HOST = ipaddress.ip_network("0.0.0.0/8")  # Linux routes "this network" to the local machine

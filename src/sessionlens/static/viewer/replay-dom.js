@@ -62,10 +62,47 @@ function runsScript(value) {
   return SCRIPT_SCHEMES.has(scheme) || (scheme === "data" && !DATA_IMAGE.test(url) && /^data:(text\/html|application\/|image\/svg|text\/xml)/i.test(url));
 }
 
+// -- the viewer's address, however it is spelled ------------------------------
+//
+// new URL() parses hosts the way the request would be made (127.1,
+// 2130706433, 0x7f.1, [::ffff:127.0.0.1], LOCALHOST., user@host), so URLs are
+// compared after it, never as strings: the rule of replay/origins.py. The
+// viewer's address is this document's own URL (the replay frame is served
+// by the viewer); a loopback viewer is reached by every loopback spelling.
+const VIEWER = new URL(location.href);
+const EMBEDDED_URL = /(?:\b[a-z][a-z0-9+.-]*:|[\\/]{2})[^\s"'()<>,]*/gi;
+
+function effectivePort(url) {
+  return url.port || (url.protocol === "https:" || url.protocol === "wss:" ? "443" : "80");
+}
+
+function loopbackHost(hostname) {
+  const host = hostname.replace(/\.$/, "");
+  return host === "localhost" || host.endsWith(".localhost") || /^(127|0)\.\d+\.\d+\.\d+$/.test(host)
+    || host === "[::1]" || host === "[::]" || /^\[::ffff:(7f[0-9a-f]{2}|[0-9a-f]{1,2}):[0-9a-f]{1,4}\]$/.test(host);
+}
+
+// An absolute, scheme-relative or root-relative URL that would reach the viewer.
+export function targetsViewer(value) {
+  const text = browserUrl(value);
+  if (schemeOf(text) === null && !/^[\\/]/.test(text)) return false;
+  let url;
+  try { url = new URL(text, VIEWER); } catch (e) { return false; }
+  if (!/^(https?|wss?):$/.test(url.protocol) || effectivePort(url) !== effectivePort(VIEWER)) return false;
+  const host = url.hostname.replace(/\.$/, ""), viewer = VIEWER.hostname.replace(/\.$/, "");
+  return host === viewer || (loopbackHost(host) && loopbackHost(viewer));
+}
+
+// Any attribute value (style url(), srcset candidates...) naming the viewer.
+function embedsViewerUrl(value) {
+  return (String(value).match(EMBEDDED_URL) || []).some(targetsViewer);
+}
+
 // A URL attribute: fragments, relative URLs (the server keeps none), the
-// safe schemes and data: images only.
+// safe schemes and data: images only; never the viewer's own address.
 function urlAllowed(value) {
   const url = browserUrl(value);
+  if (targetsViewer(url)) return false;
   const scheme = schemeOf(url);
   if (scheme === null) return true;
   if (scheme === "data") return DATA_IMAGE.test(url);
@@ -92,7 +129,7 @@ export function safeAttr(name, value, tag) {
   if (blockedTag(tag)) return false;
   if (local === "attributename") return !riskyTarget(value);
   if (local === "src" && (tag === "iframe" || tag === "frame")) return false;
-  if (runsScript(value)) return false;
+  if (runsScript(value) || embedsViewerUrl(value)) return false;
   if (LIST_ATTRS.has(local)) return value.split(";").every((item) => !runsScript(item) && urlAllowed(item));
   if (URL_ATTRS.has(local)) {
     if (!urlAllowed(value)) return false;
