@@ -36,7 +36,7 @@ const SCRIPT_SCHEMES = new Set(["javascript", "vbscript", "livescript"]);
 const ATTR_NAME = /^[A-Za-z_:][A-Za-z0-9_.:-]{0,127}$/;
 // Browsers' parsers cap nesting themselves; DOM calls do not, and layout of
 // a page tens of thousands of levels deep can exhaust the renderer's stack.
-export const MAX_DEPTH = 1024;
+export const MAX_DEPTH = 512; // as the HTML parser; 3,000 DOM levels crash the renderer
 const DEPTH = new WeakMap(); // node -> depth below the top document
 
 export function localName(name) {
