@@ -22,7 +22,7 @@ import orjson
 from PIL import ImageDraw
 
 from sessionlens.heatmap import raster
-from sessionlens.heatmap.backdrop import Backdrop, render_backdrop
+from sessionlens.heatmap.backdrop import Backdrop, BackdropConfig, render_backdrop
 from sessionlens.index import Index
 from sessionlens.params import HEATMAP_AT, RADIUS, SELECTION, WIDTH
 from sessionlens.replay.pageview import PageViewReader
@@ -173,7 +173,7 @@ def choose_backdrop(
 def build_heatmap(
     index: Index, store: BlobStore, reader: PageViewReader, sel: Selection, kind: str, width: int,
     radius: float = 30, pid: str | None = None, at: int | None = None, compare: Selection | None = None,
-    step: Callable[[str], None] | None = None,
+    step: Callable[[str], None] | None = None, backdrops: BackdropConfig | None = None,
 ) -> Heatmap:  # fmt: skip
     if kind not in KINDS:
         raise FilterError(f"type must be one of {', '.join(KINDS)}")
@@ -189,7 +189,7 @@ def build_heatmap(
     sid, bpid, at = choose_backdrop(sel, views, reader, width, pid, at)
     selectors = [s for s, _ in Counter(c["selector"] for c in clicks).most_common(MAX_SELECTORS)]
     step("rendering backdrop")
-    bd = render_backdrop(store, reader, sel.site, sid, bpid, at, width, selectors)
+    bd = render_backdrop(store, reader, sel.site, sid, bpid, at, width, selectors, config=backdrops)
     step("rasterising")
     if kind == "scroll":
         result = _scroll_map(views, bd, width)

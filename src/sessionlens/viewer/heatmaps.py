@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sessionlens.heatmap.backdrop import BackdropConfig, BackdropUnavailable
 from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv
 from sessionlens.params import HEATMAP_IMAGE
 from sessionlens.responses import JSON, ParamError, error
@@ -41,10 +42,12 @@ async def image(request: Request) -> Response:
             raise ParamError("pid must be a page view id (8 to 64 of A-Z a-z 0-9 _ -)")
         result = await run_in_threadpool(
             build_heatmap, state.index, state.store, state.reader, sel, q.get("type", "click"),
-            n["width"], n["radius"], pid, n["at"], compare,
+            n["width"], n["radius"], pid, n["at"], compare, backdrops=BackdropConfig.from_settings(state.settings),
         )  # fmt: skip
     except ParamError as exc:
         return error(400, str(exc))
+    except BackdropUnavailable as exc:  # the operator's to fix: say what is missing
+        return error(503, str(exc))
     except LookupError as exc:
         return error(404, str(exc))
     headers = {
