@@ -46,7 +46,7 @@ from tests.synthetic import synthetic_page_view  # noqa: E402
 from tests.viewer_live import add_viewer_user, log_in, open_player  # noqa: E402
 
 ORIGIN = "https://bench.example"
-T0 = 1_700_000_000_000
+T0 = int(time.time() * 1000) - 3_600_000  # within the collector's t0 window
 
 
 def pct(values: list[float], q: float) -> float:

@@ -145,3 +145,16 @@ CREATE TABLE IF NOT EXISTS moves (
 );
 CREATE INDEX IF NOT EXISTS moves_page ON moves (site, sid, pid);
 CREATE INDEX IF NOT EXISTS moves_url ON moves (site, url);
+
+-- Batches accepted per session (sessionlens/batch_slots.py): a key is
+-- reserved here, on the index's single writer thread, before its chunk is
+-- written, so concurrent requests cannot pass max_batches_per_session
+-- together. The count also includes `chunks` rows, so a rebuilt index still
+-- knows what is stored.
+CREATE TABLE IF NOT EXISTS batch_slots (
+    site TEXT NOT NULL,
+    sid  TEXT NOT NULL,
+    pid  TEXT NOT NULL,
+    seq  INTEGER NOT NULL,
+    PRIMARY KEY (site, sid, pid, seq)
+);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import orjson
 from starlette.testclient import TestClient
@@ -15,6 +16,9 @@ from sessionlens.stores.local import LocalStore
 from tests.helpers import batch, new_id
 from tests.synthetic import synthetic_page_view
 
+# Within the collector's t0 window (t0_window_days) of the server clock.
+T0 = int(time.time() * 1000) - 3_600_000
+
 
 def ingest_page_view(
     client: TestClient, site: Site, chunks: list, sid: str, pid: str, only: set[int] | None = None
@@ -23,7 +27,7 @@ def ingest_page_view(
         if only is not None and seq not in only:
             continue
         r = client.post(
-            f"/ingest/{site.key}", content=orjson.dumps(batch(sid, pid, seq, events, t0=1_700_000_000_000))
+            f"/ingest/{site.key}", content=orjson.dumps(batch(sid, pid, seq, events, t0=T0))
         )
         assert r.status_code == 200, r.text
 
@@ -132,7 +136,7 @@ def test_html_export_is_the_page_at_that_moment_and_runs_nothing(
         ["input", 600, 11, "*****", None],
     ]
     r = client.post(
-        f"/ingest/{site.key}", content=orjson.dumps(batch(sid, pid, 0, events, t0=1_700_000_000_000))
+        f"/ingest/{site.key}", content=orjson.dumps(batch(sid, pid, 0, events, t0=T0))
     )
     assert r.status_code == 200
     early, late = tmp_path / "early.html", tmp_path / "late.html"

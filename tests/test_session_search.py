@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from starlette.testclient import TestClient
 
@@ -26,7 +28,11 @@ def test_filters_and_pages(client: TestClient, site: Site, store: LocalStore) ->
     accounts = Accounts(store)
     accounts.add_user("r", "password-123")
     auth = {"Authorization": f"Bearer {accounts.create_token('r', 'test')}"}
-    t0 = 1_790_000_000_000
+    # Yesterday noon (UTC): within the collector's t0 window, and the three
+    # sessions fall on one calendar day.
+    t0 = (int(time.time()) // 86_400 * 86_400 - 43_200) * 1000
+    day = time.strftime("%Y-%m-%d", time.gmtime(t0 / 1000))
+    day_before = time.strftime("%Y-%m-%d", time.gmtime(t0 / 1000 - 86_400))
     sessions = {}
     for i, (path, length, error) in enumerate(
         [("/", 1_000, False), ("/product/1", 90_000, True), ("/product/2", 30_000, False)]
@@ -52,8 +58,8 @@ def test_filters_and_pages(client: TestClient, site: Site, store: LocalStore) ->
     assert sids("has_errors=1") == [sessions["/product/1"]]
     assert sids("min_duration=20&max_duration=60") == [sessions["/product/2"]]
     assert sids("device=desktop&browser=chrome") == sids("")
-    assert sids("from=2026-09-21&to=2026-09-21") == sids("")
-    assert sids("to=2026-09-20") == []
+    assert sids(f"from={day}&to={day}") == sids("")
+    assert sids(f"to={day_before}") == []
     assert sids(f"site={site.key}") == sids("") and sids("site=other") == []
     first = client.get("/api/sessions?limit=2", headers=auth).json()
     assert len(first["sessions"]) == 2 and first["next"]

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -16,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from sessionlens import collector, contracts
 from sessionlens.auth.middleware import RequireLogin, SecurityHeaders
 from sessionlens.auth.users import Accounts
+from sessionlens.health import problems as health_problems
 from sessionlens.heatmap.derive import derive_clicks
 from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import Index
@@ -37,6 +39,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """Storage (a put and a get) and the index writer (SELECT 1); 503 naming what failed."""
+    state = request.app.state
+    failed = await run_in_threadpool(health_problems, state.store, state.index)
+    if failed:
+        message = "; ".join(f"{part}: {why}" for part, why in failed.items())
+        return JSON({"ok": False, "error": message, "failed": failed}, status_code=503)
     return JSON({"ok": True})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,21 @@ def validate_batch(batch: Any) -> None:
         try:
             check(event)
         except fastjsonschema.JsonSchemaValueException as exc:
-            raise ContractError(f"events[{i}] ({kind}): {exc.name} {exc.message}") from None
+            where = _field_name(kinds[kind], exc.name or "")
+            message = exc.message.replace(exc.name, where) if exc.name else exc.message
+            raise ContractError(f"events[{i}] ({kind}) {where}: {message}") from None
         if kind == "snapshot" or kind == "mutation":
             _validate_nodes(
                 v, event[field(kind, "nodes" if kind == "snapshot" else "adds")], f"events[{i}] ({kind})"
             )
+
+
+def _field_name(fields: tuple[str, ...], name: str) -> str:
+    """fastjsonschema's "data[5][0]" as "line[0]": the field's name from x-fields."""
+    match = re.match(r"data\[(\d+)\](.*)", name)
+    if match and int(match[1]) < len(fields):
+        return fields[int(match[1])] + match[2]
+    return name
 
 
 def _validate_nodes(v: _Validators, nodes: list[Any], where: str) -> None:
@@ -122,6 +133,93 @@ def _validate_nodes(v: _Validators, nodes: list[Any], where: str) -> None:
             check(node)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise ContractError(f"{where} node {j}: {exc.message}") from None
+
+
+# -- integer positions -------------------------------------------------------
+#
+# JSON Schema (and so fastjsonschema) counts 3.0 as an "integer". Stored
+# sequence numbers, times and node ids must be Python ints, so the positions
+# the schema types as integer are read from the schema here and checked by
+# type after validation (see integer_violation).
+
+INT = "int"
+# A rule is INT, or ("at", {position: rule}) for a positional array, or
+# ("each", rule) for an array whose items all follow one rule.
+Rule = Any
+
+
+def _int_rule(schema: dict[str, Any], definitions: dict[str, Any]) -> Rule | None:
+    while "$ref" in schema:
+        target: Any = {"definitions": definitions}
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        schema = target
+    kind = schema.get("type")
+    if kind == "integer" or (isinstance(kind, list) and "integer" in kind):
+        return INT
+    if "enum" in schema and all(type(x) is int for x in schema["enum"]):
+        return INT
+    if type(schema.get("const")) is int:
+        return INT
+    items = schema.get("items")
+    if isinstance(items, list):
+        positions = {i: r for i, sub in enumerate(items) if (r := _int_rule(sub, definitions)) is not None}
+        return ("at", positions) if positions else None
+    if isinstance(items, dict):
+        rule = _int_rule(items, definitions)
+        return ("each", rule) if rule is not None else None
+    return None
+
+
+@functools.cache
+def integer_rules() -> tuple[dict[str, Rule], dict[str, Rule]]:
+    """(envelope property -> rule, event kind -> rule), both read from the schema."""
+    schema = batch_schema()
+    definitions = schema["definitions"]
+    envelope = {
+        name: rule
+        for name, sub in schema["properties"].items()
+        if name != "events" and (rule := _int_rule(sub, definitions)) is not None
+    }
+    kinds = {
+        kind: rule
+        for kind, sub in definitions["kinds"].items()
+        if (rule := _int_rule(sub, definitions)) is not None
+    }
+    return envelope, kinds
+
+
+def integer_violation(value: Any, rule: Rule) -> tuple[int, ...] | None:
+    """Path (positions) of the first float where the rule wants an integer, or None.
+
+    Iterative: the shape of a rule is bounded by the schema, but the arrays it
+    walks are as long as the batch makes them.
+    """
+    stack: list[tuple[Any, Rule, tuple[int, ...]]] = [(value, rule, ())]
+    while stack:
+        v, r, path = stack.pop()
+        if r is INT:
+            if type(v) is float:
+                return path
+        elif not isinstance(v, list):
+            continue
+        elif r[0] == "at":
+            for i, sub in r[1].items():
+                if i < len(v):
+                    if sub is INT:
+                        if type(v[i]) is float:
+                            return (*path, i)
+                    else:
+                        stack.append((v[i], sub, (*path, i)))
+        else:
+            sub = r[1]
+            if sub is INT:
+                for i, item in enumerate(v):
+                    if type(item) is float:
+                        return (*path, i)
+            else:
+                stack.extend((item, sub, (*path, i)) for i, item in enumerate(v))
+    return None
 
 
 def event_as_dict(event: list[Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Nothing is written unless every check has passed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import zlib
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from sessionlens import codec, keys
+from sessionlens import batch_slots, codec, keys
+from sessionlens.batch_limits import LimitError, Limits, check_after_schema, check_values
 from sessionlens.contracts import ContractError, validate_batch
 from sessionlens.facts import chunk_facts
 from sessionlens.index import ChunkRow, Index
@@ -42,6 +44,7 @@ class Accepted:
     seq: int
     events: int
     stored_bytes: int
+    duplicate: bool = False  # an identical re-send of a stored batch
 
 
 def decode_body(body: bytes, content_encoding: str, max_decoded: int) -> bytes:
@@ -62,9 +65,63 @@ def decode_body(body: bytes, content_encoding: str, max_decoded: int) -> bytes:
             raise IngestError(413, f"batch decompresses to more than {max_decoded} bytes")
         if not inflater.eof:
             raise IngestError(400, "gzip body is truncated")
+        if inflater.unused_data:
+            raise IngestError(400, "gzip body has data after the end of the gzip stream")
     except zlib.error as exc:
         raise IngestError(400, f"body is not valid gzip: {exc}") from None
     return out
+
+
+def _unavailable(settings: Settings, what: str, exc: BaseException) -> IngestError:
+    """Any failure of storage or the index before acknowledging: 503, so the recorder retries."""
+    if not isinstance(exc, StoreError):
+        log.exception("%s failed with %s", what, type(exc).__name__)
+    return IngestError(503, f"storage unavailable: {exc}", retry_after=settings.retry_after_seconds)
+
+
+def content_digest(site: str, sid: str, pid: str, seq: int, t0: int, events: list) -> str:
+    """What identifies a batch's content: the same for an identical re-send,
+    different for any other batch under the same key. Computed from stored
+    fields only, so a stored chunk's digest can be recomputed from it."""
+    canonical = orjson.dumps([site, sid, pid, seq, t0, events], option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def stored_digest(chunk: dict) -> str:
+    digest = chunk.get("digest")
+    if isinstance(digest, str):
+        return digest
+    # Chunks stored before digests were recorded.
+    return content_digest(
+        chunk["site"], chunk["sid"], chunk["pid"], chunk["seq"], chunk["t0"], chunk["events"]
+    )
+
+
+def parse_batch(raw: bytes, settings: Settings, now_ms: int) -> dict:
+    """JSON -> a batch that passed every shape, range and depth check (or IngestError)."""
+    try:
+        batch = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise IngestError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(batch, dict):
+        raise IngestError(400, "batch must be a JSON object")
+    events = batch.get("events")
+    if isinstance(events, list) and len(events) > settings.max_events_per_batch:
+        raise IngestError(
+            413, f"batch has {len(events)} events; at most {settings.max_events_per_batch} allowed"
+        )
+    limits = Limits.from_settings(settings)
+    try:
+        # Depth and number ranges first: nothing after this meets deep
+        # nesting, huge numbers or non-finite floats.
+        check_values(batch, limits.max_json_depth)
+        validate_batch(batch)
+        check_after_schema(batch, limits, now_ms)
+    except LimitError as exc:
+        raise IngestError(422, f"batch is out of range: {exc}") from None
+    except ContractError as exc:
+        raise IngestError(422, f"batch does not match the schema: {exc}") from None
+    return batch
 
 
 def ingest_batch(
@@ -78,34 +135,28 @@ def ingest_batch(
     index: Index,
 ) -> Accepted:
     raw = decode_body(body, content_encoding, settings.max_decoded_bytes)
-    try:
-        batch = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise IngestError(400, f"body is not valid JSON: {exc}") from None
-    if not isinstance(batch, dict):
-        raise IngestError(400, "batch must be a JSON object")
-    events = batch.get("events")
-    if isinstance(events, list) and len(events) > settings.max_events_per_batch:
-        raise IngestError(
-            413, f"batch has {len(events)} events; at most {settings.max_events_per_batch} allowed"
-        )
-    try:
-        validate_batch(batch)
-    except ContractError as exc:
-        raise IngestError(422, f"batch does not match the schema: {exc}") from None
+    received = int(time.time() * 1000)
+    batch = parse_batch(raw, settings, received)
 
     seq = batch["seq"]
     if seq >= settings.max_batches_per_page_view:
         raise IngestError(403, f"page view exceeds {settings.max_batches_per_page_view} batches; not stored")
     addr = keys.ChunkAddress(site, batch["sid"], batch["pid"], seq)
-    if index.batches_in_session(site, addr.sid) >= settings.max_batches_per_session:
-        raise IngestError(403, f"session exceeds {settings.max_batches_per_session} batches; not stored")
+    key = keys.chunk_key(addr)
 
     if settings.scrub_pii and might_contain_pii(raw):
         events = scrub_events(batch["events"])
     else:
         events = batch["events"]
-    received = int(time.time() * 1000)
+    digest = content_digest(site, addr.sid, addr.pid, seq, batch["t0"], events)
+
+    try:
+        slot = batch_slots.reserve(index, site, addr.sid, addr.pid, seq, settings.max_batches_per_session)
+    except Exception as exc:
+        raise _unavailable(settings, "batch slot reservation", exc) from None
+    if slot is batch_slots.Slot.FULL:
+        raise IngestError(403, f"session exceeds {settings.max_batches_per_session} batches; not stored")
+
     ua = user_agent[:1024]
     chunk = {
         "v": 1,
@@ -116,16 +167,16 @@ def ingest_batch(
         "t0": batch["t0"],
         "received": received,
         "ua": ua,
+        "digest": digest,
         "events": events,
     }
     blob = codec.encode(chunk)
-    key = keys.chunk_key(addr)
     try:
-        store.put(key, blob)
-    except StoreError as exc:
-        raise IngestError(
-            503, f"storage unavailable: {exc}", retry_after=settings.retry_after_seconds
-        ) from None
+        created = store.put_if_absent(key, blob)
+    except Exception as exc:
+        raise _unavailable(settings, f"storing {key}", exc) from None
+    if not created:
+        return _already_stored(key, addr, digest, settings, store, index)
 
     # The chunk is durable; the index is derived, so a failure here is
     # repaired by `reindex` and must not turn into a retry of a stored batch.
@@ -135,6 +186,41 @@ def ingest_batch(
     except Exception:
         log.exception("index update failed for %s; run `sessionlens reindex` to repair", key)
     return Accepted(key, addr.sid, addr.pid, seq, len(events), len(blob))
+
+
+def _already_stored(
+    key: str, addr: keys.ChunkAddress, digest: str, settings: Settings, store: BlobStore, index: Index
+) -> Accepted:
+    """First write wins: an identical re-send is acknowledged again, nothing is rewritten;
+    a different batch under a stored key is refused."""
+    try:
+        blob = store.get(key)
+        existing = codec.decode(blob)
+    except KeyError:
+        # S3 said the key exists but it cannot be read yet (a concurrent write).
+        raise IngestError(
+            503, f"chunk {addr.seq} is being written; retry", retry_after=settings.retry_after_seconds
+        ) from None
+    except Exception as exc:
+        raise _unavailable(settings, f"reading {key}", exc) from None
+    if stored_digest(existing) != digest:
+        raise IngestError(
+            409,
+            f"a different batch is already stored as seq {addr.seq} of this page view; "
+            "the first write wins and nothing was changed",
+        )
+    # The earlier request may have stored the chunk and then failed to index
+    # it; the stored chunk (not this request) is what gets indexed.
+    try:
+        indexed = index.query(
+            "SELECT 1 FROM chunks WHERE site = ? AND sid = ? AND pid = ? AND seq = ?",
+            (addr.site, addr.sid, addr.pid, addr.seq),
+        )
+        if not indexed:
+            index.record_chunks([row_for_stored_chunk(existing, len(blob))]).result(timeout=30)
+    except Exception:
+        log.exception("index update failed for %s; run `sessionlens reindex` to repair", key)
+    return Accepted(key, addr.sid, addr.pid, addr.seq, len(existing["events"]), len(blob), duplicate=True)
 
 
 def row_for_stored_chunk(chunk: dict, stored_bytes: int) -> ChunkRow:

@@ -47,30 +47,35 @@ def scrub_text(text: str) -> str:
 
 
 def scrub_value(value: Any) -> Any:
-    """Return value with every string scrubbed; containers are copied only when changed."""
+    """Scrub every string inside value, changing lists and dicts in place.
+
+    Iterative, so a hostile nesting depth cannot exhaust the stack. Ingest
+    owns the parsed batch, so changing it in place saves a copy. Returns
+    the scrubbed value (a new object only when value itself is a string).
+    """
     if isinstance(value, str):
         return scrub_text(value)
-    if isinstance(value, list):
-        changed = False
-        out = []
-        for item in value:
-            new = scrub_value(item)
-            changed = changed or new is not item
-            out.append(new)
-        return out if changed else value
-    if isinstance(value, dict):
-        changed = False
-        result = {}
-        for k, v in value.items():
-            if isinstance(k, str) and k.lower() in _SKIP_ATTRS:
-                new = v
-            elif k == "css" or k == "adopted":
-                new = v
-            else:
-                new = scrub_value(v)
-            changed = changed or new is not v
-            result[k] = new
-        return result if changed else value
+    stack: list[Any] = [value]
+    while stack:
+        container = stack.pop()
+        if isinstance(container, list):
+            for i, item in enumerate(container):
+                if isinstance(item, str):
+                    new = scrub_text(item)
+                    if new is not item:
+                        container[i] = new
+                elif isinstance(item, (list, dict)):
+                    stack.append(item)
+        elif isinstance(container, dict):
+            for k, v in container.items():
+                if (isinstance(k, str) and k.lower() in _SKIP_ATTRS) or k == "css" or k == "adopted":
+                    continue
+                if isinstance(v, str):
+                    new = scrub_text(v)
+                    if new is not v:
+                        container[k] = new
+                elif isinstance(v, (list, dict)):
+                    stack.append(v)
     return value
 
 
@@ -84,4 +89,6 @@ def might_contain_pii(raw_json: bytes) -> bool:
 
 
 def scrub_events(events: list[Any]) -> list[Any]:
-    return [scrub_value(e) for e in events]
+    """Scrub every event in place; returns the same list."""
+    scrub_value(events)
+    return events

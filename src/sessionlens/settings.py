@@ -44,6 +44,41 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_batches_per_page_view", 20_000, "Highest batch sequence number accepted."),
     Setting("max_batches_per_session", 50_000, "Most batches stored for one session."),
     Setting("retry_after_seconds", 5, "Retry-After sent with 503 when storage fails."),
+    Setting(
+        "max_json_depth",
+        64,
+        "Deepest nesting of arrays/objects accepted in a batch (recorder batches use 8 at most; "
+        "the rest is for custom event properties). Deeper batches get 422.",
+    ),
+    Setting(
+        "max_dom_depth",
+        1000,
+        "Deepest node tree a batch's snapshot and mutation records may build (browsers' HTML "
+        "parsers stop nesting at 512). Deeper batches get 422.",
+    ),
+    Setting(
+        "t0_window_days",
+        30,
+        "A batch's page-view start (t0) must be within this many days of the server clock; "
+        "otherwise 422.",
+    ),
+    Setting(
+        "body_timeout_seconds",
+        20,
+        "Longest time to receive one ingest request body; slower clients get 408 and are disconnected.",
+    ),
+    Setting(
+        "header_timeout_seconds",
+        10,
+        "Longest time a connection may take to send its request line and headers before it is closed.",
+    ),
+    Setting(
+        "max_connections",
+        1000,
+        "Most connections and requests served at once by `sessionlens serve`; past it requests "
+        "get 503 (uvicorn's limit_concurrency).",
+    ),
+    Setting("backlog", 2048, "Connections the operating system queues before `sessionlens serve` accepts them."),
     Setting("scrub_pii", True, "Mask e-mail addresses and card-like numbers in stored events."),
     Setting("site_cache_seconds", 10, "How long a collector caches a site's settings."),
     Setting("rage_click_count", 3, "Clicks in a row that make a rage click."),

@@ -7,7 +7,11 @@ from typing import Protocol
 
 
 class StoreError(Exception):
-    """The store could not do what was asked; the caller must not acknowledge."""
+    """The store could not do what was asked; the caller must not acknowledge.
+
+    Callers on the ingest path also treat any other exception a store raises
+    (a driver error, a reset connection) as this one: a store that fails in
+    an unexpected way is still only unavailable."""
 
 
 class BlobStore(Protocol):
@@ -18,6 +22,12 @@ class BlobStore(Protocol):
     """
 
     def put(self, key: str, data: bytes) -> None: ...
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Create key atomically unless it exists: True when written, False when
+        another object already held the key (which is then left untouched).
+        Durable on True, like ``put``."""
+        ...
 
     def get(self, key: str) -> bytes: ...
 

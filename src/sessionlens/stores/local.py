@@ -1,40 +1,79 @@
-"""Blob store on a local directory: temp file, fsync, rename, fsync the dir."""
+"""Blob store on a local directory: temp file, fsync, rename (or link), fsync the dir.
+
+Temp files live in one directory, ``{root}/.tmp/``, so that the ones a killed
+process left behind are found without walking the store: opening the store
+removes those older than a minute (a concurrent writer's file is younger).
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from sessionlens.stores.base import StoreError
 
+TEMP_DIR = ".tmp"
+# A put takes milliseconds; a temp file this old belongs to no live writer.
+ORPHAN_AGE_SECONDS = 60.0
+
 
 class LocalStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.temp_dir = self.root / TEMP_DIR
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        self.swept = sweep_orphans(self.temp_dir, ORPHAN_AGE_SECONDS)
 
     def _path(self, key: str) -> Path:
         if not key or key.startswith("/") or ".." in key.split("/") or "\\" in key:
             raise ValueError(f"invalid key {key!r}")
         return self.root / key
 
+    def _durable_temp(self, data: bytes) -> str:
+        fd, tmp = tempfile.mkstemp(dir=self.temp_dir, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return tmp
+
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            tmp = self._durable_temp(data)
             try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             _fsync_dir(path.parent)
+        except OSError as exc:
+            raise StoreError(f"local store could not write {key}: {exc.strerror or exc}") from exc
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        # link() of a complete, fsynced temp file either creates the name
+        # atomically or fails with EEXIST: readers never see a partial
+        # object and two writers cannot both win.
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._durable_temp(data)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+            _fsync_dir(path.parent)
+            return True
         except OSError as exc:
             raise StoreError(f"local store could not write {key}: {exc.strerror or exc}") from exc
 
@@ -70,6 +109,20 @@ class LocalStore:
             self._path(key).unlink(missing_ok=True)
             count += 1
         return count
+
+
+def sweep_orphans(temp_dir: Path, min_age_seconds: float) -> int:
+    """Remove temp files older than min_age_seconds; returns how many."""
+    cutoff = time.time() - min_age_seconds
+    removed = 0
+    for entry in os.scandir(temp_dir):
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:
+            continue  # another process swept it first
+    return removed
 
 
 def _fsync_dir(path: Path) -> None:

@@ -38,7 +38,23 @@ class S3Store:
         try:
             # S3 PUT is atomic and durable once it returns 200.
             self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
-        except (BotoCoreError, ClientError) as exc:
+        except Exception as exc:
+            raise StoreError(f"S3 store could not write {key}: {exc}") from exc
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        # S3 conditional writes: the PUT succeeds only when no object has the
+        # key (412 PreconditionFailed otherwise), decided by S3, so two
+        # collectors racing on one key cannot both win.
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data, IfNoneMatch="*")
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                return False
+            # 409 ConditionalRequestConflict: a concurrent write of the same
+            # key is in flight; the caller answers 503 and the client retries.
+            raise StoreError(f"S3 store could not write {key}: {exc}") from exc
+        except Exception as exc:
             raise StoreError(f"S3 store could not write {key}: {exc}") from exc
 
     def get(self, key: str) -> bytes:
@@ -49,7 +65,7 @@ class S3Store:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise KeyError(key) from None
             raise StoreError(f"S3 store could not read {key}: {exc}") from exc
-        except BotoCoreError as exc:
+        except Exception as exc:  # botocore or urllib3 errors, resets while reading the body
             raise StoreError(f"S3 store could not read {key}: {exc}") from exc
 
     def list(self, prefix: str) -> Iterator[str]:
@@ -58,7 +74,7 @@ class S3Store:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for obj in page.get("Contents", []):
                     yield obj["Key"][len(self.prefix) :]
-        except (BotoCoreError, ClientError) as exc:
+        except Exception as exc:
             raise StoreError(f"S3 store could not list {prefix}: {exc}") from exc
 
     def delete_prefix(self, prefix: str) -> int:

@@ -1,0 +1,31 @@
+"""What /healthz checks: the collector can acknowledge a batch only when it can
+write to storage and reach the index's writer, so both are tried for real."""
+
+from __future__ import annotations
+
+import time
+
+from sessionlens.index import Index
+from sessionlens.stores.base import BlobStore
+
+# One small object every collector overwrites (storage_schemas/layout.md).
+PROBE_KEY = "health/probe"
+
+
+def problems(store: BlobStore, index: Index, timeout: float = 3.0) -> dict[str, str]:
+    """{"storage" | "index": what failed}; empty when healthy."""
+    found: dict[str, str] = {}
+    try:
+        store.put(PROBE_KEY, str(time.time()).encode())
+        float(store.get(PROBE_KEY))  # another collector may have written its own time
+    except Exception as exc:
+        found["storage"] = f"{type(exc).__name__}: {exc}"
+    try:
+        row = index.submit(lambda conn: conn.execute("SELECT 1").fetchone()).result(timeout=timeout)
+        if row is None or row[0] != 1:
+            found["index"] = "SELECT 1 returned nothing"
+    except TimeoutError:
+        found["index"] = f"index writer did not answer within {timeout:g} s"
+    except Exception as exc:
+        found["index"] = f"{type(exc).__name__}: {exc}"
+    return found
