@@ -146,6 +146,26 @@ CREATE TABLE IF NOT EXISTS moves (
 CREATE INDEX IF NOT EXISTS moves_page ON moves (site, sid, pid);
 CREATE INDEX IF NOT EXISTS moves_url ON moves (site, url);
 
+-- Post-ingest derivation work (sessionlens/derivation): one row per page view
+-- whose derived data (keyframes, click and move facts) is behind its chunks.
+-- Written in the same transaction as the chunk row, so acknowledged work is
+-- never lost; a worker claims a row by moving available_at past now (a
+-- lease), so a crashed worker's claim is taken again once it expires.
+-- Deleted when the derivation of `generation` is written; a chunk arriving
+-- meanwhile bumps `generation` and the row stays for another pass.
+CREATE TABLE IF NOT EXISTS derivation_queue (
+    site         TEXT NOT NULL,
+    sid          TEXT NOT NULL,
+    pid          TEXT NOT NULL,
+    generation   INTEGER NOT NULL DEFAULT 1,  -- bumped by every new chunk
+    available_at INTEGER NOT NULL DEFAULT 0,  -- epoch ms: lease expiry or retry time
+    claimed_by   TEXT,                        -- worker holding the lease, NULL when free
+    attempts     INTEGER NOT NULL DEFAULT 0,  -- claims since the last new chunk
+    last_error   TEXT,
+    PRIMARY KEY (site, sid, pid)
+);
+CREATE INDEX IF NOT EXISTS derivation_queue_due ON derivation_queue (available_at);
+
 -- Batches accepted per session (sessionlens/batch_slots.py): a key is
 -- reserved here, on the index's single writer thread, before its chunk is
 -- written, so concurrent requests cannot pass max_batches_per_session

@@ -29,8 +29,9 @@ from tests.helpers import free_port, wait_for_port
 class LiveCollector:
     """`sessionlens serve` in a subprocess; kill() and start() keep port and data."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.env = env or {}  # extra SESSIONLENS_* settings for the process
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "collector.log"
@@ -42,6 +43,7 @@ class LiveCollector:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONLENS_")}
         env["SESSIONLENS_SITE_CACHE_SECONDS"] = "0"
+        env.update(self.env)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(

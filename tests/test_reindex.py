@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import orjson
 from starlette.testclient import TestClient
 
@@ -26,7 +28,7 @@ def snapshot_of(index: Index) -> dict[str, list[dict]]:
 
 def ingest_session(client: TestClient, site: Site) -> dict:
     sid = new_id()
-    t0 = 1_700_000_000_000
+    t0 = int(time.time() * 1000) - 3_600_000  # within the accepted window of the server clock
     first, second = new_id(), new_id()
     batches = [
         batch(

@@ -38,7 +38,7 @@ def test_seeking_anywhere_gives_the_dom_of_playing_through(
     chunks = synthetic_page_view(minutes=4)
     sid, pid = new_id(), new_id()
     ingest_page_view(client, site, chunks, sid, pid)
-    assert client.app.state.keyframer.wait_idle(60)
+    assert client.app.state.derivation.wait_idle(60)
     reader = PageViewReader(store)
     times = reader.keyframe_times(site.key, sid, pid)
     assert len(times) >= 20, f"expected keyframes every few seconds, got {len(times)}"
@@ -59,7 +59,7 @@ def test_state_api_returns_a_keyframe_and_only_the_events_after_it(
     chunks = synthetic_page_view(minutes=1)
     sid, pid = new_id(), new_id()
     ingest_page_view(client, site, chunks, sid, pid)
-    assert client.app.state.keyframer.wait_idle(60)
+    assert client.app.state.derivation.wait_idle(60)
     token = Accounts(store).create_token(Accounts(store).add_user("r", "password-1").name, "t")
     auth = {"Authorization": f"Bearer {token}"}
     at = 40_000
@@ -84,12 +84,12 @@ def test_keyframes_wait_for_a_missing_batch(client: TestClient, site: Site, stor
     chunks = synthetic_page_view(minutes=1)
     sid, pid = new_id(), new_id()
     ingest_page_view(client, site, chunks, sid, pid, only=set(range(len(chunks))) - {3})
-    assert client.app.state.keyframer.wait_idle(60)
+    assert client.app.state.derivation.wait_idle(60)
     reader = PageViewReader(store)
     frames = [reader.keyframe(site.key, sid, pid, t) for t in reader.keyframe_times(site.key, sid, pid)]
     assert frames and max(f["seq"] for f in frames) < 3
     ingest_page_view(client, site, chunks, sid, pid, only={3})
-    assert client.app.state.keyframer.wait_idle(60)
+    assert client.app.state.derivation.wait_idle(60)
     assert (
         max(reader.keyframe(site.key, sid, pid, t)["seq"] for t in reader.keyframe_times(site.key, sid, pid))
         > 3

@@ -18,11 +18,11 @@ from sessionlens import collector, contracts
 from sessionlens.auth.middleware import RequireLogin, SecurityHeaders
 from sessionlens.auth.users import Accounts
 from sessionlens.health import problems as health_problems
-from sessionlens.heatmap.derive import derive_clicks
+from sessionlens.derivation.derivations import Context
+from sessionlens.derivation.worker import Worker
 from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import Index
 from sessionlens.recorder_asset import RecorderAsset, snippet_html
-from sessionlens.replay.keyframes import Keyframer
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.responses import JSON, error
 from sessionlens.settings import Settings
@@ -69,7 +69,15 @@ def create_app(
     contracts.warm_up()
     reader = PageViewReader(store)
     th = Thresholds.from_settings(settings)
-    keyframer = Keyframer(store, reader, also=lambda *pv: derive_clicks(index, reader, th, *pv))
+    # Post-ingest derivation from the durable queue in the index; started
+    # here so work left by a previous run (killed or not) is picked up.
+    derivation = Worker(
+        Context(store, index, reader, th),
+        lease_seconds=settings.derivation_lease_seconds,
+        max_attempts=settings.derivation_max_attempts,
+    )
+    if settings.derivation_worker:
+        derivation.start()
     accounts = Accounts(store)
     public_paths = {"/healthz", settings.recorder_path, "/login", "/favicon.ico"}
     # The replay frame is static and holds no data; it is loaded without a cookie (see replay_frame).
@@ -112,7 +120,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
-        keyframer.close()
+        derivation.close()
         index.close()
 
     app = Starlette(
@@ -129,6 +137,6 @@ def create_app(
     app.state.index = index
     app.state.sites = SiteRegistry(store, settings.site_cache_seconds)
     app.state.reader = reader
-    app.state.keyframer = keyframer
+    app.state.derivation = derivation
     app.state.accounts = accounts
     return app

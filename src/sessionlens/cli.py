@@ -125,15 +125,57 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         all_keys = chunk_keys(store)
         progress = Progress(len(all_keys), "reindex")
         result = reindex(
-            store, index, all_keys, on_chunk=progress.advance, thresholds=Thresholds.from_settings(settings)
-        )
+            store, index, all_keys, on_chunk=progress.advance, thresholds=Thresholds.from_settings(settings),
+            keyframes=not args.no_keyframes,
+        )  # fmt: skip
         progress.finish()
     finally:
         index.close()
     print(f"indexed {result.chunks} chunks in {result.sessions} sessions")
-    for problem in result.unreadable:
-        print(f"skipped unreadable chunk {problem}", file=sys.stderr)
-    return 1 if result.unreadable else 0
+    # The rebuilt index is in place either way; exit 1 so scripts notice
+    # the skipped chunks (they stay in storage, untouched).
+    for skipped in result.skipped:
+        print(f"skipped {skipped.key}: {skipped.reason}", file=sys.stderr)
+    if result.skipped:
+        print(f"warning: {len(result.skipped)} chunk(s) skipped; the rest is rebuilt", file=sys.stderr)
+    return 1 if result.skipped else 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from sessionlens.derivation.derivations import Context
+    from sessionlens.derivation.worker import Worker
+    from sessionlens.heatmap.signals import Thresholds
+    from sessionlens.index import Index
+    from sessionlens.replay.pageview import PageViewReader
+    from sessionlens.stores.factory import open_store
+
+    settings = _settings(args)
+    store = open_store(settings)
+    index = Index(settings.resolved_index_path)
+    worker = Worker(
+        Context(store, index, PageViewReader(store), Thresholds.from_settings(settings)),
+        lease_seconds=settings.derivation_lease_seconds,
+        max_attempts=settings.derivation_max_attempts,
+    )
+    try:
+        if args.once:
+            done = worker.drain()
+            backlog = index.work_backlog(settings.derivation_max_attempts)
+            print(f"derived {done} page view(s); {backlog['pending']} pending, {backlog['failed']} failed")
+            return 0
+        stopped = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopped.set())
+        worker.start()
+        print(f"sessionlens worker {worker.name} deriving from {settings.resolved_index_path}")
+        stopped.wait()
+        worker.close()
+    finally:
+        index.close()
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -367,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", default="", help="what the token is for")
     p.set_defaults(func=cmd_tokens_create)
 
-    p = sub.add_parser("reindex", help="rebuild the index from stored chunks")
+    p = sub.add_parser("reindex", help="rebuild the index and derived data from stored chunks")
     common(p)
     p.set_defaults(func=cmd_reindex)
 
@@ -414,3 +456,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+    p.add_argument("--no-keyframes", action="store_true", help="keep stored keyframes (faster)")
+    p = sub.add_parser("worker", help="run the derivation worker (keyframes, click facts) on its own")
+    common(p)
+    p.add_argument("--once", action="store_true", help="derive what is due, then exit")
+    p.set_defaults(func=cmd_worker)
+

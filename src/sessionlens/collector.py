@@ -124,5 +124,5 @@ async def ingest(request: Request) -> Response:
         # Every failure is a JSON 4xx for the recorder; the bug is in the log.
         log.exception("ingest failed unexpectedly")
         return error(422, f"batch could not be processed ({type(exc).__name__})", cors)
-    state.keyframer.schedule(site.key, accepted.sid, accepted.pid)
+    state.derivation.nudge()  # the work row was recorded with the chunk; this only wakes the worker
     return JSON({"ok": True, "seq": accepted.seq, "events": accepted.events}, headers=cors)

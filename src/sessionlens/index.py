@@ -13,7 +13,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +28,9 @@ from sessionlens.url_patterns import page_matches, url_matches
 T = TypeVar("T")
 INDEX_SQL = SCHEMA_DIR / "index.sql"
 _UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+# The tables `reindex` rebuilds from stored chunks. The derivation queue and
+# other bookkeeping tables are not derived from chunks and are left alone.
+REBUILT_TABLES = ("chunks", "page_views", "page_urls", "sessions", "clicks", "moves")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -40,9 +43,14 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class IndexClosed(RuntimeError):
+    """A write was submitted after close(); it would never run."""
+
+
 class Index:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writes: queue.Queue[
             tuple[Callable[[sqlite3.Connection], Any], concurrent.futures.Future[Any]] | None
@@ -74,6 +82,8 @@ class Index:
                 future.set_exception(exc)
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> concurrent.futures.Future[T]:
+        if self._closed:
+            raise IndexClosed(f"index {self.path} is closed")
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._writes.put((fn, future))
         return future
@@ -85,6 +95,7 @@ class Index:
         return await asyncio.wrap_future(self.submit(fn))
 
     def close(self) -> None:
+        self._closed = True
         self._writes.put(None)
         self._thread.join(timeout=10)
         conn = getattr(self._reader_local, "conn", None)
@@ -167,10 +178,163 @@ class Index:
 
     def clear(self) -> None:
         def wipe(conn: sqlite3.Connection) -> None:
-            for table in ("chunks", "page_views", "page_urls", "sessions", "clicks", "moves"):
+            for table in REBUILT_TABLES:
                 conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
 
         self.write(wipe)
+
+    def adopt_rebuild(
+        self, fresh_path: Path, keep_received_since: int, exclude: set[tuple[str, str, str, int]] = frozenset()
+    ) -> int:
+        """Replace the rebuilt tables with those of the index at `fresh_path`, in one transaction.
+
+        Readers see the old rows until the commit and the new ones after it
+        (a running server included: it is the same database). Chunk rows
+        received since `keep_received_since` that the rebuild does not hold
+        (ingested while it ran) are kept, re-aggregated and queued for
+        derivation, except those in `exclude` (the rebuild skipped them). Returns how many were kept. (PostgreSQL: build into a
+        staging schema and run the same statements in one transaction.)
+        """
+        return self.write(lambda conn: _adopt_rebuild(conn, fresh_path, keep_received_since, exclude))
+
+    # -- derivation work queue -------------------------------------------------
+    # One row per page view with derivation to do (storage_schemas/index.sql).
+    # Rows are added by _record_chunks in the chunk's own transaction. The
+    # statements are plain SQL that PostgreSQL runs as well; there a claim
+    # selects its rows `FOR UPDATE SKIP LOCKED` (here the single writer and
+    # SQLite's write lock make the claiming UPDATE atomic).
+
+    def claim_work(
+        self, worker: str, now_ms: int, lease_ms: int, max_attempts: int, limit: int = 1
+    ) -> list[WorkItem]:
+        """Lease up to `limit` due page views to `worker` until now + lease."""
+
+        def claim(conn: sqlite3.Connection) -> list[WorkItem]:
+            rows = conn.execute(
+                """UPDATE derivation_queue
+                   SET claimed_by = :worker, available_at = :until, attempts = attempts + 1
+                   WHERE rowid IN (
+                       SELECT rowid FROM derivation_queue
+                       WHERE available_at <= :now AND attempts < :max
+                       ORDER BY available_at LIMIT :limit)
+                   RETURNING site, sid, pid, generation, attempts""",
+                {"worker": worker, "until": now_ms + lease_ms, "now": now_ms, "max": max_attempts,
+                 "limit": limit},
+            ).fetchall()  # fmt: skip
+            return [WorkItem(*row) for row in rows]
+
+        return self.write(claim)
+
+    def finish_work(self, item: WorkItem, worker: str) -> None:
+        """The derived data of `item.generation` is written: drop the row, or free it if a chunk came since."""
+
+        def finish(conn: sqlite3.Connection) -> None:
+            done = conn.execute(
+                "DELETE FROM derivation_queue WHERE site = ? AND sid = ? AND pid = ? AND generation = ?",
+                (item.site, item.sid, item.pid, item.generation),
+            ).rowcount
+            if not done:
+                conn.execute(
+                    "UPDATE derivation_queue SET claimed_by = NULL, available_at = 0 "
+                    "WHERE site = ? AND sid = ? AND pid = ? AND claimed_by = ?",
+                    (item.site, item.sid, item.pid, worker),
+                )
+
+        self.write(finish)
+
+    def fail_work(self, item: WorkItem, worker: str, retry_at_ms: int, error: str) -> None:
+        """Free a claim that failed; it becomes due again at `retry_at_ms`."""
+        self.write(
+            lambda conn: conn.execute(
+                "UPDATE derivation_queue SET claimed_by = NULL, available_at = ?, last_error = ? "
+                "WHERE site = ? AND sid = ? AND pid = ? AND claimed_by = ?",
+                (retry_at_ms, error[:2000], item.site, item.sid, item.pid, worker),
+            )
+        )
+
+    def enqueue_work(self, page_views: Iterable[tuple[str, str, str]]) -> None:
+        """Queue derivation of these page views (as a new chunk would)."""
+        views = list(page_views)
+        self.write(lambda conn: _enqueue(conn, views))
+
+    def work_backlog(self, max_attempts: int) -> dict[str, int]:
+        """Queued page views: still to derive, and given up on after max_attempts failures."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT COALESCE(SUM(attempts < ?), 0), COALESCE(SUM(attempts >= ?), 0) FROM derivation_queue",
+                (max_attempts, max_attempts),
+            )
+            .fetchone()
+        )
+        return {"pending": int(row[0]), "failed": int(row[1])}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """A claimed row of the derivation queue."""
+
+    site: str
+    sid: str
+    pid: str
+    generation: int
+    attempts: int
+
+    @property
+    def page_view(self) -> tuple[str, str, str]:
+        return self.site, self.sid, self.pid
+
+
+def _enqueue(conn: sqlite3.Connection, page_views: list[tuple[str, str, str]]) -> None:
+    # A row being worked on keeps its lease: the worker sees the new
+    # generation when it finishes and frees the row for another pass.
+    conn.executemany(
+        """INSERT INTO derivation_queue (site, sid, pid) VALUES (?, ?, ?)
+           ON CONFLICT (site, sid, pid) DO UPDATE SET
+               generation = generation + 1, attempts = 0, last_error = NULL,
+               available_at = CASE WHEN claimed_by IS NULL THEN 0 ELSE available_at END""",
+        page_views,
+    )
+
+
+def _adopt_rebuild(
+    conn: sqlite3.Connection, fresh_path: Path, keep_received_since: int, exclude: set[tuple[str, str, str, int]]
+) -> int:
+    conn.commit()
+    conn.execute("ATTACH DATABASE ? AS fresh", (str(fresh_path),))
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        kept = conn.execute(
+            """SELECT * FROM main.chunks AS c WHERE c.received >= ? AND NOT EXISTS (
+                   SELECT 1 FROM fresh.chunks AS f
+                   WHERE f.site = c.site AND f.sid = c.sid AND f.pid = c.pid AND f.seq = c.seq)""",
+            (keep_received_since,),
+        ).fetchall()
+        kept = [r for r in kept if (r["site"], r["sid"], r["pid"], r["seq"]) not in exclude]
+        for table in REBUILT_TABLES:
+            columns = ", ".join(r["name"] for r in conn.execute(f"PRAGMA fresh.table_info({table})"))
+            conn.execute(f"DELETE FROM main.{table}")  # noqa: S608 - fixed names
+            conn.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM fresh.{table}")  # noqa: S608
+        if kept:
+            names = kept[0].keys()
+            conn.executemany(
+                f"INSERT OR REPLACE INTO main.chunks ({', '.join(names)}) "  # noqa: S608
+                f"VALUES ({', '.join('?' * len(names))})",
+                [tuple(r) for r in kept],
+            )
+            views = list(dict.fromkeys((r["site"], r["sid"], r["pid"]) for r in kept))
+            for view in views:
+                _refresh_page_view(conn, *view)
+            for site, sid in dict.fromkeys(v[:2] for v in views):
+                _refresh_session(conn, site, sid)
+            _enqueue(conn, views)
+        conn.commit()
+        return len(kept)
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.execute("DETACH DATABASE fresh")
 
 
 class ChunkRow:
@@ -198,8 +362,12 @@ class ChunkRow:
 def _record_chunks(conn: sqlite3.Connection, rows: list[ChunkRow]) -> None:
     for row in rows:
         _insert_chunk(conn, row)
-    for site, sid, pid in dict.fromkeys((r.site, r.sid, r.pid) for r in rows):
+    views = list(dict.fromkeys((r.site, r.sid, r.pid) for r in rows))
+    for site, sid, pid in views:
         _refresh_page_view(conn, site, sid, pid)
+    # The page view's derived data is now behind its chunks: record the work
+    # in this same transaction, so an acknowledged chunk is always derived.
+    _enqueue(conn, views)
     for site, sid in dict.fromkeys((r.site, r.sid) for r in rows):
         _refresh_session(conn, site, sid)
 

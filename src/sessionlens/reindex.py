@@ -1,25 +1,59 @@
-"""Rebuild every index table from the stored chunks alone."""
+"""Rebuild every index table, and the derived data, from the stored chunks alone.
+
+The rebuild is written into a fresh index file beside the live one and
+swapped in by one transaction at the end (Index.adopt_rebuild), so:
+- an interrupted or failing reindex leaves the old index exactly as it was;
+- a running server keeps answering from the old rows during the rebuild and
+  sees the new ones as soon as the swap commits (same database file);
+- a chunk that cannot be read, decoded, indexed or derived is reported with
+  its key and the reason, skipped, and never deleted; everything else is
+  rebuilt.
+For PostgreSQL the same shape is a staging schema swapped in one transaction.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sessionlens import codec, keys
-from sessionlens.heatmap.derive import derive_clicks
+from sessionlens.derivation.clicks import ClickDeriver
+from sessionlens.derivation.derivations import Context, DerivationError, derive_page_view
 from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import ChunkRow, Index
 from sessionlens.ingest import row_for_stored_chunk
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.stores.base import BlobStore
 
+# Chunk rows received this long before the rebuild started, and missing from
+# it, were stored after their key was listed: the swap keeps them.
+INGEST_SLACK_MS = 120_000
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.reason}"
+
 
 @dataclass
 class ReindexResult:
     chunks: int = 0
     sessions: int = 0
-    unreadable: list[str] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    kept: int = 0  # chunk rows ingested while the rebuild ran, carried over
+
+    @property
+    def unreadable(self) -> list[str]:
+        return [str(s) for s in self.skipped]
 
 
 def chunk_keys(store: BlobStore) -> list[str]:
@@ -32,10 +66,31 @@ def reindex(
     all_keys: list[str] | None = None,
     on_chunk: Callable[[], None] | None = None,
     thresholds: Thresholds | None = None,
+    keyframes: bool = True,
 ) -> ReindexResult:
-    """Unreadable chunks are listed in the result and skipped, never deleted."""
+    """Rebuild `index` from `store`; skipped chunks are listed in the result."""
+    since = int(time.time() * 1000) - INGEST_SLACK_MS
     all_keys = chunk_keys(store) if all_keys is None else all_keys
-    index.clear()
+    fresh_path = index.path.with_name(f"{index.path.name}.rebuild-{os.getpid()}")
+    _remove_leftovers(index.path)
+    fresh = Index(fresh_path)
+    try:
+        reader = _SkippingReader(store)
+        ctx = Context(store, fresh, reader, thresholds or Thresholds(), ClickDeriver(0))
+        result = _build(ctx, all_keys, on_chunk, skip=frozenset() if keyframes else frozenset({"keyframes"}))
+        fresh.close()
+        skipped = {keys.parse_chunk_key(s.key) for s in result.skipped}
+        exclude = {(a.site, a.sid, a.pid, a.seq) for a in skipped if a is not None}
+        result.kept = index.adopt_rebuild(fresh_path, since, exclude)
+    finally:
+        fresh.close()
+        _remove_index_files(fresh_path)
+    return result
+
+
+def _build(
+    ctx: Context, all_keys: list[str], on_chunk: Callable[[], None] | None, skip: frozenset[str]
+) -> ReindexResult:
     result = ReindexResult()
 
     def session_of(key: str) -> tuple[str, str]:
@@ -46,24 +101,109 @@ def reindex(
     # Keys are sorted, so the chunks of one session arrive together and each
     # session is aggregated once.
     for _, group in itertools.groupby(all_keys, key=session_of):
-        rows: list[ChunkRow] = []
+        rows: list[tuple[str, ChunkRow]] = []
         for key in group:
             try:
-                blob = store.get(key)
-                rows.append(row_for_stored_chunk(codec.decode(blob), len(blob)))
+                rows.append((key, _read_row(ctx.store, key)))
             except Exception as exc:  # a damaged object must not stop the rebuild
-                result.unreadable.append(f"{key}: {exc}")
+                result.skipped.append(Skipped(key, _reason(exc)))
+                ctx.reader.skip.add(key)
             if on_chunk:
                 on_chunk()
-        if rows:
-            index.record_chunks(rows).result()
-            result.chunks += len(rows)
-            result.sessions += 1
-            # Click facts and signals are re-scored with today's thresholds.
-            reader = PageViewReader(store, cache_size=64)
-            for site, sid, pid in sorted({(r.site, r.sid, r.pid) for r in rows}):
-                try:
-                    derive_clicks(index, reader, thresholds or Thresholds(), site, sid, pid)
-                except Exception as exc:
-                    result.unreadable.append(f"clicks of {site}/{sid}/{pid}: {exc}")
+        indexed = _record(ctx.index, rows, result, ctx.reader.skip)
+        if not indexed:
+            continue
+        result.chunks += len(indexed)
+        result.sessions += 1
+        # Derived data is rebuilt from the first chunk, with today's thresholds.
+        for view in sorted({(r.site, r.sid, r.pid) for r in indexed}):
+            _derive(ctx, view, skip, result)
     return result
+
+
+def _derive(ctx: Context, view: tuple[str, str, str], skip: frozenset[str], result: ReindexResult) -> None:
+    """Derive a page view; a chunk that makes a derivation fail is reported and left out of it."""
+    reader = ctx.reader
+    assert isinstance(reader, _SkippingReader)
+    while True:
+        try:
+            derive_page_view(ctx, view, rebuild=True, skip=skip)
+            return
+        except DerivationError as exc:
+            result.skipped.append(Skipped(exc.key, f"{exc.derivation}: {_reason(exc.cause)}"))
+            if not keys.parse_chunk_key(exc.key) or exc.key in reader.skip:
+                return  # not one chunk's fault: the page view stays underived
+            reader.skip.add(exc.key)  # derive again without it
+
+
+class _SkippingReader(PageViewReader):
+    """A reader that leaves out the chunks reindex skipped, so derivations use the rest."""
+
+    def __init__(self, store: BlobStore) -> None:
+        super().__init__(store, cache_size=64)
+        self.skip: set[str] = set()
+
+    def chunk_seqs(self, site: str, sid: str, pid: str) -> list[int]:
+        return [
+            seq
+            for seq in super().chunk_seqs(site, sid, pid)
+            if keys.chunk_key(keys.ChunkAddress(site, sid, pid, seq)) not in self.skip
+        ]
+
+
+def _read_row(store: BlobStore, key: str) -> ChunkRow:
+    blob = store.get(key)
+    row = row_for_stored_chunk(codec.decode(blob), len(blob))
+    addr = keys.parse_chunk_key(key)
+    if addr != keys.ChunkAddress(row.site, row.sid, row.pid, row.seq):
+        raise ValueError("the chunk's site, session, page view or seq differs from its key")
+    return row
+
+
+def _record(
+    index: Index, rows: list[tuple[str, ChunkRow]], result: ReindexResult, ctx_skip: set[str]
+) -> list[ChunkRow]:
+    """Index a session's rows in one go, or one by one to find the rows that cannot be indexed."""
+    if not rows:
+        return []
+    try:
+        index.record_chunks([r for _, r in rows]).result()
+        return [r for _, r in rows]
+    except Exception:
+        pass
+    indexed = []
+    for key, row in rows:
+        try:
+            index.record_chunks([row]).result()
+            indexed.append(row)
+        except Exception as exc:
+            result.skipped.append(Skipped(key, f"cannot be indexed: {_reason(exc)}"))
+            ctx_skip.add(key)
+    return indexed
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _remove_index_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
+
+
+def _remove_leftovers(live: Path) -> None:
+    """Drop rebuild files left by a reindex that was killed (its process is gone)."""
+    for path in live.parent.glob(f"{live.name}.rebuild-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if not pid.isdigit():
+            continue  # -wal / -shm files go with their database below
+        if int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), 0)
+                continue  # another reindex is running
+            except PermissionError:
+                continue
+            except ProcessLookupError:
+                pass
+        _remove_index_files(path)

@@ -90,6 +90,23 @@ SETTINGS: tuple[Setting, ...] = (
         "A click with no DOM change, scroll, navigation or focus change this long after is dead.",
     ),
     Setting("error_click_ms", 1000, "A click followed by a JS error within this time is an error click."),
+    Setting(
+        "derivation_worker",
+        True,
+        "Run the derivation worker (keyframes, click and move facts) inside `sessionlens serve`; "
+        "turn off when `sessionlens worker` runs apart.",
+    ),
+    Setting(
+        "derivation_lease_seconds",
+        30,
+        "How long a worker's claim on a page view's derivation lasts; a crashed worker's claim is "
+        "taken again after it.",
+    ),
+    Setting(
+        "derivation_max_attempts",
+        5,
+        "Failed derivations of a page view before the worker gives up on it until a new chunk arrives.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

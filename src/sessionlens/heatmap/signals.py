@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sessionlens.contracts import field
@@ -124,49 +124,71 @@ def page_view_facts(
     events: Iterable[list[Any]], th: Thresholds = Thresholds()
 ) -> tuple[list[ClickFact], list[MoveFact]]:
     """Clicks with their signals, and pointer positions sampled for move maps."""
-    state = DomState()
-    moves: list[MoveFact] = []
-    clicks: list[ClickFact] = []
-    positions: list[int] = []  # stream position of each click
-    # (stream position, t): what answered a click must come after it in the
-    # stream, not merely in the same millisecond (the focus of its mousedown).
-    changes: list[tuple[int, int]] = []
-    errors: list[tuple[int, int]] = []
-    last_t = 0
-    vw = 0.0
-    for position, event in enumerate(events):
-        kind, t = event[0], event[1]
-        last_t = max(last_t, t)
-        if kind == "click":
-            target = state.nodes.get(event[_C["target"]]) if event[_C["target"]] is not None else None
-            clicks.append(
-                ClickFact(
-                    t=t, url=state.url, selector=event[_C["selector"]], fx=event[_C["fx"]], fy=event[_C["fy"]],
-                    px=event[_C["px"]], py=event[_C["py"]], vw=vw or state.viewport[0], pw=event[_C["pw"]],
-                    ph=event[_C["ph"]], tag=event[_C["tag"]], flags=event[_C["flags"]], label=_label(target),
-                )
-            )  # fmt: skip
-            positions.append(position)
-        elif kind == "move" and (not moves or t - moves[-1].t >= MOVE_SAMPLE_MS):
-            sx, sy = state.scroll.get(None, [0, 0])
-            moves.append(MoveFact(t, state.url, event[2] + sx, event[3] + sy, vw or state.viewport[0]))
-        elif kind == "error":
-            errors.append((position, t))
-        elif kind in _CHANGE_KINDS:
-            changes.append((position, t))
-        if kind in ("meta", "resize"):
-            vw = event[5] if kind == "meta" else event[2]
-        state.apply(event)
+    return PageViewFacts().add(events).result(th)
 
-    for click, at in zip(clicks, positions, strict=True):
-        click.error = any(p > at and t <= click.t + th.error_ms for p, t in errors)
-        if not (click.is_text_input or "x" in click.flags or click.is_stepper):
-            changed = any(p > at and t <= click.t + th.dead_ms for p, t in changes)
-            # A link whose page view ends right after: it navigated away.
-            left = "a" in click.flags and last_t <= click.t + th.dead_ms
-            click.dead = not changed and not left
-    _mark_rage(clicks, th)
-    return clicks, moves
+
+class PageViewFacts:
+    """page_view_facts fed chunk by chunk: a growing page view is not replayed from its start.
+
+    `add` keeps the replayed DOM and what the signals need; `result` marks
+    the signals on copies, so more events can be added after it.
+    """
+
+    def __init__(self) -> None:
+        self.state = DomState()
+        self.moves: list[MoveFact] = []
+        self.clicks: list[ClickFact] = []
+        self.positions: list[int] = []  # stream position of each click
+        # (stream position, t): what answered a click must come after it in the
+        # stream, not merely in the same millisecond (the focus of its mousedown).
+        self.changes: list[tuple[int, int]] = []
+        self.errors: list[tuple[int, int]] = []
+        self.last_t = 0
+        self.vw = 0.0
+        self.position = 0
+
+    def add(self, events: Iterable[list[Any]]) -> PageViewFacts:
+        state, moves = self.state, self.moves
+        for event in events:
+            position = self.position
+            self.position += 1
+            kind, t = event[0], event[1]
+            self.last_t = max(self.last_t, t)
+            vw = self.vw
+            if kind == "click":
+                target = state.nodes.get(event[_C["target"]]) if event[_C["target"]] is not None else None
+                self.clicks.append(
+                    ClickFact(
+                        t=t, url=state.url, selector=event[_C["selector"]], fx=event[_C["fx"]], fy=event[_C["fy"]],
+                        px=event[_C["px"]], py=event[_C["py"]], vw=vw or state.viewport[0], pw=event[_C["pw"]],
+                        ph=event[_C["ph"]], tag=event[_C["tag"]], flags=event[_C["flags"]], label=_label(target),
+                    )
+                )  # fmt: skip
+                self.positions.append(position)
+            elif kind == "move" and (not moves or t - moves[-1].t >= MOVE_SAMPLE_MS):
+                sx, sy = state.scroll.get(None, [0, 0])
+                moves.append(MoveFact(t, state.url, event[2] + sx, event[3] + sy, vw or state.viewport[0]))
+            elif kind == "error":
+                self.errors.append((position, t))
+            elif kind in _CHANGE_KINDS:
+                self.changes.append((position, t))
+            if kind in ("meta", "resize"):
+                self.vw = event[5] if kind == "meta" else event[2]
+            state.apply(event)
+        return self
+
+    def result(self, th: Thresholds = Thresholds()) -> tuple[list[ClickFact], list[MoveFact]]:
+        clicks = [replace(c) for c in self.clicks]
+        errors, changes, last_t = self.errors, self.changes, self.last_t
+        for click, at in zip(clicks, self.positions, strict=True):
+            click.error = any(p > at and t <= click.t + th.error_ms for p, t in errors)
+            if not (click.is_text_input or "x" in click.flags or click.is_stepper):
+                changed = any(p > at and t <= click.t + th.dead_ms for p, t in changes)
+                # A link whose page view ends right after: it navigated away.
+                left = "a" in click.flags and last_t <= click.t + th.dead_ms
+                click.dead = not changed and not left
+        _mark_rage(clicks, th)
+        return clicks, list(self.moves)
 
 
 def _mark_rage(clicks: list[ClickFact], th: Thresholds) -> None:

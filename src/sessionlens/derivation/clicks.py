@@ -1,0 +1,69 @@
+"""Click and move facts of a page view in the index, kept up to date as chunks arrive.
+
+Each page view's replay (PageViewFacts) is kept in memory between passes,
+so a page view that grows by one chunk is not replayed from its first chunk
+again. The kept replay is used only when the chunks it was fed are still the
+first chunks of the page view (a late chunk that fills a gap, or a rebuild,
+starts over), so the rows are the same as a replay from scratch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sessionlens.heatmap.signals import PageViewFacts, Thresholds
+from sessionlens.index import Index
+from sessionlens.replay.pageview import PageViewReader
+
+PageView = tuple[str, str, str]
+
+
+@dataclass
+class _Cursor:
+    facts: PageViewFacts = field(default_factory=PageViewFacts)
+    seqs: list[int] = field(default_factory=list)  # chunks fed, in order
+
+
+class ClickDeriver:
+    def __init__(self, cache_size: int = 64) -> None:
+        self.cache_size = cache_size
+        self._cursors: OrderedDict[PageView, _Cursor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def derive(
+        self,
+        index: Index,
+        reader: PageViewReader,
+        th: Thresholds,
+        view: PageView,
+        *,
+        rebuild: bool = False,
+        on_chunk: Callable[[int], None] = lambda seq: None,
+    ) -> int:
+        """Replace the page view's click and move rows; returns how many clicks it has."""
+        seqs = reader.chunk_seqs(*view)
+        if not seqs:
+            return 0
+        with self._lock:
+            cursor = None if rebuild else self._cursors.pop(view, None)
+        if cursor is None or seqs[: len(cursor.seqs)] != cursor.seqs:
+            cursor = _Cursor()
+        # Taken out of the cache while in use: if this pass fails half-way,
+        # the half-fed replay is dropped and the next pass starts over.
+        for seq in seqs[len(cursor.seqs) :]:
+            on_chunk(seq)
+            cursor.facts.add(reader.chunk(*view, seq)["events"])
+            cursor.seqs.append(seq)
+        on_chunk(seqs[0])
+        t0 = reader.chunk(*view, seqs[0])["t0"]
+        clicks, moves = cursor.facts.result(th)
+        index.replace_clicks(*view, t0, clicks, moves)
+        if not rebuild:
+            with self._lock:
+                self._cursors[view] = cursor
+                while len(self._cursors) > self.cache_size:
+                    self._cursors.popitem(last=False)
+        return len(clicks)
