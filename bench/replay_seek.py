@@ -43,7 +43,7 @@ from sessionlens.settings import load_settings  # noqa: E402
 from tests.helpers import batch, new_id  # noqa: E402
 from tests.live import LiveCollector, chromium  # noqa: E402
 from tests.synthetic import synthetic_page_view  # noqa: E402
-from tests.viewer_live import add_viewer_user, log_in, open_player  # noqa: E402
+from tests.viewer_live import add_viewer_user, log_in, open_player, replay_frame  # noqa: E402
 
 ORIGIN = "https://bench.example"
 T0 = int(time.time() * 1000) - 3_600_000  # within the collector's t0 window
@@ -136,9 +136,10 @@ def main() -> int:
                 state = DomState().apply_all([["snapshot", 1, 0, True, records]])
                 frame = state.keyframe()
                 python_ms = (time.perf_counter() - started) * 1000
-                build_ms = page.evaluate(
+                # Built in the replay frame itself (its own origin: playwright's frame API).
+                build_ms = replay_frame(page).evaluate(
                     """(frame) => { const s = performance.now();
-                       window.sessionlensPlayer.dom.applyKeyframe(frame); return performance.now() - s; }""",
+                       window.sessionlensReplay.dom.applyKeyframe(frame); return performance.now() - s; }""",
                     frame,
                 )
                 metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
