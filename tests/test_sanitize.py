@@ -109,3 +109,24 @@ def test_malformed_records_are_dropped_not_fatal() -> None:
     ]
     frame = clean.keyframe({"t": 1, "nodes": [["bad"], [1, None, None, 9]], "url": 5})
     assert frame["nodes"] == [[1, None, None, 9]] and frame["url"] == ""
+
+
+def test_names_are_compared_by_lower_cased_local_part() -> None:
+    # Every SVG animation is blocked, even a harmless-looking one: a later
+    # mutation of attributeName/to/values could aim it at href.
+    for tag in (
+        "animate",
+        "SET",
+        "svg:animate",
+        "animateMotion",
+        "X:ANIMATETRANSFORM",
+        "discard",
+        "svg:script",
+    ):
+        assert clean.record(el(tag, {"attributeName": "opacity"}, {"ns": "svg"}))[4] == BLOCKED_TAG, tag
+    rec = clean.record(el("a", {"XLINK:HREF": "javascript:x", "x:onclick": "y()", "ATTRIBUTENAME": "href"}))
+    assert rec[5] == {"XLINK:HREF": INVALID_URL}
+    assert clean.record(el("feColorMatrix", {"values": "1 0 0 0 0"}, {"ns": "svg"}))[5] == {
+        "values": "1 0 0 0 0"
+    }
+    assert clean.record(el("feColorMatrix", {"values": "#;javascript:x"}, {"ns": "svg"}))[5] == {}
