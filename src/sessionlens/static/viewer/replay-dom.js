@@ -1,8 +1,9 @@
-// Rebuilding a recorded page view inside the player's sandboxed iframe.
+// Rebuilding a recorded page view in the replay frame.
 //
-// The iframe's sandbox has no allow-scripts, so nothing in it can run; this
-// code, running in the viewer, builds the DOM from sanitised node records
-// and applies events. It sanitises again (a second net under the server's
+// This runs inside /replay/frame (replay-frame.js), an opaque-origin sandbox
+// whose CSP lets only our own modules run: recorded content there has no
+// cookie to send and nothing recorded may run. It builds the DOM from
+// sanitised node records and applies events. It sanitises again (a second net under the server's
 // sanitiser, same rules): no handlers, no script URLs, no srcdoc, no script
 // or SVG animation elements, whatever the case or prefix of a name. Records
 // are flat lists and every tree walk here uses an explicit stack or a
