@@ -27,8 +27,12 @@ def viewer(settings: Settings, store: LocalStore, index: Index, site) -> Iterato
         yield c
 
 
+# What the viewer's own login form sends (see tests/security/test_auth_hostile.py).
+OWN_ORIGIN = {"Origin": "http://testserver"}
+
+
 def login(client: TestClient, password: str = PASSWORD) -> None:
-    r = client.post("/login", data={"name": "ada", "password": password, "next": "/"})
+    r = client.post("/login", data={"name": "ada", "password": password, "next": "/"}, headers=OWN_ORIGIN)
     assert r.status_code == 303, r.text
 
 
@@ -56,15 +60,17 @@ def test_viewer_pages_send_anonymous_users_to_login(viewer: TestClient, path: st
 
 
 def test_wrong_password_is_refused_and_sets_no_cookie(viewer: TestClient) -> None:
-    r = viewer.post("/login", data={"name": "ada", "password": "nope-nope-nope"})
+    r = viewer.post("/login", data={"name": "ada", "password": "nope-nope-nope"}, headers=OWN_ORIGIN)
     assert r.status_code == 401 and "Wrong user name or password" in r.text
     assert cookies.COOKIE not in r.cookies
-    r = viewer.post("/login", data={"name": "nobody", "password": PASSWORD})
+    r = viewer.post("/login", data={"name": "nobody", "password": PASSWORD}, headers=OWN_ORIGIN)
     assert r.status_code == 401
 
 
 def test_login_sets_an_httponly_strict_cookie_that_opens_the_apis(viewer: TestClient) -> None:
-    r = viewer.post("/login", data={"name": "ada", "password": PASSWORD, "next": "/sessions/abc?t=5"})
+    r = viewer.post(
+        "/login", data={"name": "ada", "password": PASSWORD, "next": "/sessions/abc?t=5"}, headers=OWN_ORIGIN
+    )
     assert r.status_code == 303 and r.headers["location"] == "/sessions/abc?t=5"
     header = r.headers["set-cookie"]
     assert "HttpOnly" in header and "SameSite=strict" in header and "Path=/" in header
@@ -75,7 +81,9 @@ def test_login_sets_an_httponly_strict_cookie_that_opens_the_apis(viewer: TestCl
 
 def test_login_refuses_open_redirects_and_cross_site_posts(viewer: TestClient) -> None:
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
-        r = viewer.post("/login", data={"name": "ada", "password": PASSWORD, "next": target})
+        r = viewer.post(
+            "/login", data={"name": "ada", "password": PASSWORD, "next": target}, headers=OWN_ORIGIN
+        )
         assert r.headers["location"] == "/"
     r = viewer.post(
         "/login", data={"name": "ada", "password": PASSWORD}, headers={"Sec-Fetch-Site": "cross-site"}
@@ -85,11 +93,13 @@ def test_login_refuses_open_redirects_and_cross_site_posts(viewer: TestClient) -
 
 def test_forged_or_expired_cookie_is_refused(viewer: TestClient, store: LocalStore) -> None:
     secret = Accounts(store).secret()
-    good = cookies.issue(secret, "ada")
-    forged = good.replace("ada.", "root.", 1)
-    viewer.cookies.set(cookies.COOKIE, forged)
+    login(viewer)
+    good = viewer.cookies[cookies.COOKIE]
+    user, expires, session_id, _ = good.split(".")
+    viewer.cookies.clear()
+    viewer.cookies.set(cookies.COOKIE, good.replace("ada.", "root.", 1))
     assert viewer.get("/api/me").status_code == 401
-    viewer.cookies.set(cookies.COOKIE, cookies.issue(secret, "ada", now=0))
+    viewer.cookies.set(cookies.COOKIE, cookies.issue(secret, user, session_id, 1))
     assert viewer.get("/api/me").status_code == 401
     viewer.cookies.set(cookies.COOKIE, good)
     assert viewer.get("/api/me").status_code == 200

@@ -15,11 +15,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sessionlens import collector, contracts
+from sessionlens.auth.login import LoginGate
 from sessionlens.auth.middleware import RequireLogin, SecurityHeaders
 from sessionlens.auth.users import Accounts
-from sessionlens.health import problems as health_problems
 from sessionlens.derivation.derivations import Context
 from sessionlens.derivation.worker import Worker
+from sessionlens.health import problems as health_problems
 from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import Index
 from sessionlens.recorder_asset import RecorderAsset, snippet_html
@@ -78,7 +79,8 @@ def create_app(
     )
     if settings.derivation_worker:
         derivation.start()
-    accounts = Accounts(store)
+    accounts = Accounts(store, cache_seconds=settings.auth_cache_seconds)
+    login_gate = LoginGate(accounts, settings)
     public_paths = {"/healthz", settings.recorder_path, "/login", "/favicon.ico"}
     # The replay frame is static and holds no data; it is loaded without a cookie (see replay_frame).
     public_prefixes = ("/ingest/", "/sites/", pages.ASSETS + "/", replay_frame.PREFIX)
@@ -120,6 +122,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        login_gate.close()
         derivation.close()
         index.close()
 
@@ -139,4 +142,5 @@ def create_app(
     app.state.reader = reader
     app.state.derivation = derivation
     app.state.accounts = accounts
+    app.state.login_gate = login_gate
     return app

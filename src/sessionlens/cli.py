@@ -224,12 +224,29 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         if getpass.getpass("again: ") != password:
             print("error: the passwords differ", file=sys.stderr)
             return 2
+    accounts = _accounts(args)
     try:
-        _accounts(args).add_user(args.name, password, replace=args.replace)
+        sessions = accounts.sessions.count(args.name) if args.replace else 0
+        accounts.add_user(args.name, password, replace=args.replace)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"user {args.name} can now log in to the viewer")
+    if args.replace:
+        tokens = len(accounts.tokens(user=args.name))
+        print(f"ended {sessions} login session(s); {tokens} API token(s) still work (sessionlens tokens list)")
+    return 0
+
+
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    from sessionlens.auth.users import UserError
+
+    try:
+        removed = _accounts(args).remove_user(args.name)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"removed user {args.name}: ended {removed.sessions} session(s), revoked {removed.tokens} token(s)")
     return 0
 
 
@@ -243,12 +260,40 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     from sessionlens.auth.users import UserError
 
     try:
-        token = _accounts(args).create_token(args.user, args.label)
+        token = _accounts(args).create_token(args.user, args.label, args.scope)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(token)
     print("send it as: Authorization: Bearer <token>  (shown once; it is stored hashed)", file=sys.stderr)
+    return 0
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    import time
+
+    found = _accounts(args).tokens(user=args.user)
+    if args.json:
+        print(orjson.dumps([{"id": t.id, "user": t.user, "scope": t.scope, "label": t.label,
+                             "created": t.created} for t in found]).decode())  # fmt: skip
+        return 0
+    if not found:
+        print("no API tokens" + (f" for {args.user}" if args.user else ""))
+    for t in found:
+        created = time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.created / 1000))
+        print(f"{t.id}  {t.user}  {t.scope:<5}  {created} UTC  {t.label}")
+    return 0
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    from sessionlens.auth.users import UserError
+
+    try:
+        info = _accounts(args).revoke_token(args.token)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"revoked token {info.id} of {info.user} ({info.label})")
     return 0
 
 
@@ -399,6 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = users.add_parser("list", help="list users")
     common(p)
     p.set_defaults(func=cmd_users_list)
+    p = users.add_parser("remove", help="remove a user, end their sessions and revoke their tokens")
+    common(p)
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_remove)
 
     tokens = sub.add_parser("tokens", help="API tokens for scripts").add_subparsers(
         dest="tokens_command", required=True
@@ -407,7 +456,19 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("user")
     p.add_argument("--label", default="", help="what the token is for")
+    p.add_argument(
+        "--scope", choices=["read", "admin"], default="read", help="read: read APIs only (default); admin: also changes"
+    )
     p.set_defaults(func=cmd_tokens_create)
+    p = tokens.add_parser("list", help="list API tokens (id, user, scope, created, label)")
+    common(p)
+    p.add_argument("--user", help="only this user's tokens")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tokens_list)
+    p = tokens.add_parser("revoke", help="revoke an API token")
+    common(p)
+    p.add_argument("token", metavar="ID|PREFIX|TOKEN", help="id from `tokens list` (or 6+ of its first digits)")
+    p.set_defaults(func=cmd_tokens_revoke)
 
     p = sub.add_parser("reindex", help="rebuild the index and derived data from stored chunks")
     common(p)

@@ -7,6 +7,7 @@ Layout (also documented in storage_schemas/layout.md):
     config/sites/{site}.json
     config/users/{name}.json
     config/tokens/{sha256 of token}.json
+    config/sessions/{user}/{sha256 of session id}.json
     config/secret
 
 A chunk key is a pure function of (site, sid, pid, seq), so a retried batch
@@ -22,6 +23,7 @@ CHUNK_ROOT = "v1/sites/"
 SITE_CONFIG_PREFIX = "config/sites/"
 USER_PREFIX = "config/users/"
 TOKEN_PREFIX = "config/tokens/"
+SESSION_PREFIX = "config/sessions/"
 SECRET_KEY = "config/secret"
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHUNK_KEY = re.compile(
@@ -100,6 +102,16 @@ def token_key(token_hash: str) -> str:
     if not re.fullmatch(r"[0-9a-f]{64}", token_hash):
         raise ValueError("token hash must be 64 hex digits")
     return f"{TOKEN_PREFIX}{token_hash}.json"
+
+
+def user_sessions_prefix(user: str) -> str:
+    return f"{SESSION_PREFIX}{_checked(user)}/"
+
+
+def session_key(user: str, session_hash: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", session_hash):
+        raise ValueError("session hash must be 64 hex digits")
+    return f"{user_sessions_prefix(user)}{session_hash}.json"
 
 
 def backdrop_key(site: str, sid: str, pid: str, t: int, width: int) -> str:

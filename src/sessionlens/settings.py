@@ -90,6 +90,31 @@ SETTINGS: tuple[Setting, ...] = (
         "A click with no DOM change, scroll, navigation or focus change this long after is dead.",
     ),
     Setting("error_click_ms", 1000, "A click followed by a JS error within this time is an error click."),
+    Setting("login_max_failures", 5, "Failed logins for one user name before it is locked (per collector)."),
+    Setting(
+        "login_max_failures_per_address",
+        30,
+        "Failed logins from one client address (IPv6: its /64) before it is locked (per collector).",
+    ),
+    Setting(
+        "login_lockout_seconds",
+        60,
+        "First login lockout; each further failure doubles it, up to an hour.",
+    ),
+    Setting(
+        "login_client_address_header",
+        "",
+        "Header naming the client address, set by your reverse proxy (e.g. X-Forwarded-For; its last "
+        "entry is used). Empty: the socket peer. Name one only behind a proxy that sets it.",
+    ),
+    Setting("login_hash_workers", 1, "Threads that check passwords (scrypt), apart from ingest."),
+    Setting("login_hash_queue", 8, "Logins waiting for a password check before more get 503."),
+    Setting(
+        "auth_cache_seconds",
+        5,
+        "How long a collector trusts a session or API token it checked; the longest delay before "
+        "a logout, revocation or removal made elsewhere takes effect.",
+    ),
     Setting(
         "derivation_worker",
         True,

@@ -6,51 +6,57 @@ where it must cost nothing: public paths go straight through.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
 import orjson
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sessionlens.auth import cookies
+from sessionlens.auth.request_origin import isolation_problem
 from sessionlens.auth.users import Accounts
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-TOKEN_CACHE_SECONDS = 30.0
 
 
 class RequireLogin:
-    """Let a request reach the viewer only with a valid cookie or API token.
+    """Let a request reach the viewer only with a live session cookie or API token.
 
-    Cookie-authenticated state changes must also carry the CSRF token in an
-    X-CSRF-Token header; token-authenticated scripts need none (a browser
-    never attaches an Authorization header on its own).
+    A cookie must be correctly signed, unexpired, and name a session record
+    that still exists (logout, a password change or the user's removal
+    delete it). Cookie-authenticated requests must also pass the Fetch
+    Metadata check (request_origin.isolation_problem), and their state
+    changes must carry the CSRF token in an X-CSRF-Token header.
+    Token-authenticated scripts need none of that (a browser never attaches
+    an Authorization header on its own), but a "read" token may only read.
     """
 
     def __init__(self, app: ASGIApp, accounts: Accounts, is_public: Callable[[str], bool]) -> None:
         self.app = app
         self.accounts = accounts
         self.is_public = is_public
-        self._tokens: dict[str, tuple[float, str | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        user, cookie_value = None, None
+        user, cookie_value, session_id, scopes = None, None, None, "admin"
         authorization = headers.get(b"authorization", b"").decode("latin-1")
         if authorization.lower().startswith("bearer "):
-            user = self._token_user(authorization[7:].strip())
-            if user is None:
+            # Off the event loop: a cache miss reads the blob store (S3: a round trip).
+            token = await run_in_threadpool(self.accounts.token, authorization[7:].strip())
+            if token is None:
                 await _json(send, 401, "API token is unknown or revoked")
                 return
+            user, scopes = token.user, token.scope
         else:
             cookie_value = _cookie(headers.get(b"cookie", b""))
-            if cookie_value:
-                user = cookies.verify(self.accounts.secret(), cookie_value)
+            found = cookies.verify(self.accounts.secret(), cookie_value) if cookie_value else None
+            if found and await run_in_threadpool(self.accounts.session_alive, found.user, found.session_id):
+                user, session_id = found.user, found.session_id
         if user is None:
             if scope["path"].startswith("/api/"):
                 await _json(send, 401, "log in or send an API token (Authorization: Bearer ...)")
@@ -60,26 +66,26 @@ class RequireLogin:
                 )
                 await _redirect(send, "/login?next=" + quote(target, safe=""))
             return
-        if scope["method"] not in SAFE_METHODS and cookie_value is not None:
-            token = headers.get(b"x-csrf-token", b"").decode("latin-1")
-            if not cookies.csrf_ok(self.accounts.secret(), cookie_value, token):
-                await _json(send, 403, "missing or wrong CSRF token (send X-CSRF-Token from /api/me)")
+        if cookie_value is not None:
+            problem = isolation_problem(scope["method"], scope["path"], headers)
+            if problem:
+                await _json(send, 403, problem)
+                return
+        if scope["method"] not in SAFE_METHODS:
+            if cookie_value is not None:
+                token = headers.get(b"x-csrf-token", b"").decode("latin-1")
+                if not cookies.csrf_ok(self.accounts.secret(), cookie_value, token):
+                    await _json(send, 403, "missing or wrong CSRF token (send X-CSRF-Token from /api/me)")
+                    return
+            elif scopes != "admin":
+                await _json(send, 403, "this API token is read-only (create one with --scope admin)")
                 return
         scope["user"] = user
+        scope["auth_scope"] = scopes
         if cookie_value is not None:
             scope["csrf"] = cookies.csrf_token(self.accounts.secret(), cookie_value)
+            scope["session_id"] = session_id
         await self.app(scope, receive, send)
-
-    def _token_user(self, token: str) -> str | None:
-        now = time.monotonic()
-        hit = self._tokens.get(token)
-        if hit and now - hit[0] < TOKEN_CACHE_SECONDS:
-            return hit[1]
-        user = self.accounts.token_user(token)
-        if len(self._tokens) > 10_000:
-            self._tokens.clear()
-        self._tokens[token] = (now, user)
-        return user
 
 
 class SecurityHeaders:
@@ -101,6 +107,13 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp, applies: Callable[[str], bool]) -> None:
         self.app = app
         self.applies = applies
+        self._headers = [
+            (b"content-security-policy", self.CSP.encode()),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-content-type-options", b"nosniff"),
+            (b"cache-control", b"no-store"),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.applies(scope["path"]):
@@ -109,13 +122,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + [
-                    (b"content-security-policy", self.CSP.encode()),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"cache-control", b"no-store"),
-                ]
+                # A handler may set its own value (the login page: its referrer policy).
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                message["headers"] = headers + [h for h in self._headers if h[0] not in present]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

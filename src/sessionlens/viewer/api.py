@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sessionlens.auth.users import TOKEN_SCOPES
 from sessionlens.params import PAGE_EVENTS, PAGE_STATE
 from sessionlens.replay.pageview import PageViewNotFound, PageViewReader
 from sessionlens.replay.sanitize import Sanitizer
@@ -103,13 +104,23 @@ async def page_events(request: Request) -> Response:
 
 
 async def create_token(request: Request) -> Response:
+    """A new API token for the caller; "read" scope unless "admin" is asked for.
+
+    Only a login session or an admin token gets here (RequireLogin refuses
+    state changes made with a read token).
+    """
     try:
         body = await request.json()
     except ValueError:
         body = None
-    if not isinstance(body, dict) or not isinstance(body.get("label", ""), str):
-        return error(400, 'send JSON like {"label": "nightly export"}')
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("label", ""), str)
+        or body.get("scope", "read") not in TOKEN_SCOPES
+    ):
+        return error(400, 'send JSON like {"label": "nightly export", "scope": "read"} (scope: read or admin)')
+    scope = body.get("scope", "read")
     token = await run_in_threadpool(
-        request.app.state.accounts.create_token, request.scope["user"], body.get("label", "")[:100]
+        request.app.state.accounts.create_token, request.scope["user"], body.get("label", "")[:100], scope
     )
-    return JSON({"token": token, "user": request.scope["user"]}, status_code=201)
+    return JSON({"token": token, "user": request.scope["user"], "scope": scope}, status_code=201)

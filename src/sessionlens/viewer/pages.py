@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sessionlens.auth import cookies
+from sessionlens.auth.login import LoginRefused
+from sessionlens.auth.request_origin import login_source_problem
+from sessionlens.auth.throttle import client_address
 from sessionlens.responses import JSON, error
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "viewer"
@@ -49,32 +51,49 @@ def _login_form(next_url: str, message: str = "") -> str:
 
 
 async def login_page(request: Request) -> Response:
-    return _shell("Log in", _login_form(_safe_next(request.query_params.get("next"))))
+    response = _shell("Log in", _login_form(_safe_next(request.query_params.get("next"))))
+    # The viewer's "no-referrer" policy would make the form post "Origin: null"
+    # where browsers send no Fetch Metadata (plain http to a non-local host);
+    # "same-origin" sends the real Origin to us and still nothing elsewhere.
+    response.headers["referrer-policy"] = "same-origin"
+    return response
+
+
+def _viewer_origins(request: Request) -> list[str]:
+    return [
+        f"{request.url.scheme}://{request.headers.get('host', '')}",
+        request.app.state.settings.collector_url,
+    ]
 
 
 async def login(request: Request) -> Response:
     # Login CSRF: a cross-site form post must not log the researcher in as someone else.
-    # Viewer pages send no referrer, so a same-origin form posts "Origin: null";
-    # Sec-Fetch-Site is the reliable signal where browsers send it.
-    fetch_site = request.headers.get("sec-fetch-site")
-    origin = request.headers.get("origin")
-    if fetch_site is not None:
-        cross = fetch_site not in ("same-origin", "none")
-    else:
-        cross = bool(origin) and origin != "null" and urlsplit(origin).netloc != request.headers.get("host")
-    if cross:
-        return error(403, "cross-site login refused")
+    problem = login_source_problem(dict(request.headers), _viewer_origins(request))
+    if problem:
+        return error(403, problem)
     form = await request.form()
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     next_url = _safe_next(str(form.get("next", "/")))
-    accounts = request.app.state.accounts
-    user = await run_in_threadpool(accounts.authenticate, name, password) if name and password else None
+    state = request.app.state
+    user = None
+    if name and password:
+        address = client_address(
+            request.client.host if request.client else None,
+            dict(request.scope["headers"]),
+            state.settings.login_client_address_header,
+        )
+        try:
+            user = await state.login_gate.check(name, password, address)
+        except LoginRefused as refused:
+            return error(refused.status, refused.message, {"Retry-After": str(refused.retry_after)})
     if user is None:
         return _shell("Log in", _login_form(next_url, "Wrong user name or password."), status=401)
+    accounts = state.accounts
+    session_id, expires = await run_in_threadpool(accounts.sessions.start, user.name, cookies.SESSION_SECONDS)
     response = RedirectResponse(next_url, status_code=303)
     response.set_cookie(
         cookies.COOKIE,
-        cookies.issue(accounts.secret(), user.name),
+        cookies.issue(accounts.secret(), user.name, session_id, expires),
         max_age=cookies.SESSION_SECONDS,
         httponly=True,
         samesite="strict",
@@ -85,6 +104,10 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """End this session everywhere (its server-side record is deleted)."""
+    session_id = request.scope.get("session_id")
+    if session_id:
+        await run_in_threadpool(request.app.state.accounts.end_session, request.scope["user"], session_id)
     response = JSON({"ok": True})
     response.delete_cookie(cookies.COOKIE, path="/", httponly=True, samesite="strict")
     return response

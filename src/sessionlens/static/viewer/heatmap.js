@@ -45,7 +45,12 @@ if (params.get("site") && params.get("url")) {
   status.textContent = "Rendering…";
   image.addEventListener("load", () => { status.textContent = ""; });
   image.addEventListener("error", () => { status.textContent = "No heatmap for this selection (no recorded page view matches, or a filter is wrong)."; });
-  image.src = "/api/heatmaps/image?" + q;
+  // Fetched, not <img src>: the viewer refuses cookie requests whose
+  // Sec-Fetch-Dest is "image" (so recorded content cannot spend the session).
+  fetch("/api/heatmaps/image?" + q, { credentials: "same-origin" })
+    .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(r.statusText))))
+    .then((blob) => { image.src = URL.createObjectURL(blob); })
+    .catch(() => image.dispatchEvent(new Event("error")));
   links.append(h("a", { href: "/api/heatmaps/image?" + q, download: "heatmap.png", text: "Download PNG" }), " · ",
     h("a", { href: "/api/heatmaps/elements?format=csv&" + q, text: "Download CSV" }));
   api("/api/heatmaps/elements?" + q).then(({ elements, total }) => {
