@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from browser_bench import (  # noqa: E402
+    CHROMIUM,
     CHROMIUM_ARGS,
     RRWEB_JS,
     SESSIONLENS_JS,
@@ -77,7 +78,7 @@ def main() -> None:
         ("insert 1,000x10 nodes", 2_000, True),
     ]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         print(
             f"\nmain-thread time (ms), median of {args.runs} runs; 'extra' = minus the same scenario without a recorder"
         )

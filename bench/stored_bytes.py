@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_bench import CHROMIUM_ARGS, RRWEB_JS  # noqa: E402
+from browser_bench import CHROMIUM, CHROMIUM_ARGS, RRWEB_JS  # noqa: E402
 
 from sessionlens import keys  # noqa: E402
 from tests.live import LiveCollector, demo_site  # noqa: E402
@@ -80,7 +80,7 @@ def main() -> None:
                 demo_site(collector, collector.add_site, flush_ms=2000) as (server, site),
                 sync_playwright() as p,
             ):
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 context = browser.new_context(viewport={"width": 1280, "height": 800})
                 context.add_init_script(RRWEB_INIT)
                 page = context.new_page()

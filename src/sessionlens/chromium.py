@@ -21,6 +21,7 @@ Two kinds of browser start here:
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import pwd
@@ -147,6 +148,7 @@ def _wrapper(path: str, uid: int, gid: int) -> str:
         if setpriv is None:
             raise FileNotFoundError("setpriv (util-linux) is needed to run Chromium as an unprivileged user")
         folder = tempfile.mkdtemp(prefix="sessionlens-chromium-")
+        atexit.register(shutil.rmtree, folder, True)
         script = os.path.join(folder, "chromium-as-user")
         ids = f"{uid}:{gid}"
         text = f"""#!/bin/sh

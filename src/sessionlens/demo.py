@@ -80,6 +80,8 @@ def run_demo(settings: Settings, demo_port: int = 8001) -> int:
     print(f"  site key:              {site.key}")
     print(f"  data directory:        {Path(settings.data_dir).resolve()}")
     print("  export a session:      sessionlens export SESSION_ID")
+    print(f"  heatmaps:              {settings.collector_url}/heatmaps, or after a few clicks:")
+    print(f"                         sessionlens heatmap --site {site.key} --url / -o heatmap.png")
     print("Press Ctrl+C to stop.", flush=True)
 
     async def serve_both() -> None:

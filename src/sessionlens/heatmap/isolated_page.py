@@ -14,6 +14,7 @@ a request. `file:` and every other scheme are never loaded.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from sessionlens.heatmap.resource_fetch import FetchPolicy, FetchRefused, fetch,
 log = logging.getLogger(__name__)
 
 DOCUMENT_URL = "http://backdrop.sessionlens.invalid/"
+FETCH_BUDGET_RESOURCES = 4  # total fetch time of one page, in per-resource time limits
 # Resource types Python may fetch for the browser (when their origin is allowed), and what they accept.
 FETCHED_TYPES = {"image": "image/avif,image/webp,image/*,*/*;q=0.8", "font": "*/*", "stylesheet": "text/css,*/*;q=0.1"}  # fmt: skip
 
@@ -64,6 +66,8 @@ class _Gate:
     def __init__(self, html: str, policy: FetchPolicy) -> None:
         self.html = html
         self.policy = policy
+        # Fetches block the browser while they run: the whole page gets a few resources' worth of time.
+        self.fetch_deadline = time.monotonic() + FETCH_BUDGET_RESOURCES * policy.timeout
         self.served = False
         self.blocked: list[str] = []
         self.fetched: list[str] = []
@@ -110,6 +114,7 @@ class _Gate:
             and request.resource_type in FETCHED_TYPES
             and self.policy.allows_origin(request.url)
             and len(self.fetched) < self.policy.max_resources
+            and time.monotonic() < self.fetch_deadline
         )
 
 
