@@ -327,6 +327,7 @@ def _export_html(args: argparse.Namespace, store, index, site: str) -> int:
 
 
 def cmd_heatmap(args: argparse.Namespace) -> int:
+    from sessionlens.heatmap.backdrop import BackdropConfig, BackdropUnavailable
     from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv
     from sessionlens.index import Index
     from sessionlens.progress import Progress
@@ -345,7 +346,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         sel = Selection.from_query(query)
         result = build_heatmap(
             index, store, PageViewReader(store), sel, args.type, args.width, args.radius,
-            args.pid, args.at, step=lambda _: progress.advance(),
+            args.pid, args.at, step=lambda _: progress.advance(), backdrops=BackdropConfig.from_settings(settings),
         )  # fmt: skip
         with open(args.output, "wb") as f:
             f.write(result.png)
@@ -361,6 +362,9 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     except (ParamError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BackdropUnavailable as exc:
+        print(f"error: cannot render the backdrop: {exc}", file=sys.stderr)
+        return 3
     finally:
         index.close()
     print(
@@ -472,7 +476,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reindex", help="rebuild the index and derived data from stored chunks")
     common(p)
+    p.add_argument("--no-keyframes", action="store_true", help="keep stored keyframes (faster)")
     p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("worker", help="run the derivation worker (keyframes, click facts) on its own")
+    common(p)
+    p.add_argument("--once", action="store_true", help="derive what is due, then exit")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("export", help="write a session's events as JSON lines")
     common(p)
@@ -517,9 +527,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-    p.add_argument("--no-keyframes", action="store_true", help="keep stored keyframes (faster)")
-    p = sub.add_parser("worker", help="run the derivation worker (keyframes, click facts) on its own")
-    common(p)
-    p.add_argument("--once", action="store_true", help="derive what is due, then exit")
-    p.set_defaults(func=cmd_worker)
-

@@ -90,6 +90,51 @@ SETTINGS: tuple[Setting, ...] = (
         "A click with no DOM change, scroll, navigation or focus change this long after is dead.",
     ),
     Setting("error_click_ms", 1000, "A click followed by a JS error within this time is an error click."),
+    Setting(
+        "chromium_path",
+        "/usr/bin/chromium",
+        "Chromium executable that renders heatmap backdrops (Debian's chromium package; scripts/setup "
+        "and the Docker image install it).",
+    ),
+    Setting(
+        "chromium_user",
+        "nobody",
+        "When the service runs as root, Chromium runs as this user so that its sandbox can start "
+        "(empty: as root, without the sandbox).",
+    ),
+    Setting(
+        "backdrop_fetch_origins",
+        "",
+        "Origins (comma-separated, e.g. https://shop.example,https://cdn.example) whose images, fonts "
+        "and stylesheets a heatmap backdrop may show, fetched by the service (never by Chromium) "
+        "within the limits below. Empty: nothing is fetched; backdrops show what the recording holds.",
+    ),
+    Setting("backdrop_fetch_max_bytes", 5_000_000, "Largest backdrop resource fetched from an allowed origin."),
+    Setting("backdrop_fetch_timeout_seconds", 5, "Time limit for fetching one backdrop resource."),
+    Setting("backdrop_fetch_max_resources", 200, "Most resources fetched for one backdrop."),
+    Setting(
+        "backdrop_fetch_private_addresses",
+        False,
+        "Let backdrop fetches reach loopback, private and link-local addresses. For tests only; "
+        "never on a server (cloud metadata addresses stay refused).",
+    ),
+    Setting(
+        "derivation_worker",
+        True,
+        "Run the derivation worker (keyframes, click and move facts) inside `sessionlens serve`; "
+        "turn off when `sessionlens worker` runs apart.",
+    ),
+    Setting(
+        "derivation_lease_seconds",
+        30,
+        "How long a worker's claim on a page view's derivation lasts; a crashed worker's claim is "
+        "taken again after it.",
+    ),
+    Setting(
+        "derivation_max_attempts",
+        5,
+        "Failed derivations of a page view before the worker gives up on it until a new chunk arrives.",
+    ),
     Setting("login_max_failures", 5, "Failed logins for one user name before it is locked (per collector)."),
     Setting(
         "login_max_failures_per_address",
@@ -114,23 +159,6 @@ SETTINGS: tuple[Setting, ...] = (
         5,
         "How long a collector trusts a session or API token it checked; the longest delay before "
         "a logout, revocation or removal made elsewhere takes effect.",
-    ),
-    Setting(
-        "derivation_worker",
-        True,
-        "Run the derivation worker (keyframes, click and move facts) inside `sessionlens serve`; "
-        "turn off when `sessionlens worker` runs apart.",
-    ),
-    Setting(
-        "derivation_lease_seconds",
-        30,
-        "How long a worker's claim on a page view's derivation lasts; a crashed worker's claim is "
-        "taken again after it.",
-    ),
-    Setting(
-        "derivation_max_attempts",
-        5,
-        "Failed derivations of a page view before the worker gives up on it until a new chunk arrives.",
     ),
 )
 
