@@ -198,15 +198,19 @@ def test_unknown_user_costs_exactly_the_one_scrypt_of_a_wrong_password(
 def test_unknown_user_and_wrong_password_take_the_same_time(tmp_path: Path) -> None:
     accounts = Accounts(LocalStore(tmp_path / "blobs"))
     accounts.add_user("ada", PASSWORD)
-    wrong, unknown = [], []
-    for _ in range(21):  # interleaved, so load on the box hits both alike
-        for name, samples in (("ada", wrong), ("nobody", unknown)):
-            start = time.perf_counter()
+    wrong: list[float] = []
+    unknown: list[float] = []
+    # This thread's CPU time, not the wall clock: on a shared 2-core box other
+    # processes stretch any single check; the work the check does is what leaks.
+    for i in range(21):  # interleaved, in alternating order
+        pair = [("ada", wrong), ("nobody", unknown)]
+        for name, samples in pair if i % 2 else pair[::-1]:
+            start = time.thread_time()
             accounts.authenticate(name, "wrong password!")
-            samples.append(time.perf_counter() - start)
+            samples.append(time.thread_time() - start)
     ratio = statistics.median(unknown) / statistics.median(wrong)
     # Before: two scrypts against one (ratio ~2). Generous for a noisy box.
-    assert 0.6 < ratio < 1.5, ratio
+    assert 0.67 < ratio < 1.5, ratio
 
 
 # -- item 16: where a login may come from ---------------------------------------
