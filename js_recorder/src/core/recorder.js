@@ -15,6 +15,7 @@ import { createErrors } from "../diagnostic/errors.js";
 import { createTiming } from "../performance/timing.js";
 import { createMedia } from "../layout/media.js";
 import { listeners } from "./listen.js";
+import { pageTitle } from "../privacy/mask.js";
 
 const ACTIVITY = { move: 1, click: 1, scroll: 1, input: 1, focus: 1, nav: 1 };
 
@@ -44,7 +45,7 @@ export function startRecording(config, session, canStore) {
 
   const s = screen;
   ctx.emit([
-    "meta", 0, location.href.slice(0, 4096), document.referrer.slice(0, 4096), document.title.slice(0, 4096),
+    "meta", 0, location.href.slice(0, 4096), document.referrer.slice(0, 4096), pageTitle(config.maskAllText),
     innerWidth, innerHeight, s.width, s.height, devicePixelRatio || 1,
     navigator.userAgent.slice(0, 4096), (navigator.language || "").slice(0, 64),
     (Intl.DateTimeFormat().resolvedOptions().timeZone || "").slice(0, 64),
@@ -62,6 +63,7 @@ export function startRecording(config, session, canStore) {
   return {
     pid,
     sid: session.id,
+    debug: ctx.debug,
     track(name, props, at) {
       let clean = {};
       try { clean = JSON.parse(JSON.stringify(props || {}).slice(0, 8192)); } catch { /* keep {} */ }

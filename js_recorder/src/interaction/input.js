@@ -5,13 +5,20 @@ import { controlValue, isFormControl } from "../privacy/mask.js";
 
 export function createInput(ctx) {
   const l = listeners();
+  // What each control last sent: a masked value does not change while a
+  // visitor types, so one event says a field was filled, not how many keys.
+  const sent = new WeakMap();
   function onInput(e) {
     const el = targetOf(e);
     if (!el || !isFormControl(el)) return;
     const id = ctx.idOf(el);
     if (!id) return;
     const toggle = el.type === "checkbox" || el.type === "radio";
-    ctx.emit(["input", ctx.now(), id, controlValue(el), toggle ? el.checked : null]);
+    const event = ["input", ctx.now(), id, controlValue(el), toggle ? el.checked : null];
+    const key = event[3] + "\n" + event[4];
+    if (sent.get(el) === key) return;
+    sent.set(el, key);
+    ctx.emit(event);
   }
   function onFocus(kind) {
     return (e) => {

@@ -2,6 +2,7 @@
 // changes. They are events inside the page view, not new page views.
 
 import { listeners } from "../core/listen.js";
+import { pageTitle } from "../privacy/mask.js";
 
 export function createNavigation(ctx) {
   const l = listeners();
@@ -16,7 +17,7 @@ export function createNavigation(ctx) {
     // A fragment change fires popstate before hashchange: name it once, as a hash change.
     if (how === "pop" && base(url) === base(lastUrl)) how = "hash";
     lastUrl = url;
-    ctx.emit(["nav", ctx.now(), url.slice(0, 4096), how, document.title.slice(0, 4096)]);
+    ctx.emit(["nav", ctx.now(), url.slice(0, 4096), how, pageTitle(ctx.config.maskAllText)]);
   }
 
   return {

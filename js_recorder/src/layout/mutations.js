@@ -4,14 +4,15 @@
 // runs in its own task, never inside the page's; a storm of changes is
 // coalesced into windows and, past a hard cap, dropped with a `throttle`.
 
-import { serializeSubtree, attrValue } from "./serialize.js";
+import { serializeSubtree, attrValue, textValue } from "./serialize.js";
 import { topLayerEvent } from "./media.js";
-import { textMaskedAt, maskText, controlString } from "../privacy/mask.js";
+import { maskStateAt } from "../privacy/mask.js";
 
 const STORM_RECORDS_PER_SEC = 2000;
 const STORM_WINDOW_MS = 250;
 const MAX_PENDING = 50000;
-const OPTIONS = { childList: true, subtree: true, attributes: true, characterData: true };
+// Old text values tell whether a masked change masks as before (see flush).
+const OPTIONS = { childList: true, subtree: true, attributes: true, characterData: true, characterDataOldValue: true };
 
 export function createMutations(ctx) {
   let observer = null;
@@ -81,7 +82,7 @@ export function createMutations(ctx) {
     const removed = new Set();
     const added = new Set();
     const attrs = new Map();
-    const texts = new Set();
+    const texts = new Map(); // text node -> its data when last sent
     for (const r of records) {
       if (r.type === "childList") {
         for (const n of r.removedNodes) removed.add(n);
@@ -90,8 +91,8 @@ export function createMutations(ctx) {
         let names = attrs.get(r.target);
         if (!names) attrs.set(r.target, (names = new Set()));
         names.add(r.attributeName);
-      } else {
-        texts.add(r.target);
+      } else if (!texts.has(r.target)) {
+        texts.set(r.target, r.oldValue);
       }
     }
 
@@ -116,11 +117,11 @@ export function createMutations(ctx) {
     // Reverse document order: each root's next sibling is then already known.
     const ordered = Array.from(roots).sort((a, b) => (a.compareDocumentPosition(b) & 4 ? 1 : -1));
     const adds = [];
+    const maskAll = ctx.config.maskAllText;
     for (const root of ordered) {
       const parent = root.parentNode;
-      const parentEl = parent.nodeType === 1 ? parent : parent.host || null;
-      const masked = parentEl ? textMaskedAt(parentEl, ctx.config.maskAllText) : ctx.config.maskAllText;
-      const recs = serializeSubtree(ctx, root, ctx.idOf(parent), nextRecordedSibling(root), masked, ctx.observeRoot);
+      const state = maskStateAt(parent, maskAll);
+      const recs = serializeSubtree(ctx, root, ctx.idOf(parent), nextRecordedSibling(root), state, ctx.observeRoot);
       for (const r of recs) adds.push(r);
     }
 
@@ -129,9 +130,10 @@ export function createMutations(ctx) {
     for (const [el, names] of attrs) {
       const id = ctx.idOf(el);
       if (!id || id >= firstNew || !el.isConnected) continue;
+      const state = maskStateAt(el, maskAll);
       for (const name of names) {
         if (/^on/i.test(name)) continue;
-        const value = attrValue(ctx, el, name, el.getAttribute(name));
+        const value = attrValue(ctx, el, name, el.getAttribute(name), state);
         // A blob: image not loaded yet sends its src when it is (media.js).
         if (value != null || !el.hasAttribute(name)) attrChanges.push([id, name, value]);
         if (name === "open" && el.tagName === "DIALOG") topLayers.push(el);
@@ -139,16 +141,15 @@ export function createMutations(ctx) {
     }
 
     const textChanges = [];
-    for (const node of texts) {
+    for (const [node, old] of texts) {
       const id = ctx.idOf(node);
       if (!id || id >= firstNew || node.nodeType !== 3 || !node.isConnected) continue;
       const parent = node.parentNode;
-      const tag = parent && parent.tagName;
-      if (tag === "SCRIPT") continue;
-      let text = node.data;
-      if (tag === "TEXTAREA") text = controlString(parent, text);
-      else if (tag !== "STYLE" && parent.nodeType === 1 && textMaskedAt(parent, ctx.config.maskAllText)) text = maskText(text);
-      textChanges.push([id, text]);
+      if (parent.tagName === "SCRIPT") continue;
+      const state = maskStateAt(parent, maskAll);
+      const text = textValue(parent, node.data, state);
+      // Masked text that masks as before is not sent: how often it changed would count the keys typed.
+      if (text === node.data || old == null || text !== textValue(parent, old, state)) textChanges.push([id, text]);
     }
 
     if (dropped) {
@@ -172,8 +173,7 @@ export function createMutations(ctx) {
     if (!frameId || !doc || !doc.documentElement || ctx.idOf(doc)) return;
     flush();
     const old = ctx.frameDocs.get(frame);
-    const masked = textMaskedAt(frame, ctx.config.maskAllText);
-    const adds = serializeSubtree(ctx, doc, frameId, null, masked, ctx.observeRoot);
+    const adds = serializeSubtree(ctx, doc, frameId, null, maskStateAt(frame, ctx.config.maskAllText), ctx.observeRoot);
     ctx.emit(["mutation", ctx.now(), old ? [old] : [], adds, [], []]);
   }
 

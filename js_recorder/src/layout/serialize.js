@@ -5,28 +5,31 @@
 import { absoluteAttr, absolute } from "./urls.js";
 import { elementCss, adoptedCss } from "./styles.js";
 import { canvasData, inlineBlobImage } from "./media.js";
-import { isBlocked, maskStateFor, maskText, controlValue, controlString } from "../privacy/mask.js";
+import { isBlocked, maskStateFor, masksContent, textFor, attrFor, controlValue, controlString, EDIT } from "../privacy/mask.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const MATH_NS = "http://www.w3.org/1998/Math/MathML";
 const NO_CHILDREN = { SCRIPT: 1, NOSCRIPT: 1 };
 const KEEP_WHEN_BLOCKED = { id: 1, class: 1, style: 1, "data-sl-block": 1 };
 
-export function attrValue(ctx, el, name, value) {
+// `state` is the element's own mask state (privacy/mask.js).
+export function attrValue(ctx, el, name, value, state) {
   if (value == null) return null;
-  if (name === "src" && el.tagName === "IMG" && value.startsWith("blob:")) return inlineBlobImage(ctx, el);
   if (name === "value" && el.tagName === "INPUT") return controlString(el, value);
+  const v = attrFor(el, state, name, value);
+  if (v !== value) return v;
+  if (name === "src" && el.tagName === "IMG" && value.startsWith("blob:")) return inlineBlobImage(ctx, el);
   return absoluteAttr(name, value, el.ownerDocument.baseURI);
 }
 
-function elementRecord(ctx, el, id, parentId, nextId, maskedHere) {
+function elementRecord(ctx, el, id, parentId, nextId, state) {
   const blocked = isBlocked(el);
   const attrs = {};
   for (const a of el.attributes) {
     const name = a.name;
     // Handlers are code, and code is never recorded.
     if (/^on/i.test(name) || (blocked && !KEEP_WHEN_BLOCKED[name])) continue;
-    const v = attrValue(ctx, el, name, a.value);
+    const v = attrValue(ctx, el, name, a.value, state);
     if (v != null) attrs[name] = v;
   }
   const props = {};
@@ -44,7 +47,7 @@ function elementRecord(ctx, el, id, parentId, nextId, maskedHere) {
     } else if (tag === "LINK" || tag === "STYLE") {
       const css = elementCss(el);
       if (css != null) props.css = css;
-    } else if (tag === "CANVAS" && !maskedHere) {
+    } else if (tag === "CANVAS" && !masksContent(state)) {
       const data = canvasData(ctx, el);
       if (data) props.canvas = data;
     } else if (tag === "IMG" && el.currentSrc && !attrs.src && !el.currentSrc.startsWith("blob:")) {
@@ -83,32 +86,35 @@ function childrenOf(node) {
   return kids;
 }
 
+// Text under `parent` as it may be recorded; `state` is the parent's.
+export function textValue(parent, data, state) {
+  const tag = parent && parent.tagName;
+  if (tag === "TEXTAREA") return controlString(parent, data);
+  return tag === "STYLE" ? data : textFor(state, data);
+}
+
 // Walks one subtree. step() records one node; the caller decides when to
 // pause. Nodes moved away while the walk was paused are skipped: the
 // mutation records of that move add them where they now are.
-export function createWalker(ctx, root, parentId, nextId, masked, onRoot) {
-  const stack = [[root, parentId, nextId, masked, root.parentNode]];
+export function createWalker(ctx, root, parentId, nextId, state, onRoot) {
+  const stack = [[root, parentId, nextId, state, root.parentNode]];
   return {
     done: () => stack.length === 0,
     step(out) {
-      const [node, pid, nid, maskedHere, expectedParent] = stack.pop();
+      const [node, pid, nid, parentState, expectedParent] = stack.pop();
       const type = node.nodeType;
       if (node !== root && type !== 9 && type !== 11 && node.parentNode !== expectedParent) return;
       if (ctx.idOf(node) && node !== root) return;
       let rec = null;
-      let childMask = maskedHere;
+      let childMask = parentState;
       const id = type === 1 || type === 3 || type === 9 || type === 10 || type === 11 ? ctx.assignId(node) : 0;
       if (type === 1) {
-        rec = elementRecord(ctx, node, id, pid, nid, maskedHere);
-        childMask = maskStateFor(node, maskedHere);
+        childMask = maskStateFor(node, parentState);
+        rec = elementRecord(ctx, node, id, pid, nid, childMask);
       } else if (type === 3) {
-        const parent = node.parentNode;
-        const ptag = parent && parent.tagName;
-        let text = node.data;
-        if (ptag === "TEXTAREA") text = controlString(parent, text);
-        else if (maskedHere && ptag !== "STYLE") text = maskText(text);
-        rec = [id, pid, nid, 3, text];
+        rec = [id, pid, nid, 3, textValue(node.parentNode, node.data, parentState)];
       } else if (type === 9) {
+        if (node.designMode === "on") childMask |= EDIT;
         // Remember which document a frame showed, so a reload can replace it.
         const frame = node.defaultView && node !== document ? node.defaultView.frameElement : null;
         if (frame) ctx.frameDocs.set(frame, id);
@@ -135,9 +141,9 @@ export function createWalker(ctx, root, parentId, nextId, masked, onRoot) {
 }
 
 // A whole subtree at once (mutations are small; snapshots use the walker).
-export function serializeSubtree(ctx, root, parentId, nextId, masked, onRoot) {
+export function serializeSubtree(ctx, root, parentId, nextId, state, onRoot) {
   const out = [];
-  const w = createWalker(ctx, root, parentId, nextId, masked, onRoot);
+  const w = createWalker(ctx, root, parentId, nextId, state, onRoot);
   while (!w.done()) w.step(out);
   return out;
 }

@@ -3,8 +3,10 @@
 // `snapshot` part; mutations meanwhile wait and are applied after the last.
 
 import { createWalker } from "./serialize.js";
+import { TEXT } from "../privacy/mask.js";
 
 const SLICE_MS = 8;
+const STEPS_PER_CHECK = 64;
 
 function nextTask(fn) {
   // MessageChannel avoids setTimeout's 4 ms clamp between slices.
@@ -14,17 +16,29 @@ function nextTask(fn) {
 }
 
 export function takeSnapshot(ctx, onDone) {
-  const walker = createWalker(ctx, document, null, null, ctx.config.maskAllText, ctx.observeRoot);
+  const walker = createWalker(ctx, document, null, null, ctx.config.maskAllText ? TEXT : 0, ctx.observeRoot);
   let part = 0;
   let stopped = false;
+  // The recorder's own account of its slices, for tests and debugging
+  // (sessionlens.debug()): per slice [nodes walked, budget checks, ms
+  // elapsed at the last check that went on, ms elapsed when it stopped].
+  const slices = [];
+  ctx.debug.snapshot = { budgetMs: SLICE_MS, stepsPerCheck: STEPS_PER_CHECK, slices };
   function slice() {
     if (stopped) return;
     const started = performance.now();
     const out = [];
-    while (!walker.done() && performance.now() - started < SLICE_MS) {
-      for (let i = 0; i < 64 && !walker.done(); i++) walker.step(out);
+    let steps = 0;
+    let checks = 0;
+    let wentOn = 0;
+    let elapsed = 0;
+    while (!walker.done() && (elapsed = performance.now() - started) < SLICE_MS) {
+      wentOn = elapsed;
+      checks++;
+      for (let i = 0; i < STEPS_PER_CHECK && !walker.done(); i++, steps++) walker.step(out);
     }
     const last = walker.done();
+    slices.push([steps, checks, wentOn, last ? performance.now() - started : elapsed]);
     ctx.emit(["snapshot", ctx.now(), part++, last, out]);
     if (last) onDone();
     else nextTask(slice);

@@ -1,15 +1,28 @@
 // Masking is decided at capture: what leaves the page is already masked.
 // Rules: input values always masked unless inside data-sl-unmask (never for
-// passwords or card/contact autocomplete fields); text masked inside
+// passwords or card/contact autocomplete fields); contenteditable regions
+// are input too; text and every attribute that carries text masked inside
 // data-sl-mask or everywhere with maskAllText, unless data-sl-unmask is
 // closer; data-sl-block subtrees are replaced by a same-size placeholder.
+//
+// The mask state of a node is a small bit set, passed down by the snapshot
+// walker and recomputed from the ancestors for mutations:
+export const TEXT = 1; // text and text-carrying attributes are masked
+export const EDIT = 2; // inside a contenteditable host (or designMode)
+export const UNMASK = 4; // the closest marker is data-sl-unmask
 
 const MASK_SEL = "[data-sl-mask],[data-sl-unmask]";
 const SENSITIVE_AUTOCOMPLETE = /cc-|email|tel|password|one-time-code|bday|street|postal|address/;
+const SVG_NS = "http://www.w3.org/2000/svg";
+// A masked value is always this: its length says nothing about the value's.
+const VALUE_MASK = "********";
+// Attributes that shape layout rather than carry text stay usable inside a
+// masked subtree (CSS hooks, sizes, media sources, SVG geometry); every
+// other attribute, known or not, is masked.
+const KEEP = /^(class|id|style|type|width|height|size|cols|rows|(col|row)?span|dir|hidden|open|disabled|checked|selected|multiple|readonly|rel|media|sizes|src(set)?|poster|role|tabindex|contenteditable|data-sl-(un)?mask|data-sl-block|viewbox|preserveaspectratio|xmlns|d|points|transform|[xyr]|[xy][12]|[cr][xy]|offset|(fill|stroke|stop)(-\w+)?|\w*opacity|clip-rule|gradient\w+)$/;
 
 export function maskString(s) {
-  // Same length at most; capped so long secrets do not even reveal their length.
-  return "*".repeat(Math.min(s.length, 64));
+  return s ? VALUE_MASK : "";
 }
 
 export function maskText(s) {
@@ -20,18 +33,64 @@ export function isBlocked(el) {
   return el.hasAttribute("data-sl-block");
 }
 
-// Whether text under `el` is masked. `inherited` lets the snapshot walker
-// pass the answer down instead of climbing the tree for every text node.
-export function textMaskedAt(el, maskAll) {
-  const marker = el && el.closest ? el.closest(MASK_SEL) : null;
-  if (marker) return marker.hasAttribute("data-sl-mask");
-  return maskAll;
+// Typed content hides its length too; blank text between blocks carries none.
+function inputMasked(state) {
+  return (state & EDIT) && !(state & UNMASK);
 }
 
+// The state of `el` given its parent's: its own markers applied.
 export function maskStateFor(el, inherited) {
-  if (el.hasAttribute("data-sl-unmask")) return false;
-  if (el.hasAttribute("data-sl-mask")) return true;
-  return inherited;
+  let s = inherited;
+  if (el.hasAttribute("data-sl-unmask")) s = (s & ~TEXT) | UNMASK;
+  else if (el.hasAttribute("data-sl-mask")) s = (s & ~UNMASK) | TEXT;
+  const editable = el.getAttribute("contenteditable");
+  if (editable != null) s = editable.toLowerCase() === "false" ? s & ~EDIT : s | EDIT;
+  return s;
+}
+
+// The state of any node from its ancestors, across shadow roots and
+// same-origin frames (used for mutations, where no walker passes it down).
+export function maskStateAt(node, maskAll) {
+  const chain = [];
+  let designMode = false;
+  for (let n = node; n; ) {
+    if (n.nodeType === 1) { chain.push(n); n = n.parentNode; }
+    else if (n.nodeType === 11) n = n.host;
+    else if (n.nodeType === 9) {
+      if (n.designMode === "on") designMode = true;
+      n = n.defaultView && n.defaultView.frameElement;
+    } else n = n.parentNode;
+  }
+  let s = (maskAll ? TEXT : 0) | (designMode ? EDIT : 0);
+  for (let i = chain.length - 1; i >= 0; i--) s = maskStateFor(chain[i], s);
+  return s;
+}
+
+// Whether anything in an element with this state is masked (canvas bitmaps
+// are then not recorded).
+export function masksContent(state) {
+  return !!(state & TEXT) || !!inputMasked(state);
+}
+
+// A text node's data as it may be recorded, under its parent's state.
+export function textFor(state, s) {
+  if (inputMasked(state)) return /\S/.test(s) ? VALUE_MASK : s;
+  return state & TEXT ? maskText(s) : s;
+}
+
+// An attribute of an element with this state, as it may be recorded.
+export function attrFor(el, state, name, value) {
+  if (!masksContent(state)) return value;
+  const n = name.toLowerCase();
+  // SVG references to an id (<use href="#icon">) say no more than the id.
+  if (KEEP.test(n) || (/href$/.test(n) && value[0] === "#" && el.namespaceURI === SVG_NS)) return value;
+  return maskText(value);
+}
+
+// document.title as it may be recorded: masked like the <title> text it comes from.
+export function pageTitle(maskAll) {
+  const el = document.querySelector("title") || document.documentElement;
+  return textFor(el ? maskStateAt(el, maskAll) : 0, document.title.slice(0, 4096));
 }
 
 export function isPassword(el) {
