@@ -408,7 +408,7 @@ ELEMENTS_JS = """() => {
 # Centres of everything a researcher could click that might navigate or animate.
 TARGETS_JS = """() => {
   const out = [];
-  for (const el of document.querySelectorAll('a, area, [href], text, img[usemap], button, div')) {
+  for (const el of document.querySelectorAll('a, area, [href], text, img[usemap], button, [tabindex]')) {
     const r = el.getBoundingClientRect();
     if (r.width > 0 && r.height > 0) out.push([r.left + Math.min(5, r.width / 2), r.top + r.height / 2]);
   }
@@ -428,25 +428,26 @@ def _pwned(page: Any) -> list[Any]:
 
 def _click_everything(page: Any, url: str, dialogs: list[str]) -> list[Any]:
     page.goto(url)
-    page.wait_for_timeout(300)  # animations (0.05 s) have finished and frozen
+    page.wait_for_timeout(150)  # animations (0.05 s) have finished and frozen
     targets = page.evaluate(TARGETS_JS)
     assert len(targets) > 10
     pwned = []
     for x, y in targets:
-        if page.url != url:
+        if page.url != url:  # a refused link went to about:invalid: back to the export
             page.goto(url)
-            page.wait_for_timeout(300)
+            page.wait_for_timeout(80)
         page.mouse.click(x, y)
         page.wait_for_timeout(30)
         pwned += _pwned(page) if page.url == url else []
     return pwned
 
 
-@pytest.mark.parametrize("shape", ["no-head", "full"])
 def test_export_in_chromium_runs_nothing_even_without_its_csp(
-    browser: Any, canary: str, tmp_path: Path, shape: str
+    browser: Any, canary: str, tmp_path: Path
 ) -> None:
-    text = exported(sorted(VECTORS), shape, canary)
+    # Without <head>: the recording that ran script through today's export.
+    # Every shape is checked structurally above; one is enough to click through.
+    text = exported(sorted(VECTORS), "no-head", canary)
     with_csp, without_csp = tmp_path / "export.html", tmp_path / "export-no-csp.html"
     with_csp.write_text(text)
     without_csp.write_text(text.replace(CSP_META, "").replace(html.escape(CSP_META), ""))
