@@ -1,11 +1,21 @@
-"""Ingest requests per second with one uvicorn worker, on loopback.
+"""Ingest requests/s and latency with one uvicorn worker, on loopback.
 
-Starts `sessionlens serve` (local disk + SQLite) in a subprocess, then POSTs
-realistic batches (a mix of pointer, scroll and mutation events, ~4 KB gzip)
-from several client threads over keep-alive connections for a fixed time.
-Prints the median of three runs.
+In one run, side by side, each in its own subprocess on the same machine:
 
-    .venv/bin/python bench/ingest_throughput.py [--seconds 5] [--clients 8]
+- ``bare``: a Starlette endpoint that returns 204 (what the HTTP stack alone costs);
+- ``after``: `sessionlens serve` from this checkout (or --after-src);
+- ``before``: `sessionlens serve` from another source tree (--before-src), e.g.
+  the commit before the ingest hardening:
+
+      git worktree add /tmp/base 524e6bd
+      .venv/bin/python bench/ingest_throughput.py --before-src /tmp/base/src
+
+Clients POST realistic batches (pointer, scroll and mutation events, ~4 KB
+gzip) over keep-alive connections for a fixed time. Rounds alternate the
+servers so drift on a shared machine hits all of them alike; the medians of
+the rounds are printed, and after/before as a ratio.
+
+    .venv/bin/python bench/ingest_throughput.py [--seconds 5] [--clients 50] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -13,7 +23,10 @@ from __future__ import annotations
 import argparse
 import gzip
 import http.client
+import itertools
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -25,10 +38,24 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import batch, meta_event, new_id, snapshot_event  # noqa: E402
-from tests.live import LiveCollector  # noqa: E402
+from sessionlens.sites import SiteRegistry, new_site  # noqa: E402
+from sessionlens.stores.local import LocalStore  # noqa: E402
+from tests.helpers import batch, free_port, meta_event, new_id, snapshot_event, wait_for_port  # noqa: E402
 
 ORIGIN = "https://bench.example"
+BARE_APP = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+async def ingest(request):
+    await request.body()
+    return Response(status_code=204, headers={"Access-Control-Allow-Origin": "*"})
+
+app = Starlette(routes=[Route("/ingest/{site}", ingest, methods=["POST"])])
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
 
 
 def realistic_events(seq: int) -> list[list]:
@@ -60,65 +87,142 @@ def realistic_events(seq: int) -> list[list]:
     return events
 
 
-def run_once(collector: LiveCollector, site_key: str, seconds: float, clients: int) -> float:
-    counts = [0] * clients
-    errors: list[str] = []
+class Server:
+    """One server under test in a subprocess: the collector from a source tree, or the bare app."""
 
-    # Bodies are built before the clock starts so the load generator, which
-    # shares the machine's two cores with the collector, stays cheap.
-    per_client = [
-        [gzip.compress(orjson.dumps(batch(sid, pid, seq, realistic_events(seq))), 5) for seq in range(400)]
+    def __init__(self, name: str, src: Path | None, data_dir: Path) -> None:
+        self.name, self.src, self.data_dir = name, src, data_dir
+        self.port = free_port()
+        self.site_key = "bare-site"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONLENS_")}
+        if self.src is None:
+            cmd = [sys.executable, "-c", BARE_APP, str(self.port)]
+        else:
+            site = new_site("Bench", [ORIGIN])
+            SiteRegistry(LocalStore(self.data_dir / "blobs")).save(site)
+            self.site_key = site.key
+            env["PYTHONPATH"] = str(self.src)
+            cmd = [sys.executable, "-m", "sessionlens.cli", "serve", "--port", str(self.port),
+                   "--host", "127.0.0.1", "--data-dir", str(self.data_dir)]  # fmt: skip
+        log = open(self.data_dir.parent / f"{self.name}.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+def make_bodies(clients: int, per_client: int) -> list[list[bytes]]:
+    # Fresh session ids every run: first write wins, so a re-sent batch
+    # would take the (cheaper) duplicate path.
+    return [
+        [
+            gzip.compress(orjson.dumps(batch(sid, pid, seq, realistic_events(seq))), 5)
+            for seq in range(per_client)
+        ]
         for sid, pid in ((new_id(), new_id()) for _ in range(clients))
     ]
 
+
+def run_once(
+    server: Server, bodies: list[list[bytes]], seconds: float, warm_up: bool = False
+) -> dict[str, float]:
+    latencies: list[list[float]] = [[] for _ in bodies]
+    errors: list[str] = []
+    start_gate = threading.Barrier(len(bodies) + 1)
+
     def client(n: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=10)
-        seq = 0
-        while time.monotonic() < stop and seq < len(per_client[n]):
-            body = per_client[n][seq]
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        start_gate.wait()
+        # The bare endpoint stores nothing, so it may cycle through its bodies.
+        mine = itertools.cycle(bodies[n]) if server.src is None else bodies[n]
+        for body in mine:
+            if time.monotonic() >= stop:
+                break
+            began = time.perf_counter()
             conn.request(
-                "POST", f"/ingest/{site_key}", body, {"Origin": ORIGIN, "Content-Type": "text/plain"}
+                "POST", f"/ingest/{server.site_key}", body, {"Origin": ORIGIN, "Content-Type": "text/plain"}
             )
             resp = conn.getresponse()
             resp.read()
-            if resp.status != 200:
-                errors.append(f"{resp.status}")
-                return
-            counts[n] += 1
-            seq += 1
+            latencies[n].append(time.perf_counter() - began)
+            if resp.status not in (200, 204):
+                errors.append(f"{server.name}: {resp.status}")
+                break
         conn.close()
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    stop = time.monotonic() + seconds
-    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(len(bodies))]
     for t in threads:
         t.start()
+    stop = time.monotonic() + seconds
+    started = time.monotonic()
+    start_gate.wait()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
     if errors:
         raise SystemExit(f"requests failed: {errors[:5]}")
-    return sum(counts) / elapsed
+    if (
+        not warm_up
+        and server.src is not None
+        and any(len(lat) == len(b) for lat, b in zip(latencies, bodies, strict=True))
+    ):
+        print(f"  note: a {server.name} client ran out of prepared batches; raise --per-client")
+    flat = sorted(x for lat in latencies for x in lat)
+    return {
+        "rps": len(flat) / elapsed,
+        "p50": flat[len(flat) // 2] * 1000,
+        "p99": flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--per-client", type=int, default=80, help="batches prepared per client and run")
+    parser.add_argument("--after-src", type=Path, default=ROOT / "src")
+    parser.add_argument("--before-src", type=Path, help="source tree of the collector to compare against")
     args = parser.parse_args()
     sample = gzip.compress(orjson.dumps(batch(events=realistic_events(1))), 5)
+    results: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        collector = LiveCollector(Path(tmp) / "data")
-        site = collector.add_site(ORIGIN)
-        collector.start()
-        try:
-            rates = [run_once(collector, site.key, args.seconds, args.clients) for _ in range(args.runs)]
-        finally:
-            collector.stop()
-    print(f"batch: {len(realistic_events(1))} events, {len(sample)} bytes gzip")
-    print(f"ingest, 1 uvicorn worker, {args.clients} clients: runs {[round(r) for r in rates]} req/s")
-    print(f"median: {statistics.median(rates):.0f} requests/s")
+        names = [("bare", None), ("after", args.after_src)]
+        if args.before_src:
+            names.append(("before", args.before_src))
+        for round_no in range(args.rounds):
+            # Alternate the order so neither collector always runs first.
+            order = names if round_no % 2 == 0 else [names[0], *reversed(names[1:])]
+            for name, src in order:
+                data_dir = Path(tmp) / f"{name}-{round_no}" / "data"
+                data_dir.mkdir(parents=True)
+                server = Server(name, src, data_dir)
+                server.start()
+                try:
+                    bodies = make_bodies(args.clients, args.per_client)
+                    run_once(server, make_bodies(args.clients, 3), 1, warm_up=True)
+                    results.setdefault(name, []).append(run_once(server, bodies, args.seconds))
+                finally:
+                    server.stop()
+                r = results[name][-1]
+                print(
+                    f"round {round_no + 1} {name:>6}: {r['rps']:7.0f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
+                )
+    print(f"\nbatch: {len(realistic_events(1))} events, {len(sample)} bytes gzip; {args.clients} clients, "
+          f"1 uvicorn worker, {args.seconds:g} s x {args.rounds} rounds; medians:")  # fmt: skip
+    medians = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+               for name, runs in results.items()}  # fmt: skip
+    for name, m in medians.items():
+        print(f"  {name:>6}: {m['rps']:7.0f} req/s  p50 {m['p50']:6.1f} ms  p99 {m['p99']:6.1f} ms")
+    if "before" in medians:
+        ratio = medians["after"]["rps"] / medians["before"]["rps"]
+        print(f"  after/before throughput: {ratio:.3f} ({(1 - ratio) * 100:+.1f} % cost)")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Every number the recorder sends ends up in the index (SQLite integers are
 the field) unless:
 
 - it nests at most ``max_json_depth`` arrays/objects deep (msgpack refuses
-  past 512 levels and recursive code past ~1000);
+  past 512 levels and recursive code past ~1000; orjson itself stops at 1024);
 - every number is finite and within +-2**53 (JavaScript's safe integers: the
   recorder cannot produce anything larger);
 - every position the schema types as integer holds an int, not 3.0;
@@ -13,7 +13,10 @@ the field) unless:
 - the node tree its snapshot and mutation records build is at most
   ``max_dom_depth`` deep.
 
-Every walk here is iterative: the input decides how deep the data goes.
+The schema bounds every number it types (+-2**53) and fixes every shape
+except custom event properties, which check_free_form walks. orjson refuses
+NaN, Infinity and 1e400 while parsing. Every walk here is iterative: the
+input decides how deep the data goes.
 """
 
 from __future__ import annotations
@@ -42,21 +45,36 @@ class Limits:
         return cls(settings.max_json_depth, settings.max_dom_depth, settings.t0_window_days * DAY_MS)
 
 
-def check_values(batch: Any, max_depth: int) -> None:
-    """Nesting depth and number ranges of the parsed JSON, before any schema check.
+def check_free_form(batch: dict[str, Any], max_depth: int) -> None:
+    """Nesting depth and number ranges where the schema leaves values free
+    (custom event properties); the schema bounds every other number and
+    fixes every other shape.
 
-    The common case (nothing wrong) walks once without building paths; only
-    a refusal walks again to name where the problem is.
+    The common case (nothing wrong) walks without building paths; only a
+    refusal walks again to name where the problem is.
     """
-    if _first_problem(batch, max_depth, with_path=False) is not None:
-        found = _first_problem(batch, max_depth, with_path=True)
-        raise LimitError(found or "batch: a number or nesting is out of range")
+    free = contracts.free_form_positions()
+    fields = contracts.event_fields()
+    for i, event in enumerate(batch["events"]):
+        for pos in free.get(event[0], ()):
+            value = event[pos]
+            # envelope (1) > events (2) > event (3) > this value (4)
+            if _first_problem(value, 4, max_depth, with_path=False) is not None:
+                found = _first_problem(value, 4, max_depth, with_path=True) or ""
+                where, _, why = found.rpartition(": ")
+                if len(where) > 80:  # a path 60 levels deep says nothing more than its start
+                    where = where[:80] + "..."
+                raise LimitError(f"events[{i}] ({event[0]}) {fields[event[0]][pos]}{where}: {why}")
 
 
-def _first_problem(batch: Any, max_depth: int, *, with_path: bool) -> str | None:
-    stack: list[tuple[Any, int, tuple]] = [(batch, 1, ())]
+def _first_problem(value: Any, depth: int, max_depth: int, *, with_path: bool) -> str | None:
+    if type(value) is not list and type(value) is not dict:
+        return _number_problem(value, "") if with_path else ("" if _number_problem(value, "") else None)
+    if depth > max_depth:
+        return f": nested deeper than {max_depth} levels (max_json_depth)" if with_path else ""
+    stack: list[tuple[Any, int, str]] = [(value, depth, "")]
     while stack:
-        container, depth, path = stack.pop()
+        container, level, path = stack.pop()
         items = container.items() if type(container) is dict else enumerate(container)
         for key, v in items:
             t = type(v)
@@ -65,35 +83,24 @@ def _first_problem(batch: Any, max_depth: int, *, with_path: bool) -> str | None
             if t is int or t is float:
                 # NaN fails both comparisons, so it is refused too.
                 if not (-MAX_SAFE <= v <= MAX_SAFE):
-                    return (
-                        f"{_name(batch, path, key)}: number {v!r} is outside +-2^53 or not finite"
-                        if with_path
-                        else ""
-                    )
+                    where = f"{path}[{key!r}]" if with_path else ""
+                    return f"{where}: number {v!r} is outside +-2^53" if with_path else ""
             elif t is list or t is dict:
-                if depth >= max_depth:
+                if level >= max_depth:
+                    where = f"{path}[{key!r}]" if with_path else ""
                     return (
-                        f"{_name(batch, path, key)}: nested deeper than {max_depth} levels"
+                        f"{where}: nested deeper than {max_depth} levels (max_json_depth)"
                         if with_path
                         else ""
                     )
-                stack.append((v, depth + 1, (*path, key) if with_path else ()))
+                stack.append((v, level + 1, f"{path}[{key!r}]" if with_path else ""))
     return None
 
 
-def _name(batch: Any, path: tuple, key: Any) -> str:
-    """events[3] (click) px, or custom props' own keys, for a refusal message."""
-    parts = (*path, key)
-    tail = "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in parts[3:])
-    if len(parts) >= 3 and parts[0] == "events" and isinstance(parts[2], int):
-        i, pos = parts[1], parts[2]
-        event = batch["events"][i]
-        kind = event[0] if event and isinstance(event[0], str) else ""
-        fields = contracts.event_fields().get(kind, ())
-        if pos < len(fields):
-            return f"events[{i}] ({kind}) {fields[pos]}{tail}"
-    head, *rest = parts
-    return str(head) + "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in rest)
+def _number_problem(value: Any, where: str) -> str | None:
+    if (type(value) is int or type(value) is float) and not (-MAX_SAFE <= value <= MAX_SAFE):
+        return f"{where}: number {value!r} is outside +-2^53"
+    return None
 
 
 def check_integers(batch: dict[str, Any]) -> None:
@@ -102,17 +109,38 @@ def check_integers(batch: dict[str, Any]) -> None:
     for name, rule in envelope.items():
         if contracts.integer_violation(batch.get(name), rule) is not None:
             raise LimitError(f"{name}: must be an integer, got {batch[name]!r}")
-    fields = contracts.event_fields()
+    flat_rules = contracts.flat_integer_rules()
     for i, event in enumerate(batch["events"]):
-        rule = kinds.get(event[0])
-        if rule is None:
-            continue
-        path = contracts.integer_violation(event, rule)
+        kind = event[0]
+        flat = flat_rules.get(kind)
+        if flat is None:
+            path = contracts.integer_violation(event, kinds[kind]) if kind in kinds else None
+        else:
+            path = _flat_violation(event, flat)
         if path is not None:
             where = "".join(f"[{p}]" for p in path[1:])
             raise LimitError(
-                f"events[{i}] ({event[0]}) {fields[event[0]][path[0]]}{where}: must be an integer"
+                f"events[{i}] ({kind}) {contracts.event_fields()[kind][path[0]]}{where}: must be an integer"
             )
+
+
+def _flat_violation(event: list[Any], rule: contracts.FlatRule) -> tuple[int, ...] | None:
+    positions, nested = rule
+    for p in positions:
+        if type(event[p]) is float:
+            return (p,)
+    for p, item_positions in nested:
+        items = event[p]
+        if item_positions is None:
+            for j, x in enumerate(items):
+                if type(x) is float:
+                    return (p, j)
+        else:
+            for j, item in enumerate(items):
+                for q in item_positions:
+                    if q < len(item) and type(item[q]) is float:
+                        return (p, j, q)
+    return None
 
 
 def check_t0(t0: int, now_ms: int, window_ms: int) -> None:
@@ -165,7 +193,8 @@ def check_dom_depth(batch: dict[str, Any], max_depth: int) -> None:
 
 
 def check_after_schema(batch: dict[str, Any], limits: Limits, now_ms: int) -> None:
-    """The checks that need the shape validate_batch guarantees (run check_values first)."""
+    """Everything above; needs the shape validate_batch guarantees, so runs after it."""
+    check_free_form(batch, limits.max_json_depth)
     check_integers(batch)
     check_t0(batch["t0"], now_ms, limits.t0_window_ms)
     check_dom_depth(batch, limits.max_dom_depth)

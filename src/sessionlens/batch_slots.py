@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import sqlite3
+from concurrent.futures import Future
 
 from sessionlens.index import Index
 
@@ -23,26 +24,37 @@ class Slot(enum.Enum):
     FULL = "full"  # a new key and the session is at its limit
 
 
-def reserve(index: Index, site: str, sid: str, pid: str, seq: int, limit: int) -> Slot:
-    """Reserve (site, sid, pid, seq) unless the session already has ``limit`` batches."""
-    return index.submit(lambda conn: _reserve(conn, site, sid, pid, seq, limit)).result(timeout=30)
+def reserve(index: Index, site: str, sid: str, pid: str, seq: int, limit: int) -> Future[Slot]:
+    """Reserve (site, sid, pid, seq) unless the session already has ``limit`` batches.
+
+    Returns the writer's future, so the caller can prepare the chunk while
+    the reservation waits its turn on the writer thread.
+    """
+    return index.submit(lambda conn: _reserve(conn, site, sid, pid, seq, limit))
 
 
 def _reserve(conn: sqlite3.Connection, site: str, sid: str, pid: str, seq: int, limit: int) -> Slot:
     key = (site, sid, pid, seq)
-    known = conn.execute(
-        "SELECT 1 FROM batch_slots WHERE site = ? AND sid = ? AND pid = ? AND seq = ? "
-        "UNION ALL SELECT 1 FROM chunks WHERE site = ? AND sid = ? AND pid = ? AND seq = ? LIMIT 1",
-        key + key,
-    ).fetchone()
-    if known:
+    inserted = conn.execute(
+        "INSERT OR IGNORE INTO batch_slots (site, sid, pid, seq) VALUES (?, ?, ?, ?)", key
+    )
+    if inserted.rowcount == 0:
         return Slot.KNOWN
-    (count,) = conn.execute(
-        "SELECT COUNT(*) FROM (SELECT pid, seq FROM batch_slots WHERE site = ? AND sid = ? "
-        "UNION SELECT pid, seq FROM chunks WHERE site = ? AND sid = ?)",
-        (site, sid, site, sid),
+    # Slots cover every stored chunk, except after the index was rebuilt
+    # from storage (reindex fills `chunks`, not this table): count both.
+    (slots,) = conn.execute(
+        "SELECT COUNT(*) FROM batch_slots WHERE site = ? AND sid = ?", (site, sid)
     ).fetchone()
-    if count >= limit:
-        return Slot.FULL
-    conn.execute("INSERT INTO batch_slots (site, sid, pid, seq) VALUES (?, ?, ?, ?)", key)
-    return Slot.RESERVED
+    if slots <= limit:
+        (chunks,) = conn.execute(
+            "SELECT COUNT(*) FROM chunks WHERE site = ? AND sid = ?", (site, sid)
+        ).fetchone()
+        if chunks < limit:
+            return Slot.RESERVED
+    stored = conn.execute(
+        "SELECT 1 FROM chunks WHERE site = ? AND sid = ? AND pid = ? AND seq = ?", key
+    ).fetchone()
+    if stored:
+        return Slot.KNOWN  # a retry of a chunk stored before its slot was recorded
+    conn.execute("DELETE FROM batch_slots WHERE site = ? AND sid = ? AND pid = ? AND seq = ?", key)
+    return Slot.FULL

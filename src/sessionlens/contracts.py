@@ -206,20 +206,55 @@ def integer_violation(value: Any, rule: Rule) -> tuple[int, ...] | None:
         elif r[0] == "at":
             for i, sub in r[1].items():
                 if i < len(v):
-                    if sub is INT:
-                        if type(v[i]) is float:
-                            return (*path, i)
-                    else:
-                        stack.append((v[i], sub, (*path, i)))
+                    stack.append((v[i], sub, (*path, i)))
         else:
-            sub = r[1]
-            if sub is INT:
-                for i, item in enumerate(v):
-                    if type(item) is float:
-                        return (*path, i)
-            else:
-                stack.extend((item, sub, (*path, i)) for i, item in enumerate(v))
+            stack.extend((item, r[1], (*path, i)) for i, item in enumerate(v))
     return None
+
+
+# (positions that are integers, ((position, item positions or None for "each int"), ...))
+FlatRule = tuple[tuple[int, ...], tuple[tuple[int, tuple[int, ...] | None], ...]]
+
+
+def _flatten(rule: Rule) -> FlatRule | None:
+    """The two-level form every event kind has today, checked without a stack; None if deeper."""
+    if rule is INT or rule[0] != "at":
+        return None
+    flat, nested = [], []
+    for pos, sub in rule[1].items():
+        if sub is INT:
+            flat.append(pos)
+        elif sub[0] == "each" and sub[1] is INT:
+            nested.append((pos, None))
+        elif sub[0] == "each" and sub[1][0] == "at" and all(r is INT for r in sub[1][1].values()):
+            nested.append((pos, tuple(sub[1][1])))
+        else:
+            return None
+    return tuple(flat), tuple(nested)
+
+
+@functools.cache
+def flat_integer_rules() -> dict[str, FlatRule | None]:
+    """kind -> its integer positions in a form that is fast to check (None: use integer_violation)."""
+    return {kind: _flatten(rule) for kind, rule in integer_rules()[1].items()}
+
+
+def _free_form(schema: dict[str, Any]) -> bool:
+    """An object the schema does not describe further (custom event properties)."""
+    return (
+        schema.get("type") == "object" and "properties" not in schema and "additionalProperties" not in schema
+    )
+
+
+@functools.cache
+def free_form_positions() -> dict[str, tuple[int, ...]]:
+    """kind -> positions whose values the schema leaves free (nesting and numbers unchecked by it)."""
+    out = {}
+    for kind, spec in batch_schema()["definitions"]["kinds"].items():
+        positions = tuple(i for i, sub in enumerate(spec.get("items", [])) if _free_form(sub))
+        if positions:
+            out[kind] = positions
+    return out
 
 
 def event_as_dict(event: list[Any]) -> dict[str, Any]:

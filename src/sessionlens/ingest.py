@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import orjson
 
 from sessionlens import batch_slots, codec, keys
-from sessionlens.batch_limits import LimitError, Limits, check_after_schema, check_values
+from sessionlens.batch_limits import LimitError, Limits, check_after_schema
 from sessionlens.contracts import ContractError, validate_batch
 from sessionlens.facts import chunk_facts
 from sessionlens.index import ChunkRow, Index
@@ -83,18 +83,22 @@ def content_digest(site: str, sid: str, pid: str, seq: int, t0: int, events: lis
     """What identifies a batch's content: the same for an identical re-send,
     different for any other batch under the same key. Computed from stored
     fields only, so a stored chunk's digest can be recomputed from it."""
-    canonical = orjson.dumps([site, sid, pid, seq, t0, events], option=orjson.OPT_SORT_KEYS)
+    # Keys keep the order they were sent in (and msgpack keeps it in storage),
+    # so a re-send of the same bytes serialises the same without sorting.
+    canonical = orjson.dumps([site, sid, pid, seq, t0, events])
     return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
 
-def stored_digest(chunk: dict) -> str:
-    digest = chunk.get("digest")
-    if isinstance(digest, str):
-        return digest
-    # Chunks stored before digests were recorded.
-    return content_digest(
+def same_content(chunk: dict, digest: str) -> bool:
+    """Does the stored chunk hold the batch whose content_digest is ``digest``?"""
+    if chunk.get("digest") == digest:
+        return True
+    # Chunks stored before digests were recorded (or under another digest
+    # form): recompute from what is stored.
+    recomputed = content_digest(
         chunk["site"], chunk["sid"], chunk["pid"], chunk["seq"], chunk["t0"], chunk["events"]
     )
+    return recomputed == digest
 
 
 def parse_batch(raw: bytes, settings: Settings, now_ms: int) -> dict:
@@ -112,9 +116,6 @@ def parse_batch(raw: bytes, settings: Settings, now_ms: int) -> dict:
         )
     limits = Limits.from_settings(settings)
     try:
-        # Depth and number ranges first: nothing after this meets deep
-        # nesting, huge numbers or non-finite floats.
-        check_values(batch, limits.max_json_depth)
         validate_batch(batch)
         check_after_schema(batch, limits, now_ms)
     except LimitError as exc:
@@ -144,19 +145,14 @@ def ingest_batch(
     addr = keys.ChunkAddress(site, batch["sid"], batch["pid"], seq)
     key = keys.chunk_key(addr)
 
+    # The reservation queues on the index's writer thread while this thread
+    # scrubs and encodes; nothing is stored before its answer.
+    reservation = batch_slots.reserve(index, site, addr.sid, addr.pid, seq, settings.max_batches_per_session)
     if settings.scrub_pii and might_contain_pii(raw):
         events = scrub_events(batch["events"])
     else:
         events = batch["events"]
     digest = content_digest(site, addr.sid, addr.pid, seq, batch["t0"], events)
-
-    try:
-        slot = batch_slots.reserve(index, site, addr.sid, addr.pid, seq, settings.max_batches_per_session)
-    except Exception as exc:
-        raise _unavailable(settings, "batch slot reservation", exc) from None
-    if slot is batch_slots.Slot.FULL:
-        raise IngestError(403, f"session exceeds {settings.max_batches_per_session} batches; not stored")
-
     ua = user_agent[:1024]
     chunk = {
         "v": 1,
@@ -171,6 +167,12 @@ def ingest_batch(
         "events": events,
     }
     blob = codec.encode(chunk)
+    try:
+        slot = reservation.result(timeout=30)
+    except Exception as exc:
+        raise _unavailable(settings, "batch slot reservation", exc) from None
+    if slot is batch_slots.Slot.FULL:
+        raise IngestError(403, f"session exceeds {settings.max_batches_per_session} batches; not stored")
     try:
         created = store.put_if_absent(key, blob)
     except Exception as exc:
@@ -203,7 +205,7 @@ def _already_stored(
         ) from None
     except Exception as exc:
         raise _unavailable(settings, f"reading {key}", exc) from None
-    if stored_digest(existing) != digest:
+    if not same_content(existing, digest):
         raise IngestError(
             409,
             f"a different batch is already stored as seq {addr.seq} of this page view; "
