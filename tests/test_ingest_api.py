@@ -59,7 +59,7 @@ def test_gzip_body_is_accepted_by_magic_bytes_and_by_header(
     assert len(stored(store)) == 2
 
 
-def test_retried_batch_overwrites_itself(
+def test_retried_batch_is_stored_once(
     client: TestClient, site: Site, store: LocalStore, index: Index
 ) -> None:
     b = batch()

@@ -40,6 +40,13 @@ def test_put_overwrites_the_same_key(blob_store: BlobStore) -> None:
     assert list(blob_store.list("k/")) == ["k/one"]
 
 
+def test_put_if_absent_creates_once_and_never_overwrites(blob_store: BlobStore) -> None:
+    assert blob_store.put_if_absent("first/wins", b"first") is True
+    assert blob_store.put_if_absent("first/wins", b"second") is False
+    assert blob_store.get("first/wins") == b"first"
+    assert list(blob_store.list("first/")) == ["first/wins"]
+
+
 def test_missing_key_raises_key_error(blob_store: BlobStore) -> None:
     with pytest.raises(KeyError):
         blob_store.get("nothing/here")
