@@ -28,8 +28,10 @@ def log_in(page: Any, collector: LiveCollector) -> None:
     page.wait_for_url(f"{collector.url}/")
 
 
-def open_player(page: Any, collector: LiveCollector, sid: str, t: int) -> None:
-    page.goto(f"{collector.url}/sessions/{sid}?t={t}")
+def open_player(page: Any, collector: LiveCollector, sid: str, t: int, zoom: str | None = None) -> None:
+    """The player at session time t; zoom "100" shows the replay at 1:1, "fit" scales it."""
+    query = f"?t={t}" + (f"&zoom={zoom}" if zoom else "")
+    page.goto(f"{collector.url}/sessions/{sid}{query}")
     page.wait_for_selector("body[data-state=ready]", state="attached", timeout=20_000)
 
 
