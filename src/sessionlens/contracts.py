@@ -47,6 +47,53 @@ def field(kind: str, name: str) -> int:
     return _field_index()[kind][name]
 
 
+@functools.cache
+def activity_kinds() -> frozenset[str]:
+    """Kinds that are the visitor's own doing (``x-activity`` in the schema)."""
+    kinds = batch_schema()["definitions"]["kinds"]
+    return frozenset(kind for kind, spec in kinds.items() if spec.get("x-activity"))
+
+
+@functools.cache
+def node_types() -> dict[str, int]:
+    """Node record type name -> its number (element 1, text 3, ...)."""
+    return dict(batch_schema()["definitions"]["node"]["x-types"])
+
+
+@functools.cache
+def node_fields() -> dict[str, tuple[str, ...]]:
+    """Node type name -> field names of its record, in order."""
+    by_number = {number: name for name, number in node_types().items()}
+    return {
+        by_number[branch["items"][3]["const"]]: tuple(branch["x-fields"])
+        for branch in batch_schema()["definitions"]["node"]["oneOf"]
+    }
+
+
+def node_field(node_type: str, name: str) -> int:
+    """Position of a named field inside a node record of ``node_type``."""
+    return node_fields()[node_type].index(name)
+
+
+@functools.cache
+def change_fields() -> dict[str, tuple[str, ...]]:
+    """Field names of a mutation's attribute and text changes ("attrs", "texts")."""
+    items = batch_schema()["definitions"]["kinds"]["mutation"]["items"]
+    return {name: tuple(items[field("mutation", name)]["items"]["x-fields"]) for name in ("attrs", "texts")}
+
+
+def make_event(kind: str, **values: Any) -> list[Any]:
+    """An event of ``kind`` from named fields (tests and tools; the recorder builds its own)."""
+    names = event_fields()[kind]
+    unknown = set(values) - set(names)
+    if unknown:
+        raise KeyError(f"{kind} has no field {sorted(unknown)}")
+    missing = [n for n in names[1:] if n not in values]
+    if missing:
+        raise KeyError(f"{kind} needs {missing}")
+    return [kind, *(values[n] for n in names[1:])]
+
+
 class _Validators:
     """Validators compiled from the schema, dispatched by kind.
 
