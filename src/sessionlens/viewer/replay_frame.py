@@ -31,7 +31,7 @@ from sessionlens.viewer.pages import STATIC
 PREFIX = "/replay/"
 FRAME_PATH = PREFIX + "frame"
 # URL name -> file in static/viewer; nothing else under PREFIX is served.
-SCRIPTS = {"frame.js": "replay-frame.js", "replay-dom.js": "replay-dom.js"}
+SCRIPTS = {"frame.js": "replay-frame.js", "replay-dom.js": "replay-dom.js", "wire.js": "wire.js"}
 
 CSP = (
     "sandbox allow-scripts; default-src 'none'; script-src 'self'; "
