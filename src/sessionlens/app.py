@@ -114,6 +114,8 @@ def create_app(
         Route("/api/heatmaps/image", heatmaps.image),
         Route("/api/heatmaps/elements", heatmaps.elements),
         Route("/api/heatmaps/sessions", heatmaps.spot_sessions),
+        Route("/api/heatmaps/moments", heatmaps.moments),
+        Route("/api/heatmaps/thumbnail", heatmaps.thumbnail),
         Route("/heatmaps", pages.heatmap_page),
         Mount(pages.ASSETS, StaticFiles(directory=pages.STATIC)),
         *replay_frame.routes(),

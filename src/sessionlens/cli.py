@@ -339,7 +339,9 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     store = open_store(settings)
     index = Index(settings.resolved_index_path)
     query = {"site": args.site, "url": args.url, "device": args.device or ""}
-    query.update({k: v for k, v in (("from", args.date_from), ("to", args.date_to)) if v is not None})
+    # The same selection as the API's: dates and the visitors' viewport width range.
+    chosen = (("from", args.date_from), ("to", args.date_to), ("min_width", args.min_width), ("max_width", args.max_width))  # fmt: skip
+    query.update({k: str(v) for k, v in chosen if v is not None})
     steps = ["selecting", "rendering backdrop", "rasterising"]
     progress = Progress(len(steps) + 1, "heatmap")
     try:
@@ -389,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     from sessionlens.params import (  # numeric options share the API's bounds
         CLI_EXPORT,
         HEATMAP_AT,
+        MAX_WIDTH,
+        MIN_WIDTH,
         RADIUS,
         WIDTH,
     )
@@ -501,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=WIDTH.cli_type(), default=WIDTH.default, help="backdrop width in CSS px")
     p.add_argument("--radius", type=RADIUS.cli_type(), default=RADIUS.default, help="blur radius in px")
     p.add_argument("--device", choices=["desktop", "tablet", "mobile"])
+    p.add_argument("--min-width", "--min_width", dest="min_width", type=MIN_WIDTH.cli_type(), help="narrowest visitor viewport counted, CSS px")  # fmt: skip
+    p.add_argument("--max-width", "--max_width", dest="max_width", type=MAX_WIDTH.cli_type(), help="widest visitor viewport counted, CSS px")  # fmt: skip
     p.add_argument("--from", dest="date_from", help="first day (2026-11-01)")
     p.add_argument("--to", dest="date_to", help="last day")
     p.add_argument("--pid", help="page view to draw over (default: newest at the closest width)")

@@ -233,11 +233,20 @@ HEATMAP_IMAGE = Endpoint(
 )
 HEATMAP_ELEMENTS = Endpoint("/api/heatmaps/elements", HEATMAP_SELECTION)
 HEATMAP_SESSIONS = Endpoint("/api/heatmaps/sessions", HEATMAP_SELECTION)
+# The moment picker: candidate moments of the backdrop's page view, and their thumbnails.
+HEATMAP_MOMENTS = Endpoint("/api/heatmaps/moments", (*HEATMAP_SELECTION, WIDTH))
+HEATMAP_THUMBNAIL = Endpoint(
+    "/api/heatmaps/thumbnail",
+    (WIDTH, Bound("at", "int", 0, MAX_EVENT_T, None, "ms", "moment of the page view (required)")),
+)
 
-API_ENDPOINTS = (SESSIONS, PAGE_STATE, PAGE_EVENTS, HEATMAP_IMAGE, HEATMAP_ELEMENTS, HEATMAP_SESSIONS)
+API_ENDPOINTS = (
+    SESSIONS, PAGE_STATE, PAGE_EVENTS, HEATMAP_IMAGE, HEATMAP_ELEMENTS, HEATMAP_SESSIONS, HEATMAP_MOMENTS,
+    HEATMAP_THUMBNAIL,
+)  # fmt: skip
 
 # The CLI's numeric options share the API's bounds (flags are --NAME).
-CLI_HEATMAP = Endpoint("sessionlens heatmap", (WIDTH, RADIUS, HEATMAP_AT, FROM, TO))
+CLI_HEATMAP = Endpoint("sessionlens heatmap", (WIDTH, RADIUS, HEATMAP_AT, FROM, TO, MIN_WIDTH, MAX_WIDTH))
 CLI_EXPORT = Endpoint(
     "sessionlens export --html",
     (

@@ -100,6 +100,11 @@ def _request(rig: dict[str, Any], endpoint: Endpoint) -> tuple[str, dict[str, st
         return path, {"site": rig["site"], "url": "/", "selector": CLICK_SELECTOR}, 200
     if endpoint is params.HEATMAP_ELEMENTS:
         return path, {"site": rig["site"], "url": "/"}, 200
+    if endpoint is params.HEATMAP_MOMENTS:
+        return path, {"site": rig["site"], "url": "/nothing-recorded-here"}, 404
+    if endpoint is params.HEATMAP_THUMBNAIL:
+        # A page view that is not recorded: 404 before Chromium renders anything.
+        return path, {"site": rig["site"], "sid": rig["sid"], "pid": "not-recorded-pid", "at": "0"}, 404
     return path, {}, 200
 
 

@@ -23,6 +23,7 @@ from PIL import ImageDraw
 
 from sessionlens.heatmap import raster
 from sessionlens.heatmap.backdrop import Backdrop, BackdropConfig, render_backdrop
+from sessionlens.heatmap.png_text import with_text
 from sessionlens.index import Index
 from sessionlens.params import HEATMAP_AT, RADIUS, SELECTION, WIDTH
 from sessionlens.replay.pageview import PageViewReader
@@ -98,23 +99,41 @@ class Selection:
         return self._facts_sql(index, "clicks", "c", columns, signal + tail)
 
     def clicks(self, index: Index, kind: str, selector: str | None = None) -> list[dict[str, Any]]:
+        """Clicks of the selection; with `selector`, those on that element (a control or an inner one)."""
         columns = (
             "c.sid, c.pid, c.t, c.url, c.selector, c.fx, c.fy, c.px, c.py, c.vw, c.rage, c.dead, c.error"
         )
-        sql, params = self._click_sql(index, kind, columns, " AND c.selector = ?" if selector else "")
-        return index.query(sql, [*params, selector] if selector else params)
+        element = _element_sql(index)
+        tail = f" AND ({element} = ? OR c.selector = ?)" if selector else ""
+        sql, params = self._click_sql(index, kind, columns, tail)
+        return index.query(sql, [*params, selector, selector] if selector else params)
 
     def elements(self, index: Index, kind: str) -> list[dict[str, Any]]:
-        """Top elements, aggregated in SQL (selector, clicks, share, rage, dead, error)."""
-        sql, params = self._click_sql(
+        """Top elements, aggregated in SQL: one row per control (the nearest interactive
+        ancestor of the click target), with its visible text, clicks, share, rage, dead,
+        error, and `inner`: the elements clicked inside it and how often."""
+        element, text = _element_sql(index), _text_sql(index)
+        # Per (control, inner element) first, then per control: a link clicked on its
+        # icon, its caption and its padding is one row, its parts kept as detail.
+        inner, params = self._click_sql(
             index, kind,
-            "c.selector AS selector, COUNT(*) AS clicks, SUM(c.rage) AS rage, SUM(c.dead) AS dead, SUM(c.error) AS error",
-            " GROUP BY c.selector ORDER BY clicks DESC, selector",
+            f"{element} AS element, c.selector AS inner, {text} AS text, COUNT(*) AS n,"
+            " SUM(c.rage) AS rage, SUM(c.dead) AS dead, SUM(c.error) AS error",
+            " GROUP BY element, inner",
         )  # fmt: skip
+        sql = (
+            "SELECT element AS selector, MAX(text) AS text, SUM(n) AS clicks, SUM(rage) AS rage,"
+            " SUM(dead) AS dead, SUM(error) AS error,"
+            " json_group_array(json_object('selector', inner, 'clicks', n)) AS inner"
+            f" FROM ({inner}) GROUP BY element ORDER BY clicks DESC, selector"  # noqa: S608 - built from fixed names
+        )
         rows = index.query(sql, params)
         total = max(sum(r["clicks"] for r in rows), 1)
         for r in rows:
             r["share"] = round(r["clicks"] / total, 4)
+            r["text"] = r["text"] or ""
+            parts = sorted(orjson.loads(r["inner"]), key=lambda p: (-p["clicks"], p["selector"]))
+            r["inner"] = [p for p in parts if p["selector"] != r["selector"]]
         return rows
 
     def page_views(self, index: Index) -> list[dict[str, Any]]:
@@ -199,7 +218,18 @@ def build_heatmap(
         result = _click_map(clicks, bd, width, radius, kind, compare and compare.clicks(index, kind))
     result.backdrop = (sid, bpid, at)
     result.boxes = bd.boxes
+    # The file says which page view and moment it is drawn over (the moment picker's choice).
+    result.png = with_text(
+        result.png,
+        {"sessionlens:backdrop": f"{sid}/{bpid}/{at}", "sessionlens:selection": _describe(sel, kind, width)},
+    )
     return result
+
+
+def _describe(sel: Selection, kind: str, width: int) -> str:
+    parts = {"site": sel.site, "url": sel.pattern, "type": kind, "width": width, "device": sel.device,
+             "min_width": sel.min_width, "max_width": sel.max_width, "from": sel.start, "to": sel.end}  # fmt: skip
+    return "&".join(f"{k}={v}" for k, v in parts.items() if v is not None)
 
 
 def _place(clicks: list[dict[str, Any]], bd: Backdrop, width: int) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -281,10 +311,40 @@ def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, width: int) -> Heatma
     return result
 
 
+# The recorder names the control around a click target (a, button, [role=button], ...) and
+# its visible text; clicks recorded before it did have neither, and count for their own target.
+CONTROL_COLUMN, TEXT_COLUMN = "control", "text"
+
+
+def _click_columns(index: Index) -> frozenset[str]:
+    return frozenset(r["name"] for r in index.query("SELECT name FROM pragma_table_info('clicks')"))
+
+
+def _element_sql(index: Index) -> str:
+    """The SQL expression of the element a click counts for: its control, else its own target."""
+    if CONTROL_COLUMN in _click_columns(index):
+        return f"COALESCE(NULLIF(c.{CONTROL_COLUMN}, ''), c.selector)"
+    return "c.selector"
+
+
+def _text_sql(index: Index) -> str:
+    return f"MAX(c.{TEXT_COLUMN})" if TEXT_COLUMN in _click_columns(index) else "''"
+
+
 def elements_csv(rows: list[dict[str, Any]]) -> str:
+    """The element table as CSV; `inner` lists the parts clicked inside a control (selector=count; ...)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["selector", "clicks", "share", "rage", "dead", "error"])
+    writer.writerow(["selector", "text", "clicks", "share", "rage", "dead", "error", "inner"])
     for r in rows:
-        writer.writerow([r["selector"], r["clicks"], r["share"], r["rage"], r["dead"], r["error"]])
+        inner = "; ".join(f"{p['selector']}={p['clicks']}" for p in r.get("inner", ()))
+        writer.writerow(
+            [_cell(r["selector"]), _cell(r.get("text", "")), r["clicks"], r["share"], r["rage"], r["dead"],
+             r["error"], _cell(inner)]
+        )  # fmt: skip
     return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A recorded string made inert in a spreadsheet: a leading = + - @ would start a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
