@@ -111,6 +111,12 @@ class Server:
         self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_for_port(self.port, timeout=30)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the server process has used (Linux /proc), all threads."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.terminate()
@@ -161,10 +167,12 @@ def run_once(
         t.start()
     stop = time.monotonic() + seconds
     started = time.monotonic()
+    cpu_before = server.cpu_seconds()
     start_gate.wait()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
+    cpu = server.cpu_seconds() - cpu_before
     if errors:
         raise SystemExit(f"requests failed: {errors[:5]}")
     if (
@@ -178,6 +186,8 @@ def run_once(
         "rps": len(flat) / elapsed,
         "p50": flat[len(flat) // 2] * 1000,
         "p99": flat[min(len(flat) - 1, int(len(flat) * 0.99))] * 1000,
+        # Server CPU per request: steadier than req/s on a machine shared with other work.
+        "cpu_ms": cpu / len(flat) * 1000,
     }
 
 
@@ -216,13 +226,18 @@ def main() -> None:
                 )
     print(f"\nbatch: {len(realistic_events(1))} events, {len(sample)} bytes gzip; {args.clients} clients, "
           f"1 uvicorn worker, {args.seconds:g} s x {args.rounds} rounds; medians:")  # fmt: skip
-    medians = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+    medians = {name: {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_ms")}
                for name, runs in results.items()}  # fmt: skip
     for name, m in medians.items():
-        print(f"  {name:>6}: {m['rps']:7.0f} req/s  p50 {m['p50']:6.1f} ms  p99 {m['p99']:6.1f} ms")
+        print(
+            f"  {name:>6}: {m['rps']:7.0f} req/s  p50 {m['p50']:6.1f} ms  p99 {m['p99']:6.1f} ms  "
+            f"server CPU {m['cpu_ms']:.3f} ms/request"
+        )
     if "before" in medians:
         ratio = medians["after"]["rps"] / medians["before"]["rps"]
         print(f"  after/before throughput: {ratio:.3f} ({(1 - ratio) * 100:+.1f} % cost)")
+        cpu_ratio = medians["after"]["cpu_ms"] / medians["before"]["cpu_ms"]
+        print(f"  after/before server CPU per request: {cpu_ratio:.3f} ({(cpu_ratio - 1) * 100:+.1f} %)")
 
 
 if __name__ == "__main__":

@@ -35,26 +35,23 @@ def reserve(index: Index, site: str, sid: str, pid: str, seq: int, limit: int) -
 
 def _reserve(conn: sqlite3.Connection, site: str, sid: str, pid: str, seq: int, limit: int) -> Slot:
     key = (site, sid, pid, seq)
+    # One statement in the common case: insert the slot while the session is
+    # under its limit. Slots cover every stored chunk except after the index
+    # was rebuilt from storage (reindex fills `chunks`, not this table), so
+    # both are counted.
     inserted = conn.execute(
-        "INSERT OR IGNORE INTO batch_slots (site, sid, pid, seq) VALUES (?, ?, ?, ?)", key
+        "INSERT OR IGNORE INTO batch_slots (site, sid, pid, seq) SELECT ?, ?, ?, ? "
+        "WHERE (SELECT COUNT(*) FROM batch_slots WHERE site = ? AND sid = ?) < ? "
+        "AND (SELECT COUNT(*) FROM chunks WHERE site = ? AND sid = ?) < ?",
+        (*key, site, sid, limit, site, sid, limit),
     )
-    if inserted.rowcount == 0:
-        return Slot.KNOWN
-    # Slots cover every stored chunk, except after the index was rebuilt
-    # from storage (reindex fills `chunks`, not this table): count both.
-    (slots,) = conn.execute(
-        "SELECT COUNT(*) FROM batch_slots WHERE site = ? AND sid = ?", (site, sid)
+    if inserted.rowcount == 1:
+        return Slot.RESERVED
+    # Not inserted: the key was reserved or stored before (a retry), or the
+    # session is full.
+    known = conn.execute(
+        "SELECT 1 FROM batch_slots WHERE site = ? AND sid = ? AND pid = ? AND seq = ? "
+        "UNION ALL SELECT 1 FROM chunks WHERE site = ? AND sid = ? AND pid = ? AND seq = ?",
+        key + key,
     ).fetchone()
-    if slots <= limit:
-        (chunks,) = conn.execute(
-            "SELECT COUNT(*) FROM chunks WHERE site = ? AND sid = ?", (site, sid)
-        ).fetchone()
-        if chunks < limit:
-            return Slot.RESERVED
-    stored = conn.execute(
-        "SELECT 1 FROM chunks WHERE site = ? AND sid = ? AND pid = ? AND seq = ?", key
-    ).fetchone()
-    if stored:
-        return Slot.KNOWN  # a retry of a chunk stored before its slot was recorded
-    conn.execute("DELETE FROM batch_slots WHERE site = ? AND sid = ? AND pid = ? AND seq = ?", key)
-    return Slot.FULL
+    return Slot.KNOWN if known else Slot.FULL

@@ -294,7 +294,14 @@ def test_resend_of_a_chunk_stored_without_digest_compares_its_content(
     assert codec.decode(store.get(key)) == legacy
 
 
-def test_put_if_absent_lets_exactly_one_concurrent_writer_win(tmp_path: Path) -> None:
+@pytest.mark.parametrize("move", ["renameat2", "link"])
+def test_put_if_absent_lets_exactly_one_concurrent_writer_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, move: str
+) -> None:
+    from sessionlens.stores import local
+
+    if move == "link":
+        monkeypatch.setattr(local, "_RENAMEAT2", None)
     store = LocalStore(tmp_path / "blobs")
     payloads = [bytes([i]) * 100_000 for i in range(16)]
     won: list[int] = []
@@ -313,6 +320,7 @@ def test_put_if_absent_lets_exactly_one_concurrent_writer_win(tmp_path: Path) ->
     assert len(won) == 1
     assert store.get("race/key") == payloads[won[0]]
     assert list(store.list("race/")) == ["race/key"]
+    assert list(store.temp_dir.iterdir()) == []  # the losers' temp files are gone
 
 
 # -- item 14: the batches-per-session limit under concurrency -----------------

@@ -7,11 +7,15 @@ removes those older than a minute (a concurrent writer's file is younger).
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from sessionlens.stores.base import StoreError
 
@@ -59,19 +63,22 @@ class LocalStore:
             raise StoreError(f"local store could not write {key}: {exc.strerror or exc}") from exc
 
     def put_if_absent(self, key: str, data: bytes) -> bool:
-        # link() of a complete, fsynced temp file either creates the name
-        # atomically or fails with EEXIST: readers never see a partial
-        # object and two writers cannot both win.
+        # Moving a complete, fsynced temp file into place without replacing
+        # (rename with RENAME_NOREPLACE, or link() where that is missing)
+        # either creates the name atomically or fails with EEXIST: readers
+        # never see a partial object and two writers cannot both win.
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self._durable_temp(data)
             try:
-                os.link(tmp, path)
+                _move_no_replace(tmp, path)
             except FileExistsError:
+                os.unlink(tmp)
                 return False
-            finally:
+            except BaseException:
                 Path(tmp).unlink(missing_ok=True)
+                raise
             _fsync_dir(path.parent)
             return True
         except OSError as exc:
@@ -123,6 +130,37 @@ def sweep_orphans(temp_dir: Path, min_age_seconds: float) -> int:
         except FileNotFoundError:
             continue  # another process swept it first
     return removed
+
+
+def _load_renameat2() -> Any:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return renameat2
+
+
+_RENAMEAT2 = _load_renameat2() if sys.platform.startswith("linux") else None
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+
+def _move_no_replace(src: str, dst: Path) -> None:
+    """Rename src to dst unless dst exists (FileExistsError); src is gone on success."""
+    global _RENAMEAT2
+    if _RENAMEAT2 is not None:
+        if _RENAMEAT2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
+            return
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(err, os.strerror(err), str(dst))
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), str(dst))
+        _RENAMEAT2 = None  # this filesystem or kernel cannot; link() can
+    os.link(src, dst)
+    os.unlink(src)
 
 
 def _fsync_dir(path: Path) -> None:
