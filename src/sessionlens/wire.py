@@ -114,8 +114,12 @@ def _policy_lines(policy: dict[str, Any]) -> list[str]:
         "url_schemes",
         "list_attrs",
         "risky_targets",
+        "kept_link_rels",
+        "blocked_meta_attrs",
     ):
         lines.append(f"export const {key.upper()} = new Set({_js(policy[key])});")
+    lines.append(f"export const TAG_NAME = new RegExp({_js(policy['tag_name_pattern'])});")
+    lines.append(f"export const ATTR_NAME = new RegExp({_js(policy['attr_name_pattern'])});")
     lines.append(f"export const DATA_IMAGE = new RegExp({_js(data_image_pattern(policy['data_image_types']))}, \"i\");")
     return lines
 

@@ -10,31 +10,33 @@
 // parent loop, so no page is too deep to rebuild; nodes deeper than
 // MAX_DEPTH are left out.
 
+import {
+  KIND, SNAPSHOT_PART, SNAPSHOT_NODES, MUTATION_REMOVES, MUTATION_ADDS, MUTATION_ATTRS, MUTATION_TEXTS,
+  SCROLL_TARGET, SCROLL_X, SCROLL_Y, MOVE_X, MOVE_Y, CLICK_CX, CLICK_CY, INPUT_TARGET, INPUT_VALUE, INPUT_CHECKED,
+  RESIZE_VW, RESIZE_VH, META_URL, META_VW, META_VH, FOCUS_TARGET, BLUR_TARGET, NAV_URL, CANVAS_TARGET, CANVAS_DATA,
+  TOPLAYER_TARGET, TOPLAYER_MODAL, TOPLAYER_OPEN, ATTR_CHANGE_ID, ATTR_CHANGE_NAME, ATTR_CHANGE_VALUE,
+  TEXT_CHANGE_ID, TEXT_CHANGE_TEXT,
+  ELEMENT, TEXT, DOCUMENT, DOCTYPE, SHADOW, NODE_ID, NODE_PARENT, NODE_NEXT, NODE_TYPE,
+  ELEMENT_TAG, ELEMENT_ATTRS, ELEMENT_PROPS, TEXT_TEXT, DOCUMENT_PROPS, SHADOW_PROPS,
+  PLACEHOLDER_TAG, PLACEHOLDER_ATTRS, INVALID_URL, BLOCKED_TAGS, SVG_ANIMATION_TAGS, DROP_ATTRS, URL_ATTRS,
+  URL_SCHEMES, LIST_ATTRS, RISKY_TARGETS, KEPT_LINK_RELS, BLOCKED_META_ATTRS, TAG_NAME, ATTR_NAME, DATA_IMAGE,
+} from "./wire.js";
+
 const NS = { svg: "http://www.w3.org/2000/svg", math: "http://www.w3.org/1998/Math/MathML" };
 const XLINK = "http://www.w3.org/1999/xlink";
 const ACTIVE = ["sl--hover", "sl--focus", "sl--focus-within"];
 
 // -- the player's own sanitiser ----------------------------------------------
 //
-// A second net under the server's (replay/sanitize.py), with the same rules,
-// so the iframe's sandbox and CSP are a third line, not the only one. Names
-// are compared by their lower-cased local part: SCRIPT, svg:animate,
-// XLINK:HREF and ATTRIBUTENAME meet the rules of their plain forms, and the
-// element actually created is checked again by its localName.
-const BLOCKED_TAGS = new Set(["script", "object", "embed", "applet", "base", "portal", "frame", "frameset",
-  "noscript", "handler", "listener"]);
-// SVG animation elements can set href, handlers or style (and a later
-// mutation of attributeName, to or values can aim them there): never built.
-const ANIMATION_TAGS = new Set(["set", "animate", "animatetransform", "animatemotion", "animatecolor", "discard"]);
-const DROP_ATTRS = new Set(["srcdoc", "http-equiv", "action", "formaction", "ping", "target", "autofocus",
-  "nonce", "integrity"]);
-const URL_ATTRS = new Set(["href", "src", "data", "poster", "background", "cite", "codebase", "longdesc",
-  "lowsrc", "dynsrc", "manifest", "usemap", "profile", "classid", "archive", "icon", "itemtype", "base"]);
-const LIST_ATTRS = new Set(["from", "to", "values", "by"]);
-const SAFE_SCHEMES = new Set(["http", "https", "about", "mailto", "tel"]);
-const DATA_IMAGE = /^data:image\/(png|gif|jpe?g|webp|avif|bmp|x-icon|svg\+xml)[;,]/i;
+// A second net under the server's (replay/sanitize.py), with the same
+// policy (storage_schemas/replay_policy.json, generated into wire.js), so the
+// iframe's sandbox and CSP are a third line, not the only one. Names are
+// compared by their lower-cased local part: SCRIPT, svg:animate, XLINK:HREF
+// and ATTRIBUTENAME meet the rules of their plain forms, and the element
+// actually created is checked again by its localName. SVG animation
+// elements can set href, handlers or style (and a later mutation of
+// attributeName, to or values can aim them there): never built.
 const SCRIPT_SCHEMES = new Set(["javascript", "vbscript", "livescript"]);
-const ATTR_NAME = /^[A-Za-z_:][A-Za-z0-9_.:-]{0,127}$/;
 // Browsers' parsers cap nesting themselves; DOM calls do not, and layout of
 // a page tens of thousands of levels deep can exhaust the renderer's stack.
 export const MAX_DEPTH = 512; // as the HTML parser; 3,000 DOM levels crash the renderer
@@ -99,26 +101,50 @@ function embedsViewerUrl(value) {
   return (String(value).match(EMBEDDED_URL) || []).some(targetsViewer);
 }
 
-// A URL attribute: fragments, relative URLs (the server keeps none), the
-// safe schemes and data: images only; never the viewer's own address.
+// A URL attribute: fragments, the policy's schemes, data: images and the
+// server's own refusal (about:invalid) only; never the viewer's own address.
+// The server turns everything else into about:invalid, so a recording it
+// sanitised loses nothing here.
 function urlAllowed(value) {
   const url = browserUrl(value);
+  if (url === INVALID_URL) return true;
   if (targetsViewer(url)) return false;
   const scheme = schemeOf(url);
-  if (scheme === null) return true;
+  if (scheme === null) return url.startsWith("#");
   if (scheme === "data") return DATA_IMAGE.test(url);
-  return SAFE_SCHEMES.has(scheme);
+  return URL_SCHEMES.has(scheme);
 }
 
 function riskyTarget(value) {
   const target = localName(browserUrl(value));
   return target.startsWith("on") || URL_ATTRS.has(target) || DROP_ATTRS.has(target) || LIST_ATTRS.has(target)
-    || ["style", "srcset", "imagesrcset", "attributename"].includes(target) || !ATTR_NAME.test(String(value).trim());
+    || RISKY_TARGETS.has(target) || !ATTR_NAME.test(String(value).trim());
 }
 
+// The placeholder itself counts as blocked: it takes no attributes but its own.
 export function blockedTag(tag) {
   const local = localName(tag);
-  return BLOCKED_TAGS.has(local) || ANIMATION_TAGS.has(local);
+  return BLOCKED_TAGS.has(local) || SVG_ANIMATION_TAGS.has(local) || local === PLACEHOLDER_TAG;
+}
+
+// An element refused by what it is: blocked names, names no parser makes, a
+// <link> that is not a stylesheet, a <meta> that would act (http-equiv).
+export function blockedElement(tag, attrs) {
+  if (typeof tag !== "string" || !TAG_NAME.test(tag) || blockedTag(tag)) return true;
+  const local = localName(tag);
+  if (local === "link") {
+    let rel = "";
+    for (const name in attrs) if (name.toLowerCase() === "rel") rel = String(attrs[name]);
+    return !KEPT_LINK_RELS.has(rel.trim().toLowerCase().split(/\s+/).join(" "));
+  }
+  if (local === "meta") return Object.keys(attrs).some((name) => BLOCKED_META_ATTRS.has(localName(name)));
+  return false;
+}
+
+export function placeholder(doc) {
+  const el = doc.createElement(PLACEHOLDER_TAG);
+  for (const name in PLACEHOLDER_ATTRS) el.setAttribute(name, PLACEHOLDER_ATTRS[name]);
+  return el;
 }
 
 // Whether an attribute may be set on an element with local name `tag`.
@@ -195,8 +221,8 @@ export class PageDom {
     if (frame.focus != null) this.focus(frame.focus);
     if (frame.url && this.hooks.url) this.hooks.url(frame.url);
     const first = [];
-    for (const [id, x, y] of frame.scroll) first.push(["scroll", frame.t, id, x, y]);
-    if (frame.pointer) first.push(["move", frame.t, frame.pointer[0], frame.pointer[1], null]);
+    for (const [id, x, y] of frame.scroll) first.push(event("scroll", frame.t, { [SCROLL_TARGET]: id, [SCROLL_X]: x, [SCROLL_Y]: y }));
+    if (frame.pointer) first.push(event("move", frame.t, { [MOVE_X]: frame.pointer[0], [MOVE_Y]: frame.pointer[1] }));
     this.applyAll(first.concat(events));
   }
 
@@ -207,10 +233,10 @@ export class PageDom {
   }
 
   addRecord(rec) {
-    const [id, parentId, nextId, type] = rec;
+    const id = rec[NODE_ID], parentId = rec[NODE_PARENT], nextId = rec[NODE_NEXT], type = rec[NODE_TYPE];
     const old = this.ids.get(id);
-    if (old && type !== 9 && type !== 11) this.remove(id);
-    if (type === 9) {
+    if (old && type !== DOCUMENT && type !== SHADOW) this.remove(id);
+    if (type === DOCUMENT) {
       const host = parentId == null ? null : this.ids.get(parentId);
       const doc = host ? host.contentDocument : this.doc;
       if (!doc) return;
@@ -218,29 +244,29 @@ export class PageDom {
       else if (doc.documentElement) doc.documentElement.remove();
       this.bind(id, doc);
       DEPTH.set(doc, host ? (DEPTH.get(host) || 0) + 1 : 0);
-      this.adopt(doc, rec[4]);
+      this.adopt(doc, rec[DOCUMENT_PROPS]);
       return;
     }
-    if (type === 10) return; // the frame's own doctype stands in
+    if (type === DOCTYPE) return; // the frame's own doctype stands in
     const parent = this.ids.get(parentId);
     if (!parent) return;
-    if (type === 11) {
+    if (type === SHADOW) {
       let root = parent.shadowRoot;
       if (!root) root = parent.attachShadow({ mode: "open" });
       while (root.firstChild) root.firstChild.remove();
       this.bind(id, root);
       DEPTH.set(root, (DEPTH.get(parent) || 0) + 1);
-      this.adopt(root, rec[4]);
+      this.adopt(root, rec[SHADOW_PROPS]);
       return;
     }
     const depth = (DEPTH.get(parent) || 0) + 1;
     if (depth > MAX_DEPTH) return; // nor anything under it: its children find no parent
     const doc = parent.nodeType === 9 ? parent : parent.ownerDocument;
     let node;
-    if (type === 3) {
-      const text = parent.nodeName === "STYLE" ? rewriteStates(rec[4]) : rec[4];
+    if (type === TEXT) {
+      const text = parent.nodeName === "STYLE" ? rewriteStates(rec[TEXT_TEXT]) : rec[TEXT_TEXT];
       node = doc.createTextNode(text);
-    } else if (type === 1) {
+    } else if (type === ELEMENT) {
       node = this.element(doc, rec);
     } else return;
     const next = nextId != null ? this.ids.get(nextId) : null;
@@ -252,12 +278,12 @@ export class PageDom {
   }
 
   element(doc, rec) {
-    const tag = rec[4];
-    const attrs = rec[5] || {};
-    const props = rec[6] || {};
+    const tag = rec[ELEMENT_TAG];
+    const attrs = rec[ELEMENT_ATTRS] || {};
+    const props = rec[ELEMENT_PROPS] || {};
     let el;
+    if (blockedElement(tag, attrs)) return placeholder(doc);
     const local = localName(tag);
-    if (blockedTag(local)) return doc.createElement("sl-blocked");
     const asStyle = local === "link" && typeof props.css === "string";
     // Without scripting a <canvas> shows its fallback content, not a bitmap:
     // an <img> with the same attributes shows the recorded bitmap at the same size.
@@ -268,10 +294,10 @@ export class PageDom {
       else if (props.ns && NS[props.ns]) el = doc.createElementNS(NS[props.ns], tag);
       else el = doc.createElement(tag);
     } catch (e) {
-      el = doc.createElement("sl-blocked");
+      return placeholder(doc);
     }
     // What was created, by its own name (createElementNS("svg:animate") is an <animate>).
-    if (blockedTag(el.localName)) return doc.createElement("sl-blocked");
+    if (blockedTag(el.localName)) return placeholder(doc);
     for (const name in attrs) {
       if (asStyle && name !== "media") continue;
       if (!safeAttr(name, attrs[name], el.localName)) continue;
@@ -291,7 +317,7 @@ export class PageDom {
   }
 
   afterInsert(node, rec) {
-    const props = rec[6];
+    const props = rec[NODE_TYPE] === ELEMENT ? rec[ELEMENT_PROPS] : null;
     if (!props) return;
     if (props.value != null || props.checked != null) this.pending.push(() => this.setValue(node, props.value, props.checked));
     if (props.scroll) this.pending.push(() => { node.scrollLeft = props.scroll[0]; node.scrollTop = props.scroll[1]; });
@@ -347,17 +373,18 @@ export class PageDom {
     const scrolls = new Map();
     let pointer = null;
     const flushScrolls = () => {
-      for (const e of scrolls.values()) this.scroll(e[2], e[3], e[4]);
+      for (const e of scrolls.values()) this.scroll(e[SCROLL_TARGET], e[SCROLL_X], e[SCROLL_Y]);
       scrolls.clear();
     };
     for (const e of events) {
-      if (e[0] === "scroll") scrolls.set(e[2], e);
-      else if (e[0] === "move") pointer = [e[2], e[3]];
-      else if (e[0] === "click") {
-        pointer = [e[8], e[9]];
-        if (this.hooks.pointer) this.hooks.pointer(e[8], e[9], true);
+      const kind = e[KIND];
+      if (kind === "scroll") scrolls.set(e[SCROLL_TARGET], e);
+      else if (kind === "move") pointer = [e[MOVE_X], e[MOVE_Y]];
+      else if (kind === "click") {
+        pointer = [e[CLICK_CX], e[CLICK_CY]];
+        if (this.hooks.pointer) this.hooks.pointer(e[CLICK_CX], e[CLICK_CY], true);
       } else {
-        if (scrolls.size && e[0] !== "input" && e[0] !== "focus" && e[0] !== "blur") flushScrolls();
+        if (scrolls.size && kind !== "input" && kind !== "focus" && kind !== "blur") flushScrolls();
         this.apply(e);
       }
     }
@@ -366,33 +393,33 @@ export class PageDom {
   }
 
   apply(e) {
-    switch (e[0]) {
+    switch (e[KIND]) {
       case "snapshot":
-        if (e[2] === 0) this.reset();
-        this.addRecords(e[4]);
+        if (e[SNAPSHOT_PART] === 0) this.reset();
+        this.addRecords(e[SNAPSHOT_NODES]);
         this.flushPending();
         break;
       case "mutation":
-        for (const id of e[2]) this.remove(id);
-        this.addRecords(e[3]);
-        for (const [id, name, value] of e[4]) this.attr(id, name, value);
-        for (const [id, text] of e[5]) {
-          const n = this.ids.get(id);
+        for (const id of e[MUTATION_REMOVES]) this.remove(id);
+        this.addRecords(e[MUTATION_ADDS]);
+        for (const c of e[MUTATION_ATTRS]) this.attr(c[ATTR_CHANGE_ID], c[ATTR_CHANGE_NAME], c[ATTR_CHANGE_VALUE]);
+        for (const c of e[MUTATION_TEXTS]) {
+          const n = this.ids.get(c[TEXT_CHANGE_ID]), text = c[TEXT_CHANGE_TEXT];
           if (n && n.nodeType === 3) n.data = n.parentNode && n.parentNode.nodeName === "STYLE" ? rewriteStates(text) : text;
         }
         this.flushPending();
         break;
-      case "scroll": this.scroll(e[2], e[3], e[4]); break;
-      case "input": this.input(e[2], e[3], e[4]); break;
-      case "resize": this.setViewport([e[2], e[3]]); break;
-      case "meta": this.setViewport([e[5], e[6]]); if (this.hooks.url) this.hooks.url(e[2]); break;
-      case "focus": this.focus(e[2]); break;
-      case "blur": this.blur(e[2]); break;
-      case "move": this.pointer(e[2], e[3], false); break;
-      case "click": this.pointer(e[8], e[9], true); break;
-      case "nav": if (this.hooks.url) this.hooks.url(e[2]); break;
-      case "canvas": { const c = this.ids.get(e[2]); if (c && c.dataset && "slCanvas" in c.dataset) this.paintCanvas(c, e[3]); break; }
-      case "toplayer": this.topLayer(this.ids.get(e[2]), e[3], e[4]); break;
+      case "scroll": this.scroll(e[SCROLL_TARGET], e[SCROLL_X], e[SCROLL_Y]); break;
+      case "input": this.input(e[INPUT_TARGET], e[INPUT_VALUE], e[INPUT_CHECKED]); break;
+      case "resize": this.setViewport([e[RESIZE_VW], e[RESIZE_VH]]); break;
+      case "meta": this.setViewport([e[META_VW], e[META_VH]]); if (this.hooks.url) this.hooks.url(e[META_URL]); break;
+      case "focus": this.focus(e[FOCUS_TARGET]); break;
+      case "blur": this.blur(e[BLUR_TARGET]); break;
+      case "move": this.pointer(e[MOVE_X], e[MOVE_Y], false); break;
+      case "click": this.pointer(e[CLICK_CX], e[CLICK_CY], true); break;
+      case "nav": if (this.hooks.url) this.hooks.url(e[NAV_URL]); break;
+      case "canvas": { const c = this.ids.get(e[CANVAS_TARGET]); if (c && c.dataset && "slCanvas" in c.dataset) this.paintCanvas(c, e[CANVAS_DATA]); break; }
+      case "toplayer": this.topLayer(this.ids.get(e[TOPLAYER_TARGET]), e[TOPLAYER_MODAL], e[TOPLAYER_OPEN]); break;
       default: break;
     }
   }
@@ -502,4 +529,12 @@ function parentElementOf(el) {
   if (el.parentElement) return el.parentElement;
   const root = el.parentNode;
   return root && root.nodeType === 11 ? root.host : null;
+}
+
+// An event of `kind` with the given fields by position (the rest null), for
+// events the player makes up itself (a keyframe's scroll and pointer).
+function event(kind, t, fields) {
+  const e = [kind, t];
+  for (const i in fields) { while (e.length < i) e.push(null); e[i] = fields[i]; }
+  return e;
 }
