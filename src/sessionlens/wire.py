@@ -67,7 +67,9 @@ def _wire_lines(schema: dict[str, Any]) -> list[str]:
     for change, prefix in (("attrs", "ATTR_CHANGE"), ("texts", "TEXT_CHANGE")):
         index = kinds["mutation"]["x-fields"].index(change)
         fields = mutation[index]["items"]["x-fields"]
-        lines.append(f"export const {', '.join(f'{prefix}_{_constant(n)} = {i}' for i, n in enumerate(fields))};")
+        lines.append(
+            f"export const {', '.join(f'{prefix}_{_constant(n)} = {i}' for i, n in enumerate(fields))};"
+        )
     node = definitions["node"]
     types = node["x-types"]
     lines += ["", "// node records: [id, parent, next, type, ...fields of the type]"]
@@ -78,7 +80,9 @@ def _wire_lines(schema: dict[str, Any]) -> list[str]:
         fields = branch["x-fields"]
         if head is None:
             head = fields[:4]
-            lines.append(f"export const {', '.join(f'NODE_{_constant(n)} = {i}' for i, n in enumerate(head))};")
+            lines.append(
+                f"export const {', '.join(f'NODE_{_constant(n)} = {i}' for i, n in enumerate(head))};"
+            )
         elif fields[:4] != head:
             raise ValueError("every node record type must share the first four fields")
         name = by_number[branch["items"][3]["const"]]
@@ -120,7 +124,9 @@ def _policy_lines(policy: dict[str, Any]) -> list[str]:
         lines.append(f"export const {key.upper()} = new Set({_js(policy[key])});")
     lines.append(f"export const TAG_NAME = new RegExp({_js(policy['tag_name_pattern'])});")
     lines.append(f"export const ATTR_NAME = new RegExp({_js(policy['attr_name_pattern'])});")
-    lines.append(f"export const DATA_IMAGE = new RegExp({_js(data_image_pattern(policy['data_image_types']))}, \"i\");")
+    lines.append(
+        f'export const DATA_IMAGE = new RegExp({_js(data_image_pattern(policy["data_image_types"]))}, "i");'
+    )
     return lines
 
 
@@ -153,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     if command == "check":
         out_of_date = stale(generated)
         for path in out_of_date:
-            print(f"{path.relative_to(ROOT)} is stale: run `python -m sessionlens.wire generate`", file=sys.stderr)
+            print(
+                f"{path.relative_to(ROOT)} is stale: run `python -m sessionlens.wire generate`",
+                file=sys.stderr,
+            )
         return 1 if out_of_date else 0
     if command != "generate":
         print("usage: python -m sessionlens.wire [generate|check]", file=sys.stderr)
@@ -162,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)}")
-    print("rebuild the recorder bundle if js_recorder/src/core/wire.js changed: cd js_recorder && npm run build")
+    print(
+        "rebuild the recorder bundle if js_recorder/src/core/wire.js changed: cd js_recorder && npm run build"
+    )
     return 0
 
 

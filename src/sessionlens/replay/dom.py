@@ -12,24 +12,53 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sessionlens.contracts import field
+from sessionlens.contracts import change_fields, field, node_field, node_fields, node_types
 
-ELEMENT, TEXT, DOCUMENT, DOCTYPE, SHADOW = 1, 3, 9, 10, 11
+_TYPES = node_types()
+ELEMENT, TEXT, DOCUMENT, DOCTYPE, SHADOW = (
+    _TYPES["element"], _TYPES["text"], _TYPES["document"], _TYPES["doctype"], _TYPES["shadow"]
+)  # fmt: skip
 
+# Positions, by the schema's names (storage_schemas/batch.v1.schema.json).
+_ID, _PARENT, _NEXT, _TYPE = (node_field("element", n) for n in ("id", "parent", "next", "type"))
+_TAG, _ATTRS, _PROPS = (node_field("element", n) for n in ("tag", "attrs", "props"))
+_TEXT = node_field("text", "text")
+_DOCTYPE = tuple(node_field("doctype", n) for n in ("name", "publicId", "systemId"))
+_DOCUMENT_PROPS = node_field("document", "props")
+_SHADOW_PROPS = node_field("shadow", "props")
+_ATTR_CHANGE = tuple(change_fields()["attrs"].index(n) for n in ("id", "name", "value"))
+_TEXT_CHANGE = tuple(change_fields()["texts"].index(n) for n in ("id", "text"))
+
+_HEAD_LENGTH = _TYPE + 1
+_RECORD_LENGTH = {_TYPES[name]: len(fields) for name, fields in node_fields().items()}
+
+_KIND, _T = field("meta", "kind"), field("meta", "t")  # every kind starts [kind, t, ...]
 _MUT_REMOVES = field("mutation", "removes")
 _MUT_ADDS = field("mutation", "adds")
 _MUT_ATTRS = field("mutation", "attrs")
 _MUT_TEXTS = field("mutation", "texts")
 _SNAP_PART = field("snapshot", "part")
 _SNAP_NODES = field("snapshot", "nodes")
+_META_URL, _META_VW, _META_VH = (field("meta", n) for n in ("url", "vw", "vh"))
+_RESIZE_VW, _RESIZE_VH = field("resize", "vw"), field("resize", "vh")
+_SCROLL_TARGET, _SCROLL_X, _SCROLL_Y = (field("scroll", n) for n in ("target", "x", "y"))
+_INPUT_TARGET, _INPUT_VALUE, _INPUT_CHECKED = (field("input", n) for n in ("target", "value", "checked"))
+_FOCUS_TARGET = field("focus", "target")
+_BLUR_TARGET = field("blur", "target")
+_NAV_URL = field("nav", "url")
+_MOVE_X, _MOVE_Y = field("move", "x"), field("move", "y")
+_CANVAS_TARGET, _CANVAS_DATA = field("canvas", "target"), field("canvas", "data")
+_TOPLAYER_TARGET, _TOPLAYER_MODAL, _TOPLAYER_OPEN = (
+    field("toplayer", n) for n in ("target", "modal", "open")
+)
 
 
 class Node:
     __slots__ = ("id", "type", "parent", "children", "tag", "attrs", "props", "text", "doctype")
 
     def __init__(self, record: list[Any]) -> None:
-        self.id: int = record[0]
-        self.type: int = record[3]
+        self.id: int = record[_ID]
+        self.type: int = record[_TYPE]
         self.parent: Node | None = None
         self.children: list[Node] = []
         self.tag: str = ""
@@ -38,30 +67,40 @@ class Node:
         self.text: str = ""
         self.doctype: tuple[str, str, str] = ("html", "", "")
         if self.type == ELEMENT:
-            self.tag = record[4]
-            self.attrs = dict(record[5])
-            self.props = dict(record[6]) if len(record) > 6 else {}
+            self.tag = record[_TAG]
+            self.attrs = dict(record[_ATTRS])
+            self.props = dict(record[_PROPS]) if len(record) > _PROPS else {}
         elif self.type == TEXT:
-            self.text = record[4]
+            self.text = record[_TEXT]
         elif self.type == DOCTYPE:
-            self.doctype = (record[4], record[5], record[6])
-        elif self.type in (DOCUMENT, SHADOW) and len(record) > 4:
-            self.props = dict(record[4])
+            self.doctype = (record[_DOCTYPE[0]], record[_DOCTYPE[1]], record[_DOCTYPE[2]])
+        elif self.type == DOCUMENT and len(record) > _DOCUMENT_PROPS:
+            self.props = dict(record[_DOCUMENT_PROPS])
+        elif self.type == SHADOW and len(record) > _SHADOW_PROPS:
+            self.props = dict(record[_SHADOW_PROPS])
 
     def record(self) -> list[Any]:
-        parent_id = self.parent.id if self.parent else None
-        head = [self.id, parent_id, None, self.type]
+        """The node as a record (props left out when empty); next sibling null: records are in order."""
+        out: list[Any] = [None] * _RECORD_LENGTH.get(self.type, _HEAD_LENGTH)
+        out[_ID], out[_PARENT], out[_TYPE] = self.id, self.parent.id if self.parent else None, self.type
         if self.type == ELEMENT:
-            return (
-                [*head, self.tag, dict(self.attrs), dict(self.props)]
-                if self.props
-                else [*head, self.tag, dict(self.attrs)]
-            )
-        if self.type == TEXT:
-            return [*head, self.text]
-        if self.type == DOCTYPE:
-            return [*head, *self.doctype]
-        return [*head, dict(self.props)] if self.props else head
+            out[_TAG], out[_ATTRS] = self.tag, dict(self.attrs)
+            if self.props:
+                out[_PROPS] = dict(self.props)
+            else:
+                del out[_PROPS]
+        elif self.type == TEXT:
+            out[_TEXT] = self.text
+        elif self.type == DOCTYPE:
+            for position, value in zip(_DOCTYPE, self.doctype, strict=True):
+                out[position] = value
+        elif self.type in (DOCUMENT, SHADOW):
+            props_at = _DOCUMENT_PROPS if self.type == DOCUMENT else _SHADOW_PROPS
+            if self.props:
+                out[props_at] = dict(self.props)
+            else:
+                del out[props_at]
+        return out
 
 
 class DomState:
@@ -81,13 +120,14 @@ class DomState:
     # -- events ------------------------------------------------------------
 
     def apply(self, event: list[Any]) -> None:
-        kind = event[0]
-        self.t = max(self.t, event[1])
+        kind = event[_KIND]
+        self.t = max(self.t, event[_T])
         if kind == "mutation":
             for node_id in event[_MUT_REMOVES]:
                 self.remove(node_id)
             self.add_records(event[_MUT_ADDS])
-            for node_id, name, value in event[_MUT_ATTRS]:
+            for change in event[_MUT_ATTRS]:
+                node_id, name, value = (change[i] for i in _ATTR_CHANGE)
                 node = self.nodes.get(node_id)
                 if node is None or node.type != ELEMENT:
                     continue
@@ -95,7 +135,8 @@ class DomState:
                     node.attrs.pop(name, None)
                 else:
                     node.attrs[name] = value
-            for node_id, text in event[_MUT_TEXTS]:
+            for change in event[_MUT_TEXTS]:
+                node_id, text = change[_TEXT_CHANGE[0]], change[_TEXT_CHANGE[1]]
                 node = self.nodes.get(node_id)
                 if node is not None and node.type == TEXT:
                     node.text = text
@@ -107,34 +148,34 @@ class DomState:
                 self.inputs.clear()
             self.add_records(event[_SNAP_NODES])
         elif kind == "meta":
-            self.url = event[2]
-            self.viewport = [event[5], event[6]]
+            self.url = event[_META_URL]
+            self.viewport = [event[_META_VW], event[_META_VH]]
         elif kind == "resize":
-            self.viewport = [event[2], event[3]]
+            self.viewport = [event[_RESIZE_VW], event[_RESIZE_VH]]
         elif kind == "scroll":
-            self.scroll[event[2]] = [event[3], event[4]]
+            self.scroll[event[_SCROLL_TARGET]] = [event[_SCROLL_X], event[_SCROLL_Y]]
         elif kind == "input":
-            if event[2] in self.nodes:
-                self.inputs[event[2]] = [event[3], event[4]]
+            if event[_INPUT_TARGET] in self.nodes:
+                self.inputs[event[_INPUT_TARGET]] = [event[_INPUT_VALUE], event[_INPUT_CHECKED]]
         elif kind == "focus":
-            self.focus = event[2]
+            self.focus = event[_FOCUS_TARGET]
         elif kind == "blur":
-            if self.focus == event[2]:
+            if self.focus == event[_BLUR_TARGET]:
                 self.focus = None
         elif kind == "nav":
-            self.url = event[2]
+            self.url = event[_NAV_URL]
         elif kind == "move":
-            self.pointer = [event[2], event[3]]
+            self.pointer = [event[_MOVE_X], event[_MOVE_Y]]
         elif kind == "canvas":
-            node = self.nodes.get(event[2])
+            node = self.nodes.get(event[_CANVAS_TARGET])
             if node is not None and node.type == ELEMENT:
-                node.props["canvas"] = event[3]
+                node.props["canvas"] = event[_CANVAS_DATA]
         elif kind == "toplayer":
-            node = self.nodes.get(event[2])
+            node = self.nodes.get(event[_TOPLAYER_TARGET])
             if node is not None and node.type == ELEMENT:
-                if event[4]:
+                if event[_TOPLAYER_OPEN]:
                     node.props["open"] = True
-                    node.props["modal"] = bool(event[3])
+                    node.props["modal"] = bool(event[_TOPLAYER_MODAL])
                 else:
                     node.props.pop("open", None)
                     node.props.pop("modal", None)
@@ -155,7 +196,7 @@ class DomState:
             old = self.nodes.get(node.id)
             if old is not None:
                 self.remove(old.id)
-            parent_id, next_id = record[1], record[2]
+            parent_id, next_id = record[_PARENT], record[_NEXT]
             if parent_id is None:
                 if node.type != DOCUMENT:
                     continue
