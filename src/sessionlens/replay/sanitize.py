@@ -44,35 +44,30 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from sessionlens.contracts import field
+from sessionlens.contracts import change_fields, field, node_field, node_fields, node_types
 from sessionlens.replay.origins import ViewerOrigins, parse_origin
+from sessionlens.replay.policy import data_image_pattern, names, replay_policy
 
-BLOCKED_TAG = "sl-blocked"
-INVALID_URL = "about:invalid"
-_BLOCKED_TAGS = frozenset(
-    {"script", "object", "embed", "applet", "base", "portal", "frame", "frameset", "noscript",
-     "handler", "listener"}
-)  # fmt: skip
-SVG_ANIMATION_TAGS = frozenset(
-    {"set", "animate", "animatetransform", "animatemotion", "animatecolor", "discard"}
-)
-_DROP_ATTRS = frozenset(
-    {"srcdoc", "http-equiv", "action", "formaction", "ping", "autofocus", "nonce", "integrity", "target"}
-)
-_URL_ATTRS = frozenset(
-    {
-        "href", "src", "data", "poster", "background", "cite", "codebase", "longdesc", "lowsrc", "dynsrc",
-        "manifest", "usemap", "profile", "classid", "archive", "icon", "itemtype", "base",
-    }
-)  # fmt: skip
-_LIST_ATTRS = frozenset({"from", "to", "values", "by"})  # SMIL values: a ";" list of anything
+# The lists are the policy shared with the player's sanitiser (storage_schemas/replay_policy.json).
+_POLICY = replay_policy()
+BLOCKED_TAG: str = _POLICY["placeholder"]["tag"]
+_PLACEHOLDER_ATTRS: dict[str, str] = dict(_POLICY["placeholder"]["attrs"])
+INVALID_URL: str = _POLICY["invalid_url"]
+_BLOCKED_TAGS = names("blocked_tags")
+SVG_ANIMATION_TAGS = names("svg_animation_tags")
+_DROP_ATTRS = names("drop_attrs")
+_URL_ATTRS = names("url_attrs")
+_URL_SCHEMES = names("url_schemes")
+_LIST_ATTRS = names("list_attrs")  # SMIL values: a ";" list of anything
+_RISKY_TARGETS = names("risky_targets")
+_KEPT_LINK_RELS = names("kept_link_rels")
+_BLOCKED_META_ATTRS = names("blocked_meta_attrs")
 _IMAGE_TAGS = frozenset({"img", "image", "input", "video", "audio", "source", "feimage", "use"})
 _NAVIGABLE_TAGS = frozenset({"a", "area", ""})  # "": unknown tag, read strictly
-_LINK_RELS_KEPT = re.compile(r"^\s*(alternate\s+)?stylesheet\s*$", re.I)
-_ATTR_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_.:-]{0,127}$")
-_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}|[A-Za-z][A-Za-z0-9-]{0,31}:[A-Za-z][A-Za-z0-9-]{0,63}")
+_ATTR_NAME = re.compile(_POLICY["attr_name_pattern"])
+_TAG_NAME = re.compile(_POLICY["tag_name_pattern"])
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-_DATA_IMAGE = re.compile(r"^data:image/(png|gif|jpe?g|webp|avif|bmp|x-icon|svg\+xml)[;,]", re.I)
+_DATA_IMAGE = re.compile(data_image_pattern(), re.I)
 _DATA_FONT = re.compile(r"^data:(font/|application/(x-)?font)", re.I)
 _CSS_URL = re.compile(r"""url\(\s*(?P<q>['"]?)(?P<u>.*?)(?P=q)\s*\)""", re.I | re.S)
 _CSS_IMPORT = re.compile(r"""@import\s*(?P<q>['"])(?P<u>.*?)(?P=q)""", re.I)
@@ -86,6 +81,22 @@ _CSS_ESCAPED_IDENT = re.compile(r"(?:[A-Za-z0-9_-]|\\[0-9A-Fa-f]{1,6}[ \t\n\r\f]
 _TAB_NEWLINE = re.compile(r"[\t\n\r]")
 _C0_SPACE = "".join(chr(c) for c in range(0x21))
 
+_TYPES = node_types()
+ELEMENT, TEXT, DOCUMENT, DOCTYPE, SHADOW = (
+    _TYPES["element"], _TYPES["text"], _TYPES["document"], _TYPES["doctype"], _TYPES["shadow"]
+)  # fmt: skip
+_ID, _PARENT, _NEXT, _TYPE = (node_field("element", n) for n in ("id", "parent", "next", "type"))
+_HEAD_LENGTH = _TYPE + 1
+_TAG, _ATTRS, _PROPS = (node_field("element", n) for n in ("tag", "attrs", "props"))
+_TEXT = node_field("text", "text")
+_DOCTYPE = {n: node_field("doctype", n) for n in ("name", "publicId", "systemId")}
+_ROOT_PROPS = {DOCUMENT: node_field("document", "props"), SHADOW: node_field("shadow", "props")}
+_RECORD_LENGTH = {_TYPES[name]: len(fields) for name, fields in node_fields().items()}
+_NODE_FIELDS = {_TYPES[name]: fields for name, fields in node_fields().items()}
+_ATTR_CHANGE = tuple(change_fields()["attrs"].index(n) for n in ("id", "name", "value"))
+_TEXT_CHANGE = tuple(change_fields()["texts"].index(n) for n in ("id", "text"))
+_KIND = field("meta", "kind")  # every kind starts [kind, t, ...]
+_CANVAS_DATA = field("canvas", "data")
 _MUT_ADDS = field("mutation", "adds")
 _MUT_ATTRS = field("mutation", "attrs")
 _MUT_TEXTS = field("mutation", "texts")
@@ -127,7 +138,7 @@ class Sanitizer:
                 if _DATA_IMAGE.match(text) or (not images_only and _DATA_FONT.match(text))
                 else INVALID_URL
             )
-        if scheme not in ("http", "https"):
+        if scheme not in _URL_SCHEMES:
             return INVALID_URL  # javascript:, vbscript:, blob:, file:, ...
         rest = text[len(scheme) + 1 :].replace("\\", "/")
         if not rest.startswith("/"):
@@ -183,7 +194,7 @@ class Sanitizer:
             return None
         tag = local_name(tag)
         local = local_name(name)
-        if not _ATTR_NAME.match(name) or local.startswith("on") or local in _DROP_ATTRS:
+        if not _ATTR_NAME.fullmatch(name) or local.startswith("on") or local in _DROP_ATTRS:
             return None
         if local == "attributename":
             return None if _risky_target(value) else value
@@ -203,20 +214,24 @@ class Sanitizer:
         return value
 
     def _element(self, record: list[Any]) -> list[Any]:
-        tag = record[4] if isinstance(record[4], str) else ""
+        tag = record[_TAG] if isinstance(record[_TAG], str) else ""
         lowered = local_name(tag)
-        attrs = record[5] if isinstance(record[5], dict) else {}
-        props = record[6] if len(record) > 6 and isinstance(record[6], dict) else {}
+        attrs = record[_ATTRS] if isinstance(record[_ATTRS], dict) else {}
+        props = record[_PROPS] if len(record) > _PROPS and isinstance(record[_PROPS], dict) else {}
+        head = record[:_HEAD_LENGTH]
         if (
             lowered in _BLOCKED_TAGS
             or lowered in SVG_ANIMATION_TAGS
+            or lowered == BLOCKED_TAG
             or not _TAG_NAME.fullmatch(tag)
-            or (lowered == "link" and not _LINK_RELS_KEPT.match(str(_get(attrs, "rel"))))
-            or (lowered == "meta" and any(local_name(str(k)) == "http-equiv" for k in attrs))
+            or (
+                lowered == "link" and " ".join(str(_get(attrs, "rel")).lower().split()) not in _KEPT_LINK_RELS
+            )
+            or (lowered == "meta" and any(local_name(str(k)) in _BLOCKED_META_ATTRS for k in attrs))
         ):
-            self._tags[record[0]] = BLOCKED_TAG
-            return [*record[:4], BLOCKED_TAG, {"hidden": ""}]
-        self._tags[record[0]] = lowered
+            self._tags[record[_ID]] = BLOCKED_TAG
+            return _node(head, ELEMENT, tag=BLOCKED_TAG, attrs=dict(_PLACEHOLDER_ATTRS))
+        self._tags[record[_ID]] = lowered
         clean: dict[str, str] = {}
         for name, value in attrs.items():
             kept = self.attr(lowered, name, value)
@@ -236,7 +251,9 @@ class Sanitizer:
                 kept_props[key] = value
             elif key == "canvas" and isinstance(value, str):
                 kept_props[key] = value if _DATA_IMAGE.match(value) else INVALID_URL
-        return [*record[:4], tag, clean, kept_props] if kept_props else [*record[:4], tag, clean]
+        if kept_props:
+            return _node(head, ELEMENT, tag=tag, attrs=clean, props=kept_props)
+        return _node(head, ELEMENT, tag=tag, attrs=clean)
 
     def _text(self, node_id: Any, text: str) -> str:
         parent = self._text_parents.get(node_id) if isinstance(node_id, int) else None
@@ -251,42 +268,50 @@ class Sanitizer:
 
     def record(self, record: Any) -> list[Any] | None:
         """A sanitised node record, or None when it is not a node record at all."""
-        if not isinstance(record, list) or len(record) < 4 or not isinstance(record[0], int):
+        if not isinstance(record, list) or len(record) < _HEAD_LENGTH or not isinstance(record[_ID], int):
             return None
-        kind = record[3]
-        self._tags.pop(record[0], None)
-        self._text_parents.pop(record[0], None)
-        if kind == 1 and len(record) >= 6:
+        kind = record[_TYPE]
+        node_id = record[_ID]
+        head = record[:_HEAD_LENGTH]
+        self._tags.pop(node_id, None)
+        self._text_parents.pop(node_id, None)
+        if kind == ELEMENT and len(record) > _ATTRS:
             return self._element(record)
-        if kind == 3 and len(record) >= 5 and isinstance(record[4], str):
-            parent = self._tags.get(record[1]) if isinstance(record[1], int) else None
+        if kind == TEXT and len(record) > _TEXT and isinstance(record[_TEXT], str):
+            parent_id = record[_PARENT]
+            parent = self._tags.get(parent_id) if isinstance(parent_id, int) else None
             if parent is not None:
-                self._text_parents[record[0]] = parent
-            return [*record[:4], self._text(record[0], record[4])]
-        if kind in (9, 11):
-            props = record[4] if len(record) > 4 and isinstance(record[4], dict) else {}
+                self._text_parents[node_id] = parent
+            return _node(head, TEXT, text=self._text(node_id, record[_TEXT]))
+        if kind in (DOCUMENT, SHADOW):
+            at = _ROOT_PROPS[kind]
+            props = record[at] if len(record) > at and isinstance(record[at], dict) else {}
             adopted = props.get("adopted")
             if isinstance(adopted, list):
-                return [*record[:4], {"adopted": [self.css(c) for c in adopted if isinstance(c, str)]}]
-            return list(record[:4])
-        if kind == 10 and len(record) >= 7:
-            return [*record[:4], *(str(v)[:256] for v in record[4:7])]
+                return _node(
+                    head, kind, props={"adopted": [self.css(c) for c in adopted if isinstance(c, str)]}
+                )
+            return _node(head, kind)
+        if kind == DOCTYPE and len(record) >= _RECORD_LENGTH[DOCTYPE]:
+            return _node(head, DOCTYPE, **{name: str(record[at])[:256] for name, at in _DOCTYPE.items()})
         return None
 
     def records(self, records: Iterable[Any]) -> list[list[Any]]:
         return [r for r in (self.record(rec) for rec in records) if r is not None]
 
-    def _mutation_attr(self, node_id: Any, name: Any, value: Any) -> list[Any] | None:
-        if value is None:
-            return [node_id, name, None] if isinstance(name, str) and _ATTR_NAME.match(name) else None
+    def _mutation_attr(self, change: list[Any]) -> list[Any] | None:
+        node_id, name, value = (change[i] for i in _ATTR_CHANGE)
         tag = self._tags.get(node_id, "") if isinstance(node_id, int) else ""
         if tag == BLOCKED_TAG:
-            return None  # an inert placeholder stays exactly that
+            return None  # an inert placeholder stays exactly that: nothing set, nothing removed
+        if value is None:
+            valid = isinstance(name, str) and _ATTR_NAME.fullmatch(name)
+            return _change(_ATTR_CHANGE, node_id, name, None) if valid else None
         kept = self.attr(tag, name, value)
-        return None if kept is None else [node_id, name, kept]
+        return None if kept is None else _change(_ATTR_CHANGE, node_id, name, kept)
 
     def event(self, event: list[Any]) -> list[Any]:
-        kind = event[0]
+        kind = event[_KIND]
         if kind == "snapshot":
             event = list(event)
             if event[_SNAP_PART] == 0:
@@ -296,16 +321,21 @@ class Sanitizer:
             event = list(event)
             event[_MUT_ADDS] = self.records(event[_MUT_ADDS])
             attrs = (
-                self._mutation_attr(*a) for a in event[_MUT_ATTRS] if isinstance(a, list) and len(a) == 3
+                self._mutation_attr(a)
+                for a in event[_MUT_ATTRS]
+                if isinstance(a, list) and len(a) == len(_ATTR_CHANGE)
             )
             event[_MUT_ATTRS] = [a for a in attrs if a is not None]
+            texts = (t for t in event[_MUT_TEXTS] if isinstance(t, list) and len(t) == len(_TEXT_CHANGE))
             event[_MUT_TEXTS] = [
-                [t[0], self._text(t[0], t[1])]
-                for t in event[_MUT_TEXTS]
-                if isinstance(t, list) and len(t) == 2 and isinstance(t[1], str)
+                _change(_TEXT_CHANGE, node_id, self._text(node_id, text))
+                for node_id, text in ((t[_TEXT_CHANGE[0]], t[_TEXT_CHANGE[1]]) for t in texts)
+                if isinstance(text, str)
             ]
         elif kind == "canvas":
-            event = [*event[:3], event[3] if _DATA_IMAGE.match(str(event[3])) else INVALID_URL]
+            event = list(event)
+            data = event[_CANVAS_DATA]
+            event[_CANVAS_DATA] = data if _DATA_IMAGE.match(str(data)) else INVALID_URL
         return event
 
     def events(self, events: Iterable[list[Any]]) -> list[list[Any]]:
@@ -322,6 +352,26 @@ class Sanitizer:
     def _forget(self) -> None:
         self._tags.clear()
         self._text_parents.clear()
+
+
+def _node(head: list[Any], node_type: int, **fields: Any) -> list[Any]:
+    """A node record of ``node_type`` from its head and named fields; trailing fields not given are left out."""
+    names = _NODE_FIELDS[node_type]
+    out = list(head)
+    out[_TYPE] = node_type
+    last = max((names.index(n) for n in fields), default=_TYPE)
+    out.extend([None] * (last + 1 - len(out)))
+    for name, value in fields.items():
+        out[names.index(name)] = value
+    return out
+
+
+def _change(positions: tuple[int, ...], *values: Any) -> list[Any]:
+    """A mutation change record with ``values`` (in the order of ``positions``) at their positions."""
+    out: list[Any] = [None] * len(positions)
+    for at, value in zip(positions, values, strict=True):
+        out[at] = value
+    return out
 
 
 def _get(attrs: dict[str, Any], name: str) -> Any:
@@ -341,8 +391,8 @@ def _risky_target(value: str) -> bool:
         or target in _URL_ATTRS
         or target in _DROP_ATTRS
         or target in _LIST_ATTRS
-        or target in ("style", "srcset", "imagesrcset", "attributename", "src", "href")
-        or not _ATTR_NAME.match(value.strip())
+        or target in _RISKY_TARGETS
+        or not _ATTR_NAME.fullmatch(value.strip())
     )
 
 
