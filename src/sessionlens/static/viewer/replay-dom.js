@@ -438,7 +438,7 @@ export class PageDom {
 
   attr(id, name, value) {
     const el = this.ids.get(id);
-    if (!el || el.nodeType !== 1) return;
+    if (!el || el.nodeType !== 1 || blockedTag(el.localName)) return; // a placeholder stays exactly that
     try {
       if (value == null) el.removeAttribute(name);
       else if (safeAttr(name, value, el.localName)) setAttr(el, name, value);
