@@ -13,6 +13,7 @@
 // A port cannot be reached by a document that replaces this one, so the
 // recording is never posted to anything but this script.
 import { PageDom } from "./replay-dom.js";
+import { KIND, META_VH, META_VW, RESIZE_VH, RESIZE_VW } from "./wire.js";
 
 const RESIZE_WAIT_MS = 1000; // never stall a replay on a size the parent cannot give
 
@@ -84,8 +85,8 @@ async function applyEvents(events) {
 
 function sizeOf(e) {
   if (!Array.isArray(e)) return null;
-  if (e[0] === "resize") return [e[2], e[3]];
-  if (e[0] === "meta") return [e[5], e[6]];
+  if (e[KIND] === "resize") return [e[RESIZE_VW], e[RESIZE_VH]];
+  if (e[KIND] === "meta") return [e[META_VW], e[META_VH]];
   return null;
 }
 
