@@ -13,7 +13,9 @@ In one run, side by side, each in its own subprocess on the same machine:
 Clients POST realistic batches (pointer, scroll and mutation events, ~4 KB
 gzip) over keep-alive connections for a fixed time. Rounds alternate the
 servers so drift on a shared machine hits all of them alike; the medians of
-the rounds are printed, and after/before as a ratio.
+the rounds are printed, and after/before as ratios of throughput and of the
+server's CPU time per request (read from /proc; steadier than req/s when
+other work shares the machine).
 
     .venv/bin/python bench/ingest_throughput.py [--seconds 5] [--clients 50] [--rounds 3]
 """
@@ -222,7 +224,8 @@ def main() -> None:
                     server.stop()
                 r = results[name][-1]
                 print(
-                    f"round {round_no + 1} {name:>6}: {r['rps']:7.0f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
+                    f"round {round_no + 1} {name:>6}: {r['rps']:7.0f} req/s  p50 {r['p50']:6.1f} ms  "
+                    f"p99 {r['p99']:6.1f} ms  server CPU {r['cpu_ms']:.3f} ms/request"
                 )
     print(f"\nbatch: {len(realistic_events(1))} events, {len(sample)} bytes gzip; {args.clients} clients, "
           f"1 uvicorn worker, {args.seconds:g} s x {args.rounds} rounds; medians:")  # fmt: skip
