@@ -3,13 +3,13 @@
 // streamed in windows ahead of the playhead.
 import { ReplayLink } from "./replay-link.js";
 import { api, h } from "./ui.js";
+import { ACTIVITY, KIND, T as TIME } from "./wire.js";
 
 const WINDOW_MS = 30000;        // events fetched per request
 const AHEAD_MS = 15000;         // keep at least this much buffered while playing
 const RELOAD_FORWARD_MS = 20000; // further than this, loading a keyframe beats applying events
 const IDLE_MS = 2500;           // gaps longer than this are skipped when "skip inactivity" is on
 const SPEEDS = [1, 2, 4, 8, 16];
-const ACTIVITY = { move: 1, click: 1, scroll: 1, input: 1, focus: 1, nav: 1, resize: 1, snapshot: 1 };
 
 const sid = decodeURIComponent(location.pathname.split("/").pop());
 const params = new URLSearchParams(location.search);
@@ -28,6 +28,10 @@ const urlLabel = h("span", { class: "muted url" });
 const playBtn = h("button", { text: "▶", title: "play / pause (space)" });
 const speedSel = h("select", { title: "speed (1-5)" }, ...SPEEDS.map((s) => h("option", { value: String(s), text: s + "×" })));
 const skipBox = h("input", { type: "checkbox", title: "skip inactivity (s)" });
+// "fit" scales the replay down to the stage; "100" shows it at 1:1 (the stage
+// scrolls), for comparing pixels with the live page. Kept in the URL (?zoom=100).
+const zoomSel = h("select", { title: "zoom (z)" }, h("option", { value: "fit", text: "fit" }), h("option", { value: "100", text: "100 %" }));
+zoomSel.value = params.get("zoom") === "100" ? "100" : "fit";
 skipBox.checked = true;
 const timeLabel = h("span", { class: "time", text: "0:00 / 0:00" });
 const track = h("div", { class: "track" });
@@ -38,7 +42,7 @@ const eventsList = h("ol", { class: "events" });
 app.append(
   h("header", { class: "bar" }, h("a", { href: "/", text: "← Sessions" }), h("h1", { text: "Replay" }), urlLabel),
   stage,
-  h("div", { class: "controls" }, playBtn, h("label", {}, speedSel), h("label", {}, skipBox, " skip inactivity"), timeLabel, timelineEl),
+  h("div", { class: "controls" }, playBtn, h("label", {}, speedSel), h("label", {}, skipBox, " skip inactivity"), h("label", {}, zoomSel), timeLabel, timelineEl),
   h("aside", { class: "side" }, h("h2", { text: "Pages" }), pagesList, h("h2", { text: "Events" }), eventsList),
 );
 
@@ -65,8 +69,9 @@ const frame = new ReplayLink(frameBox, {
 });
 
 function fit() {
+  stage.classList.toggle("actual-size", zoomSel.value === "100");
   if (!S.vw) return;
-  const scale = Math.min(1, stage.clientWidth / S.vw, stage.clientHeight / S.vh);
+  const scale = zoomSel.value === "100" ? 1 : Math.min(1, stage.clientWidth / S.vw, stage.clientHeight / S.vh);
   frameBox.style.transform = `scale(${scale})`;
   frameBox.style.left = Math.floor(Math.max(0, (stage.clientWidth - S.vw * scale) / 2)) + "px";
   frameBox.style.top = Math.floor(Math.max(0, (stage.clientHeight - S.vh * scale) / 2)) + "px";
@@ -101,7 +106,7 @@ function fetchMore() {
     .then((body) => {
       if (c !== cur) return;
       for (const e of body.events) c.queue.push(e);
-      c.loadedUntil = body.more && body.events.length ? body.events[body.events.length - 1][1] : until;
+      c.loadedUntil = body.more && body.events.length ? body.events[body.events.length - 1][TIME] : until;
       if (!body.more && until >= body.end) c.ended = true;
     })
     .finally(() => { c.fetching = null; });
@@ -110,7 +115,7 @@ function fetchMore() {
 
 async function applyUntil(t) {
   let n = 0;
-  while (n < cur.queue.length && cur.queue[n][1] <= t) n++;
+  while (n < cur.queue.length && cur.queue[n][TIME] <= t) n++;
   const events = cur.queue.splice(0, n);
   cur.t = t;
   if (n) await frame.call({ type: "events", events });
@@ -161,8 +166,9 @@ async function tick(now) {
 
 function skipIdle(T) {
   const t = T - cur.pv.offset;
-  const next = cur.queue.find((e) => ACTIVITY[e[0]]);
-  if (next && next[1] - t > IDLE_MS) return cur.pv.offset + next[1] - 300;
+  // Activity kinds come from the schema (x-activity), shared with the recorder and facts.py.
+  const next = cur.queue.find((e) => ACTIVITY[e[KIND]]);
+  if (next && next[TIME] - t > IDLE_MS) return cur.pv.offset + next[TIME] - 300;
   if (!next && cur.ended) {
     const after = S.pages.find((p) => p.offset > S.T);
     if (after && after.offset - T > IDLE_MS) return after.offset;
@@ -182,10 +188,19 @@ function play() {
 function pause() {
   S.playing = false;
   playBtn.textContent = "▶";
+  keepInUrl("t", String(Math.floor(S.T)));
+}
+function keepInUrl(name, value) {
   const q = new URLSearchParams(location.search);
-  q.set("t", String(Math.floor(S.T)));
+  if (value == null) q.delete(name); else q.set(name, value);
   history.replaceState(null, "", "?" + q.toString());
 }
+function setZoom(value) {
+  zoomSel.value = value;
+  keepInUrl("zoom", value === "100" ? "100" : null);
+  fit();
+}
+zoomSel.addEventListener("change", () => setZoom(zoomSel.value));
 playBtn.addEventListener("click", () => (S.playing ? pause() : play()));
 speedSel.addEventListener("change", () => { S.speed = Number(speedSel.value); });
 timelineEl.addEventListener("click", (e) => {
@@ -199,6 +214,7 @@ addEventListener("keydown", (e) => {
   else if (e.key === "ArrowLeft") seek(S.T - 5000);
   else if (e.key >= "1" && e.key <= "5") { S.speed = SPEEDS[Number(e.key) - 1]; speedSel.value = String(S.speed); }
   else if (e.key === "s") skipBox.checked = !skipBox.checked;
+  else if (e.key === "z") setZoom(zoomSel.value === "100" ? "fit" : "100");
 });
 
 // -- rendering the chrome ------------------------------------------------------
