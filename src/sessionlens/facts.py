@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sessionlens.contracts import activity_kinds
 from sessionlens.contracts import field as f
 
 # Gaps between user actions longer than this count as idle, not active time.
 ACTIVE_GAP_MS = 5_000
-_ACTIVITY_KINDS = frozenset({"move", "click", "scroll", "input", "focus", "nav", "resize"})
+# The visitor's own actions: the schema's x-activity, shared with the recorder and the player.
+_ACTIVITY_KINDS = activity_kinds()
+_KIND, _T = f("meta", "kind"), f("meta", "t")  # every kind starts [kind, t, ...]
 
 _META_URL = f("meta", "url")
 _META_TITLE = f("meta", "title")
@@ -63,7 +66,7 @@ def chunk_facts(events: list[list[Any]]) -> ChunkFacts:
     facts = ChunkFacts(events=len(events))
     last_activity: int | None = None
     for event in events:
-        kind, t = event[0], event[1]
+        kind, t = event[_KIND], event[_T]
         if facts.t_first is None or t < facts.t_first:
             facts.t_first = t
         if facts.t_last is None or t > facts.t_last:
