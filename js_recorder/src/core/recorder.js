@@ -17,7 +17,7 @@ import { createMedia } from "../layout/media.js";
 import { listeners } from "./listen.js";
 import { pageTitle } from "../privacy/mask.js";
 
-const ACTIVITY = { move: 1, click: 1, scroll: 1, input: 1, focus: 1, nav: 1 };
+import { ACTIVITY, KIND } from "./wire.js";
 
 export function startRecording(config, session, canStore) {
   const pid = randomId();
@@ -26,8 +26,10 @@ export function startRecording(config, session, canStore) {
   const ctx = createContext(config, (event) => {
     // Keep the stream in order: pending DOM changes go out before any
     // interaction that may depend on them (a click on a node just added).
-    if (mutations && event[0] !== "mutation" && event[0] !== "snapshot" && event[0] !== "throttle") mutations.flush();
-    if (ACTIVITY[event[0]]) session.touch();
+    const kind = event[KIND];
+    if (mutations && kind !== "mutation" && kind !== "snapshot" && kind !== "throttle") mutations.flush();
+    // The visitor's own actions (the schema's x-activity) keep the session alive.
+    if (ACTIVITY[kind]) session.touch();
     transport.add(event);
   });
   transport = createTransport({

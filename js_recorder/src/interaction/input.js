@@ -2,6 +2,7 @@
 
 import { listeners, targetOf } from "../core/listen.js";
 import { controlValue, isFormControl } from "../privacy/mask.js";
+import { INPUT_CHECKED, INPUT_VALUE } from "../core/wire.js";
 
 export function createInput(ctx) {
   const l = listeners();
@@ -15,7 +16,7 @@ export function createInput(ctx) {
     if (!id) return;
     const toggle = el.type === "checkbox" || el.type === "radio";
     const event = ["input", ctx.now(), id, controlValue(el), toggle ? el.checked : null];
-    const key = event[3] + "\n" + event[4];
+    const key = event[INPUT_VALUE] + "\n" + event[INPUT_CHECKED];
     if (sent.get(el) === key) return;
     sent.set(el, key);
     ctx.emit(event);

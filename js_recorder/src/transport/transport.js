@@ -4,6 +4,8 @@
 // to localStorage so the next page of the session sends it. Batches are
 // keyed by (session, page view, seq), so a resend overwrites, never doubles.
 
+import { KIND, SNAPSHOT_NODES } from "../core/wire.js";
+
 const PENDING_KEY = "sl_pending";
 const MAX_PENDING_CHARS = 2000000;
 const MAX_EVENTS = 250;
@@ -23,7 +25,8 @@ export function createTransport(opts) {
 
   function add(event) {
     buffer.push(event);
-    estimate += event[0] === "snapshot" ? event[4].length * 80 : event[0] === "mutation" ? 400 : 60;
+    const kind = event[KIND];
+    estimate += kind === "snapshot" ? event[SNAPSHOT_NODES].length * 80 : kind === "mutation" ? 400 : 60;
     if (buffer.length >= MAX_EVENTS || estimate > MAX_ESTIMATE) cut();
   }
 
