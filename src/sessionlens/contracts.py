@@ -149,8 +149,10 @@ def validate_batch(batch: Any) -> None:
         check = v.kinds.get(kind)
         if check is None:
             raise ContractError(f"events[{i}] has unknown kind {kind!r}")
-        if len(event) != len(kinds[kind]):
-            raise ContractError(f"events[{i}] ({kind}) has {len(event)} fields, expected {len(kinds[kind])}")
+        low, high = _arity()[kind]
+        if not low <= len(event) <= high:
+            expected = str(high) if low == high else f"{low} to {high}"
+            raise ContractError(f"events[{i}] ({kind}) has {len(event)} fields, expected {expected}")
         try:
             check(event)
         except fastjsonschema.JsonSchemaValueException as exc:
@@ -161,6 +163,16 @@ def validate_batch(batch: Any) -> None:
             _validate_nodes(
                 v, event[field(kind, "nodes" if kind == "snapshot" else "adds")], f"events[{i}] ({kind})"
             )
+
+
+@functools.cache
+def _arity() -> dict[str, tuple[int, int]]:
+    """kind -> (fewest, most) fields, from the schema (trailing fields may be optional)."""
+    kinds = batch_schema()["definitions"]["kinds"]
+    return {
+        kind: (spec.get("minItems", len(spec["x-fields"])), spec.get("maxItems", len(spec["x-fields"])))
+        for kind, spec in kinds.items()
+    }
 
 
 def _field_name(fields: tuple[str, ...], name: str) -> str:
