@@ -169,12 +169,25 @@ class FidelityRun:
         return self._viewer
 
     def session_start(self, sid: str) -> int:
-        self.viewer.goto(f"{self.collector.url}/api/sessions/{sid}")
-        return int(json.loads(self.viewer.inner_text("body"))["session"]["start_time"])
+        """The session's start on the index, once the index has it (derived after ingest)."""
+        for _ in range(100):
+            response = self.viewer.goto(f"{self.collector.url}/api/sessions/{sid}")
+            if response is not None and response.ok:
+                body = json.loads(self.viewer.inner_text("body"))
+                if body.get("page_views"):
+                    return int(body["session"]["start_time"])
+            self.viewer.wait_for_timeout(200)
+        raise AssertionError(f"session {sid} never reached the index")
 
     def open_moment(self, sid: str, t: int, settle_ms: int = 600) -> Any:
         """The player at session time t, at 1:1, cursor hidden; returns the viewer page."""
         open_player(self.viewer, self.collector, sid, t, zoom="100")
+        # The frame takes the recorded size once it has been told it.
+        self.viewer.wait_for_function(
+            "([w, h]) => { const r = document.querySelector('iframe').getBoundingClientRect();"
+            " return r.width === w && r.height === h; }",
+            arg=[self.viewport["width"], self.viewport["height"]],
+        )
         self.viewer.evaluate("() => { document.querySelector('.cursor').style.display = 'none'; }")
         self.viewer.wait_for_timeout(settle_ms)  # images and second-origin stylesheets load
         return self.viewer

@@ -9,13 +9,36 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sessionlens.contracts import change_fields, field
+
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}")
 # 13-19 digits, optionally grouped by spaces or dashes, checked with Luhn below.
 _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-# Attribute values such as URLs and CSS legitimately contain "@" and digit
-# runs (font names, data URIs); scrub text, values and attributes that users type
-# into, not stylesheet text.
-_SKIP_ATTRS = frozenset({"style", "class", "srcset", "d", "points", "viewbox", "transform"})
+# Attributes that carry geometry or code, never text a person wrote: SVG path
+# data and point lists, matrices, lengths, class names, srcset candidates and
+# inline CSS. Long digit runs there are coordinates ("M 0.12345678901234567
+# 10" or "1 2 3 4 5 6 7 8 9 1 2 3 4" look like card numbers), so they are
+# never scanned for card numbers; e-mail addresses are still masked in them
+# (geometry holds no "@", and CSS custom properties or url() can carry text).
+# `style` is in the list on purpose: CSS numbers are not cards, but its
+# e-mails are masked like any text. One list, applied wherever an attribute
+# arrives: snapshot and added-node attribute maps (by key) and a mutation's
+# attribute changes (by their name field). Names by lower-cased local part.
+GEOMETRY_OR_CODE_ATTRS = frozenset(
+    """
+    d points viewbox transform x y x1 y1 x2 y2 cx cy r rx ry fx fy fr dx dy z width height
+    rotate offset pathlength path stroke-width stroke-dasharray stroke-dashoffset stroke-miterlimit
+    gradienttransform patterntransform kernelmatrix kernelunitlength keypoints keysplines keytimes
+    tablevalues stddeviation basefrequency k1 k2 k3 k4 order refx refy markerwidth markerheight
+    startoffset textlength glyph-orientation-vertical font-size letter-spacing word-spacing
+    style class srcset imagesrcset sizes coords
+    """.split()
+)
+# Stylesheet text kept in node props: CSS, never scanned.
+_CSS_PROPS = frozenset({"css", "adopted"})
+_ATTR_CHANGES = field("mutation", "attrs")
+_CHANGE_NAME = change_fields()["attrs"].index("name")
+_CHANGE_VALUE = change_fields()["attrs"].index("value")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -46,6 +69,22 @@ def scrub_text(text: str) -> str:
     return text
 
 
+def scrub_emails(text: str) -> str:
+    if "@" in text:
+        return _EMAIL.sub(lambda m: "*" * len(m.group(0)), text)
+    return text
+
+
+def carries_geometry_or_code(name: str) -> bool:
+    lowered = name.lower()
+    return lowered[lowered.rfind(":") + 1 :] in GEOMETRY_OR_CODE_ATTRS
+
+
+def scrub_attr(name: str, value: str) -> str:
+    """An attribute's value, scrubbed as its name says (see GEOMETRY_OR_CODE_ATTRS)."""
+    return scrub_emails(value) if carries_geometry_or_code(name) else scrub_text(value)
+
+
 def scrub_value(value: Any) -> Any:
     """Scrub every string inside value, changing lists and dicts in place.
 
@@ -68,10 +107,10 @@ def scrub_value(value: Any) -> Any:
                     stack.append(item)
         elif isinstance(container, dict):
             for k, v in container.items():
-                if (isinstance(k, str) and k.lower() in _SKIP_ATTRS) or k == "css" or k == "adopted":
+                if k in _CSS_PROPS:
                     continue
                 if isinstance(v, str):
-                    new = scrub_text(v)
+                    new = scrub_attr(k, v) if isinstance(k, str) else scrub_text(v)
                     if new is not v:
                         container[k] = new
                 elif isinstance(v, (list, dict)):
@@ -91,6 +130,31 @@ def might_contain_pii(raw_json: bytes) -> bool:
 
 
 def scrub_events(events: list[Any]) -> list[Any]:
-    """Scrub every event in place; returns the same list."""
-    scrub_value(events)
+    """Scrub every event in place; returns the same list.
+
+    A mutation's attribute changes are [id, name, value] lists: their value
+    is scrubbed by the attribute's name, as attribute maps are by key.
+    """
+    for event in events:
+        if isinstance(event, list) and len(event) > _ATTR_CHANGES and event[0] == "mutation":
+            changes = event[_ATTR_CHANGES]
+            if isinstance(changes, list):
+                _scrub_attr_changes(changes)
+            for i, part in enumerate(event):
+                if i != _ATTR_CHANGES:
+                    event[i] = scrub_value(part)
+        else:
+            scrub_value(event)
     return events
+
+
+def _scrub_attr_changes(changes: list[Any]) -> None:
+    for change in changes:
+        if not isinstance(change, list) or len(change) <= max(_CHANGE_NAME, _CHANGE_VALUE):
+            scrub_value(change)
+            continue
+        name, value = change[_CHANGE_NAME], change[_CHANGE_VALUE]
+        if isinstance(value, str):
+            change[_CHANGE_VALUE] = scrub_attr(name, value) if isinstance(name, str) else scrub_text(value)
+        elif isinstance(value, (list, dict)):
+            scrub_value(value)
