@@ -83,15 +83,37 @@ def change_fields() -> dict[str, tuple[str, ...]]:
 
 
 def make_event(kind: str, **values: Any) -> list[Any]:
-    """An event of ``kind`` from named fields (tests and tools; the recorder builds its own)."""
+    """An event of ``kind`` from named fields (tests and tools; the recorder builds its own).
+
+    Trailing fields past the schema's minItems may be left out; any other missing field is an error.
+    """
     names = event_fields()[kind]
     unknown = set(values) - set(names)
     if unknown:
         raise KeyError(f"{kind} has no field {sorted(unknown)}")
-    missing = [n for n in names[1:] if n not in values]
+    required = batch_schema()["definitions"]["kinds"][kind].get("minItems", len(names))
+    last = max([names.index(n) for n in values] + [required - 1])
+    missing = [n for n in names[1 : last + 1] if n not in values]
     if missing:
         raise KeyError(f"{kind} needs {missing}")
-    return [kind, *(values[n] for n in names[1:])]
+    return [kind, *(values[n] for n in names[1 : last + 1])]
+
+
+def make_node(node_type: str, **values: Any) -> list[Any]:
+    """A node record of ``node_type`` ("element", "text", ...) from named fields.
+
+    parent and next default to null; trailing optional fields (props) may be left out.
+    """
+    names = node_fields()[node_type]
+    unknown = set(values) - set(names)
+    if unknown:
+        raise KeyError(f"{node_type} record has no field {sorted(unknown)}")
+    values = {"parent": None, "next": None, **values, "type": node_types()[node_type]}
+    last = max(names.index(n) for n in values)
+    missing = [n for n in names[: last + 1] if n not in values]
+    if missing:
+        raise KeyError(f"{node_type} record needs {missing}")
+    return [values[n] for n in names[: last + 1]]
 
 
 class _Validators:
