@@ -7,6 +7,8 @@ import socket
 import time
 from typing import Any
 
+from sessionlens.contracts import make_event, make_node
+
 
 def new_id() -> str:
     return secrets.token_urlsafe(12)
@@ -30,42 +32,54 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 
 
 def meta_event(t: int = 0, url: str = "https://shop.example/", vw: int = 1280, vh: int = 800) -> list[Any]:
-    return [
+    return make_event(
         "meta",
-        t,
-        url,
-        "",
-        "Shop",
-        vw,
-        vh,
-        1920,
-        1080,
-        1,
-        "Mozilla/5.0 (X11; Linux x86_64) Chrome/120",
-        "en",
-        "UTC",
-    ]
+        t=t,
+        url=url,
+        referrer="",
+        title="Shop",
+        vw=vw,
+        vh=vh,
+        sw=1920,
+        sh=1080,
+        dpr=1,
+        ua="Mozilla/5.0 (X11; Linux x86_64) Chrome/120",
+        lang="en",
+        tz="UTC",
+    )
 
 
 def snapshot_event(t: int = 5, text: str = "Hello") -> list[Any]:
-    return [
-        "snapshot",
-        t,
-        0,
-        True,
-        [
-            [1, None, None, 9],
-            [2, 1, None, 10, "html", "", ""],
-            [3, 1, None, 1, "html", {}],
-            [4, 3, None, 1, "body", {"class": "page"}],
-            [5, 4, None, 1, "button", {"id": "buy"}],
-            [6, 5, None, 3, text],
-        ],
+    nodes = [
+        make_node("document", id=1),
+        make_node("doctype", id=2, parent=1, name="html", publicId="", systemId=""),
+        make_node("element", id=3, parent=1, tag="html", attrs={}),
+        make_node("element", id=4, parent=3, tag="body", attrs={"class": "page"}),
+        make_node("element", id=5, parent=4, tag="button", attrs={"id": "buy"}),
+        make_node("text", id=6, parent=5, text=text),
     ]
+    return make_event("snapshot", t=t, part=0, last=True, nodes=nodes)
 
 
 def click_event(t: int, x: float = 100, y: float = 200) -> list[Any]:
-    return ["click", t, 5, "#buy", 0.5, 0.5, x, y, x, y, 0, "mouse", 1280, 3000, "button", ""]
+    return make_event(
+        "click",
+        t=t,
+        target=5,
+        selector="#buy",
+        fx=0.5,
+        fy=0.5,
+        px=x,
+        py=y,
+        cx=x,
+        cy=y,
+        button=0,
+        pointer="mouse",
+        pw=1280,
+        ph=3000,
+        tag="button",
+        flags="",
+    )
 
 
 def batch(
