@@ -23,26 +23,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sessionlens.app import create_app
+    from sessionlens.http_timeouts import serve_options
 
     settings = _settings(args)
     app = create_app(settings)
     print(f"sessionlens collector on {settings.collector_url}  (data in {settings.data_dir})")
     uvicorn.run(app, **serve_options(settings))
     return 0
-
-
-def serve_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn options of `sessionlens serve`: slow or excess clients are bounded (docs/operating.md)."""
-    from sessionlens.http_timeouts import header_timeout_protocol
-
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": "info",
-        "limit_concurrency": settings.max_connections,
-        "backlog": settings.backlog,
-        "http": header_timeout_protocol(settings.header_timeout_seconds),
-    }
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 from sessionlens.app import create_app
+from sessionlens.http_timeouts import serve_options
 from sessionlens.recorder_asset import snippet_html
 from sessionlens.settings import Settings
 from sessionlens.sites import Site, SiteRegistry, new_site
@@ -86,7 +87,7 @@ def run_demo(settings: Settings, demo_port: int = 8001) -> int:
 
     async def serve_both() -> None:
         servers = [
-            uvicorn.Server(uvicorn.Config(collector, host=host, port=settings.port, log_level="warning")),
+            uvicorn.Server(uvicorn.Config(collector, **{**serve_options(settings), "host": host, "log_level": "warning"})),
             uvicorn.Server(uvicorn.Config(demo, host=host, port=demo_port, log_level="warning")),
         ]
         await asyncio.gather(*(s.serve() for s in servers))

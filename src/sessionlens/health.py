@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import time
 
+from sessionlens import keys
 from sessionlens.index import Index
 from sessionlens.stores.base import BlobStore
-
-# One small object every collector overwrites (storage_schemas/layout.md).
-PROBE_KEY = "health/probe"
 
 
 def problems(store: BlobStore, index: Index, timeout: float = 3.0) -> dict[str, str]:
     """{"storage" | "index": what failed}; empty when healthy."""
     found: dict[str, str] = {}
     try:
-        store.put(PROBE_KEY, str(time.time()).encode())
-        float(store.get(PROBE_KEY))  # another collector may have written its own time
+        store.put(keys.HEALTH_PROBE_KEY, str(time.time()).encode())
+        float(store.get(keys.HEALTH_PROBE_KEY))  # another collector may have written its own time
     except Exception as exc:
         found["storage"] = f"{type(exc).__name__}: {exc}"
     try:

@@ -16,6 +16,8 @@ from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
+from sessionlens.settings import Settings
+
 
 def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol class with a header deadline; pass as uvicorn.run(http=...)."""
@@ -55,3 +57,15 @@ def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
                 self._arm()
 
     return HeaderDeadlineProtocol
+
+
+def serve_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options of `sessionlens serve` and `demo`: slow or excess clients are bounded (docs/operating.md)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "limit_concurrency": settings.max_connections,
+        "backlog": settings.backlog,
+        "http": header_timeout_protocol(settings.header_timeout_seconds),
+    }

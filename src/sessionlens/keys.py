@@ -25,6 +25,7 @@ USER_PREFIX = "config/users/"
 TOKEN_PREFIX = "config/tokens/"
 SESSION_PREFIX = "config/sessions/"
 SECRET_KEY = "config/secret"
+HEALTH_PROBE_KEY = "health/probe"  # every collector's /healthz writes and reads it back
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHUNK_KEY = re.compile(
     r"^v1/sites/(?P<site>[A-Za-z0-9_-]+)/sessions/(?P<sid>[A-Za-z0-9_-]+)/"

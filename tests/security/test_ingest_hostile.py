@@ -510,7 +510,7 @@ def test_orphaned_temp_files_are_swept_when_the_store_opens(tmp_path: Path) -> N
 
 
 def test_serve_passes_a_connection_cap_and_a_header_deadline_to_uvicorn(tmp_path: Path) -> None:
-    from sessionlens.cli import serve_options
+    from sessionlens.http_timeouts import serve_options
 
     settings = load_settings(
         overrides={"data_dir": str(tmp_path)},
