@@ -152,6 +152,10 @@ def stale(generated: dict[Path, str]) -> list[Path]:
     return [path for path, text in generated.items() if not path.exists() or path.read_text() != text]
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "generate"
@@ -160,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         out_of_date = stale(generated)
         for path in out_of_date:
             print(
-                f"{path.relative_to(ROOT)} is stale: run `python -m sessionlens.wire generate`",
+                f"{_shown(path)} is stale: run `python -m sessionlens.wire generate`",
                 file=sys.stderr,
             )
         return 1 if out_of_date else 0
@@ -170,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, text in generated.items():
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
-            print(f"wrote {path.relative_to(ROOT)}")
+            print(f"wrote {_shown(path)}")
     print(
         "rebuild the recorder bundle if js_recorder/src/core/wire.js changed: cd js_recorder && npm run build"
     )
