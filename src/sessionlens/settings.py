@@ -113,6 +113,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backdrop_fetch_timeout_seconds", 5, "Time limit for fetching one backdrop resource."),
     Setting("backdrop_fetch_max_resources", 200, "Most resources fetched for one backdrop."),
     Setting(
+        "backdrop_max_height",
+        150_000,
+        "Tallest page (CSS px) a heatmap backdrop shows; taller pages are cut there. Backdrops are "
+        "captured in tiles and heatmaps encoded in strips, so memory stays at one tile (at least 1000).",
+    ),
+    Setting(
         "backdrop_fetch_private_addresses",
         False,
         "Let backdrop fetches reach loopback, private and link-local addresses. For tests only; "

@@ -147,3 +147,43 @@ def scroll_overlay(reached: np.ndarray, height: int, width: int) -> Layer:
     r, g, b, _ = _luts(HEAT, HEAT_ALPHA)
     colours = Image.merge("RGB", [big.point(r), big.point(g), big.point(b)])
     return colours, Image.new("L", (width, height), 110)
+
+
+# -- tall pages: composed and encoded a strip at a time, legend in a band above the page ---------
+
+LEGEND_BAND = 48  # px above the page: the legend never covers it
+
+
+def legend_band(width: int, text: str, ramp: np.ndarray = HEAT) -> np.ndarray:
+    """The legend as rows of its own (ramp and figures), to sit above the page, not on it."""
+    band = Image.new("RGB", (width, LEGEND_BAND), (255, 255, 255))
+    draw = ImageDraw.Draw(band)
+    x, y = 8, 8
+    for i in range(min(256, max(0, width - 2 * x))):
+        draw.line([x + i, y, x + i, y + 10], fill=tuple(int(v) for v in ramp[i]))
+    draw.text((x, y + 16), text, fill=(20, 20, 20))
+    draw.line([0, LEGEND_BAND - 1, width, LEGEND_BAND - 1], fill=(80, 80, 80))
+    return np.asarray(band)
+
+
+def layer_strip(
+    values: np.ndarray | None, width: int, height: int, top: int, rows: int, ramp: np.ndarray = HEAT,
+    signed: bool = False, constant_alpha: int | None = None,
+) -> Layer | None:  # fmt: skip
+    """The rows top..top+rows of the page-sized layer `overlay` would make, without making all of it.
+
+    Pillow's resize with a source box samples exactly as the whole resize does, so strips meet
+    without seams. A `values` of one column (the scroll map) is stretched across, nearest rows.
+    """
+    if values is None:
+        return None
+    index = ((values + 1) / 2 if signed else values) * 255
+    small = Image.fromarray(np.clip(index, 0, 255).astype(np.uint8), "L")
+    sy = small.height / height
+    box = (0.0, top * sy, float(small.width), (top + rows) * sy)
+    resample = Image.NEAREST if small.width == 1 else Image.BILINEAR
+    big = small.resize((width, rows), resample, box=box)
+    r, g, b, a = _luts(ramp, SIGNED_ALPHA if signed else HEAT_ALPHA)
+    colours = Image.merge("RGB", [big.point(r), big.point(g), big.point(b)])
+    opacity = Image.new("L", (width, rows), constant_alpha) if constant_alpha is not None else big.point(a)
+    return colours, opacity

@@ -13,16 +13,18 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import orjson
-from PIL import ImageDraw
+from PIL import Image, ImageDraw
 
-from sessionlens.heatmap import raster
-from sessionlens.heatmap.backdrop import Backdrop, BackdropConfig, render_backdrop
+from sessionlens.heatmap import page_moments, raster
+from sessionlens.heatmap.backdrop import Backdrop, BackdropConfig, default_moment, render_backdrop
+from sessionlens.heatmap.device_profile import profile_for
+from sessionlens.heatmap.png_strips import encode_strips
 from sessionlens.heatmap.png_text import with_text
 from sessionlens.index import Index
 from sessionlens.params import HEATMAP_AT, RADIUS, SELECTION, WIDTH
@@ -151,7 +153,7 @@ class Heatmap:
     png: bytes
     kind: str
     width: int
-    height: int
+    height: int  # of the page; the PNG is `band` px taller (the legend sits above the page)
     counted: int = 0
     drawn: int = 0
     hidden: int = 0
@@ -160,11 +162,25 @@ class Heatmap:
     boxes: dict[str, list[float]] = field(default_factory=dict)
     backdrop: tuple[str, str, int] = ("", "", 0)  # sid, pid, at
     lines: dict[str, float] = field(default_factory=dict)  # scroll map: fold and 75/50/25 % depths
+    band: int = raster.LEGEND_BAND  # rows above the page in the PNG: page y = image y - band
+    moment: str = ""  # why the backdrop shows that moment ("load settled, ...", "chosen")
+    device: str = ""  # the browser settings the backdrop was laid out with
+    page_height: int = 0  # the whole page (height is less when cut at backdrop_max_height)
 
     def hottest(self) -> tuple[float, float]:
+        """Page coordinates (CSS px of the backdrop) of the hottest cell."""
         assert self.values is not None
         row, col = np.unravel_index(int(np.argmax(self.values)), self.values.shape)
         return (col + 0.5) * raster.SCALE, (row + 0.5) * raster.SCALE
+
+    def headers(self) -> dict[str, str]:
+        """The figures as response headers (the image endpoint sends them beside the PNG)."""
+        return {
+            "X-Heatmap-Moment": f"{self.backdrop[2]}; {self.moment}"[:200],
+            "X-Heatmap-Device": self.device,
+            "X-Heatmap-Page-Top": str(self.band),
+            "X-Heatmap-Page-Height": str(self.height),
+        }
 
 
 def choose_backdrop(
@@ -175,6 +191,15 @@ def choose_backdrop(
     pid: str | None,
     at: int | None,
 ) -> tuple[str, str, int]:
+    """The page view a heatmap is drawn over and its moment: the page as first seen after load
+    settled (page_moments), unless `at` names another."""
+    view = _backdrop_view(views, width, pid)
+    if at is None:
+        at = default_moment(reader, sel.site, view["sid"], view["pid"])
+    return view["sid"], view["pid"], at
+
+
+def _backdrop_view(views: list[dict[str, Any]], width: int, pid: str | None) -> dict[str, Any]:
     if pid:
         views = [v for v in views if v["pid"] == pid]
         if not views:
@@ -182,11 +207,7 @@ def choose_backdrop(
     if not views:
         raise LookupError("no recorded page view matches this selection yet")
     # The newest page view recorded at the width closest to the one asked for.
-    view = min(views, key=lambda v: (abs((v["vw"] or 0) - width), -v["t0"]))
-    if at is None:
-        times = reader.keyframe_times(sel.site, view["sid"], view["pid"])
-        at = times[0] if times else view["duration_ms"]
-    return view["sid"], view["pid"], at
+    return min(views, key=lambda v: (abs((v["vw"] or 0) - width), -v["t0"]))
 
 
 def build_heatmap(
@@ -205,19 +226,31 @@ def build_heatmap(
     step("selecting")
     clicks = sel.clicks(index, kind) if kind not in ("scroll", "move") else []
     views = sel.page_views(index)
-    sid, bpid, at = choose_backdrop(sel, views, reader, width, pid, at)
+    view = _backdrop_view(views, width, pid)
+    sid, bpid = view["sid"], view["pid"]
+    found = page_moments.scan(reader, sel.site, sid, bpid)
+    moment = "chosen" if at is not None else next((m.label for m in found.moments if m.default), "")
+    at = found.default if at is None else at
+    # The device class's visitors: its median viewport height is the backdrop's.
+    same_class = [v["vh"] for v in views if v.get("device") == view.get("device")]
+    device = profile_for(found.meta, same_class, width)
     selectors = [s for s, _ in Counter(c["selector"] for c in clicks).most_common(MAX_SELECTORS)]
     step("rendering backdrop")
-    bd = render_backdrop(store, reader, sel.site, sid, bpid, at, width, selectors, config=backdrops)
+    bd = render_backdrop(
+        store, reader, sel.site, sid, bpid, at, width, selectors, config=backdrops, device=device,
+        inner_scrolls=found.inner_scrolls,
+    )  # fmt: skip
     step("rasterising")
+    text = {"sessionlens:moment": f"{at}; {moment}", "sessionlens:device": device.describe()}
     if kind == "scroll":
-        result = _scroll_map(views, bd, width)
+        result = _scroll_map(views, bd, text)
     elif kind == "move":
-        result = _move_map(sel.moves(index), bd, width, radius)
+        result = _move_map(sel.moves(index), bd, radius, text)
     else:
-        result = _click_map(clicks, bd, width, radius, kind, compare and compare.clicks(index, kind))
+        result = _click_map(clicks, bd, radius, kind, compare and compare.clicks(index, kind), text)
     result.backdrop = (sid, bpid, at)
     result.boxes = bd.boxes
+    result.moment, result.device, result.page_height = moment, device.describe(), bd.page_height
     # The file says which page view and moment it is drawn over (the moment picker's choice).
     result.png = with_text(
         result.png,
@@ -232,8 +265,19 @@ def _describe(sel: Selection, kind: str, width: int) -> str:
     return "&".join(f"{k}={v}" for k, v in parts.items() if v is not None)
 
 
-def _place(clicks: list[dict[str, Any]], bd: Backdrop, width: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+def _place(clicks: list[dict[str, Any]], bd: Backdrop) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Each click at its offset inside its element's box in the backdrop.
+
+    Boxes are measured with the window at the top and inner scroll containers where the
+    visitors had them: a fixed element's box is its place in the first viewport (clicks on it
+    at any scroll land there), an element inside a scrolled sidebar or table is where that
+    container shows it. Elements hidden, or scrolled out of their container's view, are counted
+    as hidden and not drawn. Clicks whose element is not in the backdrop fall back to their page
+    position, scaled from the visitor's window width to the backdrop's (the same when the
+    backdrop was laid out like the visitor's browser).
+    """
     xs, ys, hidden, by_position = [], [], 0, 0
+    reference = bd.inner_width or bd.width
     for c in clicks:
         box = bd.boxes.get(c["selector"])
         if box is not None:
@@ -243,68 +287,96 @@ def _place(clicks: list[dict[str, Any]], bd: Backdrop, width: int) -> tuple[np.n
             xs.append(box[0] + c["fx"] * box[2])
             ys.append(box[1] + c["fy"] * box[3])
         else:
-            ratio = width / (c["vw"] or width)
+            ratio = reference / (c["vw"] or reference)
             xs.append(c["px"] * ratio)
             ys.append(c["py"] * ratio)
             by_position += 1
     return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64), hidden, by_position
 
 
-def _click_map(clicks, bd: Backdrop, width: int, radius: float, kind: str, other) -> Heatmap:
-    xs, ys, hidden, by_position = _place(clicks, bd, width)
+def _encode(
+    bd: Backdrop, values: np.ndarray | None, legend: str, text: dict[str, str], *, ramp: np.ndarray = raster.HEAT,
+    signed: bool = False, constant_alpha: int | None = None,
+    decorate: Callable[[Image.Image, int], None] | None = None,
+) -> bytes:  # fmt: skip
+    """The PNG: a legend band above the page, then the page with its layer, a tile at a time."""
+
+    def strips() -> Iterator[np.ndarray]:
+        yield raster.legend_band(bd.width, legend, ramp)
+        for top, rows in bd.strips():
+            layer = raster.layer_strip(
+                values, bd.width, bd.height, top, rows.shape[0], ramp, signed, constant_alpha
+            )
+            if layer is None and decorate is None:
+                yield rows
+                continue
+            image = Image.fromarray(rows, "RGB")
+            if layer is not None:
+                image.paste(layer[0], (0, 0), layer[1])
+            if decorate is not None:
+                decorate(image, top)
+            yield np.asarray(image)
+
+    return encode_strips(bd.width, bd.height + raster.LEGEND_BAND, strips(), text)
+
+
+def _click_map(clicks, bd: Backdrop, radius: float, kind: str, other, text: dict[str, str]) -> Heatmap:
+    xs, ys, hidden, by_position = _place(clicks, bd)
     grid = raster.density(xs, ys, bd.width, bd.height, radius)
+    name = "clicks" if kind == "click" else f"{kind} clicks"
     if other is not None:
-        oxs, oys, _, _ = _place(other, bd, width)
+        oxs, oys, _, _ = _place(other, bd)
         other_grid = raster.density(oxs, oys, bd.width, bd.height, radius)
         diff = grid / max(len(xs), 1) - other_grid / max(len(oxs), 1)
         peak = float(np.abs(diff).max()) or 1.0
         values = diff / peak
-        layer = raster.overlay(values, bd.width, bd.height, raster.DIVERGING, signed=True)
-        legend = f"{kind}: {len(xs)} vs {len(oxs)} (red: more in the first range)"
+        legend = f"{name}: {len(xs)} vs {len(oxs)} (red: more in the first range)"
+        png = _encode(bd, values, legend, text, ramp=raster.DIVERGING, signed=True)
     else:
         values = raster.normalise(grid, radius)
-        layer = raster.overlay(values, bd.width, bd.height)
-        legend = f"{len(clicks)} {kind} clicks; peak cell {int(round(float(grid.max()) * 1))}; {hidden} on hidden elements"
-    png = raster.composite(bd.image, layer, legend)
+        legend = f"{len(clicks)} {name}; {hidden} on hidden elements; {by_position} placed by position"
+        png = _encode(bd, values, legend, text)
     return Heatmap(png, kind, bd.width, bd.height, len(clicks), len(xs), hidden, by_position, values)
 
 
-def _move_map(moves: list[dict[str, Any]], bd: Backdrop, width: int, radius: float) -> Heatmap:
-    # Moves carry no element: page coordinates scaled to the backdrop width.
-    xs = np.asarray([m["x"] * width / (m["vw"] or width) for m in moves], dtype=np.float64)
-    ys = np.asarray([m["y"] * width / (m["vw"] or width) for m in moves], dtype=np.float64)
+def _move_map(moves: list[dict[str, Any]], bd: Backdrop, radius: float, text: dict[str, str]) -> Heatmap:
+    # Moves carry no element: page coordinates scaled from the visitor's window to the backdrop's.
+    reference = bd.inner_width or bd.width
+    xs = np.asarray([m["x"] * reference / (m["vw"] or reference) for m in moves], dtype=np.float64)
+    ys = np.asarray([m["y"] * reference / (m["vw"] or reference) for m in moves], dtype=np.float64)
     values = raster.normalise(raster.density(xs, ys, bd.width, bd.height, radius), radius)
-    png = raster.composite(
-        bd.image, raster.overlay(values, bd.width, bd.height), f"{len(moves)} pointer positions"
-    )
+    png = _encode(bd, values, f"{len(moves)} pointer positions", text)
     return Heatmap(png, "move", bd.width, bd.height, len(moves), len(moves), values=values)
 
 
-def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, width: int) -> Heatmap:
+def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, text: dict[str, str]) -> Heatmap:
     depths, folds = [], []
+    reference = bd.inner_width or bd.width
     for v in views:
-        ratio = width / (v["vw"] or width)
+        ratio = reference / (v["vw"] or reference)
         view_h = (v["vh"] or 0) * ratio
         depths.append(((v["max_scroll_y"] or 0) * ratio) + view_h)
         folds.append(view_h)
     depths_arr = np.sort(np.asarray(depths, dtype=np.float64))
     ys = np.arange(bd.height, dtype=np.float64)
     reached = 1 - np.searchsorted(depths_arr, ys, side="left") / max(len(depths_arr), 1)
-    image = raster.compose(bd.image, raster.scroll_overlay(reached, bd.height, bd.width))
     lines = {"fold": float(np.mean(folds)) if folds else 0.0}
     for share in (0.75, 0.5, 0.25):
         below = np.nonzero(reached < share)[0]
         lines[f"{int(share * 100)}%"] = float(below[0]) if below.size else float(bd.height)
-    draw = ImageDraw.Draw(image)
-    for name, y in lines.items():
-        colour = (0, 0, 0) if name == "fold" else (255, 255, 255)
-        draw.line([0, y, bd.width, y], fill=colour, width=3)
-        draw.text(
-            (bd.width - 160, max(0, y - 14)),
-            f"{name} reached" if name != "fold" else "average fold",
-            fill=colour,
-        )
-    png = raster.finish(image, f"{len(views)} page views: share that scrolled this far")
+
+    def draw_lines(image: Image.Image, top: int) -> None:
+        draw = ImageDraw.Draw(image)
+        for name, y in lines.items():
+            if not top - 16 <= y < top + image.height + 16:
+                continue
+            colour = (0, 0, 0) if name == "fold" else (255, 255, 255)
+            draw.line([0, y - top, bd.width, y - top], fill=colour, width=3)
+            label = f"{name} reached" if name != "fold" else "average fold"
+            draw.text((bd.width - 160, max(0, y - 14) - top), label, fill=colour)
+
+    legend = f"{len(views)} page views: share that scrolled this far"
+    png = _encode(bd, reached[:, None], legend, text, constant_alpha=110, decorate=draw_lines)
     result = Heatmap(png, "scroll", bd.width, bd.height, len(views), len(views))
     result.lines = lines
     result.values = reached[:, None]
