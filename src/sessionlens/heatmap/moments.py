@@ -30,13 +30,11 @@ def _candidates(reader: PageViewReader, site: str, sid: str, pid: str) -> list[d
     """Candidate moments from the backdrop renderer when it names them, else the page view's keyframes."""
     named = getattr(backdrop, "candidate_moments", None)
     if named is not None:
-        found = []
-        for m in named(reader, site, sid, pid):
-            at = m["at"] if isinstance(m, dict) else m.at
-            label = (m.get("label") if isinstance(m, dict) else getattr(m, "label", "")) or ""
-            found.append({"at": int(at), "label": str(label)})
-        return found
-    return [{"at": t, "label": "keyframe"} for t in reader.keyframe_times(site, sid, pid)]
+        return [
+            {"at": int(m.at), "kind": str(getattr(m, "kind", "")), "label": str(getattr(m, "label", ""))}
+            for m in named(reader, site, sid, pid)
+        ]
+    return [{"at": t, "kind": "keyframe", "label": "keyframe"} for t in reader.keyframe_times(site, sid, pid)]
 
 
 def moment_strip(
@@ -46,7 +44,7 @@ def moment_strip(
     (each with the URL of its thumbnail), at most MAX_MOMENTS, in time order."""
     sid, pid, default_at = choose_backdrop(sel, sel.page_views(index), reader, width, pid, None)
     moments = {m["at"]: m for m in _candidates(reader, sel.site, sid, pid)}
-    moments.setdefault(default_at, {"at": default_at, "label": "default"})
+    moments.setdefault(default_at, {"at": default_at, "kind": "default", "label": "default"})
     chosen = sorted(moments.values(), key=lambda m: m["at"])
     if len(chosen) > MAX_MOMENTS:  # keep the default and spread the rest over the page view
         step = len(chosen) / MAX_MOMENTS
