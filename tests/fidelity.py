@@ -189,8 +189,21 @@ class FidelityRun:
             arg=[self.viewport["width"], self.viewport["height"]],
         )
         self.viewer.evaluate("() => { document.querySelector('.cursor').style.display = 'none'; }")
+        self.wait_for_frames()
         self.viewer.wait_for_timeout(settle_ms)  # images and second-origin stylesheets load
         return self.viewer
+
+    def wait_for_frames(self, rounds: int = 50) -> None:
+        """Frame documents (srcdoc, nested ones after their parents) have loaded."""
+        seen = -1
+        for _ in range(rounds):
+            frames = self.viewer.frames
+            for frame in frames:
+                frame.wait_for_load_state("load")
+            if len(frames) == seen:
+                return
+            seen = len(frames)
+            self.viewer.wait_for_timeout(150)
 
     def replay_frame(self) -> Any:
         return replay_frame(self.viewer)

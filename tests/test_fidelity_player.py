@@ -39,3 +39,15 @@ def test_svg_path_data_in_attribute_mutations_survives_the_pii_scrub(run: Fideli
     rec.moment("chart drawn")
     rec.finish()
     check_player(run, rec, tmp_path)
+
+
+def test_nested_same_origin_frames_keep_their_doctype(run: FidelityRun, tmp_path: Path) -> None:
+    # Class 6: frame documents are rebuilt in the sandboxed replay frame (as
+    # srcdoc) with their recorded doctype: standards mode stays standards
+    # (16 px of first-paragraph margin, table font inheritance), two levels
+    # deep. (A frame without a doctype still replays in standards mode: a
+    # srcdoc document never is in quirks mode; see docs/viewer.md.)
+    rec = run.record("nested_frames.html")
+    rec.moment("frames loaded")
+    rec.finish()
+    check_player(run, rec, tmp_path)

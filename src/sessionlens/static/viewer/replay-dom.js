@@ -17,8 +17,8 @@ import {
   TOPLAYER_TARGET, TOPLAYER_MODAL, TOPLAYER_OPEN, ATTR_CHANGE_ID, ATTR_CHANGE_NAME, ATTR_CHANGE_VALUE,
   TEXT_CHANGE_ID, TEXT_CHANGE_TEXT,
   ELEMENT, TEXT, DOCUMENT, DOCTYPE, SHADOW, NODE_ID, NODE_PARENT, NODE_NEXT, NODE_TYPE,
-  ELEMENT_TAG, ELEMENT_ATTRS, ELEMENT_PROPS, TEXT_TEXT, DOCUMENT_PROPS, SHADOW_PROPS,
-  PLACEHOLDER_TAG, PLACEHOLDER_ATTRS, INVALID_URL, BLOCKED_TAGS, SVG_ANIMATION_TAGS, DROP_ATTRS, URL_ATTRS,
+  ELEMENT_TAG, ELEMENT_ATTRS, ELEMENT_PROPS, TEXT_TEXT, DOCUMENT_PROPS, SHADOW_PROPS, DOCTYPE_NAME,
+  PLACEHOLDER_TAG, PLACEHOLDER_ATTRS, BLOCK_STYLE, INVALID_URL, BLOCKED_TAGS, SVG_ANIMATION_TAGS, DROP_ATTRS, URL_ATTRS,
   URL_SCHEMES, LIST_ATTRS, RISKY_TARGETS, KEPT_LINK_RELS, BLOCKED_META_ATTRS, TAG_NAME, ATTR_NAME, DATA_IMAGE,
 } from "./wire.js";
 
@@ -41,6 +41,17 @@ const SCRIPT_SCHEMES = new Set(["javascript", "vbscript", "livescript"]);
 // a page tens of thousands of levels deep can exhaust the renderer's stack.
 export const MAX_DEPTH = 512; // as the HTML parser; 3,000 DOM levels crash the renderer
 const DEPTH = new WeakMap(); // node -> depth below the top document
+// Frame documents. This frame is sandboxed, so a nested <iframe>'s own
+// document gets an opaque origin of its own and cannot be reached from here.
+// A recorded frame document is built in a detached document instead and
+// shown as the iframe's srcdoc (which inherits this frame's CSP and sandbox),
+// after the recorded doctype, so it renders in the mode it was recorded in
+// (no doctype: quirks). srcdoc escaping grows with every level: frames
+// nested deeper than this stay empty.
+const MAX_FRAME_NESTING = 4;
+// Elements whose text the HTML serialiser writes literally: in a frame
+// document their "<" is neutralised, so the srcdoc round trip cannot close them.
+const RAW_TEXT_PARENTS = new Set(["STYLE", "XMP", "IFRAME", "NOEMBED", "NOFRAMES", "PLAINTEXT", "NOSCRIPT", "SCRIPT"]);
 
 export function localName(name) {
   const lowered = String(name).toLowerCase();
@@ -190,6 +201,7 @@ export class PageDom {
     this.pending = [];
     this.hovered = [];
     this.focused = [];
+    this.frames = new Map(); // detached frame document -> { host, doctype, adopted, nesting, shown }
   }
 
   get doc() { return this.iframe.contentDocument; }
@@ -204,6 +216,7 @@ export class PageDom {
 
   reset() {
     this.ids.clear();
+    this.frames.clear();
     this.hovered = [];
     this.focused = [];
     const doc = this.doc;
@@ -238,7 +251,7 @@ export class PageDom {
     if (old && type !== DOCUMENT && type !== SHADOW) this.remove(id);
     if (type === DOCUMENT) {
       const host = parentId == null ? null : this.ids.get(parentId);
-      const doc = host ? host.contentDocument : this.doc;
+      const doc = host ? host.contentDocument || this.frameDocument(host) : this.doc;
       if (!doc) return;
       if (host) while (doc.firstChild) doc.firstChild.remove();
       else if (doc.documentElement) doc.documentElement.remove();
@@ -247,9 +260,17 @@ export class PageDom {
       this.adopt(doc, rec[DOCUMENT_PROPS]);
       return;
     }
-    if (type === DOCTYPE) return; // the frame's own doctype stands in
+    if (type === DOCTYPE) {
+      // The top document is this frame's own (standards mode); a frame document keeps its doctype.
+      const info = this.frames.get(this.ids.get(parentId));
+      if (info) info.doctype = /^[A-Za-z][A-Za-z0-9-]{0,31}$/.test(rec[DOCTYPE_NAME] || "") ? rec[DOCTYPE_NAME] : "html";
+      return;
+    }
     const parent = this.ids.get(parentId);
     if (!parent) return;
+    // Nothing is built inside a placeholder, and a refused element in <head> is left out (as the server's sanitiser).
+    if (parent.nodeType === 1 && blockedTag(parent.localName)) return;
+    if (type === ELEMENT && parent.localName === "head" && blockedElement(rec[ELEMENT_TAG], rec[ELEMENT_ATTRS] || {})) return;
     if (type === SHADOW) {
       let root = parent.shadowRoot;
       if (!root) root = parent.attachShadow({ mode: "open" });
@@ -265,7 +286,7 @@ export class PageDom {
     let node;
     if (type === TEXT) {
       const text = parent.nodeName === "STYLE" ? rewriteStates(rec[TEXT_TEXT]) : rec[TEXT_TEXT];
-      node = doc.createTextNode(text);
+      node = doc.createTextNode(this.frames.has(doc) ? frameText(parent, text) : text);
     } else if (type === ELEMENT) {
       node = this.element(doc, rec);
     } else return;
@@ -309,9 +330,10 @@ export class PageDom {
       if (typeof props.canvas === "string") this.paintCanvas(el, props.canvas);
     }
     if (props.block) {
-      el.style.width = props.block[0] + "px";
-      el.style.height = props.block[1] + "px";
-      el.style.background = "repeating-linear-gradient(45deg,#ddd 0 6px,#eee 6px 12px)";
+      const [w, h] = props.block.map((n) => Number(n) || 0);
+      const own = el.getAttribute("style");
+      const block = BLOCK_STYLE.replace("{w}", w).replace("{h}", h);
+      el.setAttribute("style", own ? own + ";" + block : block);
     }
     return el;
   }
@@ -339,6 +361,8 @@ export class PageDom {
 
   adopt(root, props) {
     if (!props || !props.adopted) return;
+    const info = this.frames.get(root);
+    if (info) { info.adopted = props.adopted.filter((c) => typeof c === "string").map(rewriteStates); return; }
     const Sheet = (root.defaultView || (root.ownerDocument && root.ownerDocument.defaultView) || this.win).CSSStyleSheet;
     try {
       root.adoptedStyleSheets = props.adopted.map((css) => { const s = new Sheet(); s.replaceSync(rewriteStates(css)); return s; });
@@ -389,7 +413,36 @@ export class PageDom {
       }
     }
     flushScrolls();
+    this.showFrames();
     if (pointer) this.pointer(pointer[0], pointer[1], false);
+  }
+
+  // A detached document standing in for an iframe's unreachable one.
+  frameDocument(host) {
+    if (host.localName !== "iframe") return null;
+    const outer = this.frames.get(host.ownerDocument);
+    const nesting = outer ? outer.nesting + 1 : 1;
+    if (nesting > MAX_FRAME_NESTING) return null;
+    for (const [doc, info] of this.frames) if (info.host === host) this.frames.delete(doc); // the frame navigated
+    const doc = this.doc.implementation.createHTMLDocument("");
+    this.frames.set(doc, { host, doctype: null, adopted: [], nesting, shown: null });
+    return doc;
+  }
+
+  // Frame documents into their iframes' srcdoc, innermost first (an outer
+  // document's serialisation carries the srcdoc of the frames inside it).
+  showFrames() {
+    if (!this.frames.size) return;
+    const infos = Array.from(this.frames.entries()).sort((a, b) => b[1].nesting - a[1].nesting);
+    for (const [doc, info] of infos) {
+      const styles = info.adopted.map((css) => `<style>${css.replace(/</g, "\\3c ")}</style>`).join("");
+      let body = "";
+      for (let c = doc.firstChild; c; c = c.nextSibling) if (c.nodeType === 1) body += c.outerHTML;
+      const html = (info.doctype ? `<!doctype ${info.doctype}>` : "") + styles + body;
+      if (html === info.shown) continue;
+      info.shown = html;
+      try { info.host.srcdoc = html; } catch (e) { /* host gone */ }
+    }
   }
 
   apply(e) {
@@ -405,7 +458,11 @@ export class PageDom {
         for (const c of e[MUTATION_ATTRS]) this.attr(c[ATTR_CHANGE_ID], c[ATTR_CHANGE_NAME], c[ATTR_CHANGE_VALUE]);
         for (const c of e[MUTATION_TEXTS]) {
           const n = this.ids.get(c[TEXT_CHANGE_ID]), text = c[TEXT_CHANGE_TEXT];
-          if (n && n.nodeType === 3) n.data = n.parentNode && n.parentNode.nodeName === "STYLE" ? rewriteStates(text) : text;
+          if (n && n.nodeType !== 3) continue;
+          if (n) {
+            const t = n.parentNode && n.parentNode.nodeName === "STYLE" ? rewriteStates(text) : text;
+            n.data = this.frames.has(n.ownerDocument) ? frameText(n.parentNode, t) : t;
+          }
         }
         this.flushPending();
         break;
@@ -523,6 +580,13 @@ export class PageDom {
 function dropClasses(el, ...names) {
   el.classList.remove(...names);
   if (el.getAttribute("class") === "") el.removeAttribute("class");
+}
+
+// Text inside a frame document, safe to serialise into srcdoc: where the
+// serialiser writes text literally, "<" cannot end its element.
+function frameText(parent, text) {
+  if (!parent || !RAW_TEXT_PARENTS.has(parent.nodeName)) return text;
+  return text.replace(/</g, parent.nodeName === "STYLE" ? "\\3c " : "\uFF1C");
 }
 
 function parentElementOf(el) {
