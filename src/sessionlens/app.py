@@ -22,7 +22,7 @@ from sessionlens.derivation.derivations import Context
 from sessionlens.derivation.worker import Worker
 from sessionlens.health import problems as health_problems
 from sessionlens.heatmap.signals import Thresholds
-from sessionlens.index import Index
+from sessionlens.index import Index, open_index
 from sessionlens.recorder_asset import RecorderAsset, snippet_html
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.responses import JSON, error
@@ -64,7 +64,7 @@ def create_app(
     index: Index | None = None,
 ) -> Starlette:
     store = store or open_store(settings)
-    index = index or Index(settings.resolved_index_path)
+    index = index or open_index(settings)
     recorder = RecorderAsset()
     # Compile the schema validators now, not on the first visitor's batch.
     contracts.warm_up()

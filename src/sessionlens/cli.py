@@ -100,14 +100,14 @@ def cmd_sites_list(args: argparse.Namespace) -> int:
 
 def cmd_reindex(args: argparse.Namespace) -> int:
     from sessionlens.heatmap.signals import Thresholds
-    from sessionlens.index import Index
+    from sessionlens.index import open_index
     from sessionlens.progress import Progress
     from sessionlens.reindex import chunk_keys, reindex
     from sessionlens.stores.factory import open_store
 
     settings = _settings(args)
     store = open_store(settings)
-    index = Index(settings.resolved_index_path)
+    index = open_index(settings)
     try:
         all_keys = chunk_keys(store)
         progress = Progress(len(all_keys), "reindex")
@@ -135,13 +135,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from sessionlens.derivation.derivations import Context
     from sessionlens.derivation.worker import Worker
     from sessionlens.heatmap.signals import Thresholds
-    from sessionlens.index import Index
+    from sessionlens.index import open_index
     from sessionlens.replay.pageview import PageViewReader
     from sessionlens.stores.factory import open_store
 
     settings = _settings(args)
     store = open_store(settings)
-    index = Index(settings.resolved_index_path)
+    index = open_index(settings)
     worker = Worker(
         Context(store, index, PageViewReader(store), Thresholds.from_settings(settings)),
         lease_seconds=settings.derivation_lease_seconds,
@@ -157,7 +157,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stopped.set())
         worker.start()
-        print(f"sessionlens worker {worker.name} deriving from {settings.resolved_index_path}")
+        print(f"sessionlens worker {worker.name} deriving from {index.location}")
         stopped.wait()
         worker.close()
     finally:
@@ -167,12 +167,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from sessionlens.export import SessionNotFound, find_site, iter_session_events
-    from sessionlens.index import Index
+    from sessionlens.index import open_index
     from sessionlens.stores.factory import open_store
 
     settings = _settings(args)
     store = open_store(settings)
-    index = Index(settings.resolved_index_path)
+    index = open_index(settings)
     try:
         site = find_site(args.session, store, index, args.site)
         if args.html:
@@ -316,7 +316,7 @@ def _export_html(args: argparse.Namespace, store, index, site: str) -> int:
 def cmd_heatmap(args: argparse.Namespace) -> int:
     from sessionlens.heatmap.backdrop import BackdropConfig, BackdropUnavailable
     from sessionlens.heatmap.render import Selection, build_heatmap, elements_csv
-    from sessionlens.index import Index
+    from sessionlens.index import open_index
     from sessionlens.progress import Progress
     from sessionlens.replay.pageview import PageViewReader
     from sessionlens.responses import ParamError
@@ -324,7 +324,7 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     store = open_store(settings)
-    index = Index(settings.resolved_index_path)
+    index = open_index(settings)
     query = {"site": args.site, "url": args.url, "device": args.device or ""}
     # The same selection as the API's: dates and the visitors' viewport width range.
     chosen = (("from", args.date_from), ("to", args.date_to), ("min_width", args.min_width), ("max_width", args.max_width))  # fmt: skip

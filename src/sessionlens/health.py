@@ -19,8 +19,7 @@ def problems(store: BlobStore, index: Index, timeout: float = 3.0) -> dict[str, 
     except Exception as exc:
         found["storage"] = f"{type(exc).__name__}: {exc}"
     try:
-        row = index.submit(lambda conn: conn.execute("SELECT 1").fetchone()).result(timeout=timeout)
-        if row is None or row[0] != 1:
+        if not index.ping(timeout):
             found["index"] = "SELECT 1 returned nothing"
     except TimeoutError:
         found["index"] = f"index writer did not answer within {timeout:g} s"

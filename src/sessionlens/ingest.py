@@ -214,11 +214,7 @@ def _already_stored(
     # The earlier request may have stored the chunk and then failed to index
     # it; the stored chunk (not this request) is what gets indexed.
     try:
-        indexed = index.query(
-            "SELECT 1 FROM chunks WHERE site = ? AND sid = ? AND pid = ? AND seq = ?",
-            (addr.site, addr.sid, addr.pid, addr.seq),
-        )
-        if not indexed:
+        if not index.has_chunk(addr.site, addr.sid, addr.pid, addr.seq):
             index.record_chunks([row_for_stored_chunk(existing, len(blob))]).result(timeout=30)
     except Exception:
         log.exception("index update failed for %s; run `sessionlens reindex` to repair", key)

@@ -1,25 +1,22 @@
 """Rebuild every index table, and the derived data, from the stored chunks alone.
 
-The rebuild is written into a fresh index file beside the live one and
+The rebuild is written into a fresh index beside the live one (SQLite: a
+file next to it; PostgreSQL: a staging schema in the same database) and
 swapped in by one transaction at the end (Index.adopt_rebuild), so:
 - an interrupted or failing reindex leaves the old index exactly as it was;
 - a running server keeps answering from the old rows during the rebuild and
-  sees the new ones as soon as the swap commits (same database file);
+  sees the new ones as soon as the swap commits (same database);
 - a chunk that cannot be read, decoded, indexed or derived is reported with
   its key and the reason, skipped, and never deleted; everything else is
   rebuilt.
-For PostgreSQL the same shape is a staging schema swapped in one transaction.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sessionlens import codec, keys
 from sessionlens.derivation.clicks import ClickDeriver
@@ -71,20 +68,16 @@ def reindex(
     """Rebuild `index` from `store`; skipped chunks are listed in the result."""
     since = int(time.time() * 1000) - INGEST_SLACK_MS
     all_keys = chunk_keys(store) if all_keys is None else all_keys
-    fresh_path = index.path.with_name(f"{index.path.name}.rebuild-{os.getpid()}")
-    _remove_leftovers(index.path)
-    fresh = Index(fresh_path)
+    fresh = index.open_rebuild()
     try:
         reader = _SkippingReader(store)
         ctx = Context(store, fresh, reader, thresholds or Thresholds(), ClickDeriver(0))
         result = _build(ctx, all_keys, on_chunk, skip=frozenset() if keyframes else frozenset({"keyframes"}))
-        fresh.close()
         skipped = {keys.parse_chunk_key(s.key) for s in result.skipped}
         exclude = {(a.site, a.sid, a.pid, a.seq) for a in skipped if a is not None}
-        result.kept = index.adopt_rebuild(fresh_path, since, exclude)
+        result.kept = index.adopt_rebuild(fresh, since, exclude)
     finally:
-        fresh.close()
-        _remove_index_files(fresh_path)
+        index.discard_rebuild(fresh)
     return result
 
 
@@ -184,26 +177,3 @@ def _record(
 
 def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-def _remove_index_files(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(f"{path}{suffix}").unlink()
-
-
-def _remove_leftovers(live: Path) -> None:
-    """Drop rebuild files left by a reindex that was killed (its process is gone)."""
-    for path in live.parent.glob(f"{live.name}.rebuild-*"):
-        pid = path.name.rsplit("-", 1)[-1]
-        if not pid.isdigit():
-            continue  # -wal / -shm files go with their database below
-        if int(pid) != os.getpid():
-            try:
-                os.kill(int(pid), 0)
-                continue  # another reindex is running
-            except PermissionError:
-                continue
-            except ProcessLookupError:
-                pass
-        _remove_index_files(path)

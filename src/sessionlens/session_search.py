@@ -70,57 +70,10 @@ class SessionFilter:
             f.before = (int(match[1]), match[2])
         return f
 
-    def sql(self) -> tuple[str, list[Any]]:
-        where, params = [], []
-        if self.site:
-            where.append("s.site = ?")
-            params.append(self.site)
-        if self.start is not None:
-            where.append("s.start_time >= ?")
-            params.append(self.start)
-        if self.end is not None:
-            where.append("s.start_time < ?")
-            params.append(self.end)
-        if self.url:
-            # A pattern (with *) must match a whole URL or path; plain text is a substring.
-            test = "url_matches(u.url, ?)" if "*" in self.url else "instr(u.url, ?) > 0"
-            where.append(
-                f"EXISTS (SELECT 1 FROM page_urls u WHERE u.site = s.site AND u.sid = s.sid AND {test})"
-            )
-            params.append(self.url)
-        if self.min_duration_ms is not None:
-            where.append("s.duration_ms >= ?")
-            params.append(self.min_duration_ms)
-        if self.max_duration_ms is not None:
-            where.append("s.duration_ms <= ?")
-            params.append(self.max_duration_ms)
-        if self.device:
-            where.append("s.device = ?")
-            params.append(self.device)
-        if self.browser:
-            where.append("s.browser = ? COLLATE NOCASE")
-            params.append(self.browser)
-        if self.has_errors:
-            where.append("s.errors > 0")
-        for column in self.signals:  # fixed names from the table above
-            where.append(
-                f"EXISTS (SELECT 1 FROM clicks c WHERE c.site = s.site AND c.sid = s.sid AND c.{column} = 1)"
-            )
-        if self.before:
-            where.append("(s.start_time < ? OR (s.start_time = ? AND s.sid < ?))")
-            params += [self.before[0], self.before[0], self.before[1]]
-        sql = "SELECT s.* FROM sessions s"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY s.start_time DESC, s.sid DESC LIMIT ?"
-        params.append(self.limit + 1)
-        return sql, params
-
 
 def search_sessions(index: Index, f: SessionFilter) -> dict[str, Any]:
     """One page of sessions, newest first, and the cursor of the next page."""
-    sql, params = f.sql()
-    rows = index.query(sql, params)
+    rows = index.search_sessions(f)
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     cursor = f"{rows[-1]['start_time']}:{rows[-1]['sid']}" if more and rows else None

@@ -62,7 +62,7 @@ def thumbnail_png(
     width: int, config: BackdropConfig | None = None,
 ) -> bytes:  # fmt: skip
     """The first viewport of the page view at `at`, laid out at `width`, scaled to THUMBNAIL_WIDTH."""
-    if not index.query("SELECT 1 FROM page_views WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid)):
+    if not index.has_page_view(site, sid, pid):
         raise LookupError(f"no recorded page view {pid} in session {sid} of this site")
     named = getattr(backdrop, "render_thumbnail", None)
     if named is not None:

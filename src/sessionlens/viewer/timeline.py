@@ -47,10 +47,7 @@ def session_timeline(index: Index, reader: PageViewReader, site: str, sid: str) 
                 markers.append({"pid": pv["pid"], "t": offset + event[1], "kind": kind, "label": label[:200]})
     # Frustration signals from the derived click facts (heatmap/signals.py).
     offsets = {pv["pid"]: pv["offset"] for pv in page_views}
-    for c in index.query(
-        "SELECT pid, t, selector, rage, dead, error FROM clicks WHERE site = ? AND sid = ? AND (rage OR dead OR error)",
-        (site, sid),
-    ):
+    for c in index.signal_clicks(site, sid):
         for kind in ("rage", "dead", "error"):
             if c[kind] and c["pid"] in offsets and len(markers) < MAX_MARKERS:
                 markers.append(
