@@ -18,6 +18,7 @@ from sessionlens import collector, contracts
 from sessionlens.auth.login import LoginGate
 from sessionlens.auth.middleware import RequireLogin, SecurityHeaders
 from sessionlens.auth.users import Accounts
+from sessionlens.compaction.queue import Compactor
 from sessionlens.derivation.derivations import Context
 from sessionlens.derivation.worker import Worker
 from sessionlens.health import problems as health_problems
@@ -72,8 +73,10 @@ def create_app(
     th = Thresholds.from_settings(settings)
     # Post-ingest derivation from the durable queue in the index; started
     # here so work left by a previous run (killed or not) is picked up.
+    # ... and compaction of page views idle for compaction_idle_seconds, by the same worker.
+    compactor = Compactor.from_settings(store, index, settings, reader.source)
     derivation = Worker(
-        Context(store, index, reader, th),
+        Context(store, index, reader, th, compactor=compactor),
         lease_seconds=settings.derivation_lease_seconds,
         max_attempts=settings.derivation_max_attempts,
     )

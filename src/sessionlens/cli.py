@@ -132,6 +132,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from sessionlens.compaction.queue import Compactor
     from sessionlens.derivation.derivations import Context
     from sessionlens.derivation.worker import Worker
     from sessionlens.heatmap.signals import Thresholds
@@ -142,8 +143,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = open_store(settings)
     index = open_index(settings)
+    reader = PageViewReader(store)
+    compactor = Compactor.from_settings(store, index, settings, reader.source)
     worker = Worker(
-        Context(store, index, PageViewReader(store), Thresholds.from_settings(settings)),
+        Context(store, index, reader, Thresholds.from_settings(settings), compactor=compactor),
         lease_seconds=settings.derivation_lease_seconds,
         max_attempts=settings.derivation_max_attempts,
     )
@@ -163,6 +166,54 @@ def cmd_worker(args: argparse.Namespace) -> int:
     finally:
         index.close()
     return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    import time
+
+    from sessionlens.compaction.compact import compact_page_view
+    from sessionlens.compaction.dictionary import DictionaryError, train
+    from sessionlens.compaction.source import ChunkSource
+    from sessionlens.compaction.sweep import is_due, stored_page_views
+    from sessionlens.progress import Progress
+    from sessionlens.stores.factory import open_store
+
+    settings = _settings(args)
+    store = open_store(settings)
+    source = ChunkSource(store)
+    if args.train_dictionary:
+        try:
+            dict_id = train(store, args.train_dictionary, source=source)
+        except (DictionaryError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"trained dictionary {dict_id} for site {args.train_dictionary}")
+        return 0
+    level = args.level or settings.compaction_level
+    idle_ms = 0 if args.all else int(settings.compaction_idle_seconds * 1000)
+    now = int(time.time() * 1000)
+    views = list(stored_page_views(source, args.site))
+    progress = Progress(len(views), "compact")
+    done = failed = 0
+    dictionaries: dict[str, tuple[int, bytes] | None] = {}
+    for view in views:
+        site = view[0]
+        if site not in dictionaries:
+            dictionaries[site] = source.objects.latest_dictionary(site)
+        dictionary = dictionaries[site]
+        dict_id = dictionary[0] if dictionary else 0
+        try:
+            if is_due(source, view, now_ms=now, idle_ms=idle_ms, level=level, dict_id=dict_id,
+                      recompress=args.recompress):  # fmt: skip
+                compact_page_view(store, *view, level=level, dictionary=dictionary, source=source)
+                done += 1
+        except Exception as exc:  # one page view's trouble does not stop the others; it is left as it was
+            failed += 1
+            print(f"\nnot compacted {'/'.join(view)}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        progress.advance()
+    progress.finish()
+    print(f"compacted {done} of {len(views)} page view(s); {failed} failed")
+    return 1 if failed else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -474,6 +525,16 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--once", action="store_true", help="derive what is due, then exit")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("compact", help="pack idle page views' chunks, store shared assets once")
+    common(p)
+    p.add_argument("--site", help="only this site")
+    p.add_argument("--all", action="store_true", help="compact every page view now, idle or not")
+    p.add_argument("--level", type=int, choices=range(1, 23), metavar="1-22", help="zstd level (default: setting)")
+    p.add_argument("--recompress", action="store_true",
+                   help="also re-pack page views packed at a lower level or with an older dictionary")  # fmt: skip
+    p.add_argument("--train-dictionary", metavar="SITE", help="train a new zstd dictionary for SITE and exit")
+    p.set_defaults(func=cmd_compact)
 
     p = sub.add_parser("export", help="write a session's events as JSON lines")
     common(p)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sessionlens import codec, keys
+from sessionlens import keys
+from sessionlens.compaction.source import ChunkSource
 from sessionlens.contracts import event_as_dict
 from sessionlens.index import Index
 from sessionlens.sites import SiteRegistry
@@ -32,14 +33,12 @@ def find_site(sid: str, store: BlobStore, index: Index, site: str | None = None)
 
 def iter_chunks(store: BlobStore, site: str, sid: str) -> Iterator[dict[str, Any]]:
     """Stored chunks of a session, page view by page view, in sequence order."""
-    chunk_list = []
-    for key in store.list(keys.session_prefix(site, sid)):
-        addr = keys.parse_chunk_key(key)
-        if addr:
-            chunk_list.append((addr, key))
+    # Loose chunks and packed ones (sessionlens.compaction) read the same.
+    source = ChunkSource(store)
+    chunk_list = [keys.parse_chunk_key(key) for key in source.all_chunk_keys(keys.session_prefix(site, sid))]
     if not chunk_list:
         raise SessionNotFound(f"session {sid!r} has no stored chunks in site {site!r}")
-    chunks = [codec.decode(store.get(key)) for _, key in chunk_list]
+    chunks = [source.chunk(a.site, a.sid, a.pid, a.seq) for a in chunk_list if a]
     # Order page views by their start, then chunks by sequence number.
     chunks.sort(key=lambda c: (c["t0"], c["pid"], c["seq"]))
     yield from chunks

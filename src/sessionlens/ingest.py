@@ -17,6 +17,7 @@ import orjson
 
 from sessionlens import batch_slots, codec, keys
 from sessionlens.batch_limits import LimitError, Limits, check_after_schema
+from sessionlens.compaction.source import ChunkSource
 from sessionlens.contracts import ContractError, validate_batch
 from sessionlens.facts import chunk_facts
 from sessionlens.index import ChunkRow, Index
@@ -173,6 +174,12 @@ def ingest_batch(
         raise _unavailable(settings, "batch slot reservation", exc) from None
     if slot is batch_slots.Slot.FULL:
         raise IngestError(403, f"session exceeds {settings.max_batches_per_session} batches; not stored")
+    if slot is batch_slots.Slot.KNOWN:
+        # A re-send of a key seen before; its chunk may have been compacted into the page
+        # view's pack (no loose key left to collide with), so look there first.
+        packed = _packed_chunk(store, addr, settings)
+        if packed is not None:
+            return _already_stored(key, addr, digest, settings, store, index, stored=packed)
     try:
         created = store.put_if_absent(key, blob)
     except Exception as exc:
@@ -190,14 +197,35 @@ def ingest_batch(
     return Accepted(key, addr.sid, addr.pid, seq, len(events), len(blob))
 
 
+def _packed_chunk(store: BlobStore, addr: keys.ChunkAddress, settings: Settings) -> tuple[dict, int] | None:
+    """The chunk under `addr` when compaction packed it, with its share of the pack's bytes."""
+    try:
+        source = ChunkSource(store)
+        listing = source.listing(addr.site, addr.sid, addr.pid)
+        if addr.seq not in listing.packed:
+            return None
+        return source.chunk_and_size(addr.site, addr.sid, addr.pid, addr.seq, listing)
+    except Exception as exc:
+        raise _unavailable(settings, f"reading the pack of {keys.chunk_key(addr)}", exc) from None
+
+
 def _already_stored(
-    key: str, addr: keys.ChunkAddress, digest: str, settings: Settings, store: BlobStore, index: Index
+    key: str,
+    addr: keys.ChunkAddress,
+    digest: str,
+    settings: Settings,
+    store: BlobStore,
+    index: Index,
+    stored: tuple[dict, int] | None = None,
 ) -> Accepted:
     """First write wins: an identical re-send is acknowledged again, nothing is rewritten;
-    a different batch under a stored key is refused."""
+    a different batch under a stored key (loose, or `stored` from a pack) is refused."""
     try:
-        blob = store.get(key)
-        existing = codec.decode(blob)
+        if stored is not None:
+            existing, size = stored
+        else:
+            blob = store.get(key)
+            existing, size = codec.decode(blob), len(blob)
     except KeyError:
         # S3 said the key exists but it cannot be read yet (a concurrent write).
         raise IngestError(
@@ -215,10 +243,10 @@ def _already_stored(
     # it; the stored chunk (not this request) is what gets indexed.
     try:
         if not index.has_chunk(addr.site, addr.sid, addr.pid, addr.seq):
-            index.record_chunks([row_for_stored_chunk(existing, len(blob))]).result(timeout=30)
+            index.record_chunks([row_for_stored_chunk(existing, size)]).result(timeout=30)
     except Exception:
         log.exception("index update failed for %s; run `sessionlens reindex` to repair", key)
-    return Accepted(key, addr.sid, addr.pid, addr.seq, len(existing["events"]), len(blob), duplicate=True)
+    return Accepted(key, addr.sid, addr.pid, addr.seq, len(existing["events"]), size, duplicate=True)
 
 
 def row_for_stored_chunk(chunk: dict, stored_bytes: int) -> ChunkRow:

@@ -3,15 +3,21 @@
 Layout (also documented in storage_schemas/layout.md):
 
     v1/sites/{site}/sessions/{sid}/{pid}/chunks/{seq:08d}.mpz
+    v1/sites/{site}/sessions/{sid}/{pid}/packs/{first:08d}-{last:08d}-{tag}.mpz
     v1/sites/{site}/sessions/{sid}/{pid}/keyframes/{t:010d}.mpz
+    v1/sites/{site}/assets/{sha256}
+    v1/sites/{site}/dicts/{id:08d}
     config/sites/{site}.json
     config/users/{name}.json
     config/tokens/{sha256 of token}.json
     config/sessions/{user}/{sha256 of session id}.json
     config/secret
 
-A chunk key is a pure function of (site, sid, pid, seq), so a retried batch
-overwrites itself instead of duplicating.
+A chunk key is a pure function of (site, sid, pid, seq) and the first write
+of a key wins: a retried batch is recognised, never stored twice and never
+rewritten. Compaction later moves a finished page view's chunks into a pack
+(which names the chunks it holds); a chunk is then found in its pack, and
+a chunk key keeps naming it (reindex and error reports use it).
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ SESSION_PREFIX = "config/sessions/"
 SECRET_KEY = "config/secret"
 HEALTH_PROBE_KEY = "health/probe"  # every collector's /healthz writes and reads it back
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PACK_KEY = re.compile(
+    r"^v1/sites/(?P<site>[A-Za-z0-9_-]+)/sessions/(?P<sid>[A-Za-z0-9_-]+)/"
+    r"(?P<pid>[A-Za-z0-9_-]+)/packs/(?P<first>\d{8})-(?P<last>\d{8})-(?P<tag>[0-9a-f]{16})\.mpz$"
+)
+_ASSET_KEY = re.compile(r"^v1/sites/(?P<site>[A-Za-z0-9_-]+)/assets/(?P<sha>[0-9a-f]{64})$")
 _CHUNK_KEY = re.compile(
     r"^v1/sites/(?P<site>[A-Za-z0-9_-]+)/sessions/(?P<sid>[A-Za-z0-9_-]+)/"
     r"(?P<pid>[A-Za-z0-9_-]+)/chunks/(?P<seq>\d{8})\.mpz$"
@@ -118,3 +129,68 @@ def session_key(user: str, session_hash: str) -> str:
 def backdrop_key(site: str, sid: str, pid: str, t: int, width: int) -> str:
     """A rendered heatmap backdrop (PNG) and its element boxes (JSON) share this stem."""
     return f"{session_prefix(site, sid)}{_checked(pid)}/backdrops/{t:010d}-{int(width)}"
+
+
+# -- compaction: packs, content-addressed assets, dictionaries --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PackAddress:
+    site: str
+    sid: str
+    pid: str
+    first: int
+    last: int
+    tag: str  # 16 hex digits naming the pack's content (its chunks and its encoding)
+
+
+def pack_prefix(site: str, sid: str, pid: str) -> str:
+    return f"{session_prefix(site, sid)}{_checked(pid)}/packs/"
+
+
+def pack_key(addr: PackAddress) -> str:
+    if not re.fullmatch(r"[0-9a-f]{16}", addr.tag):
+        raise ValueError("pack tag must be 16 hex digits")
+    return f"{pack_prefix(addr.site, addr.sid, addr.pid)}{addr.first:08d}-{addr.last:08d}-{addr.tag}.mpz"
+
+
+def parse_pack_key(key: str) -> PackAddress | None:
+    match = _PACK_KEY.match(key)
+    if not match:
+        return None
+    return PackAddress(
+        match["site"], match["sid"], match["pid"], int(match["first"]), int(match["last"]), match["tag"]
+    )
+
+
+def asset_prefix(site: str) -> str:
+    return f"{site_prefix(site)}assets/"
+
+
+def asset_key(site: str, sha256_hex: str) -> str:
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256_hex):
+        raise ValueError("asset name must be 64 hex digits (its SHA-256)")
+    return f"{asset_prefix(site)}{sha256_hex}"
+
+
+def parse_asset_key(key: str) -> tuple[str, str] | None:
+    match = _ASSET_KEY.match(key)
+    return (match["site"], match["sha"]) if match else None
+
+
+def dictionary_prefix(site: str) -> str:
+    return f"{site_prefix(site)}dicts/"
+
+
+def dictionary_key(site: str, dict_id: int) -> str:
+    if not 0 < dict_id < 10**8:
+        raise ValueError("dictionary id must be 1 .. 99999999")
+    return f"{dictionary_prefix(site)}{dict_id:08d}"
+
+
+def dictionary_id(key: str) -> int | None:
+    """The id of a dictionary key, or None when the key is not one."""
+    if "/dicts/" not in key:
+        return None
+    name = key.rsplit("/", 1)[-1]
+    return int(name) if len(name) == 8 and name.isdigit() and int(name) > 0 else None

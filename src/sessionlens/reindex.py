@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sessionlens import codec, keys
+from sessionlens import keys
+from sessionlens.compaction.source import ChunkSource
 from sessionlens.derivation.clicks import ClickDeriver
 from sessionlens.derivation.derivations import Context, DerivationError, derive_page_view
 from sessionlens.heatmap.signals import Thresholds
@@ -54,7 +55,8 @@ class ReindexResult:
 
 
 def chunk_keys(store: BlobStore) -> list[str]:
-    return [k for k in store.list(keys.CHUNK_ROOT) if keys.parse_chunk_key(k)]
+    """Every stored chunk, loose or packed by compaction (a packed one by its chunk key)."""
+    return ChunkSource(store).all_chunk_keys(keys.CHUNK_ROOT)
 
 
 def reindex(
@@ -97,7 +99,7 @@ def _build(
         rows: list[tuple[str, ChunkRow]] = []
         for key in group:
             try:
-                rows.append((key, _read_row(ctx.store, key)))
+                rows.append((key, _read_row(ctx.reader.source, key)))
             except Exception as exc:  # a damaged object must not stop the rebuild
                 result.skipped.append(Skipped(key, _reason(exc)))
                 ctx.reader.skip.add(key)
@@ -144,10 +146,14 @@ class _SkippingReader(PageViewReader):
         ]
 
 
-def _read_row(store: BlobStore, key: str) -> ChunkRow:
-    blob = store.get(key)
-    row = row_for_stored_chunk(codec.decode(blob), len(blob))
+def _read_row(source: ChunkSource, key: str) -> ChunkRow:
     addr = keys.parse_chunk_key(key)
+    assert addr is not None
+    # A packed chunk's stored bytes are its share of the pack.
+    chunk, stored_bytes = source.chunk_and_size(
+        addr.site, addr.sid, addr.pid, addr.seq, source.recent_listing(addr.site, addr.sid, addr.pid)
+    )
+    row = row_for_stored_chunk(chunk, stored_bytes)
     if addr != keys.ChunkAddress(row.site, row.sid, row.pid, row.seq):
         raise ValueError("the chunk's site, session, page view or seq differs from its key")
     return row

@@ -138,6 +138,17 @@ SETTINGS: tuple[Setting, ...] = (
         "turn off when `sessionlens worker` runs apart.",
     ),
     Setting(
+        "compaction_idle_seconds",
+        1800,
+        "A page view without a new chunk for this long (seconds) is compacted: its chunks packed into "
+        "one object, stylesheets, images and canvas frames stored once per site. 0 turns it off.",
+    ),
+    Setting(
+        "compaction_level",
+        19,
+        "zstd level of compacted page views and assets (ingest stays at level 3).",
+    ),
+    Setting(
         "derivation_lease_seconds",
         30,
         "How long a worker's claim on a page view's derivation lasts; a crashed worker's claim is "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sessionlens import keys
 from sessionlens.derivation.clicks import ClickDeriver
@@ -18,6 +19,9 @@ from sessionlens.index import Index
 from sessionlens.replay.keyframes import write_keyframes
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.stores.base import BlobStore
+
+if TYPE_CHECKING:
+    from sessionlens.compaction.queue import Compactor
 
 PageView = tuple[str, str, str]
 
@@ -41,6 +45,8 @@ class Context:
     reader: PageViewReader
     thresholds: Thresholds = field(default_factory=Thresholds)
     clicks: ClickDeriver = field(default_factory=ClickDeriver)
+    # Schedules (and runs, from the worker) compaction of idle page views; None: off.
+    compactor: Compactor | None = None
 
 
 @dataclass(frozen=True)
@@ -59,9 +65,16 @@ def _click_and_move_facts(ctx: Context, view: PageView, rebuild: bool, on_chunk:
     ctx.clicks.derive(ctx.index, ctx.reader, ctx.thresholds, view, rebuild=rebuild, on_chunk=on_chunk)
 
 
+def _schedule_compaction(ctx: Context, view: PageView, rebuild: bool, on_chunk: Callable[[int], None]) -> None:
+    # Each pass follows a new chunk: the page view is compacted once it has been idle long enough.
+    if ctx.compactor is not None and not rebuild:
+        ctx.compactor.schedule([view])
+
+
 DERIVATIONS: tuple[Derivation, ...] = (
     Derivation("keyframes", _keyframes),
     Derivation("clicks", _click_and_move_facts),
+    Derivation("compaction", _schedule_compaction),
 )
 
 

@@ -104,12 +104,17 @@ class Worker:
             self._wake.clear()
 
     def run_once(self) -> int:
-        """Claim up to `batch` due page views and derive them; returns how many were claimed."""
+        """Claim up to `batch` due page views and derive them; returns how many were claimed.
+
+        With nothing to derive, compacts one idle page view (derivation comes first: it is
+        what a replay of a live session waits for)."""
         items = self.ctx.index.claim_work(self.name, _now_ms(), self.lease_ms, self.max_attempts, self.batch)
         for item in items:
             if self._stop.is_set():
                 break  # the rest of the claim expires and is taken again
             self._derive(item)
+        if not items and self.ctx.compactor is not None and not self._stop.is_set():
+            return self.ctx.compactor.run_due(self.name)
         return len(items)
 
     def drain(self) -> int:

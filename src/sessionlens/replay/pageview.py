@@ -2,7 +2,9 @@
 
 Keyframes are taken at chunk boundaries, so "the state at T" is always a
 keyframe (all chunks up to its `seq`) plus the events of later chunks with
-t <= T. Chunks of a page view are in time order by sequence number.
+t <= T. Chunks of a page view are in time order by sequence number. A
+chunk is read loose or from its page view's pack (sessionlens.compaction),
+whichever holds it; both read the same.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
-from sessionlens import codec, keys
+from sessionlens import keys
+from sessionlens.compaction.source import ChunkSource
 from sessionlens.replay.dom import DomState
 from sessionlens.stores.base import BlobStore
 
@@ -24,7 +27,7 @@ class PageViewNotFound(LookupError):
 
 
 class _LRU:
-    """Decoded blobs by key; chunks never change except by an identical retry."""
+    """Decoded objects by key; chunks never change (first write wins, compaction keeps content)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -47,18 +50,14 @@ class _LRU:
 class PageViewReader:
     def __init__(self, store: BlobStore, cache_size: int = 256) -> None:
         self.store = store
+        self.source = ChunkSource(store)
         self._cache = _LRU(cache_size)
         # (first t, last t) of every chunk seen: tiny, and lets a time window
         # skip chunks without decoding them again.
         self._ranges: dict[tuple[str, str, str, int], tuple[int, int]] = {}
 
     def chunk_seqs(self, site: str, sid: str, pid: str) -> list[int]:
-        seqs = []
-        for key in self.store.list(keys.chunk_prefix(site, sid, pid)):
-            addr = keys.parse_chunk_key(key)
-            if addr is not None:
-                seqs.append(addr.seq)
-        return sorted(seqs)
+        return self.source.seqs(site, sid, pid)
 
     def _existing_seqs(self, site: str, sid: str, pid: str) -> list[int]:
         seqs = self.chunk_seqs(site, sid, pid)
@@ -68,7 +67,7 @@ class PageViewReader:
 
     def chunk(self, site: str, sid: str, pid: str, seq: int) -> dict[str, Any]:
         key = keys.chunk_key(keys.ChunkAddress(site, sid, pid, seq))
-        return self._cache.get(key, lambda: codec.decode(self.store.get(key)))
+        return self._cache.get(key, lambda: self.source.chunk(site, sid, pid, seq))
 
     def events(self, site: str, sid: str, pid: str, after_seq: int = -1) -> Iterator[tuple[int, Event]]:
         """(seq, event) of every chunk after `after_seq`, in order."""
@@ -87,7 +86,8 @@ class PageViewReader:
 
     def keyframe(self, site: str, sid: str, pid: str, t: int) -> dict[str, Any]:
         key = keys.keyframe_key(site, sid, pid, t)
-        return self._cache.get(key, lambda: codec.decode(self.store.get(key)))
+        # Keyframes are rewritten by compaction, always to the same content.
+        return self._cache.get(key, lambda: self.source.objects.decode(site, self.store.get(key)))
 
     def keyframe_before(self, site: str, sid: str, pid: str, at: int) -> dict[str, Any] | None:
         best = None

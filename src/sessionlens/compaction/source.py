@@ -1,0 +1,183 @@
+"""Where a page view's chunks are: loose (as ingest wrote them) or in packs.
+
+Every reader of chunks (replay, derivations, reindex, export, ingest's
+first-write-wins check) goes through here, so it reads either form. When a
+sequence number is both packed and loose, the packed chunk is the one read:
+a pack is made only from chunks already stored, so it holds the first write.
+A chunk that compaction removes between listing and reading is looked up
+again, once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sessionlens import codec, keys
+from sessionlens.compaction.objects import SiteObjects
+from sessionlens.stores.base import BlobStore
+
+PageView = tuple[str, str, str]
+
+
+class PackError(ValueError):
+    """A pack does not hold what its key and header say."""
+
+
+@dataclass
+class Listing:
+    loose: dict[int, str] = field(default_factory=dict)  # seq -> chunk key
+    packed: dict[int, str] = field(default_factory=dict)  # seq -> pack key (the pack read for it)
+    packs: dict[str, list[int]] = field(default_factory=dict)  # pack key -> its seqs
+
+    @property
+    def seqs(self) -> list[int]:
+        return sorted(set(self.loose) | set(self.packed))
+
+
+class ChunkSource:
+    def __init__(self, store: BlobStore, objects: SiteObjects | None = None, pack_cache: int = 8) -> None:
+        self.store = store
+        self.objects = objects or SiteObjects(store)
+        self.pack_cache = pack_cache
+        self._lock = threading.Lock()
+        self._pack_seqs: dict[str, list[int]] = {}  # packs never change under a key
+        self._packs: OrderedDict[str, tuple[dict[int, dict[str, Any]], int]] = OrderedDict()
+        self._recent: tuple[PageView, Listing] | None = None
+
+    # -- listing -------------------------------------------------------------------
+
+    def listing(self, site: str, sid: str, pid: str) -> Listing:
+        found = Listing()
+        for key in self.store.list(keys.chunk_prefix(site, sid, pid)):
+            addr = keys.parse_chunk_key(key)
+            if addr is not None:
+                found.loose[addr.seq] = key
+        for key in self.store.list(keys.pack_prefix(site, sid, pid)):
+            if keys.parse_pack_key(key) is None:
+                continue
+            try:
+                seqs = self.pack_seqs(key)
+            except KeyError:
+                continue  # removed after listing: a pack covering it exists
+            found.packs[key] = seqs
+            for seq in seqs:
+                found.packed[seq] = key
+        return found
+
+    def recent_listing(self, site: str, sid: str, pid: str) -> Listing:
+        """The listing of the page view last asked for this way, else a new one (a pass over
+        one page view's chunks lists it once; a chunk gone since is looked up again)."""
+        with self._lock:
+            recent = self._recent
+        if recent is not None and recent[0] == (site, sid, pid):
+            return recent[1]
+        found = self.listing(site, sid, pid)
+        with self._lock:
+            self._recent = ((site, sid, pid), found)
+        return found
+
+    def pack_seqs(self, key: str) -> list[int]:
+        with self._lock:
+            seqs = self._pack_seqs.get(key)
+        if seqs is None:
+            head = codec.header(self.store.get(key))
+            seqs = head.extra.get("seqs")
+            if not isinstance(seqs, list) or not all(isinstance(s, int) and s >= 0 for s in seqs):
+                raise PackError(f"{key}: header has no list of sequence numbers")
+            with self._lock:
+                self._pack_seqs[key] = seqs
+        return seqs
+
+    def seqs(self, site: str, sid: str, pid: str) -> list[int]:
+        return self.listing(site, sid, pid).seqs
+
+    # -- reading -------------------------------------------------------------------
+
+    def chunk(
+        self, site: str, sid: str, pid: str, seq: int, listing: Listing | None = None
+    ) -> dict[str, Any]:
+        return self.chunk_and_size(site, sid, pid, seq, listing)[0]
+
+    def chunk_and_size(
+        self, site: str, sid: str, pid: str, seq: int, listing: Listing | None = None
+    ) -> tuple[dict[str, Any], int]:
+        """A chunk and the bytes it takes in storage (its share of a pack)."""
+        for attempt in (0, 1):
+            where = listing if listing is not None and attempt == 0 else self.listing(site, sid, pid)
+            try:
+                if seq in where.packed:
+                    chunks, size = self.pack(where.packed[seq])
+                    if seq not in chunks:
+                        raise PackError(
+                            f"{where.packed[seq]}: header names seq {seq}, the pack does not hold it"
+                        )
+                    return chunks[seq], size // max(len(chunks), 1)
+                key = where.loose.get(seq, keys.chunk_key(keys.ChunkAddress(site, sid, pid, seq)))
+                blob = self.store.get(key)
+                return self.objects.decode(site, blob), len(blob)
+            except KeyError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def pack(
+        self, key: str, *, verify_assets: bool = False, fresh: bool = False
+    ) -> tuple[dict[int, dict[str, Any]], int]:
+        """A pack's chunks by seq, and the pack's stored size (`fresh`: read from storage, not memory)."""
+        if not (verify_assets or fresh):
+            with self._lock:
+                if key in self._packs:
+                    self._packs.move_to_end(key)
+                    return self._packs[key]
+        addr = keys.parse_pack_key(key)
+        if addr is None:
+            raise PackError(f"not a pack key: {key}")
+        blob = self.store.get(key)
+        value = self.objects.decode(addr.site, blob, verify_assets=verify_assets)
+        chunks = _pack_chunks(addr, value, key)
+        entry = (chunks, len(blob))
+        with self._lock:
+            self._packs[key] = entry
+            while len(self._packs) > self.pack_cache:
+                self._packs.popitem(last=False)
+        return entry
+
+    # -- the whole store (reindex) -------------------------------------------------------
+
+    def all_chunk_keys(self, prefix: str = keys.CHUNK_ROOT) -> list[str]:
+        """Chunk keys of every stored chunk, loose or packed (packed ones by the key they had)."""
+        found: set[str] = set()
+        for key in self.store.list(prefix):
+            if keys.parse_chunk_key(key):
+                found.add(key)
+                continue
+            addr = keys.parse_pack_key(key)
+            if addr is None:
+                continue
+            try:
+                seqs = self.pack_seqs(key)
+            except (KeyError, codec.CodecError, PackError):
+                continue  # unreadable header: its chunks are reported when read through their pack
+            for seq in seqs:
+                found.add(keys.chunk_key(keys.ChunkAddress(addr.site, addr.sid, addr.pid, seq)))
+        return sorted(found)
+
+
+def _pack_chunks(addr: keys.PackAddress, value: Any, key: str) -> dict[int, dict[str, Any]]:
+    if not isinstance(value, dict) or not isinstance(value.get("chunks"), list):
+        raise PackError(f"{key}: not a pack")
+    out: dict[int, dict[str, Any]] = {}
+    for chunk in value["chunks"]:
+        if not isinstance(chunk, dict) or (chunk.get("site"), chunk.get("sid"), chunk.get("pid")) != (
+            addr.site,
+            addr.sid,
+            addr.pid,
+        ):
+            raise PackError(f"{key}: holds a chunk of another page view")
+        if not isinstance(chunk.get("seq"), int):
+            raise PackError(f"{key}: holds a chunk without a sequence number")
+        out[chunk["seq"]] = chunk
+    return out
