@@ -3,8 +3,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -15,6 +17,7 @@ from sessionlens.settings import Settings, load_settings
 from sessionlens.sites import Site, SiteRegistry, new_site
 from sessionlens.stores.local import LocalStore
 from tests.helpers import free_port, wait_for_port
+from tests.postgres_server import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE_ORIGIN = "https://shop.example"
@@ -30,9 +33,52 @@ def store(settings: Settings) -> LocalStore:
     return LocalStore(Path(settings.data_dir) / "blobs")
 
 
+# Test modules whose `index` (and `client`) run against both backends; the
+# rest (Chromium-heavy ones) use SQLite. SESSIONLENS_TEST_BACKENDS=sqlite
+# runs SQLite only (e.g. where PostgreSQL cannot be installed).
+BOTH_BACKENDS = {
+    "test_ingest_api", "test_session_search", "test_reindex", "test_index_backends",
+    "test_viewer_auth", "test_derivation_crash", "test_reindex_poison", "test_ingest_hostile",
+    "test_param_bounds",
+}  # fmt: skip
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "index_backend" not in metafunc.fixturenames:
+        return
+    wanted = os.environ.get("SESSIONLENS_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    backends = [b for b in wanted if b == "sqlite" or module in BOTH_BACKENDS]
+    metafunc.parametrize("index_backend", backends, indirect=True)
+
+
 @pytest.fixture
-def index(settings: Settings) -> Iterator[Index]:
-    idx = Index(settings.resolved_index_path)
+def index_backend(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the run (started on first use); each test gets a schema."""
+    server = PostgresServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def index_location(index_backend: str, settings: Settings, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Index(**index_location) opens this test's index: a SQLite file, or a fresh PostgreSQL schema."""
+    if index_backend == "postgresql":
+        server = request.getfixturevalue("postgres")
+        return {"location": server.url, "schema": f"t_{uuid.uuid4().hex[:16]}"}
+    return {"location": settings.resolved_index_path}
+
+
+@pytest.fixture
+def index(index_location: dict[str, Any]) -> Iterator[Index]:
+    idx = Index(**index_location)
     yield idx
     idx.close()
 

@@ -129,7 +129,7 @@ def test_incremental_click_facts_equal_a_replay_from_scratch(
 
 
 def test_work_left_by_a_stopped_collector_is_derived_when_one_starts_again(
-    settings: Settings, store: LocalStore, index: Index, site: Site
+    settings: Settings, store: LocalStore, index: Index, site: Site, index_location: dict
 ) -> None:
     """No worker ran (as after a kill): the next app's worker derives from the queue alone."""
     off = load_settings(overrides={"data_dir": settings.data_dir, "derivation_worker": False}, environ={})
@@ -141,7 +141,7 @@ def test_work_left_by_a_stopped_collector_is_derived_when_one_starts_again(
     assert index.query("SELECT count(*) AS n FROM clicks")[0]["n"] == 0
     assert PageViewReader(store).keyframe_times(site.key, sid, pid) == []
 
-    restarted = Index(index.path)
+    restarted = Index(**index_location)
     app = create_app(settings, store=store, index=restarted)
     with TestClient(app):
         assert app.state.derivation.wait_idle(60)

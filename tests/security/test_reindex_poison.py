@@ -146,14 +146,14 @@ def test_an_interrupted_reindex_leaves_the_old_index_intact(
 
 
 def test_a_running_server_sees_the_rebuilt_index_and_keeps_what_arrived_meanwhile(
-    client: TestClient, site: Site, store: LocalStore, index: Index, settings: Settings
+    client: TestClient, site: Site, store: LocalStore, index: Index, settings: Settings, index_location: dict
 ) -> None:
     views = ingest_sessions(client, site, 3)
     listed = chunk_keys(store)  # the rebuild's listing, taken before the last session arrives
     late_sid, late_pid = ingest_sessions(client, site, 1)[0]
     r = client.post(f"/ingest/{site.key}", content=orjson.dumps(batch(late_sid, late_pid, 2, [click_event(9000)])))
     assert r.status_code == 200, r.text
-    other = Index(settings.resolved_index_path)  # as `sessionlens reindex` opens it, beside the server
+    other = Index(**index_location)  # as `sessionlens reindex` opens it, beside the server
     try:
         result = reindex(store, other, listed)
     finally:

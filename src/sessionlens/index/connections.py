@@ -212,6 +212,8 @@ class PostgresConnections:
         if schema:
             kwargs["options"] = f"-csearch_path={schema}"
         self._psycopg = psycopg
+        self._kwargs = kwargs
+        self._configure = configure
         self.pool = ConnectionPool(
             url, min_size=1, max_size=max_size, kwargs=kwargs, configure=configure, open=False,
             name="sessionlens-index",
@@ -234,13 +236,21 @@ class PostgresConnections:
             raise IndexClosed(f"index {self.location} is closed")
         return self._executor.submit(self._transaction, fn)
 
+    def _reading(self) -> Any:
+        # Reads after close() still work, as on SQLite (a tool reading what an app left).
+        if self._closed:
+            conn = self._psycopg.connect(self.url, **self._kwargs)
+            self._configure(conn)
+            return conn
+        return self.pool.connection()
+
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn:
+        with self._reading() as conn:
             rows = conn.execute(POSTGRESQL.sql(sql), tuple(params)).fetchall()
         return [dict(row) for row in rows]
 
     def query_row(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        with self.pool.connection() as conn:
+        with self._reading() as conn:
             return conn.execute(POSTGRESQL.sql(sql), tuple(params)).fetchone()
 
     def close(self) -> None:

@@ -66,8 +66,10 @@ def migrate(conn: Any, dialect: Dialect, schema: str | None = None) -> list[int]
         conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            dialect.ddl(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+            )
         )
         done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
         known = migrations()
