@@ -44,13 +44,6 @@ SETTINGS: tuple[Setting, ...] = (
         "?options=-csearch_path%3Dschema picks a schema). Empty: SQLite at index_path. "
         "Several collectors and workers share one.",
     ),
-    Setting(
-        "index_url",
-        "",
-        "PostgreSQL index, as postgresql://user:password@host:port/database (libpq URL; "
-        "?options=-csearch_path%3Dschema picks a schema). Empty: SQLite at index_path. "
-        "Several collectors and workers share one.",
-    ),
     Setting("recorder_path", "/recorder.js", "Path the collector serves the recorder script at."),
     Setting("max_body_bytes", 1_000_000, "Largest accepted request body, as sent (compressed)."),
     Setting("max_decoded_bytes", 8_000_000, "Largest accepted batch after gzip decoding."),
