@@ -108,6 +108,7 @@ def _policy_lines(policy: dict[str, Any]) -> list[str]:
         "// the replay sanitisers' policy (storage_schemas/replay_policy.json), names by lower-cased local part",
         f"export const PLACEHOLDER_TAG = {_js(placeholder['tag'])};",
         f"export const PLACEHOLDER_ATTRS = {_js(placeholder['attrs'])};",
+        f"export const BLOCK_STYLE = {_js(placeholder['block_style'])}; // {{w}}, {{h}}: the box's recorded size",
         f"export const INVALID_URL = {_js(policy['invalid_url'])};",
     ]
     for key in (
