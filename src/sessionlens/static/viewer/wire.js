@@ -44,6 +44,7 @@ export const ACTIVITY = {"move": 1, "click": 1, "scroll": 1, "resize": 1, "input
 // the replay sanitisers' policy (storage_schemas/replay_policy.json), names by lower-cased local part
 export const PLACEHOLDER_TAG = "sl-blocked";
 export const PLACEHOLDER_ATTRS = {"hidden": ""};
+export const BLOCK_STYLE = "display:inline-block;width:{w}px;height:{h}px;background:repeating-linear-gradient(45deg,#ddd 0 6px,#eee 6px 12px)"; // {w}, {h}: the box's recorded size
 export const INVALID_URL = "about:invalid";
 export const BLOCKED_TAGS = new Set(["script", "object", "embed", "applet", "base", "portal", "frame", "frameset", "noscript", "handler", "listener"]);
 export const SVG_ANIMATION_TAGS = new Set(["set", "animate", "animatetransform", "animatemotion", "animatecolor", "discard"]);
