@@ -53,6 +53,10 @@ _POLICY = replay_policy()
 BLOCKED_TAG: str = _POLICY["placeholder"]["tag"]
 _PLACEHOLDER_ATTRS: dict[str, str] = dict(_POLICY["placeholder"]["attrs"])
 INVALID_URL: str = _POLICY["invalid_url"]
+_LEFT_OUT = (
+    " left out"  # not a tag: an id whose record was dropped (inside a placeholder, or refused in <head>)
+)
+_INERT = frozenset({BLOCKED_TAG, _LEFT_OUT})
 _BLOCKED_TAGS = names("blocked_tags")
 SVG_ANIMATION_TAGS = names("svg_animation_tags")
 _DROP_ATTRS = names("drop_attrs")
@@ -213,7 +217,7 @@ class Sanitizer:
             return kept
         return value
 
-    def _element(self, record: list[Any]) -> list[Any]:
+    def _element(self, record: list[Any]) -> list[Any] | None:
         tag = record[_TAG] if isinstance(record[_TAG], str) else ""
         lowered = local_name(tag)
         attrs = record[_ATTRS] if isinstance(record[_ATTRS], dict) else {}
@@ -229,6 +233,12 @@ class Sanitizer:
             )
             or (lowered == "meta" and any(local_name(str(k)) in _BLOCKED_META_ATTRS for k in attrs))
         ):
+            parent_id = record[_PARENT]
+            if isinstance(parent_id, int) and self._tags.get(parent_id) == "head":
+                # No parser keeps an element of ours in <head> (it would end the head
+                # in an export): a refused element there is left out altogether.
+                self._tags[record[_ID]] = _LEFT_OUT
+                return None
             self._tags[record[_ID]] = BLOCKED_TAG
             return _node(head, ELEMENT, tag=BLOCKED_TAG, attrs=dict(_PLACEHOLDER_ATTRS))
         self._tags[record[_ID]] = lowered
@@ -275,6 +285,11 @@ class Sanitizer:
         head = record[:_HEAD_LENGTH]
         self._tags.pop(node_id, None)
         self._text_parents.pop(node_id, None)
+        parent_id = record[_PARENT]
+        if isinstance(parent_id, int) and self._tags.get(parent_id) in _INERT:
+            # Nothing is kept inside a placeholder (a <noscript>'s <img> would still load).
+            self._tags[node_id] = _LEFT_OUT
+            return None
         if kind == ELEMENT and len(record) > _ATTRS:
             return self._element(record)
         if kind == TEXT and len(record) > _TEXT and isinstance(record[_TEXT], str):
@@ -302,7 +317,7 @@ class Sanitizer:
     def _mutation_attr(self, change: list[Any]) -> list[Any] | None:
         node_id, name, value = (change[i] for i in _ATTR_CHANGE)
         tag = self._tags.get(node_id, "") if isinstance(node_id, int) else ""
-        if tag == BLOCKED_TAG:
+        if tag in _INERT:
             return None  # an inert placeholder stays exactly that: nothing set, nothing removed
         if value is None:
             valid = isinstance(name, str) and _ATTR_NAME.fullmatch(name)
