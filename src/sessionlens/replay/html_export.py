@@ -23,9 +23,11 @@ Script-free by construction:
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from sessionlens.replay.dom import DOCTYPE, DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
+from sessionlens.replay.policy import data_image_pattern, replay_policy
 from sessionlens.replay.sanitize import BLOCKED_TAG, Sanitizer, local_name
 
 VOID = frozenset(
@@ -38,6 +40,8 @@ EXPORT_CSP = (
 )
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{EXPORT_CSP}">'
 MAX_FRAME_DEPTH = 8
+BLOCK_STYLE: str = replay_policy()["placeholder"]["block_style"]  # the player draws the same box
+_DATA_IMAGE = re.compile(data_image_pattern(), re.I)
 
 
 def export_html(state: DomState, sanitizer: Sanitizer | None = None) -> str:
@@ -64,7 +68,7 @@ def _document(state: DomState, doc: Node, frame_depth: int = 0) -> str:
         roots = list(roots[0].children)
     heads = [n for n in roots if n.type == ELEMENT and local_name(n.tag) == "head"]
     rest = [n for n in roots if not (n.type == ELEMENT and local_name(n.tag) == "head")]
-    adopted = "".join(f"<style>{_style_text(css)}</style>" for css in doc.props.get("adopted", []))
+    adopted = _adopted(doc)
     out = [doctype, f"<html{_attr_text(html_attrs)}><head>{CSP_META}{adopted}"]
     for head in heads:
         _write(state, head.children, out, frame_depth)
@@ -72,6 +76,13 @@ def _document(state: DomState, doc: Node, frame_depth: int = 0) -> str:
     _write(state, rest, out, frame_depth)
     out.append("</html>")
     return "".join(out)
+
+
+def _adopted(root: Node) -> str:
+    """Constructed stylesheets of a document or shadow root, as marked <style> elements."""
+    return "".join(
+        f"<style data-sl-adopted>{_style_text(css)}</style>" for css in root.props.get("adopted", [])
+    )
 
 
 def _style_text(css: str) -> str:
@@ -101,8 +112,8 @@ def _attrs(node: Node, state: DomState) -> dict[str, str]:
             attrs["value"] = value
     if tag in ("dialog",) and node.props.get("open"):
         attrs["open"] = ""
-    if tag == "canvas":
-        attrs["src"] = node.props.get("canvas", "")
+    if tag == "canvas" and _DATA_IMAGE.match(node.props.get("canvas", "")):
+        attrs["src"] = node.props["canvas"]  # as the player: a recorded bitmap or nothing
     return attrs
 
 
@@ -137,10 +148,13 @@ def _element(state: DomState, node: Node, frame_depth: int) -> list[Node | str]:
         media_attr = f' media="{html.escape(media)}"' if media else ""
         return [f"<style{media_attr}>{_style_text(node.props['css'])}</style>"]
     out_tag = "img" if lowered == "canvas" else tag
-    attrs = _attr_text(_attrs(node, state))
+    element_attrs = _attrs(node, state)
     if node.props.get("block"):
+        # The box's style joins the recorded one (a second style attribute would be ignored).
         w, h = node.props["block"]
-        attrs += f' data-sl-blocked style="display:inline-block;width:{w}px;height:{h}px;background:#ddd"'
+        block = BLOCK_STYLE.format(w=w, h=h)
+        element_attrs["style"] = f"{element_attrs['style']};{block}" if element_attrs.get("style") else block
+    attrs = _attr_text(element_attrs)
     if lowered in VOID or lowered == "canvas":
         return [f"<{out_tag}{attrs}>"]
     if lowered == BLOCKED_TAG:
@@ -150,8 +164,7 @@ def _element(state: DomState, node: Node, frame_depth: int) -> list[Node | str]:
         if child.type in (TEXT, ELEMENT):
             body.append(child)
         elif child.type == SHADOW:
-            adopted = "".join(f"<style>{_style_text(c)}</style>" for c in child.props.get("adopted", []))
-            shadow = [f'<template shadowrootmode="open">{adopted}', *child.children, "</template>"]
+            shadow = [f'<template shadowrootmode="open">{_adopted(child)}', *child.children, "</template>"]
             body[:0] = [n for n in shadow if isinstance(n, str) or n.type in (TEXT, ELEMENT)]
         elif child.type == DOCUMENT and frame_depth < MAX_FRAME_DEPTH:
             # A same-origin frame's recorded document: inline, still script-free.
