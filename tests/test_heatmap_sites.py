@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -156,7 +157,7 @@ class Rest:
 
     pid: str
     screenshot: bytes
-    layout_width: float  # CSS px of the layout viewport (980 on a phone for a page without viewport meta)
+    page_width: float  # CSS px: the layout viewport (980 on a phone for a page without viewport meta) or wider content
     visual: tuple[float, float]  # visual viewport, CSS px of the layout
     boxes: dict[str, list[float]] = field(default_factory=dict)  # page coordinates, CSS px
 
@@ -189,7 +190,9 @@ def _visit(browser: Any, base: str, site: Site, path: str, width: int) -> Rest:
         rest = Rest(
             pid=page.evaluate("sessionlens.pageViewId"),
             screenshot=page.screenshot(scale="css"),
-            layout_width=page.evaluate("document.documentElement.clientWidth"),
+            page_width=page.evaluate(
+                "Math.max(document.documentElement.clientWidth, document.documentElement.scrollWidth)"
+            ),
             visual=tuple(page.evaluate("[visualViewport.width, visualViewport.height]")),
         )
         for name, target in site.targets.items():
@@ -290,7 +293,7 @@ def _heatmap(v: dict[str, Any], name: str, width: int, kind: str = "click") -> H
 def _boxes_on_map(v: dict[str, Any], name: str, width: int, result: Heatmap) -> dict[str, list[float]]:
     """Target boxes of the live page at rest, in the map's pixels."""
     rest = v["rests"][(name, width)]
-    scale = result.width / rest.layout_width
+    scale = result.width / rest.page_width
     return {
         t: [c * scale for c in box]
         for t, box in rest.boxes.items()
@@ -361,7 +364,7 @@ def test_backdrop_at_rest_matches_the_live_page(
     # over the page area (the legend lies outside it).
     result = _heatmap(visited, name, width, kind="error")
     rest = visited["rests"][(name, width)]
-    scale = result.width / rest.layout_width
+    scale = result.width / rest.page_width
     image = Image.open(io.BytesIO(result.png)).convert("RGB")
     live = Image.open(io.BytesIO(rest.screenshot)).convert("RGB")
     top = getattr(result, "band", 0)  # rows above the page (the legend's band)
@@ -478,3 +481,44 @@ def test_moment_picker_shows_thumbnails_and_keeps_the_choice_in_the_link(visited
             page.url.split("?", 1)[1],
         )
         assert header == f"{strip['sid']}/{rest.pid}/{later['at']}"
+
+
+def test_element_table_merges_the_parts_of_a_control_without_a_browser(tmp_path: Path) -> None:
+    """The aggregation alone, on index rows written by hand: a button clicked on its icon, its
+    caption and itself is one row with its text and its parts; a cell outside any control is
+    its own row; recorded strings that would start a spreadsheet formula are made inert."""
+    from sessionlens.heatmap.render import elements_csv
+
+    index = Index(tmp_path / "index.sqlite3")
+    try:
+        url = "https://shop.example/p"
+        clicks = [  # (selector, control, text, rage)
+            (".buy>svg", ".buy", "Add to cart", 1), (".buy>svg", ".buy", "Add to cart", 0),
+            (".buy>span", ".buy", "Add to cart", 0), (".buy", ".buy", "Add to cart", 0),
+            ("td.hot", "", "", 0), ("a.evil>i", "a.evil", "=HYPERLINK(1)", 0),
+        ]  # fmt: skip
+        facts = [
+            SimpleNamespace(t=t, url=url, selector=sel, fx=0.5, fy=0.5, px=10.0, py=10.0, vw=1440.0, pw=1440.0,
+                            ph=900.0, tag="x", rage=rage, dead=0, error=0, control=ctl, text=text, anchor="",
+                            ax=0.0, ay=0.0)
+            for t, (sel, ctl, text, rage) in enumerate(clicks)
+        ]  # fmt: skip
+        index.replace_clicks("s", "sid00001", "pid00001", 1_700_000_000_000, facts)
+        sel = Selection.from_query({"site": "s", "url": "/p"})
+        table = sel.elements(index, "click")
+        spot = sel.clicks(index, "click", ".buy")
+    finally:
+        index.close()
+    assert [(r["selector"], r["text"], r["clicks"], r["rage"]) for r in table] == [
+        (".buy", "Add to cart", 4, 1), ("a.evil", "=HYPERLINK(1)", 1, 0), ("td.hot", "", 1, 0),
+    ]  # fmt: skip
+    assert table[0]["inner"] == [
+        {"selector": ".buy>svg", "clicks": 2},
+        {"selector": ".buy>span", "clicks": 1},
+    ]
+    assert table[0]["share"] == pytest.approx(4 / 6, abs=1e-4)
+    assert len(spot) == 4  # the sessions behind a row: every click on the control or inside it
+    csv_text = elements_csv(table)
+    assert csv_text.splitlines()[0] == "selector,text,clicks,share,rage,dead,error,inner"
+    assert ".buy,Add to cart,4,0.6667,1,0,0,.buy>svg=2; .buy>span=1" in csv_text
+    assert "a.evil,'=HYPERLINK(1),1," in csv_text

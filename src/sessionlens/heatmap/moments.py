@@ -9,32 +9,21 @@ the heatmap's link and is written in the PNG's header.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 from urllib.parse import urlencode
 
-from PIL import Image
-
-from sessionlens.heatmap import backdrop
-from sessionlens.heatmap.backdrop import BackdropConfig, render_backdrop
+from sessionlens.heatmap.backdrop import BackdropConfig, candidate_moments, render_thumbnail
 from sessionlens.heatmap.render import Selection, choose_backdrop
 from sessionlens.index import Index
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.stores.base import BlobStore
 
 MAX_MOMENTS = 12  # each one is a thumbnail Chromium may have to render
-THUMBNAIL_WIDTH = 240  # px of the PNG; the page is laid out at the heatmap's width
 
 
 def _candidates(reader: PageViewReader, site: str, sid: str, pid: str) -> list[dict[str, Any]]:
-    """Candidate moments from the backdrop renderer when it names them, else the page view's keyframes."""
-    named = getattr(backdrop, "candidate_moments", None)
-    if named is not None:
-        return [
-            {"at": int(m.at), "kind": str(getattr(m, "kind", "")), "label": str(getattr(m, "label", ""))}
-            for m in named(reader, site, sid, pid)
-        ]
-    return [{"at": t, "kind": "keyframe", "label": "keyframe"} for t in reader.keyframe_times(site, sid, pid)]
+    """The backdrop renderer's candidate moments (page_moments: loaded, settled, complete, ...)."""
+    return [{"at": m.at, "kind": m.kind, "label": m.label} for m in candidate_moments(reader, site, sid, pid)]
 
 
 def moment_strip(
@@ -61,16 +50,7 @@ def thumbnail_png(
     index: Index, store: BlobStore, reader: PageViewReader, site: str, sid: str, pid: str, at: int,
     width: int, config: BackdropConfig | None = None,
 ) -> bytes:  # fmt: skip
-    """The first viewport of the page view at `at`, laid out at `width`, scaled to THUMBNAIL_WIDTH."""
+    """The first viewport of the page view at `at`, laid out at `width`, as a small PNG (backdrop.render_thumbnail)."""
     if not index.has_page_view(site, sid, pid):
         raise LookupError(f"no recorded page view {pid} in session {sid} of this site")
-    named = getattr(backdrop, "render_thumbnail", None)
-    if named is not None:
-        return named(store, reader, site, sid, pid, at, width, config=config)
-    bd = render_backdrop(store, reader, site, sid, pid, at, width, [], config=config)
-    image = bd.image.crop((0, 0, bd.width, min(bd.height, bd.fold or bd.height))).convert("RGB")
-    height = max(1, round(image.height * THUMBNAIL_WIDTH / image.width))
-    image = image.resize((THUMBNAIL_WIDTH, height), Image.Resampling.LANCZOS)
-    out = io.BytesIO()
-    image.save(out, "PNG", optimize=True)
-    return out.getvalue()
+    return render_thumbnail(store, reader, site, sid, pid, at, width, config=config)
