@@ -1,15 +1,46 @@
 // Pointer moves (at most 20 per second) and clicks/taps with everything an
-// element-anchored heatmap needs.
+// element-anchored heatmap needs: the target's path (selector.js), the
+// control it belongs to and its text, and the offset inside the target and
+// inside its nearest anchored ancestor. Clicks inside same-origin frames
+// are recorded too, in top-page coordinates, with the frame in the path.
 
 import { listeners, targetOf, round, round3 } from "../core/listen.js";
-import { stableSelector } from "./selector.js";
+import { describe, controlOf, visibleText, volatileClasses } from "./selector.js";
 import { isFormControl } from "../privacy/mask.js";
 
 const MOVE_INTERVAL_MS = 50;
+const OPTS = { capture: true, passive: true };
+const CLASS_CHANGES = { attributeFilter: ["class"], attributeOldValue: true, subtree: true };
+
+// Tokens of class list `a` missing from class list `b`.
+const missing = (a, b) => a.split(" ").filter((c) => c && !(" " + b + " ").includes(" " + c + " "));
+
+// Offset of a frame document's viewport in the top page's viewport.
+function frameOffset(doc) {
+  let x = 0;
+  let y = 0;
+  for (let f; doc !== document && (f = doc.defaultView.frameElement); doc = f.ownerDocument) {
+    const r = f.getBoundingClientRect();
+    const cs = getComputedStyle(f);
+    x += r.left + f.clientLeft + parseFloat(cs.paddingLeft);
+    y += r.top + f.clientTop + parseFloat(cs.paddingTop);
+  }
+  return [x, y];
+}
 
 export function createPointer(ctx) {
   const l = listeners();
   let lastMove = 0;
+  let started = false;
+  // Classes added or removed while the page is used are state, not identity.
+  const classes = new MutationObserver((records) => {
+    for (const r of records) {
+      if (volatileClasses.size > 300) return;
+      const old = r.oldValue || "";
+      const now = r.target.getAttribute("class") || "";
+      for (const c of missing(old, now).concat(missing(now, old))) volatileClasses.add(c);
+    }
+  });
 
   function onMove(e) {
     const now = performance.now();
@@ -20,30 +51,62 @@ export function createPointer(ctx) {
 
   function onClick(e) {
     const el = targetOf(e);
-    if (!el || el.nodeType !== 1) return;
+    if (!started || !el || el.nodeType !== 1) return;
+    const maskAll = ctx.config.maskAllText;
+    const doc = el.ownerDocument;
     const r = el.getBoundingClientRect();
     const fx = r.width ? Math.min(Math.max((e.clientX - r.left) / r.width, 0), 1) : 0.5;
     const fy = r.height ? Math.min(Math.max((e.clientY - r.top) / r.height, 0), 1) : 0.5;
+    // Top-page viewport coordinates, wherever the frame of the click is.
+    const [ox, oy] = frameOffset(doc);
+    const x = e.clientX + ox;
+    const y = e.clientY + oy;
     const root = document.documentElement;
-    const sel = getSelection();
+    const sel = doc.getSelection();
+    const path = describe(el, maskAll);
+    const anchor = path.anchorEl;
+    const [ax, ay] = anchor ? frameOffset(anchor.ownerDocument) : [x, y];
+    const box = anchor ? anchor.getBoundingClientRect() : { left: 0, top: 0 };
+    const control = controlOf(el);
     let flags = "";
     if (el.closest("a[href]")) flags += "a";
     if (isFormControl(el) || el.isContentEditable || el.closest("label")) flags += "f";
     if (sel && !sel.isCollapsed && String(sel).trim()) flags += "x";
     const pointer = e.pointerType;
     ctx.emit([
-      "click", ctx.now(), ctx.idOf(el), stableSelector(el), round3(fx), round3(fy),
-      round(e.clientX + scrollX), round(e.clientY + scrollY), round(e.clientX), round(e.clientY),
+      "click", ctx.now(), ctx.idOf(el), path.sel, round3(fx), round3(fy),
+      round(x + scrollX), round(y + scrollY), round(x), round(y),
       e.button, pointer === "mouse" || pointer === "touch" || pointer === "pen" ? pointer : "",
       root.scrollWidth, root.scrollHeight, el.localName.slice(0, 64), flags,
+      control === el ? path.sel : control ? describe(control, maskAll).sel : "",
+      visibleText(control || el, maskAll), path.anchor, round(x - ax - box.left), round(y - ay - box.top),
     ]);
   }
 
+  // Every shadow root and frame document the recorder records passes
+  // through ctx.observeRoot (set before the modules are made, read when
+  // the snapshot and mutations meet a root): its class changes count, and
+  // a frame's clicks. The frame's listener stays after stop() (inert):
+  // holding frame documents to remove it would keep navigated-away ones alive.
+  const observe = ctx.observeRoot;
+  ctx.observeRoot = (r) => {
+    if (observe) observe(r);
+    if (r === document) return;
+    if (r.nodeType === 9) r.addEventListener("click", onClick, OPTS);
+    classes.observe(r, CLASS_CHANGES);
+  };
+
   return {
     start() {
+      started = true;
+      classes.observe(document, CLASS_CHANGES);
       l.on(document, "pointermove", onMove);
       l.on(document, "click", onClick);
     },
-    stop: l.off,
+    stop() {
+      started = false;
+      l.off();
+      classes.disconnect();
+    },
   };
 }

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessionlens.chromium import launch_isolated
+from sessionlens.heatmap.click_paths import LOCATE_JS
 from sessionlens.heatmap.resource_fetch import FetchPolicy, FetchRefused, fetch, origins_csp
 
 log = logging.getLogger(__name__)
@@ -28,16 +29,17 @@ FETCH_BUDGET_RESOURCES = 4  # total fetch time of one page, in per-resource time
 # Resource types Python may fetch for the browser (when their origin is allowed), and what they accept.
 FETCHED_TYPES = {"image": "image/avif,image/webp,image/*,*/*;q=0.8", "font": "*/*", "stylesheet": "text/css,*/*;q=0.1"}  # fmt: skip
 
-BOXES_JS = """(selectors) => {
+# Click paths (click_paths.py) cross shadow roots and frames; a frame's content is offset by its box.
+BOXES_JS = """(selectors) => {""" + LOCATE_JS + """
   const out = {};
   for (const sel of selectors) {
-    let el = null;
-    try { el = document.querySelector(sel); } catch (e) { el = null; }
-    if (!el) continue;
+    const found = locate(sel);
+    if (!found) continue;
+    const [el, dx, dy] = found;
     const r = el.getBoundingClientRect();
-    const style = getComputedStyle(el);
+    const style = el.ownerDocument.defaultView.getComputedStyle(el);
     const hidden = !r.width || !r.height || style.visibility === "hidden" || style.display === "none";
-    out[sel] = [r.left + scrollX, r.top + scrollY, r.width, r.height, hidden ? 1 : 0];
+    out[sel] = [r.left + dx, r.top + dy, r.width, r.height, hidden ? 1 : 0];
   }
   return out;
 }"""

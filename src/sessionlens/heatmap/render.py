@@ -105,6 +105,8 @@ class Selection:
         columns = (
             "c.sid, c.pid, c.t, c.url, c.selector, c.fx, c.fy, c.px, c.py, c.vw, c.rage, c.dead, c.error"
         )
+        if ANCHOR_COLUMN in _click_columns(index):  # where a click falls back to (docs/heatmaps.md)
+            columns += f", c.{ANCHOR_COLUMN}, c.ax, c.ay"
         element = _element_sql(index)
         tail = f" AND ({element} = ? OR c.selector = ?)" if selector else ""
         sql, params = self._click_sql(index, kind, columns, tail)
@@ -234,7 +236,9 @@ def build_heatmap(
     # The device class's visitors: its median viewport height is the backdrop's.
     same_class = [v["vh"] for v in views if v.get("device") == view.get("device")]
     device = profile_for(found.meta, same_class, width)
-    selectors = [s for s, _ in Counter(c["selector"] for c in clicks).most_common(MAX_SELECTORS)]
+    wanted = Counter(c["selector"] for c in clicks)
+    wanted.update(c[ANCHOR_COLUMN] for c in clicks if c.get(ANCHOR_COLUMN))  # fallbacks, when a target is gone
+    selectors = [s for s, _ in wanted.most_common(MAX_SELECTORS)]
     step("rendering backdrop")
     bd = render_backdrop(
         store, reader, sel.site, sid, bpid, at, width, selectors, config=backdrops, device=device,
@@ -272,20 +276,26 @@ def _place(clicks: list[dict[str, Any]], bd: Backdrop) -> tuple[np.ndarray, np.n
     visitors had them: a fixed element's box is its place in the first viewport (clicks on it
     at any scroll land there), an element inside a scrolled sidebar or table is where that
     container shows it. Elements hidden, or scrolled out of their container's view, are counted
-    as hidden and not drawn. Clicks whose element is not in the backdrop fall back to their page
-    position, scaled from the visitor's window width to the backdrop's (the same when the
+    as hidden and not drawn. Clicks whose element is not in the backdrop go to the same offset
+    from their nearest anchored ancestor (`anchor`, `ax`, `ay`) when that one is there, else to
+    their page position, scaled from the visitor's window width to the backdrop's (the same when the
     backdrop was laid out like the visitor's browser).
     """
     xs, ys, hidden, by_position = [], [], 0, 0
     reference = bd.inner_width or bd.width
     for c in clicks:
         box = bd.boxes.get(c["selector"])
+        anchor = bd.boxes.get(c.get(ANCHOR_COLUMN) or "") if box is None else None
         if box is not None:
             if box[4]:
                 hidden += 1
                 continue
             xs.append(box[0] + c["fx"] * box[2])
             ys.append(box[1] + c["fy"] * box[3])
+        elif anchor is not None and not anchor[4]:
+            # The target is not in the backdrop, its nearest anchored ancestor is: the same offset from it.
+            xs.append(anchor[0] + c["ax"])
+            ys.append(anchor[1] + c["ay"])
         else:
             ratio = reference / (c["vw"] or reference)
             xs.append(c["px"] * ratio)
@@ -386,6 +396,7 @@ def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, text: dict[str, str])
 # The recorder names the control around a click target (a, button, [role=button], ...) and
 # its visible text; clicks recorded before it did have neither, and count for their own target.
 CONTROL_COLUMN, TEXT_COLUMN = "control", "text"
+ANCHOR_COLUMN = "anchor"  # with ax, ay: the click's offset from its target's nearest anchored ancestor
 
 
 def _click_columns(index: Index) -> frozenset[str]:

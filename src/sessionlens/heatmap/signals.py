@@ -28,6 +28,8 @@ from sessionlens.replay.dom import ELEMENT, TEXT, DomState, Node
 from sessionlens.settings import Settings
 
 _C = {name: field("click", name) for name in ("target", "selector", "fx", "fy", "px", "py", "cx", "cy", "pw", "ph", "tag", "flags")}  # fmt: skip
+# Fields recorders added later; a click recorded before them stops after flags.
+_LATER = tuple((name, field("click", name), default) for name, default in (("control", ""), ("text", ""), ("anchor", ""), ("ax", 0.0), ("ay", 0.0)))  # fmt: skip
 _CHANGE_KINDS = frozenset({"mutation", "scroll", "nav", "focus", "blur", "snapshot", "toplayer", "input"})
 _STEPPER = re.compile(
     r"^\s*([+\-−–×<>‹›«»]|plus|minus|next|prev(ious)?|increase|decrease|increment|decrement|more|less)\s*$",
@@ -84,6 +86,11 @@ class ClickFact:
     tag: str
     flags: str
     label: str
+    control: str = ""  # path of the interactive ancestor-or-self the click counts for ('' none)
+    text: str = ""  # that control's (else the target's) visible text, masked as recorded
+    anchor: str = ""  # path of the target's nearest anchored ancestor ('' none)
+    ax: float = 0.0  # click offset from the anchor's top-left, CSS px
+    ay: float = 0.0
     rage: bool = False
     dead: bool = False
     error: bool = False
@@ -162,6 +169,7 @@ class PageViewFacts:
                         t=t, url=state.url, selector=event[_C["selector"]], fx=event[_C["fx"]], fy=event[_C["fy"]],
                         px=event[_C["px"]], py=event[_C["py"]], vw=vw or state.viewport[0], pw=event[_C["pw"]],
                         ph=event[_C["ph"]], tag=event[_C["tag"]], flags=event[_C["flags"]], label=_label(target),
+                        **{name: event[i] if len(event) > i else default for name, i, default in _LATER},
                     )
                 )  # fmt: skip
                 self.positions.append(position)
