@@ -174,3 +174,43 @@ def test_click_facts_land_in_day_partitions_on_postgresql(index: Index) -> None:
     assert index.query("SELECT count(*) AS n FROM clicks WHERE site = ? AND t0 >= ?", ("s", 1_790_000_000_000 + day)) == [
         {"n": 1}
     ]
+
+
+def _click(url: str, selector: str, control: str = "", rage: bool = False, text: str = "") -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(t=5, url=url, selector=selector, fx=0.5, fy=0.5, px=1, py=2, vw=800, pw=800, ph=900,
+                           tag="a", rage=rage, dead=False, error=False, control=control, text=text, anchor="",
+                           ax=0, ay=0)  # fmt: skip
+
+
+def test_heatmap_selections_run_in_sql_on_both_backends(index: Index) -> None:
+    from sessionlens.heatmap.render import Selection
+
+    day = 86_400_000
+    t0 = 1_790_000_000_000
+    index.replace_clicks("s", "a", "p", t0, [
+        _click("https://shop.example/product/1?utm_source=x", "a > span", "a", text="Buy"),
+        _click("https://shop.example/product/1", "a", "a", rage=True, text="Buy"),
+        _click("https://shop.example/product/2", "button", ""),
+    ])  # fmt: skip
+    index.replace_clicks("s", "b", "p", t0 + day, [_click("https://shop.example/cart", "a", "a")])
+    index.replace_clicks("other", "c", "p", t0, [_click("https://shop.example/product/1", "a", "a")])
+
+    def urls(sel: Selection) -> list[str]:
+        return sorted(c["url"] for c in sel.clicks(index, "click"))
+
+    assert len(urls(Selection("s", "/product/*"))) == 3
+    assert len(urls(Selection("s", "https://shop.example/product/1"))) == 2  # tracking parameter dropped
+    assert urls(Selection("s", "/cart")) == ["https://shop.example/cart"]
+    assert urls(Selection("s", "/*", start=t0 + day)) == ["https://shop.example/cart"]
+    assert [c["selector"] for c in Selection("s", "/product/*").clicks(index, "rage")] == ["a"]
+    assert Selection("s", "/product/*").urls(index) == [
+        "https://shop.example/product/1", "https://shop.example/product/1?utm_source=x",
+        "https://shop.example/product/2",
+    ]  # fmt: skip
+    elements = Selection("s", "/product/*").elements(index, "click")
+    assert [(e["selector"], e["clicks"], e["rage"], e["text"]) for e in elements] == [
+        ("a", 2, 1, "Buy"), ("button", 1, 0, ""),
+    ]  # fmt: skip
+    assert elements[0]["inner"] == [{"selector": "a > span", "clicks": 1}]

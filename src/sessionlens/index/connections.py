@@ -45,16 +45,7 @@ def sqlite_connect(path: Path) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    _register_legacy_functions(conn)
     return conn
-
-
-def _register_legacy_functions(conn: sqlite3.Connection) -> None:
-    # Still used by heatmap/render.py's own SQL until it moves into this package.
-    from sessionlens.url_patterns import page_matches, url_matches
-
-    conn.create_function("url_matches", 2, url_matches, deterministic=True)
-    conn.create_function("page_matches", 2, page_matches, deterministic=True)
 
 
 class SqliteConnections:
