@@ -180,7 +180,10 @@ class FidelityRun:
         raise AssertionError(f"session {sid} never reached the index")
 
     def open_moment(self, sid: str, t: int, settle_ms: int = 600) -> Any:
-        """The player at session time t, at 1:1, cursor hidden; returns the viewer page."""
+        """The player at session time t, at 1:1, cursor hidden; returns the viewer page.
+
+        settle_ms=0 takes nothing more than the player's own "ready" (first-frame checks).
+        """
         open_player(self.viewer, self.collector, sid, t, zoom="100")
         # The frame takes the recorded size once it has been told it.
         self.viewer.wait_for_function(
@@ -189,8 +192,9 @@ class FidelityRun:
             arg=[self.viewport["width"], self.viewport["height"]],
         )
         self.viewer.evaluate("() => { document.querySelector('.cursor').style.display = 'none'; }")
-        self.wait_for_frames()
-        self.viewer.wait_for_timeout(settle_ms)  # images and second-origin stylesheets load
+        if settle_ms:
+            self.wait_for_frames()
+            self.viewer.wait_for_timeout(settle_ms)  # images and second-origin stylesheets load
         return self.viewer
 
     def wait_for_frames(self, rounds: int = 50) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fidelity import MAX_SHARE, TOLERANCE, FidelityRun
+from tests.fidelity import MAX_SHARE, TOLERANCE, FidelityRun, different_share
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fidelity"
 
@@ -51,3 +51,49 @@ def test_nested_same_origin_frames_keep_their_doctype(run: FidelityRun, tmp_path
     rec.moment("frames loaded")
     rec.finish()
     check_player(run, rec, tmp_path)
+
+
+def test_a_scrolled_moment_with_an_open_popover_in_the_player_and_the_export(
+    run: FidelityRun, tmp_path: Path
+) -> None:
+    # Class 9: the static export reproduces the window's scroll position (the
+    # fixed header stays on the viewport) and an open popover, without script.
+    rec = run.record("scrolled_popover.html")
+    rec.page.evaluate("() => { scrollTo(0, 900); document.getElementById('tip').showPopover(); }")
+    rec.moment("scrolled, popover open")
+    rec.finish()
+    check_player(run, rec, tmp_path)
+    report = run.compare_export(rec, tolerance=TOLERANCE, max_share=MAX_SHARE, out_dir=tmp_path)
+    assert report.ok, report.text()
+
+
+def test_the_first_painted_frame_after_opening_or_changing_page_view_has_the_page(
+    run: FidelityRun, tmp_path: Path
+) -> None:
+    # Seek: no blank frame while loading. Two page views of one session; the
+    # player is opened at a moment of each (and moves from one to the other
+    # in place): the very first screenshot once the player says ready already
+    # matches the live page, with no settling time.
+    rec = run.record("scrolled_popover.html")
+    rec.page.evaluate("() => scrollTo(0, 500)")
+    rec.moment("first page view")
+    rec.page.goto(rec.page.url.replace("scrolled_popover.html", "svg_paths.html"))
+    rec.page.wait_for_function("() => window.sessionlens && window.sessionlens.sessionId")
+    rec.page.evaluate("() => drawChart()")
+    rec.moment("second page view")
+    rec.finish()
+    start = run.session_start(rec.sid)
+    first, second = rec.moments
+    for moment in (first, second):
+        run.open_moment(rec.sid, moment.at - start, settle_ms=0)
+        share = different_share(moment.shot, run.replay_shot())
+        assert share <= MAX_SHARE, f"{moment.name}: first frame differs in {share:.2%} of pixels"
+    # From one page view to the other and back, inside the player, a few times.
+    for i, moment in enumerate([first, second] * 3):
+        run.viewer.evaluate("(t) => window.sessionlensPlayer.seek(t)", moment.at - start)
+        shot = run.replay_shot()
+        share = different_share(moment.shot, shot)
+        if share > MAX_SHARE:
+            (tmp_path / f"page-view-change-{i}-live.png").write_bytes(moment.shot)
+            (tmp_path / f"page-view-change-{i}-replay.png").write_bytes(shot)
+        assert share <= MAX_SHARE, f"change {i} to {moment.name}: {share:.2%} of pixels differ ({tmp_path})"

@@ -69,7 +69,9 @@ def _document(state: DomState, doc: Node, frame_depth: int = 0) -> str:
     heads = [n for n in roots if n.type == ELEMENT and local_name(n.tag) == "head"]
     rest = [n for n in roots if not (n.type == ELEMENT and local_name(n.tag) == "head")]
     adopted = _adopted(doc)
-    out = [doctype, f"<html{_attr_text(html_attrs)}><head>{CSP_META}{adopted}"]
+    scroll = state.scroll.get(doc.id) or (state.scroll.get(None) if frame_depth == 0 else None)
+    moment = _moment_style(scroll, _has_top_layer(state))
+    out = [doctype, f"<html{_attr_text(html_attrs)}><head>{CSP_META}{moment}{adopted}"]
     for head in heads:
         _write(state, head.children, out, frame_depth)
     out.append("</head>")
@@ -85,9 +87,58 @@ def _adopted(root: Node) -> str:
     )
 
 
+# The moment, without script: the window's scroll position and what was open
+# in the top layer are recorded state a static file cannot set, so they are
+# expressed in CSS. The root is moved by -scroll with relative positioning
+# (which, unlike a transform, leaves fixed elements on the viewport); an open
+# popover or modal dialog is marked with an attribute of ours, recorded rules
+# for :popover-open and :modal are rewritten onto it, and a rule of ours
+# shows it as the browser's top layer would (above everything, modal
+# dialogs centred on the viewport). Not reproduced: ::backdrop, sticky
+# elements' stuck position, element scroll positions.
+POPOVER_OPEN_ATTR = "data-sl-popover-open"
+MODAL_ATTR = "data-sl-modal"
+_STATE_PSEUDO = re.compile(r":(popover-open|modal)\b", re.I)
+TOP_LAYER_STYLE = (
+    f":where([popover][{POPOVER_OPEN_ATTR}]) {{ display: block; z-index: 2147483647; }}"
+    f":where(dialog[{MODAL_ATTR}]) {{ position: fixed; inset-block: 0; max-width: calc(100% - 6px - 2em);"
+    " max-height: calc(100% - 6px - 2em); overflow: auto; z-index: 2147483647; }"
+)
+_MAX_SCROLL = 10_000_000
+
+
+def _moment_style(scroll: list[float] | None, top_layer: bool) -> str:
+    rules = TOP_LAYER_STYLE if top_layer else ""
+    if scroll:
+        x, y = (_px(v) for v in scroll[:2])
+        if x or y:
+            left, top = _css_offset(x), _css_offset(y)
+            rules += f"html {{ position: relative !important; left: {left}px !important; top: {top}px !important; }}"
+    return f"<style data-sl-moment>{rules}</style>" if rules else ""
+
+
+def _px(value: object) -> float:
+    """A recorded scroll offset as a bounded, finite CSS number (0 when it is not one)."""
+    if not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+        return 0.0
+    return round(min(max(float(value), 0.0), _MAX_SCROLL), 2)
+
+
+def _css_offset(scrolled: float) -> str:
+    """-scrolled as a plain CSS number (no exponent, no "-0")."""
+    text = f"{scrolled:.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "0" else "-" + text
+
+
+def _has_top_layer(state: DomState) -> bool:
+    return any(n.props.get("open") for n in state.nodes.values())
+
+
 def _style_text(css: str) -> str:
     # "<" never means anything in CSS outside strings; escaping it means no
-    # recorded text can close the <style> element early.
+    # recorded text can close the <style> element early. Top-layer states
+    # become the attributes the export sets (see _moment_style).
+    css = _STATE_PSEUDO.sub(lambda m: f"[{POPOVER_OPEN_ATTR if m.group(1).lower() == 'popover-open' else MODAL_ATTR}]", css)
     return css.replace("<", "\\3c ")
 
 
@@ -112,6 +163,10 @@ def _attrs(node: Node, state: DomState) -> dict[str, str]:
             attrs["value"] = value
     if tag in ("dialog",) and node.props.get("open"):
         attrs["open"] = ""
+        if node.props.get("modal"):
+            attrs[MODAL_ATTR] = ""
+    elif node.props.get("open") and "popover" in attrs:
+        attrs[POPOVER_OPEN_ATTR] = ""
     if tag == "canvas" and _DATA_IMAGE.match(node.props.get("canvas", "")):
         attrs["src"] = node.props["canvas"]  # as the player: a recorded bitmap or nothing
     return attrs
