@@ -12,6 +12,7 @@ GLOB / LIKE and equality: no Python function inside the database.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ def path_and_query(url: str) -> str:
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
+@functools.lru_cache(maxsize=4096)  # a page view's URLs are keyed again at each of its chunks
 def url_key_row(site: str, url: str) -> tuple[str, str, str, str, str]:
     norm = normalise_url(url)
     return site, url, path_and_query(url), norm, path_and_query(norm)
