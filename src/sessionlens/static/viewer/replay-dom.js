@@ -514,7 +514,9 @@ export class PageDom {
   setValue(el, value, checked) {
     if (!el || el.nodeType !== 1) return;
     if (checked != null && "checked" in el) el.checked = !!checked;
-    if (value != null && "value" in el && el.type !== "file") {
+    // A box's value is its form value, not state: only checked is (as in the export).
+    const toggle = el.localName === "input" && (el.type === "checkbox" || el.type === "radio");
+    if (value != null && "value" in el && el.type !== "file" && !toggle) {
       // A masked <select> value matches no option: keep what the page showed by default.
       if (el.localName === "select" && !Array.from(el.options).some((o) => o.value === value)) return;
       try { el.value = value; } catch (e) { /* */ }
