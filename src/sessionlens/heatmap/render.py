@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import orjson
 from PIL import Image, ImageDraw
 
 from sessionlens.heatmap import page_moments, raster
@@ -27,11 +26,11 @@ from sessionlens.heatmap.device_profile import profile_for
 from sessionlens.heatmap.png_strips import encode_strips
 from sessionlens.heatmap.png_text import with_text
 from sessionlens.index import Index
+from sessionlens.index import heatmaps as heatmap_queries
 from sessionlens.params import HEATMAP_AT, RADIUS, SELECTION, WIDTH
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.session_search import FilterError
 from sessionlens.stores.base import BlobStore
-from sessionlens.url_patterns import page_matches
 
 KINDS = ("click", "rage", "dead", "error", "move", "scroll")
 MAX_SELECTORS = 500
@@ -59,95 +58,44 @@ class Selection:
             start=n["from"], end=n["to"], min_width=n["min_width"], max_width=n["max_width"],
         )  # fmt: skip
 
-    def where(self, alias: str) -> tuple[str, list[Any]]:
-        parts = [f"{alias}.site = ?"]
-        params: list[Any] = [self.site]
-        for column, value, op in (("device", self.device, "="), ("vw", self.min_width, ">="), ("vw", self.max_width, "<="),
-                                  ("t0", self.start, ">="), ("t0", self.end, "<")):  # fmt: skip
-            if value is not None:
-                parts.append(f"p.{column} {op} ?")
-                params.append(value)
-        return " AND ".join(parts), params
+    # The SQL of a selection lives in the index package (sessionlens/index/heatmaps.py).
 
     def urls(self, index: Index, table: str = "clicks") -> list[str]:
-        """The distinct URLs of the table the pattern selects, matched once each in Python."""
-        found = index.query(f"SELECT DISTINCT url FROM {table} WHERE site = ?", (self.site,))  # noqa: S608
-        return [r["url"] for r in found if page_matches(r["url"], self.pattern)]
-
-    def _facts_sql(
-        self, index: Index, table: str, alias: str, columns: str, extra: str = ""
-    ) -> tuple[str, list[Any]]:
-        """SELECT columns from a facts table (clicks, moves) limited to this selection."""
-        where, params = self.where(alias)
-        # Page views are joined only when a filter needs them (device, width, dates).
-        join = (
-            f" JOIN page_views p ON p.site = {alias}.site AND p.sid = {alias}.sid AND p.pid = {alias}.pid"
-            if "p." in where
-            else ""
-        )
-        sql = (
-            f"SELECT {columns} FROM {table} {alias}{join}"  # noqa: S608 - fixed names
-            f" WHERE {where} AND {alias}.url IN (SELECT value FROM json_each(?)){extra}"
-        )
-        return sql, [*params, orjson.dumps(self.urls(index, table)).decode()]
+        """The distinct URLs of the facts table (clicks, moves) the pattern selects."""
+        return heatmap_queries.matching_urls(index, self, table)
 
     def moves(self, index: Index) -> list[dict[str, Any]]:
-        return index.query(*self._facts_sql(index, "moves", "m", "m.x, m.y, m.vw"))
-
-    def _click_sql(self, index: Index, kind: str, columns: str, tail: str = "") -> tuple[str, list[Any]]:
-        signal = {"rage": " AND c.rage = 1", "dead": " AND c.dead = 1", "error": " AND c.error = 1"}.get(
-            kind, ""
-        )
-        return self._facts_sql(index, "clicks", "c", columns, signal + tail)
+        return heatmap_queries.moves(index, self)
 
     def clicks(self, index: Index, kind: str, selector: str | None = None) -> list[dict[str, Any]]:
         """Clicks of the selection; with `selector`, those on that element (a control or an inner one)."""
-        columns = (
-            "c.sid, c.pid, c.t, c.url, c.selector, c.fx, c.fy, c.px, c.py, c.vw, c.rage, c.dead, c.error"
-        )
-        if ANCHOR_COLUMN in _click_columns(index):  # where a click falls back to (docs/heatmaps.md)
-            columns += f", c.{ANCHOR_COLUMN}, c.ax, c.ay"
-        element = _element_sql(index)
-        tail = f" AND ({element} = ? OR c.selector = ?)" if selector else ""
-        sql, params = self._click_sql(index, kind, columns, tail)
-        return index.query(sql, [*params, selector, selector] if selector else params)
+        return heatmap_queries.clicks(index, self, kind, selector)
 
     def elements(self, index: Index, kind: str) -> list[dict[str, Any]]:
         """Top elements, aggregated in SQL: one row per control (the nearest interactive
         ancestor of the click target), with its visible text, clicks, share, rage, dead,
         error, and `inner`: the elements clicked inside it and how often."""
-        element, text = _element_sql(index), _text_sql(index)
         # Per (control, inner element) first, then per control: a link clicked on its
         # icon, its caption and its padding is one row, its parts kept as detail.
-        inner, params = self._click_sql(
-            index, kind,
-            f"{element} AS element, c.selector AS inner, {text} AS text, COUNT(*) AS n,"
-            " SUM(c.rage) AS rage, SUM(c.dead) AS dead, SUM(c.error) AS error",
-            " GROUP BY element, inner",
-        )  # fmt: skip
-        sql = (
-            "SELECT element AS selector, MAX(text) AS text, SUM(n) AS clicks, SUM(rage) AS rage,"
-            " SUM(dead) AS dead, SUM(error) AS error,"
-            " json_group_array(json_object('selector', inner, 'clicks', n)) AS inner"
-            f" FROM ({inner}) GROUP BY element ORDER BY clicks DESC, selector"  # noqa: S608 - built from fixed names
-        )
-        rows = index.query(sql, params)
+        # (Merged here rather than by a JSON aggregate in SQL, which SQLite and PostgreSQL spell apart.)
+        merged: dict[str, dict[str, Any]] = {}
+        for part in heatmap_queries.element_parts(index, self, kind):
+            row = merged.setdefault(part["element"], _element_row(part["element"]))
+            row["text"] = max(row["text"], part["text"] or "")
+            row["clicks"] += part["n"]
+            for signal in ("rage", "dead", "error"):
+                row[signal] += part[signal] or 0
+            if part["inner"] != part["element"]:
+                row["inner"].append({"selector": part["inner"], "clicks": part["n"]})
+        rows = sorted(merged.values(), key=lambda r: (-r["clicks"], r["selector"]))
         total = max(sum(r["clicks"] for r in rows), 1)
         for r in rows:
             r["share"] = round(r["clicks"] / total, 4)
-            r["text"] = r["text"] or ""
-            parts = sorted(orjson.loads(r["inner"]), key=lambda p: (-p["clicks"], p["selector"]))
-            r["inner"] = [p for p in parts if p["selector"] != r["selector"]]
+            r["inner"].sort(key=lambda p: (-p["clicks"], p["selector"]))
         return rows
 
     def page_views(self, index: Index) -> list[dict[str, Any]]:
-        where, params = self.where("p")
-        sql = (
-            f"SELECT p.* FROM page_views p WHERE {where} AND EXISTS (SELECT 1 FROM page_urls u"
-            " WHERE u.site = p.site AND u.sid = p.sid AND u.pid = p.pid AND page_matches(u.url, ?))"
-            " ORDER BY p.t0 DESC"
-        )
-        return index.query(sql, [*params, self.pattern])
+        return heatmap_queries.page_views(index, self)
 
 
 @dataclass(slots=True)
@@ -399,19 +347,8 @@ CONTROL_COLUMN, TEXT_COLUMN = "control", "text"
 ANCHOR_COLUMN = "anchor"  # with ax, ay: the click's offset from its target's nearest anchored ancestor
 
 
-def _click_columns(index: Index) -> frozenset[str]:
-    return frozenset(r["name"] for r in index.query("SELECT name FROM pragma_table_info('clicks')"))
-
-
-def _element_sql(index: Index) -> str:
-    """The SQL expression of the element a click counts for: its control, else its own target."""
-    if CONTROL_COLUMN in _click_columns(index):
-        return f"COALESCE(NULLIF(c.{CONTROL_COLUMN}, ''), c.selector)"
-    return "c.selector"
-
-
-def _text_sql(index: Index) -> str:
-    return f"MAX(c.{TEXT_COLUMN})" if TEXT_COLUMN in _click_columns(index) else "''"
+def _element_row(selector: str) -> dict[str, Any]:
+    return {"selector": selector, "text": "", "clicks": 0, "rage": 0, "dead": 0, "error": 0, "inner": []}
 
 
 def elements_csv(rows: list[dict[str, Any]]) -> str:
