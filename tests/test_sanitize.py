@@ -130,3 +130,36 @@ def test_names_are_compared_by_lower_cased_local_part() -> None:
         "values": "1 0 0 0 0"
     }
     assert clean.record(el("feColorMatrix", {"values": "#;javascript:x"}, {"ns": "svg"}))[5] == {}
+
+
+def test_nothing_is_kept_inside_a_placeholder_and_none_is_left_in_head() -> None:
+    from sessionlens.contracts import make_event, make_node
+
+    s = Sanitizer([VIEWER])
+    nodes = [
+        make_node("document", id=1),
+        make_node("element", id=2, parent=1, tag="html", attrs={}),
+        make_node("element", id=3, parent=2, tag="head", attrs={}),
+        make_node("element", id=4, parent=3, tag="script", attrs={"src": "https://x.test/a.js"}),
+        make_node("element", id=5, parent=2, tag="body", attrs={}),
+        make_node("element", id=6, parent=5, tag="noscript", attrs={}),
+        make_node("element", id=7, parent=6, tag="img", attrs={"src": "https://tracker.test/p.gif"}),
+        make_node("text", id=8, parent=7, text="x"),
+    ]
+    kept = s.event(make_event("snapshot", t=1, part=0, last=True, nodes=nodes))[4]
+    assert [r[0] for r in kept] == [1, 2, 3, 5, 6]  # the script in <head> left out; nothing under <noscript>
+    assert kept[-1][4:] == [BLOCKED_TAG, {"hidden": ""}]
+    # Later changes cannot reach into or undo a placeholder.
+    later = s.event(
+        make_event(
+            "mutation",
+            t=2,
+            removes=[],
+            adds=[
+                make_node("element", id=9, parent=6, tag="img", attrs={"src": "https://tracker.test/q.gif"})
+            ],
+            attrs=[[6, "hidden", None], [6, "title", "x"], [7, "src", "https://tracker.test/r.gif"]],
+            texts=[],
+        )
+    )
+    assert later[3] == [] and later[4] == []
