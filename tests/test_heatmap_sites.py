@@ -429,7 +429,8 @@ def test_the_cli_filters_by_width_as_the_api_does(visited: dict, tmp_path: Path,
 
     collector, site = visited["collector"], SITES["icons"]
     per_width = sum(site.clicks().values())
-    base = ["heatmap", "--data-dir", str(collector.data_dir), "--site", visited["site"].key, "--url", site.url,
+    # --site=KEY: a site key may start with "-", which argparse would take for an option.
+    base = ["heatmap", "--data-dir", str(collector.data_dir), f"--site={visited['site'].key}", "--url", site.url,
             "--width", "1440", "-o", str(tmp_path / "map.png"), "--csv", str(tmp_path / "top.csv")]  # fmt: skip
     assert main(base) == 0
     assert f": {per_width * len(WIDTHS)} click counted" in capsys.readouterr().out
@@ -465,8 +466,10 @@ def test_moment_picker_shows_thumbnails_and_keeps_the_choice_in_the_link(visited
         assert [m["at"] for m in moments] == sorted(m["at"] for m in moments)
         assert sum(m["default"] for m in moments) == 1
         page.goto(f"{collector.url}/heatmaps?{query}")
+        # One button per moment; thumbnails arrive one after another as blob: URLs (the first two suffice here).
         page.wait_for_function(
-            "(n) => document.querySelectorAll('.moments .moment img[src^=\"blob:\"]').length === n",
+            "(n) => document.querySelectorAll('.moments .moment').length === n"
+            " && document.querySelectorAll('.moments .moment img[src^=\"blob:\"]').length >= 2",
             arg=len(moments),
             timeout=60_000,
         )
