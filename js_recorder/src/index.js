@@ -4,11 +4,14 @@
 import { readConfig } from "./core/config.js";
 import { resumeSession, forgetSession } from "./core/session.js";
 import { startRecording } from "./core/recorder.js";
+import { watchSheets } from "./layout/styles.js";
 
 (function () {
   const w = window;
   const existing = w.sessionlens;
   if (existing && existing.__recorder) return; // loaded twice
+  // CSSOM edits made before recording starts (consent pending) are known.
+  watchSheets();
   const script = document.currentScript;
   const queued = (existing && existing.q) || [];
   let config = readConfig(script, null);

@@ -18,5 +18,7 @@ export function readConfig(script, overrides) {
     flushMs: Number(o.flushMs || d.flushMs || 5000),
     retryMaxMs: Number(o.retryMaxMs || d.retryMaxMs || 30000),
     recordCanvas: !(o.recordCanvas === false || d.recordCanvas === "false"),
+    // Canvas bitmaps sent per page view, in data-URL characters (~bytes).
+    canvasMaxBytes: Number(o.canvasMaxBytes != null ? o.canvasMaxBytes : d.canvasMaxBytes || 2e6),
   };
 }

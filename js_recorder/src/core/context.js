@@ -23,6 +23,8 @@ export function createContext(config, emit) {
     observeRoot: null,
     // frame element -> id of the document recorded inside it
     frameDocs: new WeakMap(),
+    // Canvas bitmap characters sent so far (layout/media.js budget).
+    canvasBytes: 0,
     // What modules report about their own work (sessionlens.debug()).
     debug: {},
   };

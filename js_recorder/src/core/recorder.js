@@ -16,6 +16,7 @@ import { createTiming } from "../performance/timing.js";
 import { createMedia } from "../layout/media.js";
 import { listeners } from "./listen.js";
 import { pageTitle } from "../privacy/mask.js";
+import { fetchSheetTexts, watchSheets } from "../layout/styles.js";
 
 import { ACTIVITY, KIND } from "./wire.js";
 
@@ -53,9 +54,14 @@ export function startRecording(config, session, canStore) {
     (Intl.DateTimeFormat().resolvedOptions().timeZone || "").slice(0, 64),
   ]);
   mutations.start();
-  const cancelSnapshot = takeSnapshot(ctx, () => {
-    mutations.resume();
-    for (const m of modules) m.start();
+  watchSheets((node) => mutations.restyle(node));
+  // The snapshot waits (briefly, never blocking) for stylesheets' own text.
+  let cancelSnapshot = () => { cancelSnapshot = null; };
+  fetchSheetTexts(document).then(() => {
+    if (cancelSnapshot) cancelSnapshot = takeSnapshot(ctx, () => {
+      mutations.resume();
+      for (const m of modules) m.start();
+    });
   });
   transport.adoptPending();
   flushTimer = setInterval(() => transport.flush(), config.flushMs);
@@ -77,7 +83,7 @@ export function startRecording(config, session, canStore) {
       return transport.flush();
     },
     stop() {
-      cancelSnapshot();
+      if (cancelSnapshot) cancelSnapshot();
       for (const m of modules.slice().reverse()) m.stop();
       mutations.stop();
       pageEvents.off();

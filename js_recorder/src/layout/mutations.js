@@ -23,6 +23,8 @@ export function createMutations(ctx) {
   let inSecond = 0;
   let stormUntil = 0;
   let dropped = 0;
+  // <style>/<link> elements whose sheet changed through the CSSOM: sent again.
+  const restyled = new Set();
 
   function onRecords(records) {
     const now = performance.now();
@@ -76,7 +78,7 @@ export function createMutations(ctx) {
     clearTimeout(timer);
     timer = 0;
     if (observer) for (const r of observer.takeRecords()) pending.push(r);
-    if (!pending.length) return;
+    if (!pending.length && !restyled.size) return;
     const records = pending;
     pending = [];
     const removed = new Set();
@@ -104,6 +106,15 @@ export function createMutations(ctx) {
       // A node that is still in the page was moved: it is re-added as new.
       forgetSubtree(n);
     }
+
+    for (const n of restyled) {
+      const id = ctx.idOf(n);
+      if (!id || !n.isConnected) continue;
+      removes.push(id);
+      forgetSubtree(n);
+      added.add(n);
+    }
+    restyled.clear();
 
     const firstNew = ctx.peekNextId();
     const roots = new Set();
@@ -182,6 +193,11 @@ export function createMutations(ctx) {
       observer = new MutationObserver(onRecords);
       observer.observe(document, OPTIONS);
       document.addEventListener("load", onFrameLoad, true);
+    },
+    restyle(node) {
+      if (!observer) return;
+      restyled.add(node);
+      if (!paused && !timer) timer = setTimeout(flush, 0);
     },
     observe(root) {
       if (observer && root !== document) observer.observe(root, OPTIONS);

@@ -2,8 +2,8 @@
 // The walker is iterative (pages can be 100,000 nodes deep in places) and
 // resumable, so the snapshot can be cut into slices between tasks.
 
-import { absoluteAttr, absolute } from "./urls.js";
-import { elementCss, adoptedCss } from "./styles.js";
+import { absoluteAttr, absolute, absoluteCss } from "./urls.js";
+import { elementCss, adoptedCss, isEdited } from "./styles.js";
 import { canvasData, inlineBlobImage } from "./media.js";
 import { isBlocked, maskStateFor, masksContent, textFor, attrFor, controlValue, controlString, EDIT } from "../privacy/mask.js";
 
@@ -73,7 +73,8 @@ function matches(el, sel) {
 function childrenOf(node) {
   const kids = [];
   if (node.nodeType === 1) {
-    if (NO_CHILDREN[node.tagName] || isBlocked(node)) return kids;
+    // A <style> changed through the CSSOM is sent whole as props.css.
+    if (NO_CHILDREN[node.tagName] || isBlocked(node) || (node.tagName === "STYLE" && isEdited(node.sheet))) return kids;
     if (node.shadowRoot) kids.push(node.shadowRoot);
     if (node.tagName === "IFRAME" || node.tagName === "FRAME") {
       try {
@@ -90,7 +91,8 @@ function childrenOf(node) {
 export function textValue(parent, data, state) {
   const tag = parent && parent.tagName;
   if (tag === "TEXTAREA") return controlString(parent, data);
-  return tag === "STYLE" ? data : textFor(state, data);
+  // Relative url()s in a <style> are resolved as the page resolved them.
+  return tag === "STYLE" ? absoluteCss(data, parent.ownerDocument.baseURI) : textFor(state, data);
 }
 
 // Walks one subtree. step() records one node; the caller decides when to

@@ -11,7 +11,6 @@ export const TEXT = 1; // text and text-carrying attributes are masked
 export const EDIT = 2; // inside a contenteditable host (or designMode)
 export const UNMASK = 4; // the closest marker is data-sl-unmask
 
-const MASK_SEL = "[data-sl-mask],[data-sl-unmask]";
 const SENSITIVE_AUTOCOMPLETE = /cc-|email|tel|password|one-time-code|bday|street|postal|address/;
 const SVG_NS = "http://www.w3.org/2000/svg";
 // A masked value is always this: its length says nothing about the value's.
@@ -100,8 +99,8 @@ export function isPassword(el) {
 function unmasked(el) {
   if (isPassword(el)) return false;
   if (SENSITIVE_AUTOCOMPLETE.test(el.getAttribute("autocomplete") || "") || /^(email|tel)$/.test(el.type)) return false;
-  const marker = el.closest(MASK_SEL);
-  return !!marker && marker.hasAttribute("data-sl-unmask");
+  // The closest marker, across shadow roots and frames as for masking.
+  return !!(maskStateAt(el, false) & UNMASK);
 }
 
 // A string typed into (or preset on) a form control, as it may be recorded.
