@@ -95,11 +95,14 @@ def create_app(
         # The replay frame sets its own sandboxing CSP instead of the viewer's.
         return not path.startswith(("/ingest/", replay_frame.PREFIX)) and path != settings.recorder_path
 
-    routes = [
-        Route("/healthz", health),
+    # `role` splits one deployment into processes: collectors answer only the recorder
+    # (a small public surface behind the load balancer), viewers only logged-in people.
+    ingest_routes = [
         Route(settings.recorder_path, recorder.respond, methods=["GET", "HEAD"]),
         Route("/ingest/{site}", collector.ingest, methods=["POST"]),
         Route("/ingest/{site}", collector.preflight, methods=["OPTIONS"]),
+    ]
+    viewer_routes = [
         Route("/sites/{site}/snippet", snippet),
         # The viewer: everything below needs a login (see RequireLogin).
         Route("/login", pages.login_page, methods=["GET"]),
@@ -123,6 +126,11 @@ def create_app(
         Mount(pages.ASSETS, StaticFiles(directory=pages.STATIC)),
         *replay_frame.routes(),
     ]
+    routes = [Route("/healthz", health)]
+    if settings.role in ("ingest", "all"):
+        routes += ingest_routes
+    if settings.role in ("viewer", "all"):
+        routes += viewer_routes
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

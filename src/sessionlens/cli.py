@@ -14,7 +14,7 @@ from sessionlens.settings import SETTINGS, Settings, SettingsError, load_setting
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for name in ("host", "port", "data_dir"):
+    for name in ("host", "port", "data_dir", "role"):
         overrides[name] = getattr(args, name, None)
     return load_settings(args.config, overrides)
 
@@ -27,7 +27,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     app = create_app(settings)
-    print(f"sessionlens collector on {settings.collector_url}  (data in {settings.data_dir})")
+    print(f"sessionlens collector ({settings.role}) on {settings.collector_url}  (data in {settings.data_dir})")
     uvicorn.run(app, **serve_options(settings))
     return 0
 
@@ -446,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--role", choices=["all", "ingest", "viewer"],
+                   help="ingest: recorder and /ingest only; viewer: viewer and API only; all (default): both")  # fmt: skip
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="run the collector and a demo site with the recorder embedded")

@@ -138,6 +138,12 @@ SETTINGS: tuple[Setting, ...] = (
         "turn off when `sessionlens worker` runs apart.",
     ),
     Setting(
+        "role",
+        "all",
+        "What `sessionlens serve` answers: 'ingest' (recorder script, /ingest, /healthz), 'viewer' "
+        "(login, viewer, API, replay frame, heatmaps, /healthz) or 'all' (both).",
+    ),
+    Setting(
         "compaction_idle_seconds",
         1800,
         "A page view without a new chunk for this long (seconds) is compacted: its chunks packed into "
@@ -187,6 +193,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+SERVE_ROLES = ("all", "ingest", "viewer")
 
 
 class SettingsError(ValueError):
@@ -268,6 +275,8 @@ def load_settings(
         raise SettingsError(f"store must be 'local' or 's3', got {values['store']!r}")
     if values["store"] == "s3" and not values["s3_bucket"]:
         raise SettingsError("store = 's3' needs s3_bucket")
+    if values["role"] not in SERVE_ROLES:
+        raise SettingsError(f"role must be one of {', '.join(SERVE_ROLES)}, got {values['role']!r}")
     return Settings(values)
 
 
