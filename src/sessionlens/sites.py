@@ -89,7 +89,8 @@ def new_site(
         raise SiteError("a site needs a name")
     if not 0.0 <= sample_rate <= 1.0:
         raise SiteError(f"sample rate must be between 0 and 1, got {sample_rate}")
-    key = key or secrets.token_urlsafe(12)
+    # A key never starts with "-", so `--site KEY` is never read as an option.
+    key = key or "s" + secrets.token_urlsafe(12)
     if not re.fullmatch(r"[A-Za-z0-9_-]{8,64}", key):
         raise SiteError("site key must be 8-64 characters of A-Z a-z 0-9 _ -")
     return Site(

@@ -121,7 +121,14 @@ class Backdrop:
 
 def _mark_inner_scrolls(state: DomState, extra: dict[int, list[float]] | None) -> int:
     """Tag scrolled elements with where they stood, for isolated_page to scroll them back."""
-    positions = {k: v for k, v in state.scroll.items() if k is not None}
+    # Where the snapshot found them (a page that scrolls a table at load sends no
+    # scroll event for it), then where later scroll events moved them.
+    positions = {
+        node.id: node.props["scroll"]
+        for node in state.nodes.values()
+        if node.type == ELEMENT and isinstance(node.props.get("scroll"), list) and len(node.props["scroll"]) == 2
+    }
+    positions.update((k, v) for k, v in state.scroll.items() if k is not None)
     positions.update(extra or {})
     marked = 0
     for node_id, (x, y) in positions.items():
