@@ -114,12 +114,15 @@ class FidelityRun:
         replacements: dict[str, str] | None = None,
         viewport: dict[str, int] = VIEWPORT,
         flush_ms: int = 300,
+        device_scale_factor: float = 1,
     ) -> None:
         self.workdir = workdir
         self.fixtures = fixtures
         self.replacements = replacements or {}
         self.viewport = viewport
         self.flush_ms = flush_ms
+        # Live pages, the viewer and exports all on a screen of this density.
+        self.dpr = device_scale_factor
         self._viewer: Any = None
         self._closers: list[Callable[[], None]] = []
 
@@ -153,7 +156,7 @@ class FidelityRun:
 
     def record(self, path: str, settle_ms: int = 1200) -> Recording:
         """Open a fixture page live with the recorder running."""
-        page = self.browser.new_page(viewport=self.viewport)
+        page = self.browser.new_page(viewport=self.viewport, device_scale_factor=self.dpr)
         page.goto(f"{self.site_server.url}/{path}")
         page.wait_for_function("() => window.sessionlens && window.sessionlens.sessionId")
         page.wait_for_timeout(settle_ms)
@@ -164,7 +167,7 @@ class FidelityRun:
     @property
     def viewer(self) -> Any:
         if self._viewer is None:
-            self._viewer = self.browser.new_page(viewport=VIEWER_VIEWPORT)
+            self._viewer = self.browser.new_page(viewport=VIEWER_VIEWPORT, device_scale_factor=self.dpr)
             log_in(self._viewer, self.collector)
         return self._viewer
 
@@ -199,23 +202,26 @@ class FidelityRun:
 
     def wait_for_frames(self, rounds: int = 50) -> None:
         """Frame documents (srcdoc, nested ones after their parents) have loaded."""
-        seen = -1
         for _ in range(rounds):
-            frames = self.viewer.frames
-            for frame in frames:
+            complete = True
+            for frame in self.viewer.frames:
                 frame.wait_for_load_state("load")
-            if len(frames) == seen:
+                if frame == self.viewer.main_frame:
+                    continue
+                # Every iframe of the frame's document has a loaded frame of its own.
+                shown = frame.evaluate("() => document.querySelectorAll('iframe[srcdoc]').length")
+                complete = complete and len(frame.child_frames) >= shown
+            if complete:
                 return
-            seen = len(frames)
-            self.viewer.wait_for_timeout(150)
+            self.viewer.wait_for_timeout(100)
 
     def replay_frame(self) -> Any:
         return replay_frame(self.viewer)
 
     def replay_shot(self) -> bytes:
-        """The replay iframe at 1:1, clipped to whole pixels."""
+        """The replay iframe at 1:1 (the player puts it on whole device pixels)."""
         box = self.viewer.locator("iframe").bounding_box()
-        clip = {"x": round(box["x"]), "y": round(box["y"]), **self.viewport}
+        clip = {"x": box["x"], "y": box["y"], **self.viewport}
         return self.viewer.screenshot(clip=clip)
 
     def export_shot(self, sid: str, t: int, settle_ms: int = 600) -> bytes:
@@ -225,7 +231,7 @@ class FidelityRun:
         out = self.workdir / f"export-{sid[:8]}-{t}.html"
         data = ["--data-dir", str(self.collector.data_dir)]
         assert main(["export", sid, "--html", "--at", str(t), "-o", str(out), *data]) == 0
-        page = self.browser.new_page(viewport=self.viewport)
+        page = self.browser.new_page(viewport=self.viewport, device_scale_factor=self.dpr)
         try:
             page.goto(out.as_uri())
             page.wait_for_timeout(settle_ms)

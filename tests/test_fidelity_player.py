@@ -97,3 +97,16 @@ def test_the_first_painted_frame_after_opening_or_changing_page_view_has_the_pag
             (tmp_path / f"page-view-change-{i}-live.png").write_bytes(moment.shot)
             (tmp_path / f"page-view-change-{i}-replay.png").write_bytes(shot)
         assert share <= MAX_SHARE, f"change {i} to {moment.name}: {share:.2%} of pixels differ ({tmp_path})"
+
+
+def test_fractional_layout_lands_on_the_same_pixels(run: FidelityRun, tmp_path: Path) -> None:
+    # Class 8: edges between device pixels (33.333vh sections, 0.5px borders,
+    # fractional line heights and sizes) must round the same way in the
+    # player as live: the replay frame sits on whole device pixels of the
+    # viewer, so nothing below a section moves by 1 px.
+    rec = run.record("fractional_layout.html")
+    rec.moment("top")
+    rec.page.evaluate("() => scrollTo(0, 120)")
+    rec.moment("scrolled")
+    rec.finish()
+    check_player(run, rec, tmp_path)

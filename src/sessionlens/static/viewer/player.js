@@ -72,9 +72,16 @@ function fit() {
   stage.classList.toggle("actual-size", zoomSel.value === "100");
   if (!S.vw) return;
   const scale = zoomSel.value === "100" ? 1 : Math.min(1, stage.clientWidth / S.vw, stage.clientHeight / S.vh);
-  frameBox.style.transform = `scale(${scale})`;
-  frameBox.style.left = Math.floor(Math.max(0, (stage.clientWidth - S.vw * scale) / 2)) + "px";
-  frameBox.style.top = Math.floor(Math.max(0, (stage.clientHeight - S.vh * scale) / 2)) + "px";
+  // At 1:1 no transform at all: a scaled layer is resampled, not drawn.
+  frameBox.style.transform = scale === 1 ? "none" : `scale(${scale})`;
+  // The replay on whole device pixels of the screen: the stage may start
+  // between pixels (a header 35.39 px high, a 1.25 or 1.5 pixel ratio), and a
+  // frame drawn from there rounds every fractional edge of the recorded page
+  // differently than the visitor's browser did (text blurred, edges 1 px off).
+  const box = stage.getBoundingClientRect();
+  const onPixel = (start, offset) => Math.round((start + offset) * devicePixelRatio) / devicePixelRatio - start;
+  frameBox.style.left = onPixel(box.left - stage.scrollLeft + stage.clientLeft, Math.floor(Math.max(0, (stage.clientWidth - S.vw * scale) / 2))) + "px";
+  frameBox.style.top = onPixel(box.top - stage.scrollTop + stage.clientTop, Math.floor(Math.max(0, (stage.clientHeight - S.vh * scale) / 2))) + "px";
 }
 addEventListener("resize", fit);
 
