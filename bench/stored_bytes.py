@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -136,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=1.0)
     parser.add_argument("--warmup-minutes", type=float, default=0.5)
+    parser.add_argument("--keep", type=Path, help="copy the stored data here before it is removed")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -190,6 +192,9 @@ def main() -> None:
         steady_assets = size_of(store, keys.asset_prefix(site.key), bool) - assets_before
         steady = steady_packs + steady_assets
         keyframes_compacted = size_of(store, session, is_keyframe)
+        if args.keep:
+            shutil.copytree(Path(tmp), args.keep, dirs_exist_ok=True)
+            print(f"data kept in {args.keep} (measured session {sid}, site {site.key})")
     rr_json = json.dumps(rr_events).encode()
     rr_gz = len(gzip.compress(rr_json, 6))
 

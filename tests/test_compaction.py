@@ -397,3 +397,29 @@ def _unpack(store: LocalStore, view: View) -> None:
         for seq, chunk in chunks.items():
             store.put(keys.chunk_key(keys.ChunkAddress(*view, seq)), codec.encode(chunk))
         store.delete_prefix(pack)
+
+
+def test_a_chunk_stored_without_a_digest_reads_back_without_one(store: LocalStore, site: Site) -> None:
+    sid, pid = new_id(), new_id()
+    legacy = {**batch(sid, pid, 0), "site": site.key, "received": 1, "ua": "old"}
+    assert "digest" not in legacy
+    store.put(keys.chunk_key(keys.ChunkAddress(site.key, sid, pid, 0)), codec.encode(legacy))
+    compact_page_view(store, site.key, sid, pid)
+    assert loose_chunks(store) == []
+    assert PageViewReader(store).chunk(site.key, sid, pid, 0) == legacy
+
+
+def test_dictionaries_are_trained_when_there_is_enough_and_made_of_content_when_not() -> None:
+    import random
+
+    from sessionlens.compaction.dictionary import TRAINED_MAGIC, build
+
+    rng = random.Random(3)
+    words = [f'<div class="card c{i}">item {i}</div>'.encode() for i in range(400)]
+    many = [b"".join(rng.choice(words) for _ in range(60)) for _ in range(3000)]
+    few = many[:10]
+    for samples, trained in ((many, True), (few, False)):
+        data = build(samples, 16 * 1024)
+        assert (data[:4] == TRAINED_MAGIC) is trained
+        blob = codec.encode_framed(few[0], level=19, dictionary=(7, data))
+        assert codec.decompress(blob, {7: data}.__getitem__) == few[0]

@@ -129,7 +129,7 @@ def compact_page_view(
     ordered = [chunks[s] for s in seqs]
     digests = [chunk_digest(c) for c in ordered]
     extractor = Extractor()
-    slim = [{**c, "events": extractor.events(c["events"])} for c in ordered]
+    slim = [_slim(c, extractor) for c in ordered]
     result.assets = store_assets(store, objects, site, extractor.found, level)
     checkpoint("assets")
 
@@ -151,6 +151,17 @@ def compact_page_view(
         checkpoint("removed")
     result.keyframes = compact_keyframes(store, objects, site, sid, pid, level, dictionary)
     return result
+
+
+def _slim(chunk: dict[str, Any], extractor: Extractor) -> dict[str, Any]:
+    """A chunk as a pack holds it: large strings as references, and no digest (32 random bytes
+    per chunk that zstd cannot shrink): the reader recomputes it from the stored fields, which
+    is what it was computed from. A chunk stored without one is marked so it reads back without."""
+    out = {k: v for k, v in chunk.items() if k != "digest"}
+    if "digest" not in chunk:
+        out["digest"] = None
+    out["events"] = extractor.events(chunk["events"])
+    return out
 
 
 def _packed(value: Any) -> bytes:

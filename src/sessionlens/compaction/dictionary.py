@@ -17,7 +17,9 @@ from sessionlens.compaction.assets import Extractor
 from sessionlens.compaction.source import ChunkSource
 from sessionlens.stores.base import BlobStore
 
-DICTIONARY_BYTES = 64 * 1024
+DICTIONARY_BYTES = 112 * 1024  # zstd's own default
+TRAIN_FACTOR = 16  # sample bytes per dictionary byte for zstd's trainer to do well
+TRAINED_MAGIC = b"\x37\xa4\x30\xec"
 MAX_SAMPLE_BYTES = 16 * 1024 * 1024
 MIN_SAMPLES = 8
 
@@ -58,6 +60,32 @@ def samples(
     return out
 
 
+def build(found: list[bytes], size: int = DICTIONARY_BYTES) -> bytes:
+    """A zstd dictionary from samples: trained when there is enough to train on, else their content.
+
+    zstd's trainer picks the segments that recur most across samples, but it
+    needs many times the dictionary's size to do so; a young site has less.
+    Then the samples themselves (up to `size`) are the
+    dictionary (zstd "raw content"), which serves a site whose visitors see
+    the same pages again just as well. Readers load either kind the same way.
+    """
+    if sum(map(len, found)) >= TRAIN_FACTOR * size:
+        try:
+            return zstandard.train_dictionary(size, found).as_bytes()
+        except zstandard.ZstdError as exc:
+            raise DictionaryError(
+                f"zstd could not train a dictionary from {len(found)} chunks: {exc}"
+            ) from None
+    content = bytearray()
+    for sample in found:
+        content += sample[: size - len(content)]
+        if len(content) >= size:
+            break
+    if content[:4] == TRAINED_MAGIC:
+        content[:0] = b"\0"  # never mistaken for a trained dictionary
+    return bytes(content)
+
+
 def train(
     store: BlobStore,
     site: str,
@@ -71,11 +99,7 @@ def train(
         raise DictionaryError(
             f"site {site} has {len(found)} chunk(s); at least {MIN_SAMPLES} are needed to train"
         )
-    try:
-        trained = zstandard.train_dictionary(size, found)
-    except zstandard.ZstdError as exc:
-        raise DictionaryError(f"zstd could not train a dictionary from {len(found)} chunks: {exc}") from None
-    data = trained.as_bytes()
+    data = build(found, size)
     ids = [i for k in store.list(keys.dictionary_prefix(site)) if (i := keys.dictionary_id(k))]
     new_id = max(ids, default=0) + 1
     while not store.put_if_absent(keys.dictionary_key(site, new_id), data):

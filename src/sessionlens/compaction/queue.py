@@ -12,18 +12,22 @@ the row for another pass.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from sessionlens.compaction.compact import PACK_LEVEL, CompactionResult, compact_page_view
 from sessionlens.compaction.source import ChunkSource
-from sessionlens.index import Index
+from sessionlens.index import Index, compaction_queue
 from sessionlens.stores.base import BlobStore
 
 log = logging.getLogger(__name__)
 PageView = tuple[str, str, str]
 MAX_RETRY_SECONDS = 3600
+RESCHEDULE_SHARE = 10  # a page view may be compacted up to idle/10 early: later chunks are packed next time
+CLAIM_INTERVAL_MS = 5_000
+SCHEDULED_MEMORY = 100_000
 
 
 def _now_ms() -> int:
@@ -41,6 +45,10 @@ class CompactionItem:
     @property
     def page_view(self) -> PageView:
         return self.site, self.sid, self.pid
+
+
+def _row(item: CompactionItem) -> compaction_queue.ClaimedRow:
+    return item.site, item.sid, item.pid, item.generation, item.attempts
 
 
 class Compactor:
@@ -62,6 +70,12 @@ class Compactor:
         self.lease_ms = lease_ms
         self.max_attempts = max_attempts
         self.source = source or ChunkSource(store)
+        # Both kept off the index's writer thread, which ingest shares: a page view's due
+        # time is pushed at most every idle/RESCHEDULE_SHARE, and an empty queue is looked
+        # at again only after CLAIM_INTERVAL_MS (not on every idle pass of the worker).
+        self._scheduled: dict[PageView, int] = {}
+        self._next_claim = 0
+        self._lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -79,66 +93,22 @@ class Compactor:
 
     def schedule(self, views: list[PageView], now_ms: int | None = None) -> None:
         due = (now_ms if now_ms is not None else _now_ms()) + self.idle_ms
-
-        def schedule(conn: Any) -> None:
-            for site, sid, pid in views:
-                conn.execute(
-                    """INSERT INTO compaction_queue (site, sid, pid, available_at) VALUES (?, ?, ?, ?)
-                       ON CONFLICT (site, sid, pid) DO UPDATE SET
-                           generation = compaction_queue.generation + 1, attempts = 0, last_error = NULL,
-                           available_at = CASE WHEN compaction_queue.claimed_by IS NULL
-                                               THEN excluded.available_at
-                                               ELSE compaction_queue.available_at END""",
-                    (site, sid, pid, due),
-                )
-
-        self.index.write(schedule)
+        compaction_queue.schedule(self.index, views, due)
 
     def claim(self, worker: str, now_ms: int, limit: int = 1) -> list[CompactionItem]:
-        def claim(conn: Any) -> list[CompactionItem]:
-            rows = conn.execute(
-                """UPDATE compaction_queue
-                   SET claimed_by = ?, available_at = ?, attempts = attempts + 1
-                   WHERE (site, sid, pid) IN (
-                       SELECT site, sid, pid FROM compaction_queue
-                       WHERE available_at <= ? AND attempts < ?
-                       ORDER BY available_at LIMIT ?)
-                   RETURNING site, sid, pid, generation, attempts""",
-                (worker, now_ms + self.lease_ms, now_ms, self.max_attempts, limit),
-            ).fetchall()
-            return [CompactionItem(*row) for row in rows]
-
-        return self.index.write(claim)
+        rows = compaction_queue.claim(self.index, worker, now_ms, self.lease_ms, self.max_attempts, limit)
+        return [CompactionItem(*row) for row in rows]
 
     def finish(self, item: CompactionItem, worker: str, now_ms: int) -> None:
-        def finish(conn: Any) -> None:
-            done = conn.execute(
-                "DELETE FROM compaction_queue WHERE site = ? AND sid = ? AND pid = ? AND generation = ?",
-                (item.site, item.sid, item.pid, item.generation),
-            ).rowcount
-            if not done:  # a chunk came meanwhile: compact again once the page view is idle
-                conn.execute(
-                    "UPDATE compaction_queue SET claimed_by = NULL, available_at = ? "
-                    "WHERE site = ? AND sid = ? AND pid = ? AND claimed_by = ?",
-                    (now_ms + self.idle_ms, item.site, item.sid, item.pid, worker),
-                )
-
-        self.index.write(finish)
+        # A chunk that came meanwhile keeps the row: compacted again once the page view is idle.
+        compaction_queue.finish(self.index, _row(item), worker, now_ms + self.idle_ms)
 
     def fail(self, item: CompactionItem, worker: str, retry_at_ms: int, error: str) -> None:
-        self.index.write(
-            lambda conn: conn.execute(
-                "UPDATE compaction_queue SET claimed_by = NULL, available_at = ?, last_error = ? "
-                "WHERE site = ? AND sid = ? AND pid = ? AND claimed_by = ?",
-                (retry_at_ms, error[:2000], item.site, item.sid, item.pid, worker),
-            )
-        )
+        compaction_queue.fail(self.index, _row(item), worker, retry_at_ms, error)
 
     def backlog(self) -> list[dict[str, Any]]:
         """Queued page views with their due time, attempts and last error (tests and tools)."""
-        return self.index.query(
-            "SELECT site, sid, pid, available_at, claimed_by, attempts, last_error FROM compaction_queue"
-        )
+        return compaction_queue.backlog(self.index)
 
     # -- doing the work -----------------------------------------------------------------
 
@@ -151,7 +121,13 @@ class Compactor:
     def run_due(self, worker: str, limit: int = 1, now_ms: int | None = None) -> int:
         """Claim and compact up to `limit` due page views; returns how many were claimed."""
         now = now_ms if now_ms is not None else _now_ms()
+        with self._lock:
+            if now_ms is None and now < self._next_claim:
+                return 0
         items = self.claim(worker, now, limit)
+        if not items:
+            with self._lock:
+                self._next_claim = now + CLAIM_INTERVAL_MS
         for item in items:
             try:
                 self.compact(item.page_view)

@@ -166,6 +166,17 @@ class ChunkSource:
         return sorted(found)
 
 
+def _digest(chunk: dict[str, Any]) -> str:
+    from sessionlens.ingest import content_digest  # ingest reads packs through this module
+
+    try:
+        return content_digest(
+            chunk["site"], chunk["sid"], chunk["pid"], chunk["seq"], chunk["t0"], chunk["events"]
+        )
+    except (KeyError, TypeError) as exc:
+        raise PackError(f"a packed chunk lacks what its digest is computed from: {exc}") from None
+
+
 def _pack_chunks(addr: keys.PackAddress, value: Any, key: str) -> dict[int, dict[str, Any]]:
     if not isinstance(value, dict) or not isinstance(value.get("chunks"), list):
         raise PackError(f"{key}: not a pack")
@@ -179,5 +190,10 @@ def _pack_chunks(addr: keys.PackAddress, value: Any, key: str) -> dict[int, dict
             raise PackError(f"{key}: holds a chunk of another page view")
         if not isinstance(chunk.get("seq"), int):
             raise PackError(f"{key}: holds a chunk without a sequence number")
+        # Packs leave the digest out (see compact._slim); None marks a chunk stored without one.
+        if "digest" not in chunk:
+            chunk["digest"] = _digest(chunk)
+        elif chunk["digest"] is None:
+            del chunk["digest"]
         out[chunk["seq"]] = chunk
     return out
