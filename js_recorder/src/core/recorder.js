@@ -9,7 +9,7 @@ import { takeSnapshot } from "../layout/snapshot.js";
 import { createPointer } from "../interaction/pointer.js";
 import { createScroll } from "../interaction/scroll.js";
 import { createInput } from "../interaction/input.js";
-import { createViewport } from "../interaction/viewport.js";
+import { createViewport, layoutViewport } from "../interaction/viewport.js";
 import { createNavigation } from "../interaction/navigation.js";
 import { createErrors } from "../diagnostic/errors.js";
 import { createTiming } from "../performance/timing.js";
@@ -52,6 +52,7 @@ export function startRecording(config, session, canStore) {
     innerWidth, innerHeight, s.width, s.height, devicePixelRatio || 1,
     navigator.userAgent.slice(0, 4096), (navigator.language || "").slice(0, 64),
     (Intl.DateTimeFormat().resolvedOptions().timeZone || "").slice(0, 64),
+    ...layoutViewport(),
   ]);
   mutations.start();
   watchSheets((node) => mutations.restyle(node));

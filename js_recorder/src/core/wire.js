@@ -5,7 +5,7 @@ export const KIND = 0;
 export const T = 1;
 
 // events: [kind, t, ...fields]
-export const META_URL = 2, META_REFERRER = 3, META_TITLE = 4, META_VW = 5, META_VH = 6, META_SW = 7, META_SH = 8, META_DPR = 9, META_UA = 10, META_LANG = 11, META_TZ = 12;
+export const META_URL = 2, META_REFERRER = 3, META_TITLE = 4, META_VW = 5, META_VH = 6, META_SW = 7, META_SH = 8, META_DPR = 9, META_UA = 10, META_LANG = 11, META_TZ = 12, META_LW = 13, META_LH = 14, META_VS = 15, META_TOUCH = 16;
 export const SNAPSHOT_PART = 2, SNAPSHOT_LAST = 3, SNAPSHOT_NODES = 4;
 export const MUTATION_REMOVES = 2, MUTATION_ADDS = 3, MUTATION_ATTRS = 4, MUTATION_TEXTS = 5;
 export const MOVE_X = 2, MOVE_Y = 3, MOVE_TARGET = 4;
@@ -20,6 +20,7 @@ export const NAV_URL = 2, NAV_HOW = 3, NAV_TITLE = 4;
 export const ERROR_HOW = 2, ERROR_MESSAGE = 3, ERROR_SOURCE = 4, ERROR_LINE = 5, ERROR_COL = 6, ERROR_STACK = 7;
 export const TIMING_NAME = 2, TIMING_VALUE = 3;
 export const CUSTOM_NAME = 2, CUSTOM_PROPS = 3;
+export const IDENTIFY_USER = 2, IDENTIFY_TRAITS = 3;
 export const THROTTLE_REASON = 2, THROTTLE_COUNT = 3;
 export const CANVAS_TARGET = 2, CANVAS_DATA = 3;
 export const TOPLAYER_TARGET = 2, TOPLAYER_MODAL = 3, TOPLAYER_OPEN = 4;
