@@ -176,6 +176,12 @@ SESSIONS = Endpoint(
         Bound("limit", "int", 1, 200, 50, "sessions", "rows per page"),
     ),
 )
+# The player asks for page views only first (markers=0: from the index, no
+# chunk read), so the first frame does not wait for a scan of every chunk.
+SESSION = Endpoint(
+    "/api/sessions/{sid}",
+    (Bound("markers", "int", 0, 1, 1, "", "1: markers from the recorded events (reads every chunk); 0: page views only"),),
+)
 PAGE_STATE = Endpoint(
     "/api/sessions/{sid}/pages/{pid}/state",
     (Bound("at", "int", 0, MAX_EVENT_T, None, "ms", "moment on the page view's clock (required)"),),
@@ -241,7 +247,7 @@ HEATMAP_THUMBNAIL = Endpoint(
 )
 
 API_ENDPOINTS = (
-    SESSIONS, PAGE_STATE, PAGE_EVENTS, HEATMAP_IMAGE, HEATMAP_ELEMENTS, HEATMAP_SESSIONS, HEATMAP_MOMENTS,
+    SESSIONS, SESSION, PAGE_STATE, PAGE_EVENTS, HEATMAP_IMAGE, HEATMAP_ELEMENTS, HEATMAP_SESSIONS, HEATMAP_MOMENTS,
     HEATMAP_THUMBNAIL,
 )  # fmt: skip
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sessionlens.auth.users import TOKEN_SCOPES
-from sessionlens.params import PAGE_EVENTS, PAGE_STATE
+from sessionlens.params import PAGE_EVENTS, PAGE_STATE, SESSION
 from sessionlens.replay.pageview import PageViewNotFound, PageViewReader
 from sessionlens.replay.sanitize import Sanitizer
 from sessionlens.responses import JSON, ParamError, error
@@ -50,11 +50,16 @@ async def sessions(request: Request) -> Response:
 
 async def session(request: Request) -> Response:
     sid = request.path_params["sid"]
+    try:
+        markers = SESSION.parse(request.query_params)["markers"]
+    except ParamError as exc:
+        return error(400, str(exc))
     site = _site_of(request, sid)
     if site is None:
         return error(404, f"no session {sid}")
     state = request.app.state
-    return JSON(await run_in_threadpool(session_timeline, state.index, state.reader, site, sid))
+    timeline = await run_in_threadpool(session_timeline, state.index, state.reader, site, sid, bool(markers))
+    return JSON(timeline)
 
 
 async def _page_view_json(

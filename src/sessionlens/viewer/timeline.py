@@ -15,7 +15,15 @@ _CUSTOM_NAME = field("custom", "name")
 _NAV_URL = field("nav", "url")
 
 
-def session_timeline(index: Index, reader: PageViewReader, site: str, sid: str) -> dict[str, Any]:
+def session_timeline(
+    index: Index, reader: PageViewReader, site: str, sid: str, event_markers: bool = True
+) -> dict[str, Any]:
+    """Page views on the session's clock and markers to jump to.
+
+    Event markers (clicks, errors, custom events, navigations, frustration
+    signals) need every chunk read; without them the answer comes from the
+    index alone, which is what the player waits for before its first frame.
+    """
     session = index.session(sid, site)
     if session is None:
         raise KeyError(sid)
@@ -40,6 +48,8 @@ def session_timeline(index: Index, reader: PageViewReader, site: str, sid: str) 
             }
         )
         markers.append({"pid": pv["pid"], "t": offset, "kind": "pageview", "label": pv["url"] or ""})
+        if not event_markers:
+            continue
         for _, event in reader.events(site, sid, pv["pid"]):
             marker = _marker(event)
             if marker and len(markers) < MAX_MARKERS:
@@ -47,7 +57,7 @@ def session_timeline(index: Index, reader: PageViewReader, site: str, sid: str) 
                 markers.append({"pid": pv["pid"], "t": offset + event[1], "kind": kind, "label": label[:200]})
     # Frustration signals from the derived click facts (heatmap/signals.py).
     offsets = {pv["pid"]: pv["offset"] for pv in page_views}
-    for c in index.signal_clicks(site, sid):
+    for c in index.signal_clicks(site, sid) if event_markers else ():
         for kind in ("rage", "dead", "error"):
             if c[kind] and c["pid"] in offsets and len(markers) < MAX_MARKERS:
                 markers.append(

@@ -231,11 +231,16 @@ function render() {
   for (const li of pagesList.children) li.classList.toggle("current", cur && li.dataset.pid === cur.pv.pid);
 }
 
-function buildLists() {
+function buildPages() {
   for (const pv of S.pages) {
     pagesList.append(h("li", { "data-pid": pv.pid, onclick: () => seek(pv.offset) },
       h("span", { class: "time", text: fmt(pv.offset) }), h("span", { class: "label", title: pv.url || "", text: pv.url || "(page)" })));
   }
+}
+
+function buildMarkers() {
+  timelineEl.querySelectorAll(".mark").forEach((el) => el.remove());
+  eventsList.replaceChildren();
   for (const m of S.markers) {
     const left = S.total ? (100 * m.t) / S.total : 0;
     timelineEl.append(h("div", { class: `mark ${m.kind}`, style: `left:${left}%`, title: `${fmt(m.t)} ${m.kind} ${m.label}` }));
@@ -246,15 +251,24 @@ function buildLists() {
 }
 
 async function start() {
-  const info = await api(`/api/sessions/${encodeURIComponent(sid)}${siteParam}`);
+  // Page views first (from the index alone): the first frame waits for
+  // nothing else. Event markers need every chunk read; they follow.
+  const sessionUrl = `/api/sessions/${encodeURIComponent(sid)}${siteParam}`;
+  const info = await api(sessionUrl + (siteParam ? "&" : "?") + "markers=0");
   S.pages = info.page_views;
   S.markers = info.markers;
   S.total = Math.max(...S.pages.map((p) => p.offset + p.duration_ms), 0);
-  buildLists();
+  buildPages();
+  buildMarkers();
+  const full = api(sessionUrl);
   await frame.ready;
   const t = params.get("t");
   await seek(t != null ? Number(t) : 0);
   if (t == null) play();
+  const all = await full;
+  S.markers = all.markers;
+  buildMarkers();
+  document.body.dataset.markers = "ready";
 }
 
 window.sessionlensPlayer = { seek, play, pause, frame, state: S, get current() { return cur; } };
