@@ -423,3 +423,32 @@ def test_dictionaries_are_trained_when_there_is_enough_and_made_of_content_when_
         assert (data[:4] == TRAINED_MAGIC) is trained
         blob = codec.encode_framed(few[0], level=19, dictionary=(7, data))
         assert codec.decompress(blob, {7: data}.__getitem__) == few[0]
+
+
+def test_the_compact_command(
+    client: TestClient, store: LocalStore, index: Index, site: Site, settings: Any
+) -> None:
+    from tests.test_cli import run
+
+    data = Path(settings.data_dir)
+    too_few = run(data, "compact", "--train-dictionary", site.key, check=False)
+    assert too_few.returncode == 1 and "at least" in too_few.stderr and "Traceback" not in too_few.stderr
+    bad = run(data, "compact", "--train-dictionary", "../etc", check=False)
+    assert bad.returncode == 1 and "not a valid id" in bad.stderr
+    views = record_sessions(client, site, sessions=2, pages=2, chunks=3)
+    wait_derived(index)
+    before = reader_outputs(store, views)
+
+    idle = run(data, "compact")  # nothing has been idle for compaction_idle_seconds yet
+    assert "compacted 0 of 4" in idle.stdout and packs(store) == []
+    trained = run(data, "compact", "--train-dictionary", site.key)
+    assert f"trained dictionary 1 for site {site.key}" in trained.stdout
+    done = run(data, "compact", "--all", "--site", site.key)
+    assert "compacted 4 of 4 page view(s); 0 failed" in done.stdout
+    assert loose_chunks(store) == [] and {codec.header(store.get(k)).dictionary for k in packs(store)} == {1}
+    assert "compacted 0 of 4" in run(data, "compact", "--all").stdout  # nothing left to do
+    run(data, "compact", "--train-dictionary", site.key)
+    again = run(data, "compact", "--all", "--recompress", "--level", "20")
+    assert "compacted 4 of 4" in again.stdout
+    assert {codec.header(store.get(k)).dictionary for k in packs(store)} == {2}
+    assert reader_outputs(store, views) == before

@@ -99,7 +99,7 @@ def decompress(blob: bytes, dictionaries: DictionaryLookup | None = None) -> byt
     """The msgpack bytes inside either form."""
     head = header(blob)
     if not head.framed:
-        return zstandard.ZstdDecompressor().decompress(blob, max_output_size=MAX_DECODED_BYTES)
+        return _bounded(zstandard.ZstdDecompressor(), blob)
     (size,) = struct.unpack(">I", blob[4:8])
     body = blob[8 + size :]
     dict_data = None
@@ -111,8 +111,19 @@ def decompress(blob: bytes, dictionaries: DictionaryLookup | None = None) -> byt
         except KeyError:
             raise CodecError(f"dictionary {head.dictionary} is not stored") from None
     decompressor = zstandard.ZstdDecompressor(dict_data=dict_data) if dict_data else zstandard.ZstdDecompressor()
-    # A frame written by stream or without content size needs an explicit bound.
-    return decompressor.decompress(body, max_output_size=MAX_DECODED_BYTES)
+    return _bounded(decompressor, body)
+
+
+def _bounded(decompressor: zstandard.ZstdDecompressor, frame: bytes) -> bytes:
+    # max_output_size only bounds frames that do not declare their size; a declared size is
+    # allocated as declared, so it is checked first.
+    try:
+        declared = zstandard.frame_content_size(frame)
+    except zstandard.ZstdError as exc:
+        raise CodecError(f"not a zstd frame: {exc}") from None
+    if declared > MAX_DECODED_BYTES:
+        raise CodecError(f"object decompresses to {declared} bytes, more than {MAX_DECODED_BYTES}")
+    return decompressor.decompress(frame, max_output_size=MAX_DECODED_BYTES)
 
 
 def decode(blob: bytes, dictionaries: DictionaryLookup | None = None, ext_hook: ExtHook | None = None) -> Any:

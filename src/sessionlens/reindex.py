@@ -89,7 +89,7 @@ def _build(
     result = ReindexResult()
 
     def session_of(key: str) -> tuple[str, str]:
-        addr = keys.parse_chunk_key(key)
+        addr = keys.parse_chunk_key(key) or keys.parse_pack_key(key)  # a pack: its header is unreadable
         assert addr is not None
         return addr.site, addr.sid
 
@@ -148,7 +148,9 @@ class _SkippingReader(PageViewReader):
 
 def _read_row(source: ChunkSource, key: str) -> ChunkRow:
     addr = keys.parse_chunk_key(key)
-    assert addr is not None
+    if addr is None:  # a pack listed by its own key: reading its header says why it was
+        source.pack_seqs(key)
+        raise ValueError("pack header lists no chunks")
     # A packed chunk's stored bytes are its share of the pack.
     chunk, stored_bytes = source.chunk_and_size(
         addr.site, addr.sid, addr.pid, addr.seq, source.recent_listing(addr.site, addr.sid, addr.pid)

@@ -25,6 +25,9 @@ from sessionlens.contracts import field as event_field
 
 ASSET_EXT = 1
 MIN_CHARS = 512
+# Distinct assets one page view may create; past it, strings stay inline in the pack. A forged
+# recording of thousands of distinct large strings must not become thousands of objects.
+MAX_ASSETS = 1000
 
 _T = node_types()
 _ELEMENT, _TEXT, _DOCUMENT, _SHADOW = _T["element"], _T["text"], _T["document"], _T["shadow"]
@@ -60,6 +63,7 @@ class Extractor:
     """
 
     min_chars: int = MIN_CHARS
+    max_assets: int = MAX_ASSETS
     found: dict[str, str] = field(default_factory=dict)  # sha256 hex -> string
     _style_ids: set[int] = field(default_factory=set)
     _style_text_ids: set[int] = field(default_factory=set)
@@ -68,7 +72,10 @@ class Extractor:
         if not isinstance(value, str) or len(value) < self.min_chars:
             return value
         sha = digest(value)
-        self.found[sha] = value
+        if sha not in self.found:
+            if len(self.found) >= self.max_assets:
+                return value
+            self.found[sha] = value
         return msgpack.ExtType(ASSET_EXT, bytes.fromhex(sha))
 
     def events(self, events: list[Any]) -> list[Any]:

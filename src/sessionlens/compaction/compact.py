@@ -26,7 +26,7 @@ from typing import Any
 import msgpack
 
 from sessionlens import codec, keys
-from sessionlens.compaction.assets import MIN_CHARS, Extractor, digest
+from sessionlens.compaction.assets import MAX_ASSETS, MIN_CHARS, Extractor, digest
 from sessionlens.compaction.objects import MissingAsset, SiteObjects
 from sessionlens.compaction.source import ChunkSource
 from sessionlens.stores.base import BlobStore
@@ -100,6 +100,8 @@ def compact_page_view(
             packed, size = source.pack(pack_key, verify_assets=True)
         except Exception as exc:
             raise CompactionError(pack_key, f"cannot be read: {type(exc).__name__}: {exc}") from None
+        if sorted(packed) != sorted(listing.packs[pack_key]):
+            raise CompactionError(pack_key, "its header and its content name different chunks")
         result.bytes_before += size
         for seq, chunk in packed.items():
             chunks.setdefault(seq, chunk)
@@ -255,7 +257,10 @@ def _large_strings(value: Any, found: dict[str, str]) -> Any:
         if len(value) < MIN_CHARS:
             return value
         sha = digest(value)
-        found[sha] = value
+        if sha not in found:
+            if len(found) >= MAX_ASSETS:
+                return value
+            found[sha] = value
         return msgpack.ExtType(1, bytes.fromhex(sha))
     if isinstance(value, list):
         return [_large_strings(v, found) for v in value]

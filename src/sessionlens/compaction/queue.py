@@ -113,10 +113,14 @@ class Compactor:
     # -- doing the work -----------------------------------------------------------------
 
     def compact(self, view: PageView) -> CompactionResult:
+        from sessionlens.lifecycle.holds import assets_held
+
         dictionary = self.source.objects.latest_dictionary(view[0])
-        return compact_page_view(
-            self.store, *view, level=self.level, dictionary=dictionary, source=self.source
-        )
+        # While the site's assets are held, erasure and retention delete none of them (lifecycle/holds.py).
+        with assets_held(self.index, view[0]):
+            return compact_page_view(
+                self.store, *view, level=self.level, dictionary=dictionary, source=self.source
+            )
 
     def run_due(self, worker: str, limit: int = 1, now_ms: int | None = None) -> int:
         """Claim and compact up to `limit` due page views; returns how many were claimed."""

@@ -148,7 +148,10 @@ class ChunkSource:
     # -- the whole store (reindex) -------------------------------------------------------
 
     def all_chunk_keys(self, prefix: str = keys.CHUNK_ROOT) -> list[str]:
-        """Chunk keys of every stored chunk, loose or packed (packed ones by the key they had)."""
+        """Chunk keys of every stored chunk, loose or packed (packed ones by the key they had).
+
+        A pack whose header cannot be read is listed by its own key, so that a caller reading
+        every key (reindex) reports it instead of silently leaving its chunks out."""
         found: set[str] = set()
         for key in self.store.list(prefix):
             if keys.parse_chunk_key(key):
@@ -159,8 +162,11 @@ class ChunkSource:
                 continue
             try:
                 seqs = self.pack_seqs(key)
-            except (KeyError, codec.CodecError, PackError):
-                continue  # unreadable header: its chunks are reported when read through their pack
+            except KeyError:
+                continue  # removed since listing: a pack covering it exists
+            except (codec.CodecError, PackError, ValueError):
+                found.add(key)  # which chunks it holds is unknown: listed itself, to be reported
+                continue
             for seq in seqs:
                 found.add(keys.chunk_key(keys.ChunkAddress(addr.site, addr.sid, addr.pid, seq)))
         return sorted(found)
