@@ -75,3 +75,25 @@ def test_role_is_checked_on_the_command_line_and_in_settings(tmp_path: Path) -> 
         build_parser().parse_args(["serve", "--role", "Ingest"])
     with pytest.raises(SettingsError, match="role must be one of"):
         load_settings(environ={"SESSIONLENS_ROLE": "collector"})
+
+
+def test_health_command_checks_storage_and_index_like_healthz(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sessionlens.cli import main
+
+    assert main(["health", "--data-dir", str(tmp_path / "ok")]) == 0
+    assert capsys.readouterr().out.strip() == "ok"
+    # Blobs under a path that is a file: the storage write fails, the index (elsewhere) is fine.
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "blobs").write_text("not a directory")
+    index_path = tmp_path / "index.sqlite3"
+    assert main(["--config", _toml(tmp_path, index_path), "health", "--data-dir", str(tmp_path / "broken")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("unhealthy: storage:") and "index:" not in err
+
+
+def _toml(tmp_path: Path, index_path: Path) -> str:
+    path = tmp_path / "sessionlens.toml"
+    path.write_text(f'index_path = "{index_path}"\n')
+    return str(path)

@@ -168,6 +168,35 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """What /healthz checks (a storage write and read, the index), for processes without HTTP (workers)."""
+    from sessionlens.health import problems
+    from sessionlens.index import open_index
+    from sessionlens.stores.factory import open_store
+
+    settings = _settings(args)
+    # A store or index that cannot even be opened (down, refused, schema too new) is unhealthy.
+    try:
+        store = open_store(settings)
+    except Exception as exc:
+        print(f"unhealthy: storage: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        index = open_index(settings)
+    except Exception as exc:
+        print(f"unhealthy: index: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        failed = problems(store, index)
+    finally:
+        index.close()
+    if failed:
+        print("unhealthy: " + "; ".join(f"{part}: {why}" for part, why in failed.items()), file=sys.stderr)
+        return 1
+    print("ok")
+    return 0
+
+
 def cmd_compact(args: argparse.Namespace) -> int:
     import time
 
@@ -527,6 +556,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--once", action="store_true", help="derive what is due, then exit")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("health", help="check storage and the index as /healthz does (exit 1 when unhealthy)")
+    common(p)
+    p.set_defaults(func=cmd_health)
 
     p = sub.add_parser("compact", help="pack idle page views' chunks, store shared assets once")
     common(p)
