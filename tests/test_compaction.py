@@ -393,8 +393,7 @@ def _unpack(store: LocalStore, view: View) -> None:
     """Put a page view back into loose chunks (as ingest wrote them) for another round."""
     source = ChunkSource(store)
     for pack in packs(store):
-        chunks, _ = source.pack(pack)
-        for seq, chunk in chunks.items():
+        for seq, chunk in source.pack(pack).chunks().items():
             store.put(keys.chunk_key(keys.ChunkAddress(*view, seq)), codec.encode(chunk))
         store.delete_prefix(pack)
 

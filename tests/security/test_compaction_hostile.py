@@ -73,7 +73,8 @@ def _damages(store: LocalStore, pack: str) -> dict[str, bytes]:
     raw = codec.decompress(blob)  # these packs have no dictionary
     seqs = codec.header(blob).extra["seqs"]
     value = msgpack.unpackb(raw, raw=False, strict_map_key=False)
-    other = dict(value, chunks=[{**value["chunks"][0], "pid": "someoneelse"}])
+    first = msgpack.unpackb(value["chunks"][0], raw=False, strict_map_key=False)
+    other = dict(value, seqs=[0], chunks=[codec.pack({**first, "pid": "someoneelse"})])
     return {
         "header names a seq the pack lacks": codec.encode_framed(raw, level=3, extra={"seqs": [*seqs, 7]}),
         "holds another page view's chunk": codec.encode_framed(
@@ -123,7 +124,7 @@ def test_a_missing_asset_is_named_and_compaction_refuses_to_go_on(
     store.delete_prefix(asset)
 
     with pytest.raises(MissingAsset, match=asset.rsplit("/", 1)[-1]):
-        ChunkSource(store).pack(pack)
+        ChunkSource(store).pack(pack).chunks()
     with pytest.raises(CompactionError) as caught:
         compact_page_view(store, site_key, sid, pid, level=22)
     assert caught.value.key == pack
@@ -137,7 +138,7 @@ def test_an_asset_whose_content_does_not_match_its_name_is_refused(
     asset = next(iter(store.list(keys.asset_prefix(site_key))))
     store.put(asset, codec.encode_framed(codec.pack("body{display:none}"), level=3))
     with pytest.raises(MissingAsset, match="does not hold the content"):
-        ChunkSource(store).pack(pack)
+        ChunkSource(store).pack(pack).chunks()
 
 
 def test_a_bomb_is_refused_by_the_decoded_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:

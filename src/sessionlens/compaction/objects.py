@@ -11,6 +11,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+import msgpack
+
 from sessionlens import codec, keys
 from sessionlens.compaction.assets import ASSET_EXT, digest
 from sessionlens.stores.base import BlobStore
@@ -77,10 +79,18 @@ class SiteObjects:
 
     def decode(self, site: str, blob: bytes, *, verify_assets: bool = False) -> Any:
         """A stored object of `site` (chunk, pack, keyframe) with its references resolved."""
+        return codec.decode(blob, lambda i: self.dictionary(site, i), self._resolver(site, verify_assets))
 
+    def unpack(self, site: str, packed: bytes, *, verify_assets: bool = False) -> Any:
+        """msgpack bytes held inside an object (a packed chunk), with its references resolved."""
+        return msgpack.unpackb(
+            packed, raw=False, strict_map_key=False, ext_hook=self._resolver(site, verify_assets)
+        )
+
+    def _resolver(self, site: str, verify: bool) -> codec.ExtHook:
         def resolve(code: int, data: bytes) -> Any:
             if code != ASSET_EXT or len(data) != 32:
                 raise codec.CodecError(f"unknown reference (extension {code}, {len(data)} bytes)")
-            return self.asset(site, data.hex(), verify=verify_assets)
+            return self.asset(site, data.hex(), verify=verify)
 
-        return codec.decode(blob, lambda i: self.dictionary(site, i), resolve)
+        return resolve

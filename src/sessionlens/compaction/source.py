@@ -44,7 +44,7 @@ class ChunkSource:
         self.pack_cache = pack_cache
         self._lock = threading.Lock()
         self._pack_seqs: dict[str, list[int]] = {}  # packs never change under a key
-        self._packs: OrderedDict[str, tuple[dict[int, dict[str, Any]], int]] = OrderedDict()
+        self._packs: OrderedDict[str, Pack] = OrderedDict()
         self._recent: tuple[PageView, Listing] | None = None
 
     # -- listing -------------------------------------------------------------------
@@ -109,12 +109,8 @@ class ChunkSource:
             where = listing if listing is not None and attempt == 0 else self.listing(site, sid, pid)
             try:
                 if seq in where.packed:
-                    chunks, size = self.pack(where.packed[seq])
-                    if seq not in chunks:
-                        raise PackError(
-                            f"{where.packed[seq]}: header names seq {seq}, the pack does not hold it"
-                        )
-                    return chunks[seq], size // max(len(chunks), 1)
+                    pack = self.pack(where.packed[seq])
+                    return pack.chunk(seq), pack.size // max(len(pack.seqs), 1)
                 key = where.loose.get(seq, keys.chunk_key(keys.ChunkAddress(site, sid, pid, seq)))
                 blob = self.store.get(key)
                 return self.objects.decode(site, blob), len(blob)
@@ -123,10 +119,8 @@ class ChunkSource:
                     raise
         raise AssertionError("unreachable")
 
-    def pack(
-        self, key: str, *, verify_assets: bool = False, fresh: bool = False
-    ) -> tuple[dict[int, dict[str, Any]], int]:
-        """A pack's chunks by seq, and the pack's stored size (`fresh`: read from storage, not memory)."""
+    def pack(self, key: str, *, verify_assets: bool = False, fresh: bool = False) -> Pack:
+        """A pack whose chunks are unpacked when asked for (`fresh`: read from storage, not memory)."""
         if not (verify_assets or fresh):
             with self._lock:
                 if key in self._packs:
@@ -136,14 +130,16 @@ class ChunkSource:
         if addr is None:
             raise PackError(f"not a pack key: {key}")
         blob = self.store.get(key)
+        head = codec.header(blob)
+        # Only the outer list is unpacked here: each chunk stays bytes until it is read.
         value = self.objects.decode(addr.site, blob, verify_assets=verify_assets)
-        chunks = _pack_chunks(addr, value, key)
-        entry = (chunks, len(blob))
+        entries = _pack_entries(key, value, head.extra.get("seqs"))
+        pack = Pack(key, addr, len(blob), entries, self.objects, verify_assets)
         with self._lock:
-            self._packs[key] = entry
+            self._packs[key] = pack
             while len(self._packs) > self.pack_cache:
                 self._packs.popitem(last=False)
-        return entry
+        return pack
 
     # -- the whole store (reindex) -------------------------------------------------------
 
@@ -183,23 +179,75 @@ def _digest(chunk: dict[str, Any]) -> str:
         raise PackError(f"a packed chunk lacks what its digest is computed from: {exc}") from None
 
 
-def _pack_chunks(addr: keys.PackAddress, value: Any, key: str) -> dict[int, dict[str, Any]]:
-    if not isinstance(value, dict) or not isinstance(value.get("chunks"), list):
-        raise PackError(f"{key}: not a pack")
-    out: dict[int, dict[str, Any]] = {}
-    for chunk in value["chunks"]:
-        if not isinstance(chunk, dict) or (chunk.get("site"), chunk.get("sid"), chunk.get("pid")) != (
-            addr.site,
-            addr.sid,
-            addr.pid,
+class Pack:
+    """One pack: its chunks by seq, each unpacked (and its assets resolved) when first read,
+    so a seek into a long page view unpacks the few chunks it needs, not all of them."""
+
+    def __init__(
+        self,
+        key: str,
+        addr: keys.PackAddress,
+        size: int,
+        entries: dict[int, Any],
+        objects: SiteObjects,
+        verify_assets: bool = False,
+    ) -> None:
+        self.key = key
+        self.addr = addr
+        self.size = size
+        self._entries = entries
+        self._objects = objects
+        self._verify_assets = verify_assets
+
+    @property
+    def seqs(self) -> list[int]:
+        return sorted(self._entries)
+
+    def chunk(self, seq: int) -> dict[str, Any]:
+        entry = self._entries.get(seq)
+        if entry is None:
+            raise PackError(f"{self.key}: header names seq {seq}, the pack does not hold it")
+        if isinstance(entry, bytes):
+            chunk = self._objects.unpack(self.addr.site, entry, verify_assets=self._verify_assets)
+        else:
+            chunk = dict(entry)
+        if not isinstance(chunk, dict) or (
+            chunk.get("site"),
+            chunk.get("sid"),
+            chunk.get("pid"),
+            chunk.get("seq"),
+        ) != (
+            self.addr.site,
+            self.addr.sid,
+            self.addr.pid,
+            seq,
         ):
-            raise PackError(f"{key}: holds a chunk of another page view")
-        if not isinstance(chunk.get("seq"), int):
-            raise PackError(f"{key}: holds a chunk without a sequence number")
+            raise PackError(f"{self.key}: holds a chunk of another page view or seq under seq {seq}")
         # Packs leave the digest out (see compact._slim); None marks a chunk stored without one.
         if "digest" not in chunk:
             chunk["digest"] = _digest(chunk)
         elif chunk["digest"] is None:
             del chunk["digest"]
-        out[chunk["seq"]] = chunk
-    return out
+        return chunk
+
+    def chunks(self) -> dict[int, dict[str, Any]]:
+        return {seq: self.chunk(seq) for seq in self.seqs}
+
+
+def _pack_entries(key: str, value: Any, header_seqs: Any) -> dict[int, Any]:
+    """seq -> the chunk's msgpack bytes (or its map, in a pack that holds them unpacked)."""
+    if not isinstance(value, dict) or not isinstance(value.get("chunks"), list):
+        raise PackError(f"{key}: not a pack")
+    seqs = value.get("seqs")
+    if seqs is None:  # chunks held as maps name their own seq
+        seqs = [c.get("seq") if isinstance(c, dict) else None for c in value["chunks"]]
+    if (
+        not isinstance(seqs, list)
+        or len(seqs) != len(value["chunks"])
+        or not all(isinstance(s, int) and s >= 0 for s in seqs)
+        or len(set(seqs)) != len(seqs)
+    ):
+        raise PackError(f"{key}: the sequence numbers of its chunks are missing or repeated")
+    if header_seqs != seqs:
+        raise PackError(f"{key}: its header and its content name different chunks")
+    return dict(zip(seqs, value["chunks"], strict=True))
