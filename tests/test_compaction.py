@@ -215,6 +215,10 @@ def test_stylesheets_and_images_are_stored_once_per_site(
     for pack in packs(store):
         raw = codec.decompress(store.get(pack))
         assert SITE_CSS.encode() not in raw and LOGO.encode() not in raw
+    # Every asset is referenced from the packs (what erasure scans before removing an asset).
+    objects = ChunkSource(store).objects
+    referenced = set().union(*(objects.references(site.key, store.get(p)) for p in packs(store)))
+    assert {keys.asset_key(site.key, sha) for sha in referenced} == set(assets)
     # Distinct large strings: css, adopted css, two inline styles, logo, canvas prop, 2 canvas
     # frames, 2 changed srcs, 2 changed style texts -- shared by all three sessions.
     assert len(assets) == 12

@@ -87,6 +87,23 @@ class SiteObjects:
             packed, raw=False, strict_map_key=False, ext_hook=self._resolver(site, verify_assets)
         )
 
+    def references(self, site: str, blob: bytes) -> set[str]:
+        """SHA-256 hex names of the assets a stored object (pack, keyframe) refers to; assets are
+        not read. Looks inside a pack's chunks, which are msgpack bytes of their own."""
+        found: set[str] = set()
+
+        def note(code: int, data: bytes) -> Any:
+            if code == ASSET_EXT and len(data) == 32:
+                found.add(data.hex())
+            return msgpack.ExtType(code, data)
+
+        value = codec.decode(blob, lambda i: self.dictionary(site, i), note)
+        if isinstance(value, dict) and isinstance(value.get("chunks"), list):
+            for entry in value["chunks"]:
+                if isinstance(entry, bytes):
+                    msgpack.unpackb(entry, raw=False, strict_map_key=False, ext_hook=note)
+        return found
+
     def _resolver(self, site: str, verify: bool) -> codec.ExtHook:
         def resolve(code: int, data: bytes) -> Any:
             if code != ASSET_EXT or len(data) != 32:
