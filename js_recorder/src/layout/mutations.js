@@ -25,6 +25,7 @@ export function createMutations(ctx) {
   let dropped = 0;
   // <style>/<link> elements whose sheet changed through the CSSOM: sent again.
   const restyled = new Set();
+  const loadedWhilePaused = new Set();
 
   function onRecords(records) {
     const now = performance.now();
@@ -174,10 +175,13 @@ export function createMutations(ctx) {
   }
 
   // A same-origin frame that (re)loads gets a new document: the old one is
-  // removed and the new one recorded under the same frame element.
+  // removed and the new one recorded under the same frame element. Load
+  // events do not bubble out of a frame document, so each recorded one is
+  // listened to (observe); loads during the snapshot wait for resume().
   function onFrameLoad(e) {
     const frame = e.target;
-    if (paused || !frame || (frame.tagName !== "IFRAME" && frame.tagName !== "FRAME")) return;
+    if (!observer || !frame || (frame.tagName !== "IFRAME" && frame.tagName !== "FRAME")) return;
+    if (paused) return void loadedWhilePaused.add(frame);
     const frameId = ctx.idOf(frame);
     let doc = null;
     try { doc = frame.contentDocument; } catch (err) { return; }
@@ -200,12 +204,17 @@ export function createMutations(ctx) {
       if (!paused && !timer) timer = setTimeout(flush, 0);
     },
     observe(root) {
-      if (observer && root !== document) observer.observe(root, OPTIONS);
+      if (!observer || root === document) return;
+      observer.observe(root, OPTIONS);
+      // Stays after stop() (inert): frame documents are not held to remove it.
+      if (root.nodeType === 9) root.addEventListener("load", onFrameLoad, true);
     },
     // Called when the snapshot is complete: from now on changes are sent.
     resume() {
       paused = false;
       flush();
+      for (const frame of loadedWhilePaused) onFrameLoad({ target: frame });
+      loadedWhilePaused.clear();
     },
     flush() {
       if (!paused) flush();
@@ -216,6 +225,7 @@ export function createMutations(ctx) {
       observer = null;
       clearTimeout(timer);
       pending = [];
+      loadedWhilePaused.clear();
     },
   };
 }
