@@ -31,7 +31,7 @@ from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
-from sessionlens.viewer import api, heatmaps, pages, replay_frame
+from sessionlens.viewer import api, heatmaps, lifecycle, pages, replay_frame
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -117,6 +117,8 @@ def create_app(
         Route("/api/sessions/{sid}/pages/{pid}/state", api.page_state),
         Route("/api/sessions/{sid}/pages/{pid}/events", api.page_events),
         Route("/api/tokens", api.create_token, methods=["POST"]),
+        Route("/api/erasure", lifecycle.erasure, methods=["POST"]),
+        Route("/api/access", lifecycle.access),
         Route("/api/heatmaps/image", heatmaps.image),
         Route("/api/heatmaps/elements", heatmaps.elements),
         Route("/api/heatmaps/sessions", heatmaps.spot_sessions),

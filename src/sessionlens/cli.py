@@ -198,26 +198,37 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    import time
-
-    from sessionlens.compaction.compact import compact_page_view
     from sessionlens.compaction.dictionary import DictionaryError, train
     from sessionlens.compaction.source import ChunkSource
-    from sessionlens.compaction.sweep import is_due, stored_page_views
-    from sessionlens.progress import Progress
+    from sessionlens.index import open_index
     from sessionlens.stores.factory import open_store
 
     settings = _settings(args)
     store = open_store(settings)
     source = ChunkSource(store)
-    if args.train_dictionary:
+    if not args.train_dictionary:
+        index = open_index(settings)
         try:
-            dict_id = train(store, args.train_dictionary, source=source)
-        except (DictionaryError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(f"trained dictionary {dict_id} for site {args.train_dictionary}")
-        return 0
+            return _compact_views(args, settings, store, source, index)
+        finally:
+            index.close()
+    try:
+        dict_id = train(store, args.train_dictionary, source=source)
+    except (DictionaryError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"trained dictionary {dict_id} for site {args.train_dictionary}")
+    return 0
+
+
+def _compact_views(args: argparse.Namespace, settings: Settings, store: Any, source: Any, index: Any) -> int:
+    import time
+
+    from sessionlens.compaction.compact import compact_page_view
+    from sessionlens.compaction.sweep import is_due, stored_page_views
+    from sessionlens.lifecycle.holds import assets_held
+    from sessionlens.progress import Progress
+
     level = args.level or settings.compaction_level
     idle_ms = 0 if args.all else int(settings.compaction_idle_seconds * 1000)
     now = int(time.time() * 1000)
@@ -234,7 +245,8 @@ def cmd_compact(args: argparse.Namespace) -> int:
         try:
             if is_due(source, view, now_ms=now, idle_ms=idle_ms, level=level, dict_id=dict_id,
                       recompress=args.recompress):  # fmt: skip
-                compact_page_view(store, *view, level=level, dictionary=dictionary, source=source)
+                with assets_held(index, site):  # no erasure deletes an asset this pack references
+                    compact_page_view(store, *view, level=level, dictionary=dictionary, source=source)
                 done += 1
         except Exception as exc:  # one page view's trouble does not stop the others; it is left as it was
             failed += 1
@@ -508,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sites_list)
+    from sessionlens.lifecycle.commands import add_parsers as add_lifecycle_parsers
+
+    add_lifecycle_parsers(sub, sites, common, _settings)  # sites set, retention run, erase, access
 
     users = sub.add_parser("users", help="manage viewer users").add_subparsers(
         dest="users_command", required=True

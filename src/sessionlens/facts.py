@@ -31,6 +31,7 @@ _SCROLL_TARGET = f("scroll", "target")
 _SCROLL_Y = f("scroll", "y")
 _SCROLL_SH = f("scroll", "sh")
 _CLICK_PH = f("click", "ph")
+_IDENTIFY_USER = f("identify", "user")
 
 
 @dataclass(slots=True)
@@ -56,6 +57,7 @@ class ChunkFacts:
     vw: float | None = None
     vh: float | None = None
     urls: list[str] = field(default_factory=list)
+    user_id: str | None = None  # the last sessionlens.identify() of the chunk
 
 
 def _max(current: float | None, value: float) -> float:
@@ -97,6 +99,8 @@ def chunk_facts(events: list[list[Any]]) -> ChunkFacts:
             facts.has_snapshot = True
         elif kind == "resize":
             facts.vw, facts.vh = event[_RESIZE_VW], event[_RESIZE_VH]
+        elif kind == "identify":
+            facts.user_id = event[_IDENTIFY_USER]
         elif kind == "meta":
             facts.url = event[_META_URL]
             facts.title = event[_META_TITLE]

@@ -167,6 +167,8 @@ def ingest_batch(
         "digest": digest,
         "events": events,
     }
+    if "vid" in batch:  # absent when the recorder keeps no visitor id (no consent, no storage)
+        chunk["vid"] = batch["vid"]
     blob = codec.encode(chunk)
     try:
         slot = reservation.result(timeout=30)
@@ -189,7 +191,9 @@ def ingest_batch(
 
     # The chunk is durable; the index is derived, so a failure here is
     # repaired by `reindex` and must not turn into a retry of a stored batch.
-    row = ChunkRow(site, addr.sid, addr.pid, seq, batch["t0"], received, len(blob), chunk_facts(events), ua)
+    row = ChunkRow(
+        site, addr.sid, addr.pid, seq, batch["t0"], received, len(blob), chunk_facts(events), ua, batch.get("vid")
+    )
     try:
         index.record_chunks([row]).result(timeout=30)
     except Exception:
@@ -261,4 +265,5 @@ def row_for_stored_chunk(chunk: dict, stored_bytes: int) -> ChunkRow:
         stored_bytes,
         chunk_facts(chunk["events"]),
         chunk.get("ua", ""),
+        chunk.get("vid"),
     )

@@ -12,6 +12,7 @@ Layout (also documented in storage_schemas/layout.md):
     config/tokens/{sha256 of token}.json
     config/sessions/{user}/{sha256 of session id}.json
     config/secret
+    config/audit/{yyyy-mm-dd}/{epoch ms:013d}-{action}-{id}.json
 
 A chunk key is a pure function of (site, sid, pid, seq) and the first write
 of a key wins: a retried batch is recognised, never stored twice and never
@@ -31,6 +32,7 @@ USER_PREFIX = "config/users/"
 TOKEN_PREFIX = "config/tokens/"
 SESSION_PREFIX = "config/sessions/"
 SECRET_KEY = "config/secret"
+AUDIT_PREFIX = "config/audit/"  # erasure and retention records: configuration, never derived or erased
 HEALTH_PROBE_KEY = "health/probe"  # every collector's /healthz writes and reads it back
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _PACK_KEY = re.compile(
@@ -194,3 +196,16 @@ def dictionary_id(key: str) -> int | None:
         return None
     name = key.rsplit("/", 1)[-1]
     return int(name) if len(name) == 8 and name.isdigit() and int(name) > 0 else None
+
+
+# -- data lifecycle: audit records ---------------------------------------------------------
+
+
+def audit_key(when_ms: int, action: str, record_id: str) -> str:
+    """An audit record of an erasure or a retention run (sorted by day, then time)."""
+    import datetime as dt
+
+    if not re.fullmatch(r"[a-z]{1,16}", action):
+        raise ValueError("audit action must be 1-16 lower-case letters")
+    day = dt.datetime.fromtimestamp(when_ms / 1000, dt.UTC).date().isoformat()
+    return f"{AUDIT_PREFIX}{day}/{when_ms:013d}-{action}-{_checked(record_id)}.json"

@@ -39,6 +39,7 @@ _CSS_PROPS = frozenset({"css", "adopted"})
 _ATTR_CHANGES = field("mutation", "attrs")
 _CHANGE_NAME = change_fields()["attrs"].index("name")
 _CHANGE_VALUE = change_fields()["attrs"].index("value")
+_IDENTIFY_TRAITS = field("identify", "traits")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -136,7 +137,11 @@ def scrub_events(events: list[Any]) -> list[Any]:
     is scrubbed by the attribute's name, as attribute maps are by key.
     """
     for event in events:
-        if isinstance(event, list) and len(event) > _ATTR_CHANGES and event[0] == "mutation":
+        if isinstance(event, list) and len(event) > _IDENTIFY_TRAITS and event[0] == "identify":
+            # The user id is the site's own key for the person (what erasure and access look
+            # up): kept as sent, so the docs ask for an opaque id. Traits are scrubbed.
+            scrub_value(event[_IDENTIFY_TRAITS])
+        elif isinstance(event, list) and len(event) > _ATTR_CHANGES and event[0] == "mutation":
             changes = event[_ATTR_CHANGES]
             if isinstance(changes, list):
                 _scrub_attr_changes(changes)

@@ -26,6 +26,15 @@ class SiteError(ValueError):
     pass
 
 
+MAX_RETENTION_DAYS = 36_600
+
+
+def check_retention_days(days: int) -> int:
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_RETENTION_DAYS:
+        raise SiteError(f"retention days must be a whole number from 0 (keep forever) to {MAX_RETENTION_DAYS}")
+    return days
+
+
 @dataclass(slots=True)
 class Site:
     key: str
@@ -36,6 +45,7 @@ class Site:
     respect_dnt: bool = False
     sample_rate: float = 1.0
     record_canvas: bool = True
+    retention_days: int = 0  # sessions older than this are removed (lifecycle/retention.py); 0 keeps them
 
     def allows_origin(self, origin: str | None) -> bool:
         if not origin:

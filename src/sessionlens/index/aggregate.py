@@ -28,7 +28,7 @@ _UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 class ChunkRow:
     """What the index needs to know of one stored chunk."""
 
-    __slots__ = ("site", "sid", "pid", "seq", "t0", "received", "stored_bytes", "facts", "header_ua")
+    __slots__ = ("site", "sid", "pid", "seq", "t0", "received", "stored_bytes", "facts", "header_ua", "visitor_id")
 
     def __init__(
         self,
@@ -41,10 +41,12 @@ class ChunkRow:
         stored_bytes: int,
         facts: ChunkFacts,
         header_ua: str,
+        visitor_id: str | None = None,
     ) -> None:
         self.site, self.sid, self.pid, self.seq = site, sid, pid, seq
         self.t0, self.received, self.stored_bytes = t0, received, stored_bytes
         self.facts, self.header_ua = facts, header_ua
+        self.visitor_id = visitor_id  # the batch envelope's `vid`, kept in the chunk
 
 
 def upsert_sql(table: str, columns: Iterable[str], key: Iterable[str]) -> str:
@@ -96,6 +98,7 @@ def chunk_values(row: ChunkRow) -> dict[str, Any]:
         "t0": row.t0,
         "received": row.received,
         "stored_bytes": row.stored_bytes,
+        "visitor_id": row.visitor_id,
         **facts,
     }
 
@@ -201,7 +204,7 @@ _SESSION_COLUMNS = (
     "site", "sid", "start_time", "end_time", "duration_ms", "active_ms", "entry_url", "exit_url",
     "page_count", "device", "browser", "os", "vw", "vh", "referrer", "utm_source", "utm_medium",
     "utm_campaign", "utm_term", "utm_content", "clicks", "inputs", "errors", "customs",
-    "batches", "stored_bytes",
+    "batches", "stored_bytes", "visitor_id", "user_id",
 )  # fmt: skip
 _UPSERT_SESSION = upsert_sql("sessions", _SESSION_COLUMNS, ("site", "sid"))
 
@@ -218,6 +221,14 @@ def refresh_session(conn: Any, site: str, sid: str) -> None:
         (site, sid, exit_["pid"]),
     ).fetchone()
     exit_urls = orjson.loads(last_urls[0]) if last_urls else []
+    # Who: the first visitor id sent, and the last user id identified (in chunk order).
+    who = conn.execute(
+        "SELECT visitor_id, user_id FROM chunks WHERE site = ? AND sid = ?"
+        " AND (visitor_id IS NOT NULL OR user_id IS NOT NULL) ORDER BY t0, pid, seq",
+        (site, sid),
+    ).fetchall()
+    visitor_id = next((w[0] for w in who if w[0] is not None), None)
+    user_id = next((w[1] for w in reversed(who) if w[1] is not None), None)
     query = parse_qs(urlsplit(entry["url"] or "").query)
     utm = {k: (query.get(k) or [None])[0] for k in _UTM}
     start = min(v["t0"] for v in views)
@@ -249,5 +260,7 @@ def refresh_session(conn: Any, site: str, sid: str) -> None:
         "customs": total("customs"),
         "batches": total("chunks"),
         "stored_bytes": total("stored_bytes"),
+        "visitor_id": visitor_id,
+        "user_id": user_id,
     }
     conn.execute(_UPSERT_SESSION, tuple(values[c] for c in _SESSION_COLUMNS))
