@@ -57,11 +57,23 @@ def _blur(grid: np.ndarray, sigma: float) -> np.ndarray:
 
 def density(xs: np.ndarray, ys: np.ndarray, width: int, height: int, radius: float) -> np.ndarray:
     """Blurred counts on the coarse grid (rows, cols)."""
+    return density_of_cells(cells(xs, ys, width, height), width, height, radius)
+
+
+def cells(xs: np.ndarray, ys: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The grid cell (row * cols + col) of each point on the page; points off it are left out.
+    (index/fact_arrays.py computes the same cells in SQL.)"""
     cols, rows = max(1, -(-width // SCALE)), max(1, -(-height // SCALE))
     cx = np.clip((xs / SCALE).astype(np.int64), 0, cols - 1)
     cy = np.clip((ys / SCALE).astype(np.int64), 0, rows - 1)
     inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-    counts = np.bincount(cy[inside] * cols + cx[inside], minlength=rows * cols).astype(np.float32)
+    return cy[inside] * cols + cx[inside]
+
+
+def density_of_cells(found: np.ndarray, width: int, height: int, radius: float) -> np.ndarray:
+    """Blurred counts on the coarse grid (rows, cols) of points given by their cells."""
+    cols, rows = max(1, -(-width // SCALE)), max(1, -(-height // SCALE))
+    counts = np.bincount(found, minlength=rows * cols).astype(np.float32)
     return _blur(counts.reshape(rows, cols), _sigma(radius))
 
 

@@ -25,8 +25,9 @@ from sessionlens.heatmap.backdrop import Backdrop, BackdropConfig, default_momen
 from sessionlens.heatmap.device_profile import profile_for
 from sessionlens.heatmap.png_strips import encode_strips
 from sessionlens.heatmap.png_text import with_text
-from sessionlens.index import Index
+from sessionlens.index import Index, fact_arrays
 from sessionlens.index import heatmaps as heatmap_queries
+from sessionlens.index.fact_arrays import Grid, Placed
 from sessionlens.params import HEATMAP_AT, RADIUS, SELECTION, WIDTH
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.session_search import FilterError
@@ -174,7 +175,8 @@ def build_heatmap(
         HEATMAP_AT.check(at)
     step = step or (lambda _: None)
     step("selecting")
-    clicks = sel.clicks(index, kind) if kind not in ("scroll", "move") else []
+    # Facts are read as counts and grid cells computed in SQL (index/fact_arrays.py), never as rows.
+    targets = fact_arrays.click_targets(index, sel, kind) if kind not in ("scroll", "move") else {}
     views = sel.page_views(index)
     view = _backdrop_view(views, width, pid)
     sid, bpid = view["sid"], view["pid"]
@@ -184,9 +186,7 @@ def build_heatmap(
     # The device class's visitors: its median viewport height is the backdrop's.
     same_class = [v["vh"] for v in views if v.get("device") == view.get("device")]
     device = profile_for(found.meta, same_class, width)
-    wanted = Counter(c["selector"] for c in clicks)
-    wanted.update(c[ANCHOR_COLUMN] for c in clicks if c.get(ANCHOR_COLUMN))  # fallbacks, when a target is gone
-    selectors = [s for s, _ in wanted.most_common(MAX_SELECTORS)]
+    selectors = wanted_selectors(targets)
     step("rendering backdrop")
     bd = render_backdrop(
         store, reader, sel.site, sid, bpid, at, width, selectors, config=backdrops, device=device,
@@ -194,12 +194,15 @@ def build_heatmap(
     )  # fmt: skip
     step("rasterising")
     text = {"sessionlens:moment": f"{at}; {moment}", "sessionlens:device": device.describe()}
+    grid = Grid(bd.width, bd.height, raster.SCALE, bd.inner_width or bd.width)
     if kind == "scroll":
         result = _scroll_map(views, bd, text)
     elif kind == "move":
-        result = _move_map(sel.moves(index), bd, radius, text)
+        result = _move_map(fact_arrays.placed_moves(index, sel, grid), bd, radius, text)
     else:
-        result = _click_map(clicks, bd, radius, kind, compare and compare.clicks(index, kind), text)
+        placed = fact_arrays.placed_clicks(index, sel, kind, bd.boxes, grid)
+        other = fact_arrays.placed_clicks(index, compare, kind, bd.boxes, grid) if compare else None
+        result = _click_map(placed, bd, radius, kind, other, text)
     result.backdrop = (sid, bpid, at)
     result.boxes = bd.boxes
     result.moment, result.device, result.page_height = moment, device.describe(), bd.page_height
@@ -215,6 +218,22 @@ def _describe(sel: Selection, kind: str, width: int) -> str:
     parts = {"site": sel.site, "url": sel.pattern, "type": kind, "width": width, "device": sel.device,
              "min_width": sel.min_width, "max_width": sel.max_width, "from": sel.start, "to": sel.end}  # fmt: skip
     return "&".join(f"{k}={v}" for k, v in parts.items() if v is not None)
+
+
+def wanted_selectors(targets: Mapping[tuple[str, str], int]) -> list[str]:
+    """The elements whose boxes the backdrop measures: the most clicked targets, and anchors
+    (fallbacks, when a target is gone), clicks per (selector, anchor) summed; ties by name."""
+    wanted: Counter[str] = Counter()
+    for (selector, anchor), n in targets.items():
+        wanted[selector] += n
+        if anchor:
+            wanted[anchor] += n
+    return [s for s, _ in sorted(wanted.items(), key=lambda item: (-item[1], item[0]))[:MAX_SELECTORS]]
+
+
+def click_targets(clicks: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Clicks per (selector, anchor) of click rows (as index/fact_arrays.click_targets counts them)."""
+    return dict(Counter((c["selector"], c.get(ANCHOR_COLUMN) or "") for c in clicks))
 
 
 def _place(clicks: list[dict[str, Any]], bd: Backdrop) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -278,33 +297,60 @@ def _encode(
     return encode_strips(bd.width, bd.height + raster.LEGEND_BAND, strips(), text)
 
 
-def _click_map(clicks, bd: Backdrop, radius: float, kind: str, other, text: dict[str, str]) -> Heatmap:
+def placed_rows(clicks: list[dict[str, Any]], bd: Backdrop) -> Placed:
+    """Click rows placed by `_place` and binned (the row path; the index places in SQL the same way)."""
     xs, ys, hidden, by_position = _place(clicks, bd)
-    grid = raster.density(xs, ys, bd.width, bd.height, radius)
-    name = "clicks" if kind == "click" else f"{kind} clicks"
-    if other is not None:
-        oxs, oys, _, _ = _place(other, bd)
-        other_grid = raster.density(oxs, oys, bd.width, bd.height, radius)
-        diff = grid / max(len(xs), 1) - other_grid / max(len(oxs), 1)
-        peak = float(np.abs(diff).max()) or 1.0
-        values = diff / peak
-        legend = f"{name}: {len(xs)} vs {len(oxs)} (red: more in the first range)"
-        png = _encode(bd, values, legend, text, ramp=raster.DIVERGING, signed=True)
-    else:
-        values = raster.normalise(grid, radius)
-        legend = f"{len(clicks)} {name}; {hidden} on hidden elements; {by_position} placed by position"
-        png = _encode(bd, values, legend, text)
-    return Heatmap(png, kind, bd.width, bd.height, len(clicks), len(xs), hidden, by_position, values)
+    cells = raster.cells(xs, ys, bd.width, bd.height)
+    return Placed(cells, counted=len(clicks), drawn=len(xs), hidden=hidden, by_position=by_position)
 
 
-def _move_map(moves: list[dict[str, Any]], bd: Backdrop, radius: float, text: dict[str, str]) -> Heatmap:
+def placed_move_rows(moves: list[dict[str, Any]], bd: Backdrop) -> Placed:
     # Moves carry no element: page coordinates scaled from the visitor's window to the backdrop's.
     reference = bd.inner_width or bd.width
     xs = np.asarray([m["x"] * reference / (m["vw"] or reference) for m in moves], dtype=np.float64)
     ys = np.asarray([m["y"] * reference / (m["vw"] or reference) for m in moves], dtype=np.float64)
-    values = raster.normalise(raster.density(xs, ys, bd.width, bd.height, radius), radius)
-    png = _encode(bd, values, f"{len(moves)} pointer positions", text)
-    return Heatmap(png, "move", bd.width, bd.height, len(moves), len(moves), values=values)
+    n = len(moves)
+    return Placed(raster.cells(xs, ys, bd.width, bd.height), counted=n, drawn=n, by_position=n)
+
+
+def _click_map(
+    clicks: Placed | list, bd: Backdrop, radius: float, kind: str, other, text: dict[str, str]
+) -> Heatmap:
+    """Clicks placed by the index (Placed), or click rows (placed here by `_place`)."""
+    placed = clicks if isinstance(clicks, Placed) else placed_rows(clicks, bd)
+    grid = raster.density_of_cells(placed.cells, bd.width, bd.height, radius)
+    name = "clicks" if kind == "click" else f"{kind} clicks"
+    if other is not None:
+        theirs = other if isinstance(other, Placed) else placed_rows(other, bd)
+        other_grid = raster.density_of_cells(theirs.cells, bd.width, bd.height, radius)
+        diff = grid / max(placed.drawn, 1) - other_grid / max(theirs.drawn, 1)
+        peak = float(np.abs(diff).max()) or 1.0
+        values = diff / peak
+        legend = f"{name}: {placed.drawn} vs {theirs.drawn} (red: more in the first range)"
+        png = _encode(bd, values, legend, text, ramp=raster.DIVERGING, signed=True)
+    else:
+        values = raster.normalise(grid, radius)
+        legend = f"{placed.counted} {name}; {placed.hidden} on hidden elements; {placed.by_position} placed by position"
+        png = _encode(bd, values, legend, text)
+    return Heatmap(
+        png,
+        kind,
+        bd.width,
+        bd.height,
+        placed.counted,
+        placed.drawn,
+        placed.hidden,
+        placed.by_position,
+        values,
+    )
+
+
+def _move_map(moves: Placed | list, bd: Backdrop, radius: float, text: dict[str, str]) -> Heatmap:
+    """Pointer samples placed by the index (Placed), or move rows (placed here)."""
+    placed = moves if isinstance(moves, Placed) else placed_move_rows(moves, bd)
+    values = raster.normalise(raster.density_of_cells(placed.cells, bd.width, bd.height, radius), radius)
+    png = _encode(bd, values, f"{placed.counted} pointer positions", text)
+    return Heatmap(png, "move", bd.width, bd.height, placed.counted, placed.counted, values=values)
 
 
 def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, text: dict[str, str]) -> Heatmap:

@@ -109,6 +109,18 @@ class SqliteConnections:
     def query_row(self, sql: str, params: Iterable[Any] = ()) -> Any:
         return self.reader().execute(sql, tuple(params)).fetchone()
 
+    def read(self, fn: Callable[[Any], T]) -> T:
+        """fn(conn) in one read transaction on this thread's reader (one snapshot for all its
+        statements), rolled back: temporary tables it fills are gone after, nothing else is written."""
+        conn = self.reader()
+        if conn.in_transaction:
+            conn.rollback()
+        conn.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            conn.rollback()
+
     def close(self) -> None:
         self._closed = True
         self._writes.put(None)
@@ -243,6 +255,11 @@ class PostgresConnections:
     def query_row(self, sql: str, params: Iterable[Any] = ()) -> Any:
         with self._reading() as conn:
             return conn.execute(POSTGRESQL.sql(sql), tuple(params)).fetchone()
+
+    def read(self, fn: Callable[[Any], T]) -> T:
+        """fn(conn) in one transaction that is rolled back (see SqliteConnections.read)."""
+        with self._reading() as conn, conn.transaction(force_rollback=True):
+            return fn(PgTx(conn))
 
     def close(self) -> None:
         if self._closed:

@@ -98,6 +98,11 @@ class Index:
         """Rows of a read-only query written with `?` marks (tests and tools; the app uses methods)."""
         return self._db.query(sql, params)
 
+    def read(self, fn: Callable[[Any], T]) -> T:
+        """Run fn(conn) in one read-only transaction (one snapshot), rolled back after; conn speaks
+        sqlite3's interface with `?` marks. For reads that fill a temporary table first."""
+        return self._db.read(fn)
+
     def ping(self, timeout: float) -> bool:
         """The writer answers a trivial statement (health checks)."""
         row = self.submit(lambda conn: conn.execute("SELECT 1").fetchone()).result(timeout=timeout)

@@ -82,6 +82,24 @@ class Dialect:
         """`column` equals the parameter, ASCII case ignored."""
         return f"lower({column}) = lower(?)" if self.is_postgresql else f"{column} = ? COLLATE NOCASE"
 
+    def int_list_agg(self, expr: str) -> str:
+        """An aggregate of integer `expr` as one text "1,2,3" (NULLs left out): many rows read as one
+        value (SQLite has no array type; PostgreSQL's string_agg is as fast as its arrays here)."""
+        return f"string_agg(CAST({expr} AS TEXT), ',')" if self.is_postgresql else f"group_concat({expr})"
+
+    def truncate_int(self, expr: str) -> str:
+        """`expr` (a float) as an integer, truncated toward zero as Python's int() and numpy's astype
+        do (PostgreSQL's CAST rounds, SQLite's truncates)."""
+        return f"CAST(trunc({expr}) AS BIGINT)" if self.is_postgresql else f"CAST({expr} AS INTEGER)"
+
+    def finite_operand(self, column: str) -> str:
+        """A stored float as an operand of arithmetic that must not fail: PostgreSQL raises an error on
+        float underflow and overflow where Python and SQLite give 0 or inf, so magnitudes below 1e-150
+        (never a real coordinate, offset or window width) are read as 0 there."""
+        if not self.is_postgresql:
+            return column
+        return f"(CASE WHEN abs({column}) < 1e-150 THEN 0 ELSE {column} END)"
+
     def wildcard(self, column: str) -> str:
         """`column` matches a parameter made by wildcard_param (case-sensitive, `*` = any run)."""
         return f"{column} LIKE ? ESCAPE '\\'" if self.is_postgresql else f"{column} GLOB ?"

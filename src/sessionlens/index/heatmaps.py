@@ -43,7 +43,10 @@ def _view_filters(sel: Any, alias: str) -> tuple[str, list[Any], bool]:
     return " AND ".join(parts), params, joined
 
 
-def _facts(index: Index, sel: Any, table: str, alias: str, columns: str, extra: str = "") -> tuple[str, list[Any]]:
+def _facts(
+    index: Index, sel: Any, table: str, alias: str, columns: str, extra: str = "", joins: str = ""
+) -> tuple[str, list[Any]]:
+    """SELECT `columns` of the selection's facts; `joins` (fixed SQL, no parameters) follow the facts table."""
     where, params, joined = _view_filters(sel, alias)
     join = (
         f" JOIN page_views p ON p.site = {alias}.site AND p.sid = {alias}.sid AND p.pid = {alias}.pid"
@@ -52,7 +55,7 @@ def _facts(index: Index, sel: Any, table: str, alias: str, columns: str, extra: 
     )
     match, match_params = page_url_condition(index.dialect, sel.pattern)
     sql = (
-        f"SELECT {columns} FROM {table} {alias}{join} WHERE {where}"  # noqa: S608 - fixed names
+        f"SELECT {columns} FROM {table} {alias}{joins}{join} WHERE {where}"  # noqa: S608 - fixed names
         f" AND {alias}.url IN (SELECT k.url FROM url_keys k WHERE k.site = ? AND {match}){extra}"
     )
     return sql, [*params, sel.site, *match_params]

@@ -1,0 +1,199 @@
+"""Heatmap facts read as arrays: placed and binned in SQL, not fetched as rows.
+
+A click map of a million clicks used to fetch a million rows as Python
+dicts (8 s) to place each click by its element's box. Here the database
+does the placement and the binning, and hands back per part counts and
+one text of grid cells ("12,7,7,...") that numpy parses in milliseconds:
+
+1. `click_targets`: clicks per (selector, anchor), for the backdrop to
+   measure the boxes of the most clicked elements (GROUP BY in SQL; on
+   SQLite it streams along the covering index `clicks_heatmap`).
+2. `placed_clicks`: the boxes go into a temporary table, and one
+   statement places every click as heatmap/render.py's `_place` does
+   (that function stays the reference; tests compare the two):
+   - target in the backdrop: hidden (counted, not drawn) or at the box
+     plus its offset (fx, fy) inside it;
+   - else its anchor visible in the backdrop: the anchor's box plus
+     (ax, ay);
+   - else its page position scaled from the visitor's window width (vw)
+     to the backdrop's (`Grid.reference`).
+   The same floating point operations in the same order as in Python, and
+   cells truncated as numpy truncates, so the grid is the same, cell for
+   cell, as binning the positions `_place` returns.
+3. `placed_moves`: pointer samples by page position, scaled likewise.
+
+`Grid` is the backdrop's page: width and height in CSS px, the cell size
+(heatmap/raster.py's SCALE) and the reference window width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sessionlens.index.heatmaps import _SIGNALS, _facts
+
+if TYPE_CHECKING:
+    from sessionlens.index.database import Index
+    from sessionlens.index.dialect import Dialect
+
+BOXES_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS heatmap_boxes ("
+    " sel TEXT PRIMARY KEY, x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,"
+    " hidden INTEGER NOT NULL)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    width: int  # the page, CSS px
+    height: int
+    scale: int  # CSS px per cell side
+    reference: float  # the backdrop's window width: page positions are scaled from the visitor's to it
+
+    @property
+    def cols(self) -> int:
+        return max(1, -(-self.width // self.scale))
+
+    @property
+    def rows(self) -> int:
+        return max(1, -(-self.height // self.scale))
+
+
+@dataclass(slots=True)
+class Placed:
+    """Facts of a selection placed on a backdrop's grid."""
+
+    cells: np.ndarray  # int64: row * cols + col of each drawn fact that falls on the page
+    counted: int = 0  # facts selected
+    drawn: int = 0  # placed somewhere (on the page or not); counted - hidden
+    hidden: int = 0  # on elements hidden in the backdrop: counted, not drawn
+    by_position: int = 0  # placed by page position (their element and anchor not in the backdrop)
+
+
+def click_targets(index: Index, sel: Any, kind: str) -> dict[tuple[str, str], int]:
+    """Clicks of the selection (of one signal `kind`) per (selector, anchor)."""
+    sql, params = _facts(
+        index, sel, "clicks", "c", "c.url, c.selector, c.anchor, COUNT(*) AS n",
+        _SIGNALS.get(kind, "") + " GROUP BY c.url, c.selector, c.anchor",
+    )  # fmt: skip
+    # Grouped by URL too: on SQLite the covering index then hands the rows over in group order (no sort).
+    found: dict[tuple[str, str], int] = {}
+    for row in index.query(sql, params):
+        key = (row["selector"], row["anchor"])
+        found[key] = found.get(key, 0) + int(row["n"])
+    return found
+
+
+def placed_clicks(
+    index: Index, sel: Any, kind: str, boxes: Mapping[str, Sequence[float]], grid: Grid
+) -> Placed:
+    """The selection's clicks placed on `boxes` (selector -> [x, y, w, h, hidden]) and binned on `grid`."""
+    d = index.dialect
+    signal = _SIGNALS.get(kind, "")
+    ref = float(grid.reference)
+
+    def col(name: str) -> str:
+        return d.finite_operand(name)
+
+    # Each part: (its number, SELECT list with `?` marks, their params, joins, extra conditions).
+    on_box = _cell(
+        d, grid, (f"b.x + {col('c.fx')} * b.w", []), (f"b.y + {col('c.fy')} * b.h", []), "b.hidden = 0"
+    )
+    on_anchor = _cell(d, grid, (f"a.x + {col('c.ax')}", []), (f"a.y + {col('c.ay')}", []))
+    vw = col("c.vw")
+    ratio = f"(? / CASE WHEN {vw} <> 0 THEN {vw} ELSE ? END)"
+    by_page = _cell(
+        d, grid, (f"{col('c.px')} * {ratio}", [ref, ref]), (f"{col('c.py')} * {ratio}", [ref, ref])
+    )
+    parts = [
+        (0, "SUM(CASE WHEN b.hidden <> 0 THEN 1 ELSE 0 END)", on_box, " JOIN heatmap_boxes b ON b.sel = c.selector",
+         signal),
+        # CROSS JOIN: clicks first, then their anchor's box by its key (SQLite keeps the order as written).
+        (1, "0", on_anchor, " CROSS JOIN heatmap_boxes a",
+         " AND a.sel = c.anchor AND a.hidden = 0 AND c.selector NOT IN (SELECT sel FROM heatmap_boxes)" + signal),
+        (2, "0", by_page, "",
+         " AND c.selector NOT IN (SELECT sel FROM heatmap_boxes)"
+         " AND c.anchor NOT IN (SELECT sel FROM heatmap_boxes WHERE hidden = 0)" + signal),
+    ]  # fmt: skip
+    statements, params = [], []
+    for number, hidden, (cell_sql, cell_params), joins, extra in parts:
+        sql, where = _facts(
+            index, sel, "clicks", "c",
+            f"{number} AS part, COUNT(*) AS n, {hidden} AS hidden, {d.int_list_agg(cell_sql)} AS cells",
+            extra, joins,
+        )  # fmt: skip
+        statements.append(sql)
+        params += cell_params + where
+    rows = _box_rows(boxes)
+
+    def read(conn: Any) -> list[Any]:
+        conn.execute(d.ddl(BOXES_TABLE))
+        conn.executemany(
+            "INSERT INTO heatmap_boxes (sel, x, y, w, h, hidden) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+        return conn.execute(" UNION ALL ".join(statements), params).fetchall()
+
+    placed = Placed(np.empty(0, dtype=np.int64))
+    cells = []
+    for part, n, hidden, text in index.read(read):
+        placed.counted += int(n)
+        placed.hidden += int(hidden or 0)
+        if part == 2:
+            placed.by_position = int(n)
+        cells.append(_parse_cells(text))
+    placed.drawn = placed.counted - placed.hidden
+    placed.cells = np.concatenate(cells) if cells else placed.cells
+    return placed
+
+
+def placed_moves(index: Index, sel: Any, grid: Grid) -> Placed:
+    """The selection's pointer samples at their page position scaled to the backdrop, binned on `grid`."""
+    d = index.dialect
+    ref = float(grid.reference)
+    vw = d.finite_operand("m.vw")
+    # As heatmap/render.py's _move_map: x * reference / vw (that order), vw 0 read as the reference.
+    scaled = "({} * ?) / CASE WHEN {vw} <> 0 THEN {vw} ELSE ? END"
+    cell_sql, cell_params = _cell(
+        d, grid,
+        (scaled.format(d.finite_operand("m.x"), vw=vw), [ref, ref]),
+        (scaled.format(d.finite_operand("m.y"), vw=vw), [ref, ref]),
+    )  # fmt: skip
+    sql, where = _facts(index, sel, "moves", "m", f"COUNT(*) AS n, {d.int_list_agg(cell_sql)} AS cells")
+    row = index.query(sql, cell_params + where)[0]
+    n = int(row["n"])
+    return Placed(_parse_cells(row["cells"]), counted=n, drawn=n, by_position=n)
+
+
+def _cell(
+    d: Dialect, grid: Grid, x: tuple[str, list[Any]], y: tuple[str, list[Any]], when: str = ""
+) -> tuple[str, list[Any]]:
+    """The cell of (x, y) on the grid, NULL off the page (as raster.density: 0 <= x < width, ...)."""
+    xs, xp = x
+    ys, yp = y
+    inside = (
+        f"{when + ' AND ' if when else ''}({xs}) >= 0 AND ({xs}) < {int(grid.width)}"
+        f" AND ({ys}) >= 0 AND ({ys}) < {int(grid.height)}"
+    )
+    scale = int(grid.scale)
+    sql = (
+        f"CASE WHEN {inside} THEN {d.truncate_int(f'({ys}) / {scale}')} * {int(grid.cols)}"
+        f" + {d.truncate_int(f'({xs}) / {scale}')} END"
+    )
+    return sql, xp + xp + yp + yp + yp + xp
+
+
+def _box_rows(boxes: Mapping[str, Sequence[float]]) -> list[tuple[str, float, float, float, float, int]]:
+    # Floats as Python holds them (an int box coordinate is the same number); hidden is any truthy flag.
+    return [
+        (s, float(b[0]), float(b[1]), float(b[2]), float(b[3]), 1 if b[4] else 0) for s, b in boxes.items()
+    ]
+
+
+def _parse_cells(text: str | None) -> np.ndarray:
+    if not text:
+        return np.empty(0, dtype=np.int64)
+    return np.fromstring(text, dtype=np.int64, sep=",")

@@ -1,0 +1,222 @@
+"""Heatmap facts read as arrays (index/fact_arrays.py) give the same maps as the row path.
+
+The row path fetches every click as a dict and places it with render._place;
+the columnar path places and bins in SQL. On a seeded index (both backends)
+the two must agree exactly: the same counts, the same grid, the same PNG,
+for every map type that reads facts, compare maps, empty selections and
+clicks on hidden elements.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sessionlens.heatmap import raster
+from sessionlens.heatmap.backdrop import Backdrop
+from sessionlens.heatmap.render import (
+    Selection,
+    _click_map,
+    _move_map,
+    _place,
+    click_targets,
+    placed_move_rows,
+    placed_rows,
+    wanted_selectors,
+)
+from sessionlens.heatmap.signals import ClickFact, MoveFact
+from sessionlens.index import Index, fact_arrays
+from sessionlens.index.fact_arrays import Grid
+
+SITE = "s"
+DAY = 86_400_000
+T0 = 1_790_000_000_000 - 1_790_000_000_000 % DAY  # a UTC midnight
+WIDTH, HEIGHT = 1000, 3000
+URLS = [
+    "https://shop.example/product/1",
+    "https://shop.example/product/2?utm_source=news",
+    "https://shop.example/blog/1",
+]
+# selector -> [x, y, w, h, hidden]: ints and floats as the backdrop cache holds them,
+# 1 hidden and 2 scrolled out of view, a box partly off the page, one on cell edges.
+BOXES: dict[str, list[float]] = {
+    "#a": [10, 20, 300, 40, 0],
+    "#b": [500.25, 1200.5, 120.75, 33.125, 0],
+    "#edge": [0, 0, 8, 8, 0],
+    "#wide": [900.0, 2990.0, 400.0, 50.0, 0],
+    "#hid": [100, 100, 50, 50, 1],
+    "#scrolled": [40.0, 700.0, 90.0, 20.0, 2],
+}
+# (selector, anchor): on a box, anchored to a visible box, anchor hidden / absent / none -> by position.
+TARGETS = [
+    ("#a", ""), ("#a", "#b"), ("#b", ""), ("#edge", ""), ("#wide", ""), ("#hid", ""), ("#scrolled", "#a"),
+    ("#gone", "#a"), ("#gone", "#b"), ("#gone2", "#hid"), ("#gone3", ""), ("#gone4", "#missing"),
+]  # fmt: skip
+
+
+def _backdrop(boxes: dict[str, list[float]], inner_width: float = 1000.0) -> Backdrop:
+    out = io.BytesIO()
+    Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255)).save(out, "PNG")
+    return Backdrop([out.getvalue()], boxes, WIDTH, HEIGHT, 800, HEIGHT, inner_width, HEIGHT)
+
+
+def _page_view(conn: Any, sid: str, pid: str, t0: int, url: str, vw: float, device: str) -> None:
+    conn.execute(
+        "INSERT INTO page_views (site, sid, pid, t0, end_time, duration_ms, active_ms, url, vw, vh, device,"
+        " chunks, events, clicks, inputs, errors, customs, navs, stored_bytes)"
+        " VALUES (?, ?, ?, ?, ?, 1000, 1000, ?, ?, 800, ?, 1, 1, 0, 0, 0, 0, 0, 0)",
+        (SITE, sid, pid, t0, t0 + 1000, url, vw, device),
+    )
+
+
+@pytest.fixture
+def seeded(index: Index) -> Index:
+    rng = np.random.default_rng(11)
+    views = []
+    for i in range(24):
+        t0 = T0 + (i % 3) * DAY + i * 1000
+        vw = [1000.0, 1440.0, 390.0, 0.0][i % 4]  # 0: an unknown width, scaled as the backdrop's
+        url = URLS[i % len(URLS)]
+        clicks, moves = [], []
+        for k in range(int(rng.integers(5, 40))):
+            selector, anchor = TARGETS[int(rng.integers(0, len(TARGETS)))]
+            fx, fy = (0.5, 0.5) if k == 0 else (float(rng.random()), float(rng.random()))
+            clicks.append(
+                ClickFact(
+                    t=k * 100, url=url, selector=selector, fx=fx, fy=fy,
+                    px=float(rng.uniform(-50, 1600)), py=float(rng.uniform(-50, 3200)), vw=vw, pw=1000.0,
+                    ph=3000.0, tag="div", flags="", label="", anchor=anchor,
+                    ax=float(rng.uniform(-20, 400)), ay=float(rng.uniform(-20, 60)),
+                    rage=bool(rng.random() < 0.3), dead=bool(rng.random() < 0.3), error=bool(rng.random() < 0.2),
+                )
+            )  # fmt: skip
+        for k in range(int(rng.integers(0, 30))):
+            moves.append(
+                MoveFact(
+                    t=k * 50, url=url, x=float(rng.uniform(-10, 1500)), y=float(rng.uniform(-10, 3100)), vw=vw
+                )
+            )
+        views.append((f"s{i}", f"p{i}", t0, url, vw, "mobile" if vw == 390.0 else "desktop"))
+        index.replace_clicks(SITE, f"s{i}", f"p{i}", t0, clicks, moves)
+    index.write(lambda conn: [_page_view(conn, *v) for v in views])
+    return index
+
+
+SELECTIONS = [
+    Selection(SITE, "/product/*"),
+    Selection(SITE, "https://shop.example/product/1"),
+    Selection(SITE, "/*"),
+    Selection(SITE, "/product/*", device="desktop"),
+    Selection(SITE, "/*", min_width=400, max_width=1440),
+    Selection(SITE, "/*", start=T0 + DAY, end=T0 + 3 * DAY),
+]
+
+
+def _grid(bd: Backdrop) -> Grid:
+    return Grid(bd.width, bd.height, raster.SCALE, bd.inner_width or bd.width)
+
+
+def _same_map(row_map: Any, column_map: Any) -> None:
+    assert (row_map.counted, row_map.drawn, row_map.hidden, row_map.by_position) == (
+        column_map.counted, column_map.drawn, column_map.hidden, column_map.by_position,
+    )  # fmt: skip
+    assert np.array_equal(row_map.values, column_map.values)
+    assert row_map.png == column_map.png
+
+
+@pytest.mark.parametrize("kind", ["click", "rage", "dead", "error"])
+@pytest.mark.parametrize("inner_width", [1000.0, 0.0])  # 0: the reference is the backdrop width (an int)
+def test_click_maps_equal_the_row_path(seeded: Index, kind: str, inner_width: float) -> None:
+    bd = _backdrop(BOXES, inner_width)
+    for sel in SELECTIONS:
+        rows = sel.clicks(seeded, kind)
+        placed = fact_arrays.placed_clicks(seeded, sel, kind, bd.boxes, _grid(bd))
+        reference = placed_rows(rows, bd)
+        assert np.array_equal(np.sort(placed.cells), np.sort(reference.cells)), sel
+        _same_map(_click_map(rows, bd, 30, kind, None, {}), _click_map(placed, bd, 30, kind, None, {}))
+    everything = fact_arrays.placed_clicks(seeded, SELECTIONS[2], kind, bd.boxes, _grid(bd))
+    assert everything.counted > 0 and everything.by_position > 0 and everything.drawn > everything.by_position
+
+
+def test_clicks_on_hidden_elements_are_counted_not_drawn(seeded: Index) -> None:
+    sel = Selection(SITE, "/*")
+    rows = sel.clicks(seeded, "click")
+    on_hidden = sum(1 for c in rows if c["selector"] in ("#hid", "#scrolled"))
+    assert on_hidden > 0
+    bd = _backdrop(BOXES)
+    placed = fact_arrays.placed_clicks(seeded, sel, "click", bd.boxes, _grid(bd))
+    assert placed.hidden == on_hidden and placed.drawn == len(rows) - on_hidden
+    # Hide every box: the clicks on them are all counted as hidden; the rest fall back.
+    hidden_all = {s: [*b[:4], 1] for s, b in BOXES.items()}
+    placed = fact_arrays.placed_clicks(seeded, sel, "click", hidden_all, _grid(bd))
+    xs, _, hidden, by_position = _place(rows, _backdrop(hidden_all))
+    assert (placed.hidden, placed.by_position, placed.drawn) == (hidden, by_position, len(xs))
+    assert placed.hidden == sum(1 for c in rows if c["selector"] in BOXES)
+
+
+def test_a_backdrop_without_boxes_places_every_click_by_position(seeded: Index) -> None:
+    sel = Selection(SITE, "/product/*")
+    bd = _backdrop({})
+    placed = fact_arrays.placed_clicks(seeded, sel, "click", {}, _grid(bd))
+    rows = sel.clicks(seeded, "click")
+    assert placed.by_position == placed.counted == len(rows) > 0
+    _same_map(_click_map(rows, bd, 20, "click", None, {}), _click_map(placed, bd, 20, "click", None, {}))
+
+
+def test_empty_selections(seeded: Index) -> None:
+    bd = _backdrop(BOXES)
+    for sel in (
+        Selection(SITE, "/nothing/*"),
+        Selection("other-site", "/*"),
+        Selection(SITE, "/*", start=T0 + 9 * DAY),
+    ):
+        placed = fact_arrays.placed_clicks(seeded, sel, "click", bd.boxes, _grid(bd))
+        assert (placed.counted, placed.drawn, placed.hidden, placed.by_position, placed.cells.size) == (
+            0,
+            0,
+            0,
+            0,
+            0,
+        )
+        assert fact_arrays.click_targets(seeded, sel, "click") == {}
+        moves = fact_arrays.placed_moves(seeded, sel, _grid(bd))
+        assert moves.counted == 0 and moves.cells.dtype == np.int64 and moves.cells.size == 0
+        _same_map(_click_map([], bd, 30, "click", None, {}), _click_map(placed, bd, 30, "click", None, {}))
+        _same_map(_move_map([], bd, 30, {}), _move_map(moves, bd, 30, {}))
+
+
+def test_move_maps_equal_the_row_path(seeded: Index) -> None:
+    for inner_width in (1000.0, 0.0):
+        bd = _backdrop(BOXES, inner_width)
+        for sel in SELECTIONS:
+            rows = sel.moves(seeded)
+            placed = fact_arrays.placed_moves(seeded, sel, _grid(bd))
+            assert placed.counted == len(rows)
+            assert np.array_equal(np.sort(placed.cells), np.sort(placed_move_rows(rows, bd).cells))
+            _same_map(_move_map(rows, bd, 30, {}), _move_map(placed, bd, 30, {}))
+    assert fact_arrays.placed_moves(seeded, Selection(SITE, "/*"), _grid(bd)).counted > 0
+
+
+def test_compare_maps_equal_the_row_path(seeded: Index) -> None:
+    bd = _backdrop(BOXES)
+    first, second = Selection(SITE, "/*", end=T0 + DAY), Selection(SITE, "/*", start=T0 + DAY)
+    for kind in ("click", "rage"):
+        rows = _click_map(first.clicks(seeded, kind), bd, 30, kind, second.clicks(seeded, kind), {})
+        ours = fact_arrays.placed_clicks(seeded, first, kind, bd.boxes, _grid(bd))
+        theirs = fact_arrays.placed_clicks(seeded, second, kind, bd.boxes, _grid(bd))
+        assert ours.counted > 0 and theirs.counted > 0
+        _same_map(rows, _click_map(ours, bd, 30, kind, theirs, {}))
+
+
+def test_the_backdrop_measures_the_same_elements(seeded: Index) -> None:
+    for sel in SELECTIONS:
+        for kind in ("click", "error"):
+            counted = fact_arrays.click_targets(seeded, sel, kind)
+            assert counted == click_targets(sel.clicks(seeded, kind))
+    wanted = wanted_selectors(fact_arrays.click_targets(seeded, Selection(SITE, "/*"), "click"))
+    assert {"#a", "#b", "#gone", "#missing", "#hid"} <= set(wanted)  # targets and their anchors
+    assert "" not in wanted
