@@ -271,13 +271,32 @@ def test_retention_removes_old_sessions_only(
     site.retention_days = 2
     SiteRegistry(store).save(site)
 
-    report = RetentionJob(store, index, 3600).run_due("worker-1")
+    report = RetentionJob(store, index, 3600).run_due("worker-1", force=True)  # the app's worker may have run
 
     assert report is not None and [s["sid"] for s in report["sites"][site.key]["sessions"]] == [old.sid]
     assert_gone(store, index, old)
     assert_replays(store, site, new)
     assert index.session(other.sid) is not None
     assert [r["action"] for r in audit_records(store)] == ["retention"]
+
+
+def test_an_idle_worker_runs_the_retention_job(
+    client: TestClient, store: LocalStore, index: Index, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = Visitor("Old")
+    long_ago = time.time() - 3 * 86_400
+    monkeypatch.setattr(ingest, "time", types.SimpleNamespace(time=lambda: long_ago))
+    record(client, site, old, t0=int(long_ago * 1000), pages=1)
+    monkeypatch.undo()
+    site.retention_days = 1
+    SiteRegistry(store).save(site)
+    worker = client.app.state.derivation
+    worker.periodic[:] = [RetentionJob(store, index, 0)]
+    deadline = time.monotonic() + 20
+    while index.session(old.sid) is not None and time.monotonic() < deadline:
+        worker.wait_idle(5)
+        time.sleep(0.05)
+    assert index.session(old.sid) is None and not list(store.list(keys.session_prefix(site.key, old.sid)))
 
 
 def test_the_retention_job_runs_once_when_two_workers_race(index_location: dict[str, Any], store: LocalStore) -> None:

@@ -24,6 +24,7 @@ from sessionlens.derivation.worker import Worker
 from sessionlens.health import problems as health_problems
 from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import Index, open_index
+from sessionlens.lifecycle.retention import RetentionJob
 from sessionlens.recorder_asset import RecorderAsset, snippet_html
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.responses import JSON, error
@@ -80,6 +81,8 @@ def create_app(
         lease_seconds=settings.derivation_lease_seconds,
         max_attempts=settings.derivation_max_attempts,
     )
+    if settings.retention_period_seconds > 0:  # sessions past their site's retention_days
+        derivation.periodic.append(RetentionJob(store, index, settings.retention_period_seconds))
     if settings.derivation_worker:
         derivation.start()
     accounts = Accounts(store, cache_seconds=settings.auth_cache_seconds)

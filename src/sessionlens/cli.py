@@ -150,6 +150,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         lease_seconds=settings.derivation_lease_seconds,
         max_attempts=settings.derivation_max_attempts,
     )
+    if settings.retention_period_seconds > 0:  # sessions past their site's retention_days
+        from sessionlens.lifecycle.retention import RetentionJob
+
+        worker.periodic.append(RetentionJob(store, index, settings.retention_period_seconds))
     try:
         if args.once:
             done = worker.drain()

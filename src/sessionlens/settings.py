@@ -150,6 +150,13 @@ SETTINGS: tuple[Setting, ...] = (
         "one object, stylesheets, images and canvas frames stored once per site. 0 turns it off.",
     ),
     Setting(
+        "retention_period_seconds",
+        3600,
+        "How often (seconds) the retention job runs: any worker (or serve process deriving) may take its "
+        "lease in the index, one runs it per period, removing sessions older than their site's "
+        "retention_days (`sessionlens sites set KEY --retention-days N`). 0: only `sessionlens retention run`.",
+    ),
+    Setting(
         "compaction_level",
         19,
         "zstd level of compacted page views and assets (ingest stays at level 3).",

@@ -17,6 +17,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from sessionlens.derivation.derivations import Context, DerivationError, derive_page_view
 from sessionlens.index import IndexClosed, WorkItem
@@ -53,6 +54,8 @@ class Worker:
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stop = threading.Event()
+        # Scheduled jobs run when idle, e.g. retention (lifecycle/retention.py); each takes its own lease.
+        self.periodic: list[Callable[[str], object]] = []
         self._thread: threading.Thread | None = None
 
     # -- control ---------------------------------------------------------------
@@ -114,7 +117,14 @@ class Worker:
                 break  # the rest of the claim expires and is taken again
             self._derive(item)
         if not items and self.ctx.compactor is not None and not self._stop.is_set():
-            return self.ctx.compactor.run_due(self.name)
+            if compacted := self.ctx.compactor.run_due(self.name):
+                return compacted
+        if not items and not self._stop.is_set():
+            for job in self.periodic:
+                try:
+                    job(self.name)
+                except Exception:  # the job's lease expires and it is tried again later
+                    log.exception("scheduled job %s failed", getattr(job, "__qualname__", job))
         return len(items)
 
     def drain(self) -> int:

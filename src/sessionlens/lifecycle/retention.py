@@ -50,6 +50,15 @@ class RetentionJob:
     def __init__(self, store: BlobStore, index: Any, period_seconds: float) -> None:
         self.store, self.index = store, index
         self.period_ms = int(period_seconds * 1000)
+        self._next_look = 0.0  # monotonic: an idle worker looks at the lease at most once a minute
+
+    def __call__(self, holder: str) -> dict[str, Any] | None:
+        """The worker's periodic hook: look at most once a minute (or period), then run_due."""
+        now = time.monotonic()
+        if now < self._next_look:
+            return None
+        self._next_look = now + min(60.0, self.period_ms / 1000)
+        return self.run_due(holder)
 
     def run_due(self, holder: str, force: bool = False) -> dict[str, Any] | None:
         """Run the job if this holder takes its lease (and, unless forced, a period has passed)."""
