@@ -18,7 +18,7 @@ import { watchSheets } from "./layout/styles.js";
   let recording = null;
   let consent = false;
   let stopped = false;
-  const early = []; // track() calls made before recording started
+  const early = []; // track() and identify() calls made before recording started
 
   function privacyAllows() {
     if (config.consentRequired && !consent) return false;
@@ -38,10 +38,15 @@ import { watchSheets } from "./layout/styles.js";
       const session = resumeSession(config.sampleRate);
       if (!session.sampled) return;
       recording = startRecording(config, session, canStore);
-      for (const [name, props, at] of early.splice(0)) recording.track(name, props, at);
+      for (const [method, a, b, at] of early.splice(0)) recording[method](a, b, at);
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", begin, { once: true });
     else begin();
+  }
+
+  function later(method, a, b) {
+    if (recording) recording[method](a, b);
+    else if (privacyAllows() && early.length < 100) early.push([method, a, b, Date.now()]);
   }
 
   const api = {
@@ -51,8 +56,11 @@ import { watchSheets } from "./layout/styles.js";
       maybeStart();
     },
     track(name, props) {
-      if (recording) recording.track(name, props);
-      else if (privacyAllows() && early.length < 100) early.push([name, props, Date.now()]);
+      later("track", name, props);
+    },
+    // sessionlens.identify(userId, traits): the site's own id of the visitor (docs/privacy.md).
+    identify(userId, traits) {
+      later("identify", userId, traits);
     },
     consent(given) {
       consent = !!given;

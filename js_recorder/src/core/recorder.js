@@ -34,7 +34,7 @@ export function startRecording(config, session, canStore) {
     transport.add(event);
   });
   transport = createTransport({
-    endpoint: config.endpoint, sid: session.id, pid, t0: ctx.t0, retryMaxMs: config.retryMaxMs, canStore,
+    endpoint: config.endpoint, sid: session.id, pid, t0: ctx.t0, vid: session.vid, retryMaxMs: config.retryMaxMs, canStore,
   });
   mutations = createMutations(ctx);
   ctx.observeRoot = (root) => mutations.observe(root);
@@ -78,6 +78,21 @@ export function startRecording(config, session, canStore) {
       try { clean = JSON.parse(JSON.stringify(props || {}).slice(0, 8192)); } catch { /* keep {} */ }
       if (typeof clean !== "object" || Array.isArray(clean) || !clean) clean = { value: clean };
       ctx.emit(["custom", at == null ? ctx.now() : Math.max(0, at - ctx.t0), String(name).slice(0, 128) || "event", clean]);
+    },
+    // The site's own id of the visitor and flat traits, trimmed to what ingest accepts (a refused
+    // batch would lose every event in it): ids without control characters, <= 50 traits.
+    identify(user, traits, at) {
+      const id = String(user ?? "").replace(/[\0-\x1f\x7f]/g, "").slice(0, 256);
+      const flat = {};
+      let n = 0;
+      for (const [k, v] of Object.entries(traits || {})) {
+        const t = typeof v;
+        if (k && k.length <= 64 && n < 50 && (v === null || t === "boolean" || t === "string" || (t === "number" && Math.abs(v) < 2 ** 53))) {
+          flat[k] = t === "string" ? v.slice(0, 256) : v;
+          n++;
+        }
+      }
+      if (id) ctx.emit(["identify", at == null ? ctx.now() : Math.max(0, at - ctx.t0), id, flat]);
     },
     flush() {
       mutations.flush();

@@ -3,6 +3,7 @@
 // Nothing is written to storage before the recorder may record (consent).
 
 const KEY = "sl_session";
+const VID_KEY = "sl_vid";
 const IDLE_MS = 30 * 60 * 1000;
 
 export function randomId() {
@@ -18,6 +19,16 @@ function write(s) {
   try { localStorage.setItem(KEY, JSON.stringify(s)); } catch { /* storage may be full or blocked */ }
 }
 
+// The first-party visitor id: made here, so only once recording is allowed (after consent
+// where the site requires it), kept until consent is withdrawn; sent as the batch's `vid`.
+function visitorId() {
+  try {
+    let v = localStorage.getItem(VID_KEY);
+    if (!/^[\w-]{8,64}$/.test(v || "")) localStorage.setItem(VID_KEY, (v = randomId()));
+    return v;
+  } catch { return undefined; /* no storage: no visitor id */ }
+}
+
 export function resumeSession(sampleRate) {
   const now = Date.now();
   let s = read();
@@ -29,6 +40,7 @@ export function resumeSession(sampleRate) {
   let lastWrite = now;
   return {
     id: s.id,
+    vid: visitorId(),
     sampled: s.sampled,
     // Called on user activity; the write is throttled to stay cheap.
     touch() {
@@ -39,5 +51,5 @@ export function resumeSession(sampleRate) {
 }
 
 export function forgetSession() {
-  try { localStorage.removeItem(KEY); localStorage.removeItem("sl_pending"); } catch { /* nothing to forget */ }
+  try { for (const k of [KEY, VID_KEY, "sl_pending"]) localStorage.removeItem(k); } catch { /* nothing to forget */ }
 }

@@ -13,7 +13,7 @@ const MAX_ESTIMATE = 400000;
 const KEEPALIVE_LIMIT = 60000;
 
 export function createTransport(opts) {
-  const { endpoint, sid, pid, t0, retryMaxMs, canStore } = opts;
+  const { endpoint, sid, pid, t0, vid, retryMaxMs, canStore } = opts;
   let buffer = [];
   let estimate = 0;
   let seq = 0;
@@ -33,7 +33,7 @@ export function createTransport(opts) {
   // Close the open batch: it gets its sequence number now.
   function cut() {
     if (!buffer.length) return;
-    const body = JSON.stringify({ v: 1, sid, pid, seq: seq++, t0, events: buffer });
+    const body = JSON.stringify({ v: 1, sid, pid, seq: seq++, t0, vid, events: buffer });
     buffer = [];
     estimate = 0;
     queue.push({ e: endpoint, b: body });
