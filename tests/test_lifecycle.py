@@ -25,7 +25,7 @@ from sessionlens.lifecycle.access import access_zip
 from sessionlens.lifecycle.audit import audit_records
 from sessionlens.lifecycle.erasure import Subject, erase
 from sessionlens.lifecycle.holds import AssetsBusy, assets_held
-from sessionlens.lifecycle.refs import assets_referenced
+from sessionlens.lifecycle.refs import assets_referenced, references
 from sessionlens.lifecycle.retention import RetentionJob
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.sites import Site, SiteRegistry
@@ -208,6 +208,9 @@ def test_erasure_leaves_nothing_of_the_visitor_and_others_replay(
     # B is whole: its rows, its objects, its replay, and the stylesheet asset it shares with A.
     assert index.session(b.sid) is not None and len(index.page_views(site.key, b.sid)) == 2
     assert _sha(SHARED_CSS) in assets_referenced(store, objects, site.key, only={b.sid})
+    # Packs alone hold the reference too (their chunks are msgpack bytes of their own).
+    b_packs = [k for k in store.list(keys.session_prefix(site.key, b.sid)) if keys.parse_pack_key(k)]
+    assert b_packs and any(_sha(SHARED_CSS) in references(objects, site.key, store.get(k)) for k in b_packs)
     assert_replays(store, site, b)
     (record_,) = audit_records(store)
     assert record_["requested_by"] == "test:ada" and record_["subject"]["kind"] == "visitor"

@@ -11,12 +11,8 @@ what is actually stored.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-import msgpack
-
-from sessionlens import codec, keys
-from sessionlens.compaction.assets import ASSET_EXT
+from sessionlens import keys
 from sessionlens.compaction.objects import SiteObjects
 from sessionlens.stores.base import BlobStore
 
@@ -33,16 +29,11 @@ def session_of(key: str) -> str | None:
 
 
 def references(objects: SiteObjects, site: str, blob: bytes) -> set[str]:
-    """SHA-256 hex digests of the assets one stored object references (assets are not read)."""
-    found: set[str] = set()
+    """SHA-256 hex digests of the assets one stored object references (assets are not read).
 
-    def note(code: int, data: bytes) -> Any:
-        if code == ASSET_EXT and len(data) == 32:
-            found.add(data.hex())
-        return msgpack.ExtType(code, data)
-
-    codec.decode(blob, lambda i: objects.dictionary(site, i), note)
-    return found
+    SiteObjects decides how: a pack's chunks are msgpack bytes of their own,
+    so a decode of the pack alone would see none of their references."""
+    return objects.references(site, blob)
 
 
 def referencing_keys(store: BlobStore, site: str, sids: set[str] | None = None) -> Iterator[str]:
