@@ -82,7 +82,7 @@ class Round:
         self.index.close()
         self.cluster.stop_all()
 
-    def run(self, clients: int, seconds: float, batches: int) -> dict[str, float]:
+    def run(self, clients: int, seconds: float, batches: int, pause: float = 0.0) -> dict[str, float]:
         latencies: list[float] = []
         last_acked: dict[tuple[str, str], float] = {}  # page view -> ack time of its last batch
         lock = threading.Lock()
@@ -112,6 +112,7 @@ class Round:
                             last_acked[(sid, pid)] = time.monotonic()
                     if time.monotonic() >= stop_at[0]:
                         break  # an unfinished page view is not counted for the lag
+                    time.sleep(pause)  # a recorder's flush interval; 0: as fast as answered
             conn.close()
 
         lags: dict[tuple[str, str], float] = {}
@@ -173,6 +174,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--batches", type=int, default=5, help="batches per page view")
     parser.add_argument("--configs", default="sqlite,pg-1,pg-2,pg-4")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds each client waits between batches")
     args = parser.parse_args()
     os.environ.update(
         {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -202,7 +204,7 @@ def main() -> None:
                     r.start()
                     try:
                         r.run(args.clients, 1, args.batches)  # warm-up: connections, pools, partitions
-                        result = r.run(args.clients, args.seconds, args.batches)
+                        result = r.run(args.clients, args.seconds, args.batches, args.pause)
                     finally:
                         r.stop()
                     results.setdefault(name, []).append(result)
