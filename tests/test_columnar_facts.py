@@ -10,6 +10,7 @@ clicks on hidden elements.
 from __future__ import annotations
 
 import io
+import statistics
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ from sessionlens.heatmap import raster
 from sessionlens.heatmap.backdrop import Backdrop
 from sessionlens.heatmap.render import (
     Selection,
+    _backdrop_view,
+    _backdrop_view_in,
     _click_map,
     _move_map,
     _place,
@@ -30,7 +33,9 @@ from sessionlens.heatmap.render import (
 )
 from sessionlens.heatmap.signals import ClickFact, MoveFact
 from sessionlens.index import Index, fact_arrays
+from sessionlens.index import heatmaps as heatmap_queries
 from sessionlens.index.fact_arrays import Grid
+from sessionlens.session_search import FilterError
 
 SITE = "s"
 DAY = 86_400_000
@@ -64,13 +69,16 @@ def _backdrop(boxes: dict[str, list[float]], inner_width: float = 1000.0) -> Bac
     return Backdrop([out.getvalue()], boxes, WIDTH, HEIGHT, 800, HEIGHT, inner_width, HEIGHT)
 
 
-def _page_view(conn: Any, sid: str, pid: str, t0: int, url: str, vw: float, device: str) -> None:
+def _page_view(
+    conn: Any, sid: str, pid: str, t0: int, url: str, vw: float, vh: float, device: str | None
+) -> None:
     conn.execute(
         "INSERT INTO page_views (site, sid, pid, t0, end_time, duration_ms, active_ms, url, vw, vh, device,"
         " chunks, events, clicks, inputs, errors, customs, navs, stored_bytes)"
-        " VALUES (?, ?, ?, ?, ?, 1000, 1000, ?, ?, 800, ?, 1, 1, 0, 0, 0, 0, 0, 0)",
-        (SITE, sid, pid, t0, t0 + 1000, url, vw, device),
+        " VALUES (?, ?, ?, ?, ?, 1000, 1000, ?, ?, ?, ?, 1, 1, 0, 0, 0, 0, 0, 0)",
+        (SITE, sid, pid, t0, t0 + 1000, url, vw, vh, device),
     )
+    conn.execute("INSERT INTO page_urls (site, sid, pid, url) VALUES (?, ?, ?, ?)", (SITE, sid, pid, url))
 
 
 @pytest.fixture
@@ -100,7 +108,9 @@ def seeded(index: Index) -> Index:
                     t=k * 50, url=url, x=float(rng.uniform(-10, 1500)), y=float(rng.uniform(-10, 3100)), vw=vw
                 )
             )
-        views.append((f"s{i}", f"p{i}", t0, url, vw, "mobile" if vw == 390.0 else "desktop"))
+        vh = [0.0, 640.0, 800.5, 900.0, 700.0][i % 5]  # 0: not recorded, left out of the median
+        device = None if i % 7 == 6 else "mobile" if vw == 390.0 else "desktop"
+        views.append((f"s{i}", f"p{i}", t0, url, vw, vh, device))
         index.replace_clicks(SITE, f"s{i}", f"p{i}", t0, clicks, moves)
     index.write(lambda conn: [_page_view(conn, *v) for v in views])
     return index
@@ -220,3 +230,27 @@ def test_the_backdrop_measures_the_same_elements(seeded: Index) -> None:
     wanted = wanted_selectors(fact_arrays.click_targets(seeded, Selection(SITE, "/*"), "click"))
     assert {"#a", "#b", "#gone", "#missing", "#hid"} <= set(wanted)  # targets and their anchors
     assert "" not in wanted
+
+
+def test_the_backdrop_page_view_and_class_height_are_those_chosen_from_every_page_view(seeded: Index) -> None:
+    def outcome(fn: Any) -> Any:
+        try:
+            return fn()
+        except (FilterError, LookupError) as exc:
+            return type(exc)
+
+    for sel in [*SELECTIONS, Selection(SITE, "/nothing/*")]:
+        views = sel.page_views(seeded)
+        for width in (390, 1000, 1200, 1440, 2000):
+            for pid in (None, views[-1]["pid"] if views else "p0", "nope"):
+                old = outcome(lambda: _backdrop_view(views, width, pid))  # noqa: B023
+                new = outcome(lambda: _backdrop_view_in(seeded, sel, width, pid))  # noqa: B023
+                if not isinstance(old, dict):
+                    assert new is old
+                    continue
+                assert (new["sid"], new["pid"]) == (old["sid"], old["pid"])
+                heights = sorted(
+                    h for v in views if v.get("device") == old.get("device") if (h := v["vh"]) and h > 0
+                )
+                expected = statistics.median(heights) if heights else None
+                assert heatmap_queries.median_view_height(seeded, sel, old.get("device")) == expected

@@ -150,6 +150,16 @@ def choose_backdrop(
     return view["sid"], view["pid"], at
 
 
+def _backdrop_view_in(index: Index, sel: Selection, width: int, pid: str | None) -> dict[str, Any]:
+    """As _backdrop_view, the choice made in SQL."""
+    view = heatmap_queries.backdrop_view(index, sel, width, pid)
+    if view is None and pid:
+        raise FilterError(f"page view {pid} is not in this selection")
+    if view is None:
+        raise LookupError("no recorded page view matches this selection yet")
+    return view
+
+
 def _backdrop_view(views: list[dict[str, Any]], width: int, pid: str | None) -> dict[str, Any]:
     if pid:
         views = [v for v in views if v["pid"] == pid]
@@ -177,15 +187,15 @@ def build_heatmap(
     step("selecting")
     # Facts are read as counts and grid cells computed in SQL (index/fact_arrays.py), never as rows.
     targets = fact_arrays.click_targets(index, sel, kind) if kind not in ("scroll", "move") else {}
-    views = sel.page_views(index)
-    view = _backdrop_view(views, width, pid)
+    # The backdrop's page view and its class's median height are chosen in SQL (not from every page view).
+    view = _backdrop_view_in(index, sel, width, pid)
     sid, bpid = view["sid"], view["pid"]
     found = page_moments.scan(reader, sel.site, sid, bpid)
     moment = "chosen" if at is not None else next((m.label for m in found.moments if m.default), "")
     at = found.default if at is None else at
     # The device class's visitors: its median viewport height is the backdrop's.
-    same_class = [v["vh"] for v in views if v.get("device") == view.get("device")]
-    device = profile_for(found.meta, same_class, width)
+    median_height = heatmap_queries.median_view_height(index, sel, view.get("device"))
+    device = profile_for(found.meta, [median_height] if median_height is not None else [], width)
     selectors = wanted_selectors(targets)
     step("rendering backdrop")
     bd = render_backdrop(
@@ -196,7 +206,7 @@ def build_heatmap(
     text = {"sessionlens:moment": f"{at}; {moment}", "sessionlens:device": device.describe()}
     grid = Grid(bd.width, bd.height, raster.SCALE, bd.inner_width or bd.width)
     if kind == "scroll":
-        result = _scroll_map(views, bd, text)
+        result = _scroll_map(sel.page_views(index), bd, text)
     elif kind == "move":
         result = _move_map(fact_arrays.placed_moves(index, sel, grid), bd, radius, text)
     else:

@@ -76,16 +76,19 @@ class Placed:
 
 def click_targets(index: Index, sel: Any, kind: str) -> dict[tuple[str, str], int]:
     """Clicks of the selection (of one signal `kind`) per (selector, anchor)."""
+    d = index.dialect
+    grouping = (
+        " GROUP BY c.url, c.selector, c.anchor" if d.groups_by_sorting else " GROUP BY c.selector, c.anchor"
+    )
     sql, params = _facts(
-        index, sel, "clicks", "c", "c.url, c.selector, c.anchor, COUNT(*) AS n",
-        _SIGNALS.get(kind, "") + " GROUP BY c.url, c.selector, c.anchor",
-    )  # fmt: skip
-    # Grouped by URL too: on SQLite the covering index then hands the rows over in group order (no sort).
-    found: dict[tuple[str, str], int] = {}
-    for row in index.query(sql, params):
-        key = (row["selector"], row["anchor"])
-        found[key] = found.get(key, 0) + int(row["n"])
-    return found
+        index, sel, "clicks", "c", "c.selector, c.anchor, COUNT(*) AS n", _SIGNALS.get(kind, "") + grouping
+    )
+    if d.groups_by_sorting:
+        # Grouped by URL first: SQLite's covering index hands the rows over in that order, so the
+        # inner grouping sorts nothing, the outer one only the (far fewer) inner groups.
+        sql = f"SELECT selector, anchor, SUM(n) AS n FROM ({sql}) g GROUP BY selector, anchor"  # noqa: S608
+    found = index.read(lambda conn: _run(conn, d, sql, params))
+    return {(row[0], row[1]): int(row[2]) for row in found}
 
 
 def placed_clicks(
@@ -131,6 +134,8 @@ def placed_clicks(
     rows = _box_rows(boxes)
 
     def read(conn: Any) -> list[Any]:
+        for statement in d.bulk_read_settings():
+            conn.execute(statement)
         conn.execute(d.ddl(BOXES_TABLE))
         conn.executemany(
             "INSERT INTO heatmap_boxes (sel, x, y, w, h, hidden) VALUES (?, ?, ?, ?, ?, ?)", rows
@@ -163,9 +168,14 @@ def placed_moves(index: Index, sel: Any, grid: Grid) -> Placed:
         (scaled.format(d.finite_operand("m.y"), vw=vw), [ref, ref]),
     )  # fmt: skip
     sql, where = _facts(index, sel, "moves", "m", f"COUNT(*) AS n, {d.int_list_agg(cell_sql)} AS cells")
-    row = index.query(sql, cell_params + where)[0]
-    n = int(row["n"])
-    return Placed(_parse_cells(row["cells"]), counted=n, drawn=n, by_position=n)
+    n, cells = index.read(lambda conn: _run(conn, d, sql, cell_params + where))[0]
+    return Placed(_parse_cells(cells), counted=int(n), drawn=int(n), by_position=int(n))
+
+
+def _run(conn: Any, d: Dialect, sql: str, params: list[Any]) -> list[Any]:
+    for statement in d.bulk_read_settings():
+        conn.execute(statement)
+    return conn.execute(sql, params).fetchall()
 
 
 def _cell(

@@ -96,14 +96,48 @@ def element_parts(index: Index, sel: Any, kind: str) -> list[dict[str, Any]]:
     return index.query(sql, params)
 
 
-def page_views(index: Index, sel: Any) -> list[dict[str, Any]]:
-    """The page views that showed the selected page, newest first."""
+def _views(index: Index, sel: Any, columns: str, extra: str = "") -> tuple[str, list[Any]]:
+    """SELECT `columns` of the page views that showed the selected page (`extra`: fixed SQL after WHERE)."""
     where, params, _ = _view_filters(sel, "p")
     match, match_params = page_url_condition(index.dialect, sel.pattern)
+    # Not correlated: the matching URLs' page views are found once (a correlated EXISTS probed
+    # every matching URL for every page view of the site: seconds at 100,000 page views).
     sql = (
-        f"SELECT p.* FROM page_views p WHERE {where} AND EXISTS (SELECT 1 FROM page_urls u"  # noqa: S608
-        " JOIN url_keys k ON k.site = u.site AND k.url = u.url"
-        f" WHERE u.site = p.site AND u.sid = p.sid AND u.pid = p.pid AND {match})"
-        " ORDER BY p.t0 DESC"
+        f"SELECT {columns} FROM page_views p WHERE {where} AND (p.site, p.sid, p.pid) IN ("  # noqa: S608
+        " SELECT u.site, u.sid, u.pid FROM page_urls u WHERE u.site = ? AND u.url IN ("
+        f" SELECT k.url FROM url_keys k WHERE k.site = ? AND {match})){extra}"
     )
-    return index.query(sql, [*params, *match_params])
+    return sql, [*params, sel.site, sel.site, *match_params]
+
+
+def page_views(index: Index, sel: Any) -> list[dict[str, Any]]:
+    """The page views that showed the selected page, newest first."""
+    sql, params = _views(index, sel, "p.*", " ORDER BY p.t0 DESC")
+    return index.query(sql, params)
+
+
+def backdrop_view(index: Index, sel: Any, width: int, pid: str | None = None) -> dict[str, Any] | None:
+    """The page view a heatmap is drawn over: the newest recorded at the window width closest to
+    `width` (only `pid`, when given); None when the selection has none."""
+    sql, params = _views(
+        index, sel, "p.site, p.sid, p.pid, p.t0, p.vw, p.vh, p.device",
+        (" AND p.pid = ?" if pid else "") + " ORDER BY abs(COALESCE(p.vw, 0) - ?), p.t0 DESC LIMIT 1",
+    )  # fmt: skip
+    rows = index.query(sql, [*params, *([pid] if pid else []), width])
+    return rows[0] if rows else None
+
+
+def median_view_height(index: Index, sel: Any, device: str | None) -> float | None:
+    """The median recorded viewport height (vh > 0) of the selection's page views of a device class
+    (statistics.median's value: the middle one, or the mean of the middle two); None when none."""
+    same = " AND p.device = ?" if device is not None else " AND p.device IS NULL"
+    # A recorded number above 0 (NaN, which PostgreSQL sorts above all, is left out, as Python's `h > 0` does).
+    valid = " AND p.vh > 0 AND p.vh <= 9007199254740991"
+    sql, params = _views(index, sel, "COUNT(*) AS n", same + valid)
+    device_params = [device] if device is not None else []
+    n = int(index.query(sql, [*params, *device_params])[0]["n"])
+    if not n:
+        return None
+    sql, params = _views(index, sel, "p.vh", same + valid + " ORDER BY p.vh LIMIT ? OFFSET ?")
+    middle = [float(r["vh"]) for r in index.query(sql, [*params, *device_params, 2 - n % 2, (n - 1) // 2])]
+    return middle[0] if len(middle) == 1 else (middle[0] + middle[1]) / 2
