@@ -92,8 +92,16 @@ class Compactor:
     # -- the queue -------------------------------------------------------------------
 
     def schedule(self, views: list[PageView], now_ms: int | None = None) -> None:
-        due = (now_ms if now_ms is not None else _now_ms()) + self.idle_ms
-        compaction_queue.schedule(self.index, views, due)
+        now = now_ms if now_ms is not None else _now_ms()
+        again_after = self.idle_ms // RESCHEDULE_SHARE
+        with self._lock:
+            if len(self._scheduled) > SCHEDULED_MEMORY:
+                self._scheduled.clear()  # forgetting only costs a write per page view
+            pushed = [v for v in views if v not in self._scheduled or now - self._scheduled[v] >= again_after]
+            for view in pushed:
+                self._scheduled[view] = now
+        if pushed:
+            compaction_queue.schedule(self.index, pushed, now + self.idle_ms)
 
     def claim(self, worker: str, now_ms: int, limit: int = 1) -> list[CompactionItem]:
         rows = compaction_queue.claim(self.index, worker, now_ms, self.lease_ms, self.max_attempts, limit)
