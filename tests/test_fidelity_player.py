@@ -9,10 +9,12 @@ them (tests/fidelity.py).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.fidelity import MAX_SHARE, TOLERANCE, FidelityRun, different_share
 
@@ -25,12 +27,20 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FidelityRun]:
         yield fidelity
 
 
+def crop(png: bytes, box: tuple[int, int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).crop(box).save(out, "PNG")
+    return out.getvalue()
+
+
 def check_player(run: FidelityRun, rec, tmp_path: Path) -> None:
     report = run.compare_player(rec, tolerance=TOLERANCE, max_share=MAX_SHARE, out_dir=tmp_path)
     assert report.ok, report.text()
 
 
-def test_svg_path_data_in_attribute_mutations_survives_the_pii_scrub(run: FidelityRun, tmp_path: Path) -> None:
+def test_svg_path_data_in_attribute_mutations_survives_the_pii_scrub(
+    run: FidelityRun, tmp_path: Path
+) -> None:
     # Class 5: path data and point lists set after load arrive as attribute
     # mutations (and an added node); the server's card-number scan must not
     # mask their digit runs ("Expected number" in the player, shapes gone).
@@ -62,7 +72,9 @@ def test_frames_two_levels_deep(run: FidelityRun, tmp_path: Path) -> None:
     check_player(run, rec, tmp_path)
 
 
-def test_a_frame_added_inside_a_frame_after_the_snapshot_is_recorded(run: FidelityRun, tmp_path: Path) -> None:
+def test_a_frame_added_inside_a_frame_after_the_snapshot_is_recorded(
+    run: FidelityRun, tmp_path: Path
+) -> None:
     # A new second-level frame, added by the first-level frame's script long
     # after the snapshot, is recorded with the document it loads.
     rec = run.record("nested_frames_deep.html")
@@ -79,6 +91,36 @@ def test_a_frame_added_inside_a_frame_after_the_snapshot_is_recorded(run: Fideli
     rec.moment("late frame loaded")
     rec.finish()
     check_player(run, rec, tmp_path)
+
+
+def test_the_browser_default_focus_ring_of_a_focused_field(run: FidelityRun, tmp_path: Path) -> None:
+    # A page with no focus styles of its own: the focused text field and
+    # textarea show the browser's ring live, and the player draws the same
+    # on the element it marks focused (.sl--focus).
+    # The ring is a thin line, a small share of the page: each moment is also
+    # compared around its field alone, where a missing ring is most of the change.
+    rec = run.record("focus_ring.html")
+    boxes = []
+    for field in ("#name", "#notes"):
+        rec.page.focus(field)
+        rec.moment(f"{field} focused")
+        b = rec.page.locator(field).bounding_box()
+        boxes.append(
+            (int(b["x"]) - 8, int(b["y"]) - 8, int(b["x"] + b["width"]) + 8, int(b["y"] + b["height"]) + 8)
+        )
+    rec.finish()
+    check_player(run, rec, tmp_path)
+    start = run.session_start(rec.sid)
+    for moment, box in zip(rec.moments, boxes, strict=True):
+        run.open_moment(rec.sid, moment.at - start)
+        live, replay = crop(moment.shot, box), crop(run.replay_shot(), box)
+        share = different_share(live, replay)
+        if share > MAX_SHARE:
+            (tmp_path / "focus-live.png").write_bytes(live)
+            (tmp_path / "focus-replay.png").write_bytes(replay)
+        assert share <= MAX_SHARE, (
+            f"{moment.name}: {share:.2%} of the pixels around the field differ ({tmp_path})"
+        )
 
 
 def test_a_scrolled_moment_with_an_open_popover_in_the_player_and_the_export(

@@ -135,7 +135,8 @@ async function frameDocument(iframe) {
 
 export async function documentOf(doc, isExport) {
   const children = [];
-  let adopted = doc.adoptedStyleSheets ? doc.adoptedStyleSheets.length : 0;
+  // The player's own sheets (its focus ring) are not the page's.
+  let adopted = doc.adoptedStyleSheets ? doc.adoptedStyleSheets.filter((s) => !s.slPlayer).length : 0;
   for (const c of doc.childNodes) if (c.nodeType === 1) children.push(await elementOf(c, isExport));
   if (isExport && children.length) {
     // The export's own head: the policy first, adopted sheets as marked <style>s.

@@ -25,6 +25,15 @@ import {
 const NS = { svg: "http://www.w3.org/2000/svg", math: "http://www.w3.org/1998/Math/MathML" };
 const XLINK = "http://www.w3.org/1999/xlink";
 const ACTIVE = ["sl--hover", "sl--focus", "sl--focus-within"];
+// The browser's own focus ring (Chromium's html.css: :focus-visible { outline:
+// auto 1px -webkit-focus-ring-color }) never shows in a frame nobody focuses,
+// so it is given to .sl--focus on the controls that show it however focus
+// came: text fields and editable regions (a button shows it only after
+// keyboard use, which is not recorded). In a cascade layer, so every rule of
+// the page's own wins over it, as over the browser's.
+const UA_FOCUS_RING = "@layer sl-ua{:where(input:not([type=button i],[type=submit i],[type=reset i],[type=image i]," +
+  "[type=checkbox i],[type=radio i],[type=file i],[type=color i],[type=range i]),textarea," +
+  "[contenteditable]:not([contenteditable=false i])).sl--focus{outline:-webkit-focus-ring-color auto 1px;outline-offset:0}}";
 
 // -- the player's own sanitiser ----------------------------------------------
 //
@@ -221,7 +230,19 @@ export class PageDom {
     this.focused = [];
     const doc = this.doc;
     if (doc.documentElement) doc.documentElement.remove();
-    doc.adoptedStyleSheets = [];
+    doc.adoptedStyleSheets = this.playerSheets();
+  }
+
+  // The player's own sheets of the top document, first among its adopted ones (marked slPlayer).
+  playerSheets() {
+    try {
+      const sheet = new this.win.CSSStyleSheet();
+      sheet.replaceSync(UA_FOCUS_RING);
+      sheet.slPlayer = true;
+      return [sheet];
+    } catch (e) {
+      return []; // constructed sheets unsupported
+    }
   }
 
   // A keyframe and the events after it, laid out once at the end.
@@ -365,7 +386,8 @@ export class PageDom {
     if (info) { info.adopted = props.adopted.filter((c) => typeof c === "string").map(rewriteStates); return; }
     const Sheet = (root.defaultView || (root.ownerDocument && root.ownerDocument.defaultView) || this.win).CSSStyleSheet;
     try {
-      root.adoptedStyleSheets = props.adopted.map((css) => { const s = new Sheet(); s.replaceSync(rewriteStates(css)); return s; });
+      const own = root === this.doc ? root.adoptedStyleSheets.filter((s) => s.slPlayer) : [];
+      root.adoptedStyleSheets = own.concat(props.adopted.map((css) => { const s = new Sheet(); s.replaceSync(rewriteStates(css)); return s; }));
     } catch (e) { /* constructed sheets unsupported */ }
   }
 
