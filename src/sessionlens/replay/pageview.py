@@ -121,22 +121,44 @@ class PageViewReader:
         frame, rest = self.state_at(site, sid, pid, at)
         return DomState.from_keyframe(frame).apply_all(rest)
 
+    def _span(self, site: str, sid: str, pid: str, seq: int) -> tuple[int, int]:
+        """(first t, last t) of a chunk's events, (0, 0) when it has none."""
+        span = self._ranges.get((site, sid, pid, seq))
+        if span is None:
+            events = self.chunk(site, sid, pid, seq)["events"]
+            span = (events[0][1], events[-1][1]) if events else (0, 0)
+            self._ranges[(site, sid, pid, seq)] = span
+        return span
+
     def events_between(
         self, site: str, sid: str, pid: str, after: int, until: int, limit: int
     ) -> tuple[list[Event], bool, int]:
-        """Events with after < t <= until (at most `limit`), whether more remain, and the last t."""
+        """Events with after < t <= until (at most `limit`), whether more remain, and the last t.
+
+        Chunks are in time order, so the window's first chunk is found by
+        bisection and reading stops past `until`: a window of a long page
+        view decodes a few chunks, not every chunk before it (a 60-minute
+        page view's first window used to decode all 720, seconds of work).
+        """
+        seqs = self._existing_seqs(site, sid, pid)
+
+        def span(seq: int) -> tuple[int, int]:
+            return self._span(site, sid, pid, seq)
+
+        lo, hi = 0, len(seqs)
+        while lo < hi:  # the first chunk with an event after `after`
+            mid = (lo + hi) // 2
+            if span(seqs[mid])[1] <= after:
+                lo = mid + 1
+            else:
+                hi = mid
+        # The page view's last t: from its last chunk with events.
+        end = next((last for seq in reversed(seqs) if (last := span(seq)[1])), 0)
         out: list[Event] = []
         more = False
-        end = 0
-        for seq in self._existing_seqs(site, sid, pid):
-            span = self._ranges.get((site, sid, pid, seq))
-            if span is None:
-                events = self.chunk(site, sid, pid, seq)["events"]
-                span = (events[0][1], events[-1][1]) if events else (0, 0)
-                self._ranges[(site, sid, pid, seq)] = span
-            end = max(end, span[1])
-            if span[1] <= after or span[0] > until or more:
-                continue
+        for seq in seqs[lo:]:
+            if span(seq)[0] > until or more:
+                break
             for event in self.chunk(site, sid, pid, seq)["events"]:
                 if after < event[1] <= until:
                     # Never cut between events of the same ms: the next
