@@ -39,7 +39,7 @@ def store(settings: Settings) -> LocalStore:
 BOTH_BACKENDS = {
     "test_ingest_api", "test_session_search", "test_reindex", "test_index_backends",
     "test_viewer_auth", "test_derivation_crash", "test_reindex_poison", "test_ingest_hostile",
-    "test_param_bounds", "test_lifecycle", "test_columnar_facts",
+    "test_param_bounds", "test_lifecycle", "test_columnar_facts", "test_session_timeline",
 }  # fmt: skip
 
 

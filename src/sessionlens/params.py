@@ -180,7 +180,7 @@ SESSIONS = Endpoint(
 # chunk read), so the first frame does not wait for a scan of every chunk.
 SESSION = Endpoint(
     "/api/sessions/{sid}",
-    (Bound("markers", "int", 0, 1, 1, "", "1: markers from the recorded events (reads every chunk); 0: page views only"),),
+    (Bound("markers", "int", 0, 1, 1, "", "1: event markers too (derived facts in the index); 0: page views only"),),
 )
 PAGE_STATE = Endpoint(
     "/api/sessions/{sid}/pages/{pid}/state",

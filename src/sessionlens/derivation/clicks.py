@@ -1,4 +1,5 @@
-"""Click and move facts of a page view in the index, kept up to date as chunks arrive.
+"""Click and move facts of a page view in the index, kept up to date as chunks arrive,
+and the page view's timeline markers (errors, custom events, navigations) read in the same pass.
 
 Each page view's replay (PageViewFacts) is kept in memory between passes,
 so a page view that grows by one chunk is not replayed from its first chunk
@@ -16,15 +17,27 @@ from dataclasses import dataclass, field
 
 from sessionlens.heatmap.signals import PageViewFacts, Thresholds
 from sessionlens.index import Index
+from sessionlens.index.markers import Marker, replace_markers
+from sessionlens.replay.markers import EVENT_KINDS, event_marker
 from sessionlens.replay.pageview import PageViewReader
 
 PageView = tuple[str, str, str]
+# Markers kept per page view (a recording sending errors in a loop stays bounded).
+MAX_MARKERS = 5_000
 
 
 @dataclass
 class _Cursor:
     facts: PageViewFacts = field(default_factory=PageViewFacts)
     seqs: list[int] = field(default_factory=list)  # chunks fed, in order
+    markers: list[Marker] = field(default_factory=list)
+
+    def add(self, events: list) -> None:
+        self.facts.add(events)
+        for event in events:
+            marker = event_marker(event)
+            if marker and marker[0] in EVENT_KINDS and len(self.markers) < MAX_MARKERS:
+                self.markers.append((event[1], *marker))
 
 
 class ClickDeriver:
@@ -43,7 +56,7 @@ class ClickDeriver:
         rebuild: bool = False,
         on_chunk: Callable[[int], None] = lambda seq: None,
     ) -> int:
-        """Replace the page view's click and move rows; returns how many clicks it has."""
+        """Replace the page view's click, move and marker rows; returns how many clicks it has."""
         seqs = reader.chunk_seqs(*view)
         if not seqs:
             return 0
@@ -55,12 +68,13 @@ class ClickDeriver:
         # the half-fed replay is dropped and the next pass starts over.
         for seq in seqs[len(cursor.seqs) :]:
             on_chunk(seq)
-            cursor.facts.add(reader.chunk(*view, seq)["events"])
+            cursor.add(reader.chunk(*view, seq)["events"])
             cursor.seqs.append(seq)
         on_chunk(seqs[0])
         t0 = reader.chunk(*view, seqs[0])["t0"]
         clicks, moves = cursor.facts.result(th)
         index.replace_clicks(*view, t0, clicks, moves)
+        replace_markers(index, *view, cursor.markers)
         if not rebuild:
             with self._lock:
                 self._cursors[view] = cursor

@@ -18,7 +18,7 @@ Session = tuple[str, str]  # (site, sid)
 # Every table holding rows of a session, keyed by (site, sid). tests/test_lifecycle.py
 # checks that no table with a `sid` column is missing here.
 SESSION_TABLES = (
-    "chunks", "page_views", "page_urls", "sessions", "clicks", "moves",
+    "chunks", "page_views", "page_urls", "sessions", "clicks", "moves", "event_markers",
     "derivation_queue", "compaction_queue", "batch_slots",
 )  # fmt: skip
 # Tables whose rows carry URLs that url_keys keys (a URL row is kept while any of them uses it).
