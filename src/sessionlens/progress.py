@@ -8,10 +8,12 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int, label: str, stream: TextIO | None = None) -> None:
         self.total = max(total, 0)
         self.label = label
-        self.stream = stream
+        # sys.stderr as it is now, not as it was when this module was imported
+        # (a caller may have replaced it since, as pytest's capture does).
+        self.stream = stream or sys.stderr
         self.done = 0
         self._last_draw = 0.0
         self._started = time.monotonic()
