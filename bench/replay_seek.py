@@ -77,7 +77,7 @@ def wait_for_derivation(collector: LiveCollector, timeout_s: float = 600) -> Non
     index = Index(collector.data_dir / "index.sqlite3")
     try:
         deadline = time.monotonic() + timeout_s
-        while index.query("SELECT COUNT(*) AS n FROM derivation_queue")[0]["n"]:
+        while sum(index.work_backlog(5).values()):
             if time.monotonic() > deadline:
                 raise SystemExit("derivation did not finish")
             time.sleep(0.5)
