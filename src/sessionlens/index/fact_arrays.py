@@ -9,7 +9,8 @@ one text of grid cells ("12,7,7,...") that numpy parses in milliseconds:
    measure the boxes of the most clicked elements (GROUP BY in SQL; on
    SQLite it streams along the covering index `clicks_heatmap`).
 2. `placed_clicks`: the boxes go into a temporary table, and one
-   statement places every click as heatmap/render.py's `_place` does
+   statement (one pass, each click's box and anchor's box looked up by
+   key) places every click as heatmap/render.py's `_place` does
    (that function stays the reference; tests compare the two):
    - target in the backdrop: hidden (counted, not drawn) or at the box
      plus its offset (fx, fy) inside it;
@@ -102,7 +103,6 @@ def placed_clicks(
     def col(name: str) -> str:
         return d.finite_operand(name)
 
-    # Each part: (its number, SELECT list with `?` marks, their params, joins, extra conditions).
     on_box = _cell(
         d, grid, (f"b.x + {col('c.fx')} * b.w", []), (f"b.y + {col('c.fy')} * b.h", []), "b.hidden = 0"
     )
@@ -112,25 +112,18 @@ def placed_clicks(
     by_page = _cell(
         d, grid, (f"{col('c.px')} * {ratio}", [ref, ref]), (f"{col('c.py')} * {ratio}", [ref, ref])
     )
-    parts = [
-        (0, "SUM(CASE WHEN b.hidden <> 0 THEN 1 ELSE 0 END)", on_box, " JOIN heatmap_boxes b ON b.sel = c.selector",
-         signal),
-        # CROSS JOIN: clicks first, then their anchor's box by its key (SQLite keeps the order as written).
-        (1, "0", on_anchor, " CROSS JOIN heatmap_boxes a",
-         " AND a.sel = c.anchor AND a.hidden = 0 AND c.selector NOT IN (SELECT sel FROM heatmap_boxes)" + signal),
-        (2, "0", by_page, "",
-         " AND c.selector NOT IN (SELECT sel FROM heatmap_boxes)"
-         " AND c.anchor NOT IN (SELECT sel FROM heatmap_boxes WHERE hidden = 0)" + signal),
-    ]  # fmt: skip
-    statements, params = [], []
-    for number, hidden, (cell_sql, cell_params), joins, extra in parts:
-        sql, where = _facts(
-            index, sel, "clicks", "c",
-            f"{number} AS part, COUNT(*) AS n, {hidden} AS hidden, {d.int_list_agg(cell_sql)} AS cells",
-            extra, joins,
-        )  # fmt: skip
-        statements.append(sql)
-        params += cell_params + where
+    # One pass: each click's box (b) by its selector, else its anchor's visible box (a), by key.
+    cell = f"CASE WHEN b.sel IS NOT NULL THEN {on_box[0]} WHEN a.sel IS NOT NULL THEN {on_anchor[0]} ELSE {by_page[0]} END"
+    sql, where = _facts(
+        index, sel, "clicks", "c",
+        "COUNT(*) AS n, SUM(CASE WHEN b.hidden <> 0 THEN 1 ELSE 0 END) AS hidden,"
+        " SUM(CASE WHEN b.sel IS NULL AND a.sel IS NULL THEN 1 ELSE 0 END) AS by_position,"
+        f" {d.int_list_agg(cell)} AS cells",
+        signal,
+        " LEFT JOIN heatmap_boxes b ON b.sel = c.selector"
+        " LEFT JOIN heatmap_boxes a ON b.sel IS NULL AND a.sel = c.anchor AND a.hidden = 0",
+    )  # fmt: skip
+    params = on_box[1] + on_anchor[1] + by_page[1] + where
     rows = _box_rows(boxes)
 
     def read(conn: Any) -> list[Any]:
@@ -140,19 +133,17 @@ def placed_clicks(
         conn.executemany(
             "INSERT INTO heatmap_boxes (sel, x, y, w, h, hidden) VALUES (?, ?, ?, ?, ?, ?)", rows
         )
-        return conn.execute(" UNION ALL ".join(statements), params).fetchall()
+        return conn.execute(sql, params).fetchall()
 
-    placed = Placed(np.empty(0, dtype=np.int64))
-    cells = []
-    for part, n, hidden, text in index.read(read):
-        placed.counted += int(n)
-        placed.hidden += int(hidden or 0)
-        if part == 2:
-            placed.by_position = int(n)
-        cells.append(_parse_cells(text))
-    placed.drawn = placed.counted - placed.hidden
-    placed.cells = np.concatenate(cells) if cells else placed.cells
-    return placed
+    n, hidden, by_position, text = index.read(read)[0]
+    counted, hidden = int(n), int(hidden or 0)
+    return Placed(
+        _parse_cells(text),
+        counted=counted,
+        drawn=counted - hidden,
+        hidden=hidden,
+        by_position=int(by_position or 0),
+    )
 
 
 def placed_moves(index: Index, sel: Any, grid: Grid) -> Placed:
