@@ -38,6 +38,12 @@ def check_player(run: FidelityRun, rec, tmp_path: Path) -> None:
     assert report.ok, report.text()
 
 
+def check_export(run: FidelityRun, rec, tmp_path: Path) -> None:
+    """The static HTML export of the same recording, at its (unscrolled) moments."""
+    report = run.compare_export(rec, tolerance=TOLERANCE, max_share=MAX_SHARE, out_dir=tmp_path)
+    assert report.ok, report.text()
+
+
 def test_svg_path_data_in_attribute_mutations_survives_the_pii_scrub(
     run: FidelityRun, tmp_path: Path
 ) -> None:
@@ -49,6 +55,7 @@ def test_svg_path_data_in_attribute_mutations_survives_the_pii_scrub(
     rec.moment("chart drawn")
     rec.finish()
     check_player(run, rec, tmp_path)
+    check_export(run, rec, tmp_path)
 
 
 def test_nested_same_origin_frames_keep_their_doctype(run: FidelityRun, tmp_path: Path) -> None:
@@ -61,6 +68,7 @@ def test_nested_same_origin_frames_keep_their_doctype(run: FidelityRun, tmp_path
     rec.moment("frames loaded")
     rec.finish()
     check_player(run, rec, tmp_path)
+    check_export(run, rec, tmp_path)
 
 
 def test_frames_two_levels_deep(run: FidelityRun, tmp_path: Path) -> None:
@@ -70,6 +78,7 @@ def test_frames_two_levels_deep(run: FidelityRun, tmp_path: Path) -> None:
     rec.moment("frames loaded")
     rec.finish()
     check_player(run, rec, tmp_path)
+    check_export(run, rec, tmp_path)
 
 
 def test_a_frame_added_inside_a_frame_after_the_snapshot_is_recorded(

@@ -50,6 +50,7 @@ def export_html(state: DomState, sanitizer: Sanitizer | None = None) -> str:
     safe = DomState.from_keyframe(clean.keyframe(state.keyframe()))
     if safe.root is None:
         return f"<!doctype html><html><head>{CSP_META}<title>empty</title></head></html>"
+    _mark_focus(safe)
     return _document(safe, safe.root)
 
 
@@ -70,7 +71,7 @@ def _document(state: DomState, doc: Node, frame_depth: int = 0) -> str:
     rest = [n for n in roots if not (n.type == ELEMENT and local_name(n.tag) == "head")]
     adopted = _adopted(doc)
     scroll = state.scroll.get(doc.id) or (state.scroll.get(None) if frame_depth == 0 else None)
-    moment = _moment_style(scroll, _has_top_layer(state))
+    moment = _moment_style(scroll, _has_top_layer(state), state.focus is not None)
     out = [doctype, f"<html{_attr_text(html_attrs)}><head>{CSP_META}{moment}{adopted}"]
     for head in heads:
         _write(state, head.children, out, frame_depth)
@@ -94,11 +95,34 @@ def _adopted(root: Node) -> str:
 # popover or modal dialog is marked with an attribute of ours, recorded rules
 # for :popover-open and :modal are rewritten onto it, and a rule of ours
 # shows it as the browser's top layer would (above everything, modal
-# dialogs centred on the viewport). Not reproduced: ::backdrop, sticky
-# elements' stuck position, element scroll positions.
+# dialogs centred on the viewport). Focus likewise, as the player does with
+# classes: the focused element and its ancestors get attributes of ours,
+# :focus/:focus-visible/:focus-within rules are rewritten onto them, and the
+# browser's own ring on focused text fields is a rule of ours (in a cascade
+# layer, so the page's rules win, as over the browser's). Not reproduced:
+# ::backdrop, sticky elements' stuck position, element scroll positions.
 POPOVER_OPEN_ATTR = "data-sl-popover-open"
 MODAL_ATTR = "data-sl-modal"
-_STATE_PSEUDO = re.compile(r":(popover-open|modal)\b", re.I)
+FOCUS_ATTR = "data-sl-focus"
+FOCUS_WITHIN_ATTR = "data-sl-focus-within"
+# Longest first: ":focus" must not take the start of ":focus-within".
+_STATE_PSEUDO = re.compile(r":(popover-open|modal|focus-within|focus-visible|focus)\b", re.I)
+_STATE_ATTR = {
+    "popover-open": POPOVER_OPEN_ATTR,
+    "modal": MODAL_ATTR,
+    "focus-within": FOCUS_WITHIN_ATTR,
+    "focus-visible": FOCUS_ATTR,
+    "focus": FOCUS_ATTR,
+}
+# The same ring as the player's UA_FOCUS_RING (static/viewer/replay-dom.js):
+# Chromium's :focus-visible outline on the controls that show it however
+# focus came.
+UA_FOCUS_RING = (
+    "@layer sl-ua{:where(input:not([type=button i],[type=submit i],[type=reset i],[type=image i],"
+    "[type=checkbox i],[type=radio i],[type=file i],[type=color i],[type=range i]),textarea,"
+    f"[contenteditable]:not([contenteditable=false i]))[{FOCUS_ATTR}]"
+    "{outline:-webkit-focus-ring-color auto 1px;outline-offset:0}}"
+)
 TOP_LAYER_STYLE = (
     f":where([popover][{POPOVER_OPEN_ATTR}]) {{ display: block; z-index: 2147483647; }}"
     f":where(dialog[{MODAL_ATTR}]) {{ position: fixed; inset-block: 0; max-width: calc(100% - 6px - 2em);"
@@ -107,8 +131,8 @@ TOP_LAYER_STYLE = (
 _MAX_SCROLL = 10_000_000
 
 
-def _moment_style(scroll: list[float] | None, top_layer: bool) -> str:
-    rules = TOP_LAYER_STYLE if top_layer else ""
+def _moment_style(scroll: list[float] | None, top_layer: bool, focused: bool = False) -> str:
+    rules = (TOP_LAYER_STYLE if top_layer else "") + (UA_FOCUS_RING if focused else "")
     if scroll:
         x, y = (_px(v) for v in scroll[:2])
         if x or y:
@@ -138,7 +162,7 @@ def _style_text(css: str) -> str:
     # "<" never means anything in CSS outside strings; escaping it means no
     # recorded text can close the <style> element early. Top-layer states
     # become the attributes the export sets (see _moment_style).
-    css = _STATE_PSEUDO.sub(lambda m: f"[{POPOVER_OPEN_ATTR if m.group(1).lower() == 'popover-open' else MODAL_ATTR}]", css)
+    css = _STATE_PSEUDO.sub(lambda m: f"[{_STATE_ATTR[m.group(1).lower()]}]", css)
     return css.replace("<", "\\3c ")
 
 
@@ -167,9 +191,24 @@ def _attrs(node: Node, state: DomState) -> dict[str, str]:
             attrs[MODAL_ATTR] = ""
     elif node.props.get("open") and "popover" in attrs:
         attrs[POPOVER_OPEN_ATTR] = ""
+    if node.props.get("sl_focus"):
+        attrs[FOCUS_ATTR if node.id == state.focus else FOCUS_WITHIN_ATTR] = ""
     if tag == "canvas" and _DATA_IMAGE.match(node.props.get("canvas", "")):
         attrs["src"] = node.props["canvas"]  # as the player: a recorded bitmap or nothing
     return attrs
+
+
+def _mark_focus(state: DomState) -> None:
+    """Mark the focused element and the elements holding it (across shadow roots, within its
+    document, as the player's parentElementOf) on this export's own copy of the state."""
+    at = state.nodes.get(state.focus) if state.focus is not None else None
+    if at is None or at.type != ELEMENT:
+        state.focus = None  # nothing to show focused: no ring rule either
+        return
+    while at is not None and at.type != DOCUMENT:
+        if at.type == ELEMENT:
+            at.props["sl_focus"] = True
+        at = at.parent
 
 
 def _write(state: DomState, nodes: list[Node], out: list[str], frame_depth: int) -> None:
@@ -202,6 +241,9 @@ def _element(state: DomState, node: Node, frame_depth: int) -> list[Node | str]:
         media = node.attrs.get("media")
         media_attr = f' media="{html.escape(media)}"' if media else ""
         return [f"<style{media_attr}>{_style_text(node.props['css'])}</style>"]
+    if lowered == "style" and isinstance(node.props.get("css"), str):
+        # A sheet changed through the CSSOM: its rules as they are now, as the player shows them.
+        return [f"<style{_attr_text(_attrs(node, state))}>{_style_text(node.props['css'])}</style>"]
     out_tag = "img" if lowered == "canvas" else tag
     element_attrs = _attrs(node, state)
     if node.props.get("block"):
