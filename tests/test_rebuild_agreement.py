@@ -154,8 +154,10 @@ export async function documentOf(doc, isExport) {
 
 async function elementOf(el, isExport) {
   const tag = el.localName.toLowerCase();
-  // Markers of the player's (a canvas shown as an image) and of the export's (the top layer at the moment).
-  const drop = new Set(["data-sl-canvas", "data-sl-popover-open", "data-sl-modal", ...(FORM_ATTRS[tag] || [])]);
+  // Markers of the player's (a canvas shown as an image) and of the export's (the top layer and the
+  // focus at the moment).
+  const drop = new Set(["data-sl-canvas", "data-sl-popover-open", "data-sl-modal", "data-sl-focus",
+    "data-sl-focus-within", ...(FORM_ATTRS[tag] || [])]);
   const attrs = [];
   for (const a of el.attributes) if (!drop.has(a.name.toLowerCase())) attrs.push([a.name.toLowerCase(), a.value]);
   attrs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
