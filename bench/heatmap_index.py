@@ -31,7 +31,6 @@ import io
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +42,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from index_backend import bench_index  # noqa: E402
 
 from sessionlens.heatmap import raster  # noqa: E402
 from sessionlens.heatmap.backdrop import Backdrop  # noqa: E402
@@ -212,24 +214,11 @@ def main() -> int:
     print(f"{len(rows[0]):,} click rows made in {time.perf_counter() - started:.1f} s; load average {os.getloadavg()[0]:.1f}"
           f" on {os.cpu_count()} cores")  # fmt: skip
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            server = None
-            if backend == "postgresql":
-                from tests.postgres_server import PostgresServer
-
-                server = PostgresServer().start()
-                index = Index(server.url, schema="bench")
-            else:
-                index = Index(Path(tmp) / "index.sqlite3")
-            try:
-                started = time.perf_counter()
-                fill(index, rows, server.url if server else None)
-                print(f"{backend}: index filled in {time.perf_counter() - started:.0f} s")
-                measure(backend, index, boxes, args.row_path)
-            finally:
-                index.close()
-                if server is not None:
-                    server.stop()
+        with bench_index(backend) as (index, url):
+            started = time.perf_counter()
+            fill(index, rows, url)
+            print(f"{backend}: index filled in {time.perf_counter() - started:.0f} s")
+            measure(backend, index, boxes, args.row_path)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 

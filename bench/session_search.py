@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from index_backend import bench_index  # noqa: E402
 
 from sessionlens.index import Index  # noqa: E402
 from sessionlens.index.database import CLICK_COLUMNS  # noqa: E402
@@ -173,26 +175,13 @@ def main() -> int:
     print(f"{len(data['sessions']):,} sessions, {len(data['page_urls']):,} page URLs, {len(data['clicks']):,} clicks"
           f" made in {time.perf_counter() - started:.0f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
     for backend in args.backends.split(","):
-        with tempfile.TemporaryDirectory() as tmp:
-            server = None
-            if backend == "postgresql":
-                from tests.postgres_server import PostgresServer
-
-                server = PostgresServer().start()
-                index = Index(server.url, schema="bench")
-            else:
-                index = Index(Path(tmp) / "index.sqlite3")
-            try:
-                started = time.perf_counter()
-                fill(index, data, server.url if server else None)
-                print(
-                    f"{backend}: filled in {time.perf_counter() - started:.0f} s; {args.runs} runs of each filter:"
-                )
-                measure(index, args.runs)
-            finally:
-                index.close()
-                if server is not None:
-                    server.stop()
+        with bench_index(backend) as (index, url):
+            started = time.perf_counter()
+            fill(index, data, url)
+            print(
+                f"{backend}: filled in {time.perf_counter() - started:.0f} s; {args.runs} runs of each filter:"
+            )
+            measure(index, args.runs)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 
