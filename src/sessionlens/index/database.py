@@ -30,7 +30,10 @@ from sessionlens.index.url_keys import INSERT_URL_KEYS, url_key_rows
 T = TypeVar("T")
 # The tables `reindex` rebuilds from stored chunks. The derivation queue and
 # other bookkeeping tables are not derived from chunks and are left alone.
-REBUILT_TABLES = ("chunks", "page_views", "page_urls", "sessions", "clicks", "moves", "url_keys", "event_markers")
+REBUILT_TABLES = (
+    "chunks", "page_views", "page_urls", "sessions", "clicks", "moves", "url_keys", "event_markers",
+    "session_attrs", "custom_events", "custom_event_props", "session_signals",
+)  # fmt: skip
 
 CLICK_COLUMNS = (
     "site", "sid", "pid", "t0", "t", "url", "selector", "fx", "fy", "px", "py", "vw", "pw", "ph", "tag",
