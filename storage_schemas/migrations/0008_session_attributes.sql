@@ -93,3 +93,8 @@ CREATE TABLE IF NOT EXISTS session_signals (
 );
 CREATE INDEX IF NOT EXISTS session_signals_page ON session_signals (site, sid, pid);
 CREATE INDEX IF NOT EXISTS session_signals_kind ON session_signals (site, kind, url);
+
+-- The session list's sorts (session_search.py: keyset paging by key, sid).
+CREATE INDEX IF NOT EXISTS sessions_duration ON sessions (site, duration_ms, sid);
+CREATE INDEX IF NOT EXISTS sessions_active ON sessions (site, active_ms, sid);
+CREATE INDEX IF NOT EXISTS sessions_frustration ON sessions (site, frustration_score, sid);
