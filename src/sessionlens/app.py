@@ -119,6 +119,7 @@ def create_app(
         Route("/api/sessions/{sid}", api.session),
         Route("/api/sessions/{sid}/pages/{pid}/state", api.page_state),
         Route("/api/sessions/{sid}/pages/{pid}/events", api.page_events),
+        Route("/api/sessions/{sid}/pages/{pid}/inspect", api.page_inspect),
         Route("/api/tokens", api.create_token, methods=["POST"]),
         Route("/api/erasure", lifecycle.erasure, methods=["POST"]),
         Route("/api/access", lifecycle.access),

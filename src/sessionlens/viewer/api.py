@@ -15,6 +15,7 @@ from sessionlens.replay.pageview import PageViewNotFound, PageViewReader
 from sessionlens.replay.sanitize import Sanitizer
 from sessionlens.responses import JSON, ParamError, error
 from sessionlens.session_search import SessionFilter, search_sessions
+from sessionlens.viewer.inspector import inspect_events
 from sessionlens.viewer.timeline import session_timeline
 
 
@@ -104,6 +105,17 @@ async def page_events(request: Request) -> Response:
     def build(reader: PageViewReader, pv: tuple[str, str, str], clean: Sanitizer) -> dict[str, Any]:
         events, more, end = reader.events_between(*pv, after, until, limit)
         return {"events": clean.events(events), "more": more, "end": end}
+
+    return await _page_view_json(request, build)
+
+
+async def page_inspect(request: Request) -> Response:
+    """The page view's console, network and form entries for the player's panes (viewer/inspector.py)."""
+
+    def build(reader: PageViewReader, pv: tuple[str, str, str], clean: Sanitizer) -> dict[str, Any]:
+        if not reader.chunk_seqs(*pv):
+            raise PageViewNotFound(f"no page view {pv[2]}")
+        return inspect_events(event for _, event in reader.events(*pv))
 
     return await _page_view_json(request, build)
 
