@@ -170,9 +170,10 @@ class Index:
         sql += " ORDER BY start_time DESC, sid LIMIT ? OFFSET ?"
         return self.query(sql, [*params, limit, offset])
 
-    def search_sessions(self, f: Any) -> list[dict[str, Any]]:
-        """Sessions matching a session_search.SessionFilter (limit + 1 rows, for the cursor)."""
-        return self.query(*queries.session_search(self.dialect, f))
+    def search_sessions(self, f: Any, count_cap: int = 10_000) -> dict[str, Any]:
+        """Sessions matching a session_search.SessionFilter: {"rows": limit + 1 rows (for the cursor),
+        each with its experiment buckets, "total": matches counted up to count_cap + 1}."""
+        return self.read(lambda conn: queries.search_sessions(conn, self.dialect, f, count_cap))
 
     def signal_clicks(self, site: str, sid: str) -> list[dict[str, Any]]:
         """A session's clicks with a frustration signal (the timeline's markers)."""

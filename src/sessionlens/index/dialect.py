@@ -78,6 +78,11 @@ class Dialect:
         """`column` contains the parameter as a substring (case-sensitive)."""
         return f"strpos({column}, ?) > 0" if self.is_postgresql else f"instr({column}, ?) > 0"
 
+    def ascii_lower(self, expr: str) -> str:
+        """`expr` with A-Z folded to a-z and every other character kept: SQLite's lower() does only
+        that; PostgreSQL's follows the database's locale unless told the C collation."""
+        return f'lower(({expr}) COLLATE "C")' if self.is_postgresql else f"lower({expr})"
+
     def equals_ignoring_case(self, column: str) -> str:
         """`column` equals the parameter, ASCII case ignored."""
         return f"lower({column}) = lower(?)" if self.is_postgresql else f"{column} = ? COLLATE NOCASE"

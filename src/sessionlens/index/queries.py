@@ -18,66 +18,204 @@ class Slot(enum.Enum):
     FULL = "full"  # a new key and the session is at its limit
 
 
-# Click signal columns a session filter may ask for (fixed names, never user text).
-SIGNAL_COLUMNS = frozenset({"rage", "dead", "error"})
+# Session columns a filter may compare or sort by (fixed names, never user text).
+SIGNAL_COLUMNS = frozenset(
+    {
+        "rage_clicks",
+        "dead_clicks",
+        "error_clicks",
+        "quick_backs",
+        "excessive_scrolls",
+        "thrashes",
+        "form_errors",
+    }
+)
+SORT_COLUMNS = frozenset({"start_time", "duration_ms", "active_ms", "frustration_score"})
+ATTR_SCOPES = frozenset({"trait", "prop", "experiment"})
+UTM_COLUMNS = frozenset({"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"})
+
+
+def ascii_lower(text: str) -> str:
+    """A-Z to a-z and nothing else: what both databases' lower() does in session search."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _url_test(d: Dialect, column: str, pattern: str) -> tuple[str, list[Any]]:
+    """`column` (a URL of a row joined to url_keys `k` on it) matches a researcher's URL filter:
+    a pattern with * the whole URL (or path and query, for "/..."), plain text a substring."""
+    if "*" in pattern:
+        return session_url_condition(d, pattern)
+    return d.contains(column), [pattern]
+
+
+def session_conditions(d: Dialect, f: Any) -> tuple[list[str], list[Any]]:
+    """WHERE terms (ANDed) on sessions `s` for a session_search.SessionFilter, without its cursor."""
+    where: list[str] = []
+    params: list[Any] = []
+
+    def add(sql: str, *values: Any) -> None:
+        where.append(sql)
+        params.extend(values)
+
+    def any_of(expr: str, values: tuple[Any, ...]) -> None:
+        if values:
+            add(f"{expr} IN ({_marks(len(values))})", *values)
+
+    if f.site:
+        add("s.site = ?", f.site)
+    if f.start is not None:
+        add("s.start_time >= ?", f.start)
+    if f.end is not None:
+        add("s.start_time < ?", f.end)
+    if f.bots == "exclude":
+        add("s.is_bot = 0")
+    elif f.bots == "only":
+        add("s.is_bot = 1")
+    for column, low, high in (
+        ("duration_ms", f.min_duration_ms, f.max_duration_ms),
+        ("active_ms", f.min_active_ms, f.max_active_ms),
+        ("page_count", f.min_pages, f.max_pages),
+        ("visit_number", f.min_visits, f.max_visits),
+    ):
+        if low is not None:
+            add(f"s.{column} >= ?", low)
+        if high is not None:
+            add(f"s.{column} <= ?", high)
+    any_of("s.device", f.devices)
+    any_of(d.ascii_lower("s.browser"), tuple(ascii_lower(b) for b in f.browsers))
+    any_of("s.channel", f.channels)
+    any_of("s.country", f.countries)
+    any_of("s.timezone", f.timezones)
+    any_of("s.user_id", f.users)
+    for column, values in f.utm.items():
+        if column not in UTM_COLUMNS:
+            raise ValueError(f"unknown UTM column {column!r}")
+        any_of(d.ascii_lower(f"s.{column}"), tuple(ascii_lower(v) for v in values))
+    if f.languages:
+        # "de" is German whatever the region: de, de-DE, de-AT.
+        language = d.ascii_lower("s.language")
+        terms = []
+        for tag in f.languages:
+            tag = ascii_lower(tag)
+            terms.append(f"({language} = ? OR substr({language}, 1, ?) = ?)")
+            params.extend((tag, len(tag) + 1, tag + "-"))
+        where.append("(" + " OR ".join(terms) + ")")
+    if f.referrer:
+        add(d.contains(d.ascii_lower("s.referrer")), ascii_lower(f.referrer))
+    if f.visitor == "new":
+        add("s.visit_number = 1")
+    elif f.visitor == "returning":
+        add("s.visit_number > 1")
+    for column, pattern in (("entry_url", f.landing), ("exit_url", f.exit)):
+        if pattern is None:
+            continue
+        if "*" in pattern:
+            test, extra = session_url_condition(d, pattern)
+            add(
+                f"EXISTS (SELECT 1 FROM url_keys k WHERE k.site = s.site AND k.url = s.{column} AND {test})",
+                *extra,
+            )
+        else:
+            add(d.contains(f"s.{column}"), pattern)
+    for pattern, wanted in [(p, True) for p in f.visited] + [(p, False) for p in f.not_visited]:
+        test, extra = _url_test(d, "u.url", pattern)
+        keys = " JOIN url_keys k ON k.site = u.site AND k.url = u.url" if "*" in pattern else ""
+        exists = (
+            f"EXISTS (SELECT 1 FROM page_urls u{keys} WHERE u.site = s.site AND u.sid = s.sid AND {test})"
+        )
+        add(exists if wanted else f"NOT {exists}", *extra)
+    for scope, key, value in f.attrs:
+        if scope not in ATTR_SCOPES:
+            raise ValueError(f"unknown attribute scope {scope!r}")
+        # A point lookup on the table's key (site, sid, scope, key) per session.
+        sql = "EXISTS (SELECT 1 FROM session_attrs a WHERE a.site = s.site AND a.sid = s.sid AND a.scope = ? AND a.key = ?"
+        if value is None:
+            add(sql + ")", scope, key)
+        else:
+            add(sql + " AND a.value = ?)", scope, key, value)
+    # Custom events are indexed by (site, name): the matching sessions are found once, from that side.
+    site_term = " AND e.site = ?" if f.site else ""
+    site_param = [f.site] if f.site else []
+    for name in f.events:
+        add(f"(s.site, s.sid) IN (SELECT e.site, e.sid FROM custom_events e WHERE e.name = ?{site_term})",
+            name, *site_param)  # fmt: skip
+    for name, key, value in f.event_props:
+        value_term = " AND e.value = ?" if value is not None else ""
+        add(f"(s.site, s.sid) IN (SELECT e.site, e.sid FROM custom_event_props e WHERE e.name = ? AND e.key = ?"
+            f"{value_term}{site_term})", name, key, *([value] if value is not None else []), *site_param)  # fmt: skip
+    for text in f.clicked:
+        # Clicks of the session's page views (t0 within the session: PostgreSQL prunes day partitions).
+        add("EXISTS (SELECT 1 FROM clicks c WHERE c.site = s.site AND c.sid = s.sid"
+            " AND c.t0 >= s.start_time AND c.t0 <= s.end_time"
+            f" AND {d.contains(d.ascii_lower('c.text'))})", ascii_lower(text))  # fmt: skip
+    if f.has_errors:
+        add("s.errors > 0")
+    for column in f.signals:
+        if column not in SIGNAL_COLUMNS:
+            raise ValueError(f"unknown signal column {column!r}")
+        add(f"s.{column} > 0")
+    if f.min_frustration is not None:
+        add("s.frustration_score >= ?", f.min_frustration)
+    if f.lcp_over_ms is not None:
+        add("s.lcp_ms > ?", f.lcp_over_ms)
+    return where, params
 
 
 def session_search(d: Dialect, f: Any) -> tuple[str, list[Any]]:
-    """SQL for one page of a session_search.SessionFilter: newest first, limit + 1 rows."""
-    where: list[str] = []
-    params: list[Any] = []
-    if f.site:
-        where.append("s.site = ?")
-        params.append(f.site)
-    if f.start is not None:
-        where.append("s.start_time >= ?")
-        params.append(f.start)
-    if f.end is not None:
-        where.append("s.start_time < ?")
-        params.append(f.end)
-    if f.url:
-        # A pattern (with *) must match a whole URL or path; plain text is a substring.
-        if "*" in f.url:
-            test, extra = session_url_condition(d, f.url)
-            where.append(
-                "EXISTS (SELECT 1 FROM page_urls u JOIN url_keys k ON k.site = u.site AND k.url = u.url"
-                f" WHERE u.site = s.site AND u.sid = s.sid AND {test})"
-            )
-            params += extra
-        else:
-            where.append(
-                f"EXISTS (SELECT 1 FROM page_urls u WHERE u.site = s.site AND u.sid = s.sid AND {d.contains('u.url')})"
-            )
-            params.append(f.url)
-    if f.min_duration_ms is not None:
-        where.append("s.duration_ms >= ?")
-        params.append(f.min_duration_ms)
-    if f.max_duration_ms is not None:
-        where.append("s.duration_ms <= ?")
-        params.append(f.max_duration_ms)
-    if f.device:
-        where.append("s.device = ?")
-        params.append(f.device)
-    if f.browser:
-        where.append(d.equals_ignoring_case("s.browser"))
-        params.append(f.browser)
-    if f.has_errors:
-        where.append("s.errors > 0")
-    for column in f.signals:
-        if column not in SIGNAL_COLUMNS:
-            raise ValueError(f"unknown click signal {column!r}")
-        where.append(
-            f"EXISTS (SELECT 1 FROM clicks c WHERE c.site = s.site AND c.sid = s.sid AND c.{column} = 1)"
-        )
-    if f.before:
-        where.append("(s.start_time < ? OR (s.start_time = ? AND s.sid < ?))")
-        params += [f.before[0], f.before[0], f.before[1]]
+    """SQL for one page of a session_search.SessionFilter in its order, limit + 1 rows.
+
+    Keyset pagination on (sort key, sid): every sort column is NOT NULL, so
+    the order is total and a page never repeats or skips a row.
+    """
+    where, params = session_conditions(d, f)
+    column = f.sort_column
+    if column not in SORT_COLUMNS:
+        raise ValueError(f"unknown sort column {column!r}")
+    direction = "DESC" if f.order == "desc" else "ASC"
+    if f.cursor is not None:
+        op = "<" if f.order == "desc" else ">"
+        where.append(f"(s.{column} {op} ? OR (s.{column} = ? AND s.sid {op} ?))")
+        params += [f.cursor[0], f.cursor[0], f.cursor[1]]
     sql = "SELECT s.* FROM sessions s"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY s.start_time DESC, s.sid DESC LIMIT ?"
+    sql += f" ORDER BY s.{column} {direction}, s.sid {direction} LIMIT ?"
     params.append(f.limit + 1)
     return sql, params
+
+
+def session_count(d: Dialect, f: Any, cap: int) -> tuple[str, list[Any]]:
+    """SQL counting the filter's sessions (all pages), stopping at cap + 1: a count past the cap
+    would cost a scan of every match for a number nobody reads exactly."""
+    where, params = session_conditions(d, f)
+    inner = "SELECT 1 FROM sessions s" + (" WHERE " + " AND ".join(where) if where else "")
+    return f"SELECT COUNT(*) FROM ({inner} LIMIT ?) matching", [*params, cap + 1]
+
+
+def search_sessions(conn: Any, d: Dialect, f: Any, cap: int) -> dict[str, Any]:
+    """One page, the capped count and the page's experiment buckets, in one read transaction."""
+    rows = [dict(r) for r in conn.execute(*session_search(d, f)).fetchall()]
+    total = int(conn.execute(*session_count(d, f, cap)).fetchone()[0])
+    if rows:
+        keys = [(r["site"], r["sid"]) for r in rows]
+        found = conn.execute(
+            "SELECT site, sid, key, value FROM session_attrs WHERE scope = 'experiment'"
+            f" AND (site, sid) IN (VALUES {', '.join(['(?, ?)'] * len(keys))}) ORDER BY key",
+            [v for k in keys for v in k],
+        ).fetchall()
+        buckets: dict[tuple[str, str], dict[str, str]] = {}
+        for r in found:
+            buckets.setdefault((r[0], r[1]), {})[r[2]] = r[3]
+        for r in rows:
+            r["experiments"] = buckets.get((r["site"], r["sid"]), {})
+    return {"rows": rows, "total": total}
 
 
 def reserve_batch_slot(conn: Any, d: Dialect, site: str, sid: str, pid: str, seq: int, limit: int) -> Slot:
