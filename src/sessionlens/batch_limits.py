@@ -127,9 +127,11 @@ def check_integers(batch: dict[str, Any]) -> None:
 def _flat_violation(event: list[Any], rule: contracts.FlatRule) -> tuple[int, ...] | None:
     positions, nested = rule
     for p in positions:
-        if type(event[p]) is float:
+        if p < len(event) and type(event[p]) is float:  # trailing fields may be absent
             return (p,)
     for p, item_positions in nested:
+        if p >= len(event):
+            continue
         items = event[p]
         if item_positions is None:
             for j, x in enumerate(items):
