@@ -1,15 +1,18 @@
 // The player: one session on one clock, page views rebuilt one at a time in
 // the replay frame (an opaque-origin sandbox, see replay-link.js), events
 // streamed in windows ahead of the playhead.
+import { layoutMarks, MARKS_HEIGHT } from "./marks.js";
+import { EventList, renderConsole, renderNetwork, renderSummary } from "./panes.js";
 import { ReplayLink } from "./replay-link.js";
 import { api, h } from "./ui.js";
-import { ACTIVITY, KIND, T as TIME } from "./wire.js";
+import { ACTIVITY, KIND, SNAPSHOT_LAST, T as TIME } from "./wire.js";
 
 const WINDOW_MS = 30000;        // events fetched per request
 const AHEAD_MS = 15000;         // keep at least this much buffered while playing
 const RELOAD_FORWARD_MS = 20000; // further than this, loading a keyframe beats applying events
 const IDLE_MS = 2500;           // gaps longer than this are skipped when "skip inactivity" is on
 const SPEEDS = [1, 2, 4, 8, 16];
+const URL_EVERY_MS = 1000;      // ?t= follows the playhead at most this often while playing
 
 const sid = decodeURIComponent(location.pathname.split("/").pop());
 const params = new URLSearchParams(location.search);
@@ -22,32 +25,51 @@ const fmt = (ms) => {
 };
 // -- layout ------------------------------------------------------------------
 const cursor = h("div", { class: "cursor", hidden: "" });
-const frameBox = h("div", { class: "frame-box" }, cursor);
-const stage = h("div", { class: "stage" }, frameBox);
+// Hidden (the stage's placeholder shows) until the first page is built: never a white frame.
+const frameBox = h("div", { class: "frame-box empty" }, cursor);
+const stage = h("div", { class: "stage" }, h("p", { class: "placeholder muted", text: "Loading the recording…" }), frameBox);
 const urlLabel = h("span", { class: "muted url" });
 const playBtn = h("button", { text: "▶", title: "play / pause (space)" });
 const speedSel = h("select", { title: "speed (1-5)" }, ...SPEEDS.map((s) => h("option", { value: String(s), text: s + "×" })));
 const skipBox = h("input", { type: "checkbox", title: "skip inactivity (s)" });
 // "fit" scales the replay down to the stage; "100" shows it at 1:1 (the stage
 // scrolls), for comparing pixels with the live page. Kept in the URL (?zoom=100).
-const zoomSel = h("select", { title: "zoom (z)" }, h("option", { value: "fit", text: "fit" }), h("option", { value: "100", text: "100 %" }));
+const zoomSel = h("select", { title: "zoom (z)" }, h("option", { value: "fit", text: "fit" }), h("option", { value: "100", text: "1:1" }));
 zoomSel.value = params.get("zoom") === "100" ? "100" : "fit";
 skipBox.checked = true;
 const timeLabel = h("span", { class: "time", text: "0:00 / 0:00" });
 const track = h("div", { class: "track" });
 const done = h("div", { class: "done" });
-const timelineEl = h("div", { class: "timeline", title: "click to jump" }, track, done);
+const marksEl = h("div", { class: "marks" });
+marksEl.style.height = MARKS_HEIGHT + "px";
+const timelineEl = h("div", { class: "timeline", title: "click to jump" }, marksEl, track, done);
+const copyBtn = h("button", { class: "copy-link", text: "Copy link", title: "copy a link to this moment" });
+const copyStatus = h("span", { class: "copy-status muted", role: "status" });
 const pagesList = h("ol", { class: "pages" });
-const eventsList = h("ol", { class: "events" });
+const eventsBox = h("div", { class: "pane events-pane", "data-pane": "events" });
+const consoleBox = h("div", { class: "pane console-pane", "data-pane": "console", hidden: "" });
+const networkBox = h("div", { class: "pane network-pane", "data-pane": "network", hidden: "" });
+const summaryBox = h("div", { class: "pane summary-pane", "data-pane": "summary", hidden: "" });
+const panes = [eventsBox, consoleBox, networkBox, summaryBox];
+const tabs = h("div", { class: "tabs", role: "tablist" }, ...[["events", "Events"], ["console", "Console"], ["network", "Network"], ["summary", "Summary"]]
+  .map(([name, text]) => h("button", { role: "tab", "data-tab": name, text, onclick: () => showPane(name) })));
 app.append(
   h("header", { class: "bar" }, h("a", { href: "/", text: "← Sessions" }), h("h1", { text: "Replay" }), urlLabel),
   stage,
-  h("div", { class: "controls" }, playBtn, h("label", {}, speedSel), h("label", {}, skipBox, " skip inactivity"), h("label", {}, zoomSel), timeLabel, timelineEl),
-  h("aside", { class: "side" }, h("h2", { text: "Pages" }), pagesList, h("h2", { text: "Events" }), eventsList),
+  h("div", { class: "controls" }, playBtn, h("label", {}, speedSel), h("label", {}, skipBox, " skip inactivity"), h("label", {}, zoomSel), timeLabel, timelineEl, copyBtn, copyStatus),
+  h("aside", { class: "side" }, h("h2", { text: "Pages" }), pagesList, tabs, ...panes),
 );
+function showPane(name) {
+  for (const p of panes) p.hidden = p.dataset.pane !== name;
+  for (const b of tabs.children) b.setAttribute("aria-selected", String(b.dataset.tab === name));
+}
+showPane("events");
 
 // -- state -------------------------------------------------------------------
-const S = { pages: [], markers: [], total: 0, T: 0, playing: false, speed: 1, vw: 0, vh: 0, load: 0 };
+const S = {
+  pages: [], markers: [], entries: [], console: [], network: [], inputs: [], extra: [],
+  summary: null, total: 0, T: 0, playing: false, speed: 1, vw: 0, vh: 0, load: 0,
+};
 let cur = null; // { pv, t, queue, loadedUntil, ended, fetching }
 const frame = new ReplayLink(frameBox, {
   viewport(w, h2) { S.vw = w; S.vh = h2; fit(); },
@@ -95,21 +117,40 @@ function base(pv) {
   return `/api/sessions/${encodeURIComponent(sid)}/pages/${encodeURIComponent(pv.pid)}`;
 }
 
+const siteQuery = siteParam ? "&" + siteParam.slice(1) : "";
+
 async function loadState(pv, t) {
   const token = ++S.load;
   document.body.dataset.state = "loading";
-  const body = await api(`${base(pv)}/state?at=${Math.floor(t)}${siteParam ? "&" + siteParam.slice(1) : ""}`);
+  let body = await api(`${base(pv)}/state?at=${Math.floor(t)}${siteQuery}`);
+  let shownAt = t;
+  if (!hasPage(body)) {
+    // Before the page's first snapshot (a page view starts with its meta
+    // event, the DOM follows ms later): show the page as first recorded
+    // instead of an empty, white document. The clock stays at t.
+    const ahead = await api(`${base(pv)}/events?after=${Math.floor(t)}&until=${Math.floor(t) + WINDOW_MS}${siteQuery}`);
+    const snap = ahead.events.find((e) => e[KIND] === "snapshot" && e[SNAPSHOT_LAST]);
+    if (snap) {
+      shownAt = snap[TIME];
+      body = await api(`${base(pv)}/state?at=${Math.floor(shownAt)}${siteQuery}`);
+    }
+  }
   if (token !== S.load) return false;
-  cur = { pv, t, queue: [], loadedUntil: t, ended: false, fetching: null };
+  cur = { pv, t, queue: [], loadedUntil: shownAt, ended: false, fetching: null };
   await frame.call({ type: "keyframe", keyframe: body.keyframe, events: body.events });
+  if (token === S.load) frameBox.classList.remove("empty");
   return token === S.load;
+}
+
+function hasPage(state) {
+  return (state.keyframe.nodes || []).length > 0 || state.events.some((e) => e[KIND] === "snapshot" && e[SNAPSHOT_LAST]);
 }
 
 function fetchMore() {
   if (!cur || cur.ended || cur.fetching) return cur && cur.fetching;
   const c = cur;
   const until = c.loadedUntil + WINDOW_MS;
-  c.fetching = api(`${base(c.pv)}/events?after=${Math.floor(c.loadedUntil)}&until=${Math.floor(until)}${siteParam ? "&" + siteParam.slice(1) : ""}`)
+  c.fetching = api(`${base(c.pv)}/events?after=${Math.floor(c.loadedUntil)}&until=${Math.floor(until)}${siteQuery}`)
     .then((body) => {
       if (c !== cur) return;
       for (const e of body.events) c.queue.push(e);
@@ -141,9 +182,39 @@ async function seek(T) {
   }
   fetchMore(); // no-op while a fetch is in flight or the page view is fully loaded
   render();
+  followInUrl(T);
   document.body.dataset.replayT = String(Math.floor(T));
   document.body.dataset.state = "ready";
 }
+
+// ?t= is always the moment shown: at once after a seek, at most every
+// URL_EVERY_MS while playing (replaceState: no history entry per step).
+let urlWritten = 0;
+function followInUrl(T) {
+  const now = performance.now();
+  if (S.playing && now - urlWritten < URL_EVERY_MS) return;
+  urlWritten = now;
+  keepInUrl("t", String(Math.floor(T)));
+}
+
+function linkHere() {
+  const q = new URLSearchParams(location.search);
+  q.set("t", String(Math.floor(S.T)));
+  return `${location.origin}${location.pathname}?${q.toString()}`;
+}
+
+async function copyLink() {
+  const link = linkHere();
+  copyBtn.dataset.link = link;
+  try {
+    await navigator.clipboard.writeText(link);
+    copyStatus.textContent = "Link copied";
+  } catch (e) {
+    // No clipboard access (an insecure origin, a denied permission): show the link to copy by hand.
+    copyStatus.textContent = link;
+  }
+}
+copyBtn.addEventListener("click", copyLink);
 
 // -- playback ----------------------------------------------------------------
 let last = 0;
@@ -195,7 +266,7 @@ function play() {
 function pause() {
   S.playing = false;
   playBtn.textContent = "▶";
-  keepInUrl("t", String(Math.floor(S.T)));
+  followInUrl(S.T);
 }
 function keepInUrl(name, value) {
   const q = new URLSearchParams(location.search);
@@ -214,6 +285,8 @@ timelineEl.addEventListener("click", (e) => {
   const r = timelineEl.getBoundingClientRect();
   seek(((e.clientX - r.left) / r.width) * S.total);
 });
+let relayout = 0;
+addEventListener("resize", () => { clearTimeout(relayout); relayout = setTimeout(buildMarkers, 100); });
 addEventListener("keydown", (e) => {
   if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
   if (e.key === " ") { e.preventDefault(); S.playing ? pause() : play(); }
@@ -229,6 +302,7 @@ function render() {
   timeLabel.textContent = `${fmt(S.T)} / ${fmt(S.total)}`;
   done.style.width = (S.total ? (100 * S.T) / S.total : 0) + "%";
   for (const li of pagesList.children) li.classList.toggle("current", cur && li.dataset.pid === cur.pv.pid);
+  events.mark(S.T);
 }
 
 function buildPages() {
@@ -238,16 +312,70 @@ function buildPages() {
   }
 }
 
-function buildMarkers() {
-  timelineEl.querySelectorAll(".mark").forEach((el) => el.remove());
-  eventsList.replaceChildren();
-  for (const m of S.markers) {
-    const left = S.total ? (100 * m.t) / S.total : 0;
-    timelineEl.append(h("div", { class: `mark ${m.kind}`, style: `left:${left}%`, title: `${fmt(m.t)} ${m.kind} ${m.label}` }));
-    if (m.kind === "pageview") continue;
-    eventsList.append(h("li", { class: m.kind, onclick: () => seek(m.t) },
-      h("span", { class: "time", text: fmt(m.t) }), h("span", { class: "label", text: `${m.kind}: ${m.label}` })));
+const events = new EventList(eventsBox, { fmt, seek: (T) => seek(T) });
+const paneHooks = { fmt, seek: (T) => seek(T) };
+
+// Every entry the list and the timeline show: the server's (one per
+// interaction), typing, console errors and failed requests from the
+// inspected page views, and entries added by other modules (notes).
+function allEntries() {
+  const out = S.entries.slice();
+  for (const i of S.inputs) out.push({ pid: i.pid, t: i.T, kind: "input", label: i.label });
+  for (const c of S.console) {
+    if (c.level === "error" && !c.uncaught) out.push({ pid: c.pid, t: c.T, kind: "console", label: `console.error: ${c.message}` });
   }
+  for (const r of S.network) {
+    if (r.failed) out.push({ pid: r.pid, t: r.T, kind: "request", label: `Request failed: ${r.method} ${r.url} (${r.status || "network error"})` });
+  }
+  for (const e of S.extra) out.push(e);
+  out.sort((a, b) => a.t - b.t || (a.kind === "pageview" ? -1 : b.kind === "pageview" ? 1 : 0));
+  return out;
+}
+
+function buildMarkers() {
+  const entries = allEntries();
+  events.set(entries);
+  events.mark(S.T);
+  marksEl.replaceChildren(...layoutMarks(entries, S.total, marksEl.clientWidth, fmt, (e) => seek(e.t)));
+}
+
+function buildPanes() {
+  renderConsole(consoleBox, S.console, paneHooks);
+  renderNetwork(networkBox, S.network, paneHooks);
+}
+
+// Console, network and typing of each page view, one page view after the other
+// (each decodes its chunks on the server), after the first frame.
+async function inspectPages() {
+  for (const pv of S.pages) {
+    let body;
+    try {
+      body = await api(`${base(pv)}/inspect${siteParam}`);
+    } catch (e) {
+      continue; // one page view's details missing never stops the others
+    }
+    const at = (x) => ({ ...x, pid: pv.pid, T: pv.offset + x.t });
+    S.console.push(...body.console.map(at));
+    S.network.push(...body.network.map(at));
+    S.inputs.push(...body.inputs.map(at));
+  }
+  S.console.sort((a, b) => a.T - b.T);
+  S.network.sort((a, b) => a.T - b.T);
+  buildPanes();
+  buildMarkers();
+  document.body.dataset.inspect = "ready";
+}
+
+// For other modules (notes): entries [{t (session clock), kind, label, pid?}] shown on the timeline and in the list.
+function addEntries(list) {
+  for (const e of list) {
+    if (e && Number.isFinite(e.t) && typeof e.kind === "string") S.extra.push({ pid: e.pid || null, t: e.t, kind: e.kind, label: String(e.label ?? "") });
+  }
+  buildMarkers();
+}
+function removeEntries(kind) {
+  S.extra = S.extra.filter((e) => e.kind !== kind);
+  buildMarkers();
 }
 
 async function start() {
@@ -257,9 +385,12 @@ async function start() {
   const info = await api(sessionUrl + (siteParam ? "&" : "?") + "markers=0");
   S.pages = info.page_views;
   S.markers = info.markers;
+  S.entries = info.entries || [];
+  S.summary = info.summary;
   S.total = Math.max(...S.pages.map((p) => p.offset + p.duration_ms), 0);
   buildPages();
   buildMarkers();
+  renderSummary(summaryBox, S.summary, (u) => pathOf(u));
   const full = api(sessionUrl);
   await frame.ready;
   const t = params.get("t");
@@ -267,11 +398,24 @@ async function start() {
   if (t == null) play();
   const all = await full;
   S.markers = all.markers;
+  S.entries = all.entries || [];
   buildMarkers();
   document.body.dataset.markers = "ready";
+  await inspectPages();
 }
 
-window.sessionlensPlayer = { seek, play, pause, frame, state: S, get current() { return cur; } };
+function pathOf(u) {
+  if (!u) return "—";
+  try {
+    const url = new URL(u);
+    return url.pathname + url.search;
+  } catch (e) {
+    return u;
+  }
+}
+
+window.sessionlensPlayer = { seek, play, pause, frame, state: S, addEntries, removeEntries, get current() { return cur; } };
+dispatchEvent(new CustomEvent("sessionlens:player", { detail: window.sessionlensPlayer }));
 start().catch((e) => {
   document.body.dataset.state = "error";
   stage.append(h("p", { class: "error", text: e.message }));
