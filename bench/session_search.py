@@ -2,7 +2,10 @@
 
 Builds an index of 1,000,000 sessions of one site over 30 days (1.5 page
 views each: page_urls over 5,000 distinct URLs, devices and browsers mixed,
-1 in 20 sessions with clicks, some rage/dead/error) plus 200,000 sessions
+1 in 20 sessions with clicks, some rage/dead/error; issue 12's attributes:
+channel, country, language, time zone, visit number, user id, 2 % bots,
+signal counts and frustration score, LCP, an experiment bucket on every
+session, traits on 1 in 10, custom events on 1 in 20) plus 200,000 sessions
 of another site, then runs the session list's typical filters
 (src/sessionlens/session_search.py) through SessionFilter.from_query, each
 with varied values, and prints p50 / p95 per filter and over all of them.
@@ -43,7 +46,15 @@ BROWSERS = ["Chrome"] * 6 + ["Firefox", "Safari", "Safari", "Edge"]
 SESSION_COLUMNS = (
     "site", "sid", "start_time", "end_time", "duration_ms", "active_ms", "entry_url", "exit_url", "page_count",
     "device", "browser", "os", "vw", "vh", "clicks", "inputs", "errors", "customs", "batches", "stored_bytes",
+    "referrer", "utm_source", "channel", "country", "language", "timezone", "is_bot", "visitor_id", "visit_number",
+    "user_id", "rage_clicks", "dead_clicks", "error_clicks", "quick_backs", "excessive_scrolls", "thrashes",
+    "form_errors", "frustration_score", "lcp_ms",
 )  # fmt: skip
+CHANNELS = ["direct"] * 4 + ["organic_search"] * 3 + ["social", "email", "paid_search", "referral"]
+COUNTRIES = ["DE"] * 4 + ["US"] * 3 + ["FR", "GB", "unknown", "NZ"]
+LANGUAGES = ["de-DE", "en-US", "en-GB", "fr-FR", "de-AT"]
+ZONES = ["Europe/Berlin", "America/New_York", "Europe/London", "Europe/Paris"]
+REFERRERS = [None, None, "https://www.google.com/", "https://t.co/x", "https://news.example/a"]
 
 
 def url_of(i: int) -> str:
@@ -53,7 +64,8 @@ def url_of(i: int) -> str:
 
 def rows(n: int, seed: int = 3) -> dict[str, list[tuple]]:
     rng = np.random.default_rng(seed)
-    out: dict[str, list[tuple]] = {"sessions": [], "page_urls": [], "clicks": []}
+    out: dict[str, list[tuple]] = {"sessions": [], "page_urls": [], "clicks": [], "session_attrs": [],
+                                   "custom_events": [], "custom_event_props": []}  # fmt: skip
     for site, count in (("s", n), ("other", n // 5)):
         start = NOW - rng.integers(0, DAYS * DAY, count)
         duration = rng.exponential(120_000, count).astype(np.int64)
@@ -61,22 +73,46 @@ def rows(n: int, seed: int = 3) -> dict[str, list[tuple]]:
         browser = rng.integers(0, len(BROWSERS), count)
         url = rng.integers(0, 5000, count)
         errors = (rng.random(count) < 0.03).astype(np.int64)
+        pick = rng.integers(0, 1_000_000, (count, 8))
+        score = np.round(rng.exponential(1.5, count), 2)
         for i in range(count):
             sid = f"{site}{i:07d}"
             first = url_of(int(url[i]))
             pages = 2 if i % 2 else 1
+            p = pick[i]
+            rage, dead = int(i % 60 == 0), int(i % 100 == 0)
+            signals = (rage, dead, int(i % 140 == 0), int(p[0] % 50 == 0), int(p[1] % 200 == 0),
+                       int(p[2] % 500 == 0), int(p[3] % 300 == 0))  # fmt: skip
+            visitor = f"v{p[4] % (count // 2)}" if p[5] % 3 else None
             out["sessions"].append((site, sid, int(start[i]), int(start[i] + duration[i]), int(duration[i]),
-                                    int(duration[i]) // 2, first, first, pages, DEVICES[device[i]],
-                                    BROWSERS[browser[i]], "Linux", 1440.0, 900.0, 3, 1, int(errors[i]), 0, 2, 4000))  # fmt: skip
+                                    int(duration[i]) // 2, first, url_of(int(url[i]) + 7 * (pages - 1)), pages,
+                                    DEVICES[device[i]], BROWSERS[browser[i]], "Linux", 1440.0, 900.0, 3, 1,
+                                    int(errors[i]), 0, 2, 4000, REFERRERS[p[0] % 5],
+                                    ("google", "newsletter", None, None)[p[1] % 4], CHANNELS[p[2] % 11],
+                                    COUNTRIES[p[3] % 11], LANGUAGES[p[4] % 5], ZONES[p[5] % 4], int(p[6] % 50 == 0),
+                                    visitor, (1 + p[7] % 4) if visitor else None,
+                                    f"user-{p[7] % 100_000}" if p[6] % 4 == 0 else None, *signals,
+                                    float(score[i]) + 5 * sum(signals), float(500 + p[0] % 4000)))  # fmt: skip
             out["page_urls"].append((site, sid, "p0", first))
             if pages == 2:
                 out["page_urls"].append((site, sid, "p1", url_of(int(url[i]) + 7)))
+            out["session_attrs"].append((site, sid, "experiment", "checkout", "AB"[int(p[3] % 2)], "p0", 0))
+            if p[2] % 10 == 0:
+                out["session_attrs"].append(
+                    (site, sid, "trait", "plan", ("free", "pro", "team")[p[4] % 3], "p0", 0)
+                )
+            if p[1] % 20 == 0:
+                name = ("add_to_cart", "signup_started", "signup_completed", "search")[p[2] % 4]
+                out["custom_events"].append((site, sid, "p0", 10, name))
+                out["custom_event_props"].append(
+                    (site, sid, "p0", 10, name, "plan", ("free", "pro")[p[3] % 2])
+                )
             if i % 20 == 0:
                 for k in range(3):
                     out["clicks"].append((site, sid, "p0", int(start[i]), k * 100, first, f"#e{k}", 0.5, 0.5, 10.0,
                                           10.0, 1440.0, 1440.0, 3000.0, "a", int(i % 60 == 0 and k == 0),
-                                          int(i % 100 == 0 and k == 1), int(i % 140 == 0 and k == 2), "", "", "",
-                                          0.0, 0.0))  # fmt: skip
+                                          int(i % 100 == 0 and k == 1), int(i % 140 == 0 and k == 2), "",
+                                          ("Add to cart", "Get my quote", f"Item {i % 997}")[k], "", 0.0, 0.0))  # fmt: skip
     return out
 
 
@@ -85,6 +121,9 @@ def fill(index: Index, data: dict[str, list[tuple]], postgres_url: str | None) -
     tables = {
         "sessions": SESSION_COLUMNS, "page_urls": ("site", "sid", "pid", "url"), "clicks": CLICK_COLUMNS,
         "url_keys": ("site", "url", "path", "norm_url", "norm_path"),
+        "session_attrs": ("site", "sid", "scope", "key", "value", "pid", "at"),
+        "custom_events": ("site", "sid", "pid", "t", "name"),
+        "custom_event_props": ("site", "sid", "pid", "t", "name", "key", "value"),
     }  # fmt: skip
     data = {**data, "url_keys": keys}
     if postgres_url is None:
@@ -135,28 +174,86 @@ def filters(rng: np.random.Generator) -> dict[str, dict[str, str]]:
             "device": "mobile",
             "min_duration": "60",
         },  # fmt: skip
+        # issue 12
+        "referrer substring": {
+            "site": "s",
+            "referrer": ("google", "t.co", "news.example/a")[int(rng.integers(0, 3))],
+        },
+        "utm_source": {"site": "s", "utm_source": ("google", "newsletter")[int(rng.integers(0, 2))]},
+        "channel": {"site": "s", "channel": ("email", "paid_search", "referral")[int(rng.integers(0, 3))]},
+        "country (rare)": {"site": "s", "country": ("NZ", "GB")[int(rng.integers(0, 2))]},
+        "language": {"site": "s", "language": ("de", "en-GB", "fr")[int(rng.integers(0, 3))]},
+        "timezone": {"site": "s", "timezone": "Europe/Paris"},
+        "returning visitors": {"site": "s", "visitor": "returning"},
+        "visit count 3-4": {"site": "s", "min_visits": "3", "max_visits": "4"},
+        "user id (one user)": {"site": "s", "user": f"user-{int(rng.integers(0, 100_000))}"},
+        "trait plan:pro": {"site": "s", "trait": "plan:pro"},
+        "experiment checkout:B": {"site": "s", "experiment": "checkout:B"},
+        "custom event": {"site": "s", "event": "signup_completed"},
+        "custom event property": {"site": "s", "event_prop": "signup_completed.plan:pro"},
+        "clicked text (common)": {"site": "s", "clicked": "get my quote"},
+        "clicked text (rare)": {"site": "s", "clicked": f"item {int(rng.integers(0, 997))}"},
+        "visited A not B": {"site": "s", "visited": "/checkout/*", "not_visited": "/product/*"},
+        "landing page pattern": {"site": "s", "landing": f"/blog/{int(rng.integers(0, 200)) * 5}*"},
+        "exit page substring": {"site": "s", "exit": f"account/{int(rng.integers(0, 200)) * 5}"},
+        "pages 2-2": {"site": "s", "min_pages": "2", "max_pages": "2"},
+        "active >= 5 min": {"site": "s", "min_active": "300"},
+        "quick back": {"site": "s", "quick_back": "1"},
+        "thrashed cursor (rare)": {"site": "s", "thrash": "1"},
+        "form errors": {"site": "s", "form_error": "1"},
+        "frustration >= 10": {"site": "s", "min_frustration": "10"},
+        "LCP over 4000 ms": {"site": "s", "lcp_over": "4000"},
+        "bots only": {"site": "s", "bots": "only"},
+        "sort by frustration": {"site": "s", "sort": "frustration"},
+        "sort by duration, ascending": {"site": "s", "sort": "duration", "order": "asc"},
+        "sort by active time": {"site": "s", "sort": "active"},
+        "combined: DE, returning, signup event": {
+            "site": "s",
+            "country": "DE",
+            "visitor": "returning",
+            "event": "signup_started",
+        },  # fmt: skip
+        "combined: paid, pro, rage, by frustration": {
+            "site": "s",
+            "channel": "paid_search",
+            "trait": "plan:pro",
+            "min_frustration": "3",
+            "sort": "frustration",
+        },  # fmt: skip
+        "combined: 7 days, mobile, visited, clicked": {
+            "site": "s",
+            "from": str(frm),
+            "to": str(to),
+            "device": "mobile",
+            "visited": "/product/*",
+            "clicked": "add to cart",
+        },  # fmt: skip
     }
 
 
 def measure(index: Index, runs: int) -> None:
     rng = np.random.default_rng(5)
     times: dict[str, list[float]] = {}
+    totals: dict[str, str] = {}
     for _ in range(runs):
         for name, query in filters(rng).items():
             f = SessionFilter.from_query(query)
             start = time.perf_counter()
             page = search_sessions(index, f)
             times.setdefault(name, []).append(time.perf_counter() - start)
+            totals[name] = f"{page['total']:,}{'+' if page['total_capped'] else ''}"
             # The next page (keyset pagination), as the list's "more" link asks for it.
             if page["next"]:
-                f = SessionFilter.from_query({**query, "before": page["next"]})
+                f = SessionFilter.from_query({**query, "cursor": page["next"]})
                 start = time.perf_counter()
                 search_sessions(index, f)
                 times.setdefault("next page", []).append(time.perf_counter() - start)
     everything = [t for ts in times.values() for t in ts]
     for name, ts in times.items():
-        print(f"  {name:38s} p50 {_ms(ts, 50):7.1f} ms  p95 {_ms(ts, 95):7.1f} ms")
-    print(f"  {'all queries':38s} p50 {_ms(everything, 50):7.1f} ms  p95 {_ms(everything, 95):7.1f} ms"
+        print(
+            f"  {name:44s} p50 {_ms(ts, 50):7.1f} ms  p95 {_ms(ts, 95):7.1f} ms  total {totals.get(name, '')}"
+        )
+    print(f"  {'all queries':44s} p50 {_ms(everything, 50):7.1f} ms  p95 {_ms(everything, 95):7.1f} ms"
           f"  ({len(everything)} queries)")  # fmt: skip
 
 

@@ -201,8 +201,15 @@ def session_count(d: Dialect, f: Any, cap: int) -> tuple[str, list[Any]]:
 
 def search_sessions(conn: Any, d: Dialect, f: Any, cap: int) -> dict[str, Any]:
     """One page, the capped count and the page's experiment buckets, in one read transaction."""
+    for (
+        statement
+    ) in d.bulk_read_settings():  # a rare filter scans every session: JIT costs more than it saves
+        conn.execute(statement)
     rows = [dict(r) for r in conn.execute(*session_search(d, f)).fetchall()]
-    total = int(conn.execute(*session_count(d, f, cap)).fetchone()[0])
+    if f.cursor is None and len(rows) <= f.limit:
+        total = len(rows)  # the first page holds every match: no second scan (rare filters scan everything)
+    else:
+        total = int(conn.execute(*session_count(d, f, cap)).fetchone()[0])
     if rows:
         keys = [(r["site"], r["sid"]) for r in rows]
         found = conn.execute(
