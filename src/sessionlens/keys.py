@@ -7,6 +7,8 @@ Layout (also documented in storage_schemas/layout.md):
     v1/sites/{site}/sessions/{sid}/{pid}/keyframes/{t:010d}.mpz
     v1/sites/{site}/assets/{sha256}
     v1/sites/{site}/dicts/{id:08d}
+    v1/sites/{site}/docs/{kind}/{id}/{version:010d}.mpz
+    v1/sites/{site}/session-docs/{sid}/{kind}/{id}/{version:010d}.mpz
     config/sites/{site}.json
     config/users/{name}.json
     config/tokens/{sha256 of token}.json
@@ -209,3 +211,37 @@ def audit_key(when_ms: int, action: str, record_id: str) -> str:
         raise ValueError("audit action must be 1-16 lower-case letters")
     day = dt.datetime.fromtimestamp(when_ms / 1000, dt.UTC).date().isoformat()
     return f"{AUDIT_PREFIX}{day}/{when_ms:013d}-{action}-{_checked(record_id)}.json"
+
+
+# -- saved documents: researcher-made notes, collections, segments (saved_docs.py) ------------
+
+_DOC_KIND = re.compile(r"^[a-z]{1,16}$")
+
+
+def saved_doc_root(site: str, sid: str | None = None) -> str:
+    """Where a site's saved documents live; those on one session (notes) under the session's own
+    folder, so erasing the session finds them by prefix without the index."""
+    if sid is None:
+        return f"{site_prefix(site)}docs/"
+    return f"{site_prefix(site)}session-docs/{_checked(sid)}/"
+
+
+def saved_doc_prefix(site: str, kind: str, doc_id: str, sid: str | None = None) -> str:
+    """The folder of one document's versions (one object each; the highest is the document)."""
+    if not _DOC_KIND.match(kind):
+        raise ValueError("document kind must be 1-16 lower-case letters")
+    return f"{saved_doc_root(site, sid)}{kind}/{_checked(doc_id)}/"
+
+
+def saved_doc_key(site: str, kind: str, doc_id: str, version: int, sid: str | None = None) -> str:
+    if not 0 < version < 10**10:
+        raise ValueError("document version must be 1 .. 9999999999")
+    return f"{saved_doc_prefix(site, kind, doc_id, sid)}{version:010d}.mpz"
+
+
+def saved_doc_version(key: str) -> int | None:
+    """The version a saved document key names, or None when the key is not one."""
+    name = key.rsplit("/", 1)[-1]
+    if len(name) != 14 or not name.endswith(".mpz") or not name[:10].isdigit():
+        return None
+    return int(name[:10]) or None

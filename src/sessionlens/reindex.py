@@ -1,4 +1,5 @@
-"""Rebuild every index table, and the derived data, from the stored chunks alone.
+"""Rebuild every index table, and the derived data, from the stored chunks alone
+(and the rows of researchers' saved documents from their objects).
 
 The rebuild is written into a fresh index beside the live one (SQLite: a
 file next to it; PostgreSQL: a staging schema in the same database) and
@@ -26,6 +27,8 @@ from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import ChunkRow, Index
 from sessionlens.ingest import row_for_stored_chunk
 from sessionlens.replay.pageview import PageViewReader
+from sessionlens.saved_docs import SavedDocs
+from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 
 # Chunk rows received this long before the rebuild started, and missing from
@@ -48,6 +51,7 @@ class ReindexResult:
     sessions: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     kept: int = 0  # chunk rows ingested while the rebuild ran, carried over
+    documents: dict[str, int] = field(default_factory=dict)  # saved_docs.resync's counts
 
     @property
     def unreadable(self) -> list[str]:
@@ -80,6 +84,9 @@ def reindex(
         result.kept = index.adopt_rebuild(fresh, since, exclude)
     finally:
         index.discard_rebuild(fresh)
+    # Researchers' documents are not derived from chunks: their rows are re-synced from their
+    # objects in the live index (written while the rebuild ran, they are there already).
+    result.documents = SavedDocs(store, index).resync(site.key for site in SiteRegistry(store).all())
     return result
 
 

@@ -9,7 +9,8 @@ Order, each step safe to repeat (running erasure again finishes it):
 2. note the assets the sessions' packs and keyframes reference;
 3. delete every object under the sessions' prefixes (chunks, packs,
    keyframes, backdrops, thumbnails) - storage first, so a failure leaves
-   the index rows that find the sessions again;
+   the index rows that find the sessions again - and the researchers' notes
+   on them (saved_docs.forget_sessions; collections stop listing them);
 4. delete every index row of the sessions (index/lifecycle.py);
 5. under the site's exclusive asset lease (holds.py), scan the site's other
    packs and keyframes and delete the noted assets none of them references;
@@ -27,6 +28,7 @@ from sessionlens.compaction.objects import SiteObjects
 from sessionlens.index import lifecycle as sql
 from sessionlens.lifecycle import refs
 from sessionlens.lifecycle.holds import holder_name
+from sessionlens.saved_docs import SavedDocs
 from sessionlens.stores.base import BlobStore
 
 CLAIM_WAIT_SECONDS = 60.0
@@ -46,6 +48,7 @@ class Removal:
     assets_removed: list[str] = field(default_factory=list)  # asset keys deleted
     assets_kept: list[str] = field(default_factory=list)  # still referenced by other sessions
     assets_pending: list[str] = field(default_factory=list)  # lock not obtained: run again
+    documents: dict[str, int] = field(default_factory=dict)  # saved documents removed / edited
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +58,7 @@ class Removal:
             "assets_removed": self.assets_removed,
             "assets_kept": self.assets_kept,
             "assets_pending": self.assets_pending,
+            "documents": self.documents,
         }
 
 
@@ -93,6 +97,8 @@ def remove_sessions(
     }
     for site, sid in removal.sessions:
         removal.objects += _delete_objects(store, site, sid)
+    # Researchers' notes on the sessions go with them; collections stop listing them.
+    removal.documents = SavedDocs(store, index).forget_sessions(removal.sessions)
     removal.index_rows = sql.delete_sessions(index, removal.sessions)
     for site, sids in by_site.items():
         _remove_assets(store, index, objects, site, sids, candidates[site], removal, asset_wait_s)
