@@ -29,10 +29,12 @@ def test_committed_recorder_matches_its_source() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_recorder_is_at_most_12_kb_minified_and_gzipped() -> None:
+def test_recorder_is_at_most_13_75_kb_minified_and_gzipped() -> None:
     # 10 KB until issue 9's capture fidelity (script-set values, early focus,
     # paced canvas capture, stylesheets' own text, ~1.25 KB) on top of issue
-    # 10's click paths; rrweb's record is several times larger
+    # 10's click paths; 12 KB (11,860 bytes) until issue 12's research capture
+    # (console, network, form submit/validation, set/experiment, bot hints:
+    # ~1.95 KB, 13,820 bytes); rrweb's record is several times larger
     # (bench/recorder_cost.py prints both).
     size = len(gzip.compress(BUILT.read_bytes(), 9))
-    assert size <= 12 * 1024, f"recorder is {size} bytes gzipped"
+    assert size <= 13.75 * 1024, f"recorder is {size} bytes gzipped"

@@ -18,7 +18,7 @@ import { watchSheets } from "./layout/styles.js";
   let recording = null;
   let consent = false;
   let stopped = false;
-  const early = []; // track() and identify() calls made before recording started
+  const early = []; // track(), identify(), set() and experiment() calls made before recording started
 
   function privacyAllows() {
     if (config.consentRequired && !consent) return false;
@@ -44,9 +44,10 @@ import { watchSheets } from "./layout/styles.js";
     else begin();
   }
 
+  // Before load or consent the calls wait in memory (never in storage, never sent before consent).
   function later(method, a, b) {
     if (recording) recording[method](a, b);
-    else if (privacyAllows() && early.length < 100) early.push([method, a, b, Date.now()]);
+    else if (early.length < 100) early.push([method, a, b, Date.now()]);
   }
 
   const api = {
@@ -62,12 +63,20 @@ import { watchSheets } from "./layout/styles.js";
     identify(userId, traits) {
       later("identify", userId, traits);
     },
+    // sessionlens.set(props): flat properties of the session; experiment(name, variant): a bucket it saw.
+    set(props) {
+      later("set", props);
+    },
+    experiment(name, variant) {
+      later("experiment", name, variant);
+    },
     consent(given) {
       consent = !!given;
       if (consent) {
         stopped = false;
         maybeStart();
       } else {
+        early.length = 0;
         api.stop();
         forgetSession();
       }

@@ -1,7 +1,10 @@
 """Server-side second line of defence: mask personal data that slipped past
 the recorder's masking (e-mail addresses, card-like numbers) in every string
 of a batch before it is stored. Masks keep the length so layouts replay the
-same.
+same. That covers the research events too: console messages and stacks,
+set() properties, experiment names, identify traits (not the user id).
+Request URLs also lose their query values, fragment and credentials
+(scrub_url), as the recorder already does.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ _ATTR_CHANGES = field("mutation", "attrs")
 _CHANGE_NAME = change_fields()["attrs"].index("name")
 _CHANGE_VALUE = change_fields()["attrs"].index("value")
 _IDENTIFY_TRAITS = field("identify", "traits")
+_REQUEST_URL = field("request", "url")
+# A request URL's query values (the recorder sends "?key=*"), its fragment and a user:password@.
+_QUERY_VALUE = re.compile(r"=[^&]+")
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -86,6 +93,15 @@ def scrub_attr(name: str, value: str) -> str:
     return scrub_emails(value) if carries_geometry_or_code(name) else scrub_text(value)
 
 
+def scrub_url(url: str) -> str:
+    """A request URL reduced as the recorder reduces it: every query value "*" (keys kept), no
+    fragment, no user:password. Applied again at ingest, so a recorder that did not (an old or
+    hand-made one) cannot store tokens from query strings."""
+    base, _, query = url.partition("#")[0].partition("?")
+    base = _USERINFO.sub(r"\1", base)
+    return base + "?" + _QUERY_VALUE.sub("=*", query) if query else base
+
+
 def scrub_value(value: Any) -> Any:
     """Scrub every string inside value, changing lists and dicts in place.
 
@@ -120,10 +136,11 @@ def scrub_value(value: Any) -> Any:
 
 
 # Cheap pre-check on the raw JSON: most batches hold neither "@" nor a long
-# digit run, and then the per-string walk below can be skipped entirely.
-# The envelope's t0 (13 digits of epoch milliseconds) is not a card number:
-# a run is suspect only when it starts a number that is not t0's.
-_SUSPECT = re.compile(rb'@|(?<!"t0":)(?<!\d)\d(?:[ -]?\d){12}')
+# digit run nor a request event (whose URL is always reduced), and then the
+# per-string walk below can be skipped entirely. The envelope's t0 (13
+# digits of epoch milliseconds) is not a card number: a run is suspect only
+# when it starts a number that is not t0's.
+_SUSPECT = re.compile(rb'@|"request"|(?<!"t0":)(?<!\d)\d(?:[ -]?\d){12}')
 
 
 def might_contain_pii(raw_json: bytes) -> bool:
@@ -141,6 +158,10 @@ def scrub_events(events: list[Any]) -> list[Any]:
             # The user id is the site's own key for the person (what erasure and access look
             # up): kept as sent, so the docs ask for an opaque id. Traits are scrubbed.
             scrub_value(event[_IDENTIFY_TRAITS])
+        elif isinstance(event, list) and len(event) > _REQUEST_URL and event[0] == "request":
+            if isinstance(event[_REQUEST_URL], str):
+                event[_REQUEST_URL] = scrub_url(event[_REQUEST_URL])
+            scrub_value(event)
         elif isinstance(event, list) and len(event) > _ATTR_CHANGES and event[0] == "mutation":
             changes = event[_ATTR_CHANGES]
             if isinstance(changes, list):

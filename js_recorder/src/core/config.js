@@ -18,6 +18,9 @@ export function readConfig(script, overrides) {
     flushMs: Number(o.flushMs || d.flushMs || 5000),
     retryMaxMs: Number(o.retryMaxMs || d.retryMaxMs || 30000),
     recordCanvas: !(o.recordCanvas === false || d.recordCanvas === "false"),
+    recordNetwork: !(o.recordNetwork === false || d.recordNetwork === "false"),
+    // console.log and console.info too (error and warn are always recorded).
+    recordConsoleLog: BOOL(o.recordConsoleLog != null ? o.recordConsoleLog : d.recordConsoleLog),
     // Canvas bitmaps sent per page view, in data-URL characters (~bytes).
     canvasMaxBytes: Number(o.canvasMaxBytes != null ? o.canvasMaxBytes : d.canvasMaxBytes || 2e6),
   };

@@ -10,8 +10,8 @@ export function setHook(name, fn) {
 }
 
 // After proto[prop] (a method, or the setter when `setter`) runs, hooks[name]
-// gets the object. A missing or locked property is left alone.
-function after(proto, prop, name, setter) {
+// gets the object and the call's arguments. A missing or locked property is left alone.
+export function after(proto, prop, name, setter) {
   const d = proto && Object.getOwnPropertyDescriptor(proto, prop);
   const key = setter ? "set" : "value";
   const orig = d && d[key];
@@ -19,7 +19,7 @@ function after(proto, prop, name, setter) {
   d[key] = function () {
     const result = orig.apply(this, arguments);
     const h = hooks[name];
-    if (h) try { h(this); } catch (e) { /* the page's call already succeeded */ }
+    if (h) try { h(this, arguments); } catch (e) { /* the page's call already succeeded */ }
     return result;
   };
   d[key].__sl = 1;

@@ -12,6 +12,9 @@ import { createInput } from "../interaction/input.js";
 import { createViewport, layoutViewport } from "../interaction/viewport.js";
 import { createNavigation } from "../interaction/navigation.js";
 import { createErrors } from "../diagnostic/errors.js";
+import { createConsole } from "../diagnostic/console.js";
+import { createNetwork } from "../performance/network.js";
+import { createForms } from "../interaction/forms.js";
 import { createTiming } from "../performance/timing.js";
 import { createMedia } from "../layout/media.js";
 import { listeners } from "./listen.js";
@@ -19,6 +22,21 @@ import { pageTitle } from "../privacy/mask.js";
 import { fetchSheetTexts, watchSheets } from "../layout/styles.js";
 
 import { ACTIVITY, KIND } from "./wire.js";
+
+// Flat properties as ingest accepts them: <= 50 keys of <= 64 characters; strings (<= 256),
+// safe numbers, booleans or null; anything else is left out.
+function flat(o) {
+  const out = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(o || {})) {
+    const t = typeof v;
+    if (k && k.length <= 64 && n < 50 && (v === null || t === "boolean" || t === "string" || (t === "number" && Math.abs(v) < 2 ** 53))) {
+      out[k] = t === "string" ? v.slice(0, 256) : v;
+      n++;
+    }
+  }
+  return out;
+}
 
 export function startRecording(config, session, canStore) {
   const pid = randomId();
@@ -41,10 +59,13 @@ export function startRecording(config, session, canStore) {
 
   const modules = [
     createPointer(ctx), createScroll(ctx), createInput(ctx), createViewport(ctx),
-    createNavigation(ctx), createErrors(ctx), createTiming(ctx), createMedia(ctx),
+    createNavigation(ctx), createErrors(ctx), createTiming(ctx), createMedia(ctx), createConsole(ctx), createForms(ctx),
   ];
+  if (config.recordNetwork) modules.push(createNetwork(ctx));
   const pageEvents = listeners();
   let flushTimer = 0;
+  // Calls queued before recording started keep their own time.
+  const when = (at) => (at == null ? ctx.now() : Math.max(0, at - ctx.t0));
 
   const s = screen;
   ctx.emit([
@@ -53,6 +74,8 @@ export function startRecording(config, session, canStore) {
     navigator.userAgent.slice(0, 4096), (navigator.language || "").slice(0, 64),
     (Intl.DateTimeFormat().resolvedOptions().timeZone || "").slice(0, 64),
     ...layoutViewport(),
+    // Bot hints: automation says so here; headless Chromium's UA says HeadlessChrome.
+    navigator.webdriver ? 1 : 0, ((navigator.userAgentData || {}).brands || []).map((b) => b.brand).join(";").slice(0, 256),
   ]);
   mutations.start();
   watchSheets((node) => mutations.restyle(node));
@@ -77,22 +100,23 @@ export function startRecording(config, session, canStore) {
       let clean = {};
       try { clean = JSON.parse(JSON.stringify(props || {}).slice(0, 8192)); } catch { /* keep {} */ }
       if (typeof clean !== "object" || Array.isArray(clean) || !clean) clean = { value: clean };
-      ctx.emit(["custom", at == null ? ctx.now() : Math.max(0, at - ctx.t0), String(name).slice(0, 128) || "event", clean]);
+      ctx.emit(["custom", when(at), String(name).slice(0, 128) || "event", clean]);
     },
     // The site's own id of the visitor and flat traits, trimmed to what ingest accepts (a refused
-    // batch would lose every event in it): ids without control characters, <= 50 traits.
+    // batch would lose every event in it): ids without control characters.
     identify(user, traits, at) {
       const id = String(user ?? "").replace(/[\0-\x1f\x7f]/g, "").slice(0, 256);
-      const flat = {};
-      let n = 0;
-      for (const [k, v] of Object.entries(traits || {})) {
-        const t = typeof v;
-        if (k && k.length <= 64 && n < 50 && (v === null || t === "boolean" || t === "string" || (t === "number" && Math.abs(v) < 2 ** 53))) {
-          flat[k] = t === "string" ? v.slice(0, 256) : v;
-          n++;
-        }
-      }
-      if (id) ctx.emit(["identify", at == null ? ctx.now() : Math.max(0, at - ctx.t0), id, flat]);
+      if (id) ctx.emit(["identify", when(at), id, flat(traits)]);
+    },
+    // Properties of the session (plan, cohort, app version), flat like traits.
+    set(props, _, at) {
+      const p = flat(props);
+      if (Object.keys(p).length) ctx.emit(["set", when(at), p]);
+    },
+    experiment(name, variant, at) {
+      const n = String(name ?? "").slice(0, 100);
+      const v = String(variant ?? "").slice(0, 100);
+      if (n && v) ctx.emit(["experiment", when(at), n, v]);
     },
     flush() {
       mutations.flush();

@@ -5,7 +5,7 @@ export const KIND = 0;
 export const T = 1;
 
 // events: [kind, t, ...fields]
-export const META_URL = 2, META_REFERRER = 3, META_TITLE = 4, META_VW = 5, META_VH = 6, META_SW = 7, META_SH = 8, META_DPR = 9, META_UA = 10, META_LANG = 11, META_TZ = 12, META_LW = 13, META_LH = 14, META_VS = 15, META_TOUCH = 16;
+export const META_URL = 2, META_REFERRER = 3, META_TITLE = 4, META_VW = 5, META_VH = 6, META_SW = 7, META_SH = 8, META_DPR = 9, META_UA = 10, META_LANG = 11, META_TZ = 12, META_LW = 13, META_LH = 14, META_VS = 15, META_TOUCH = 16, META_WEBDRIVER = 17, META_BRANDS = 18;
 export const SNAPSHOT_PART = 2, SNAPSHOT_LAST = 3, SNAPSHOT_NODES = 4;
 export const MUTATION_REMOVES = 2, MUTATION_ADDS = 3, MUTATION_ATTRS = 4, MUTATION_TEXTS = 5;
 export const MOVE_X = 2, MOVE_Y = 3, MOVE_TARGET = 4;
@@ -24,6 +24,12 @@ export const IDENTIFY_USER = 2, IDENTIFY_TRAITS = 3;
 export const THROTTLE_REASON = 2, THROTTLE_COUNT = 3;
 export const CANVAS_TARGET = 2, CANVAS_DATA = 3;
 export const TOPLAYER_TARGET = 2, TOPLAYER_MODAL = 3, TOPLAYER_OPEN = 4;
+export const SET_PROPS = 2;
+export const EXPERIMENT_NAME = 2, EXPERIMENT_VARIANT = 3;
+export const CONSOLE_LEVEL = 2, CONSOLE_MESSAGE = 3, CONSOLE_STACK = 4;
+export const REQUEST_HOW = 2, REQUEST_METHOD = 3, REQUEST_URL = 4, REQUEST_STATUS = 5, REQUEST_DURATION = 6, REQUEST_SIZE = 7, REQUEST_FAILED = 8;
+export const SUBMIT_TARGET = 2, SUBMIT_FORM = 3, SUBMIT_INVALID = 4;
+export const INVALID_TARGET = 2, INVALID_FIELD = 3, INVALID_REASON = 4;
 
 // a mutation's attribute and text changes
 export const ATTR_CHANGE_ID = 0, ATTR_CHANGE_NAME = 1, ATTR_CHANGE_VALUE = 2;
@@ -40,4 +46,4 @@ export const SHADOW_PROPS = 4;
 
 // kinds that are the visitor's own doing (x-activity): they keep a session alive,
 // count as active time and are never skipped as inactivity
-export const ACTIVITY = {"move": 1, "click": 1, "scroll": 1, "resize": 1, "input": 1, "focus": 1, "nav": 1};
+export const ACTIVITY = {"move": 1, "click": 1, "scroll": 1, "resize": 1, "input": 1, "focus": 1, "nav": 1, "submit": 1};

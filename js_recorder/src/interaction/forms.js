@@ -1,0 +1,123 @@
+// Form submit attempts and fields shown invalid, named as the visitor sees
+// them (label, aria-label, name, id), never by their values.
+//
+// A submit attempt is a click on a form's submit button (Enter in a field
+// clicks it too), recorded before the page or the browser's validation can
+// prevent the submit (SPA forms), or a submit event without such a click.
+// A field is shown invalid by a constraint-validation `invalid` event,
+// aria-invalid becoming "true", or error text appearing next to it: text
+// added to an alert/live region beside it, or to the element the field
+// names in aria-describedby/aria-errormessage.
+
+import { listeners, targetOf } from "../core/listen.js";
+import { describe, visibleText } from "./selector.js";
+import { attrFor, maskStateAt } from "../privacy/mask.js";
+
+const MAX = 100;
+const FIELDS = "input,select,textarea";
+const REGION = "[role=alert],[aria-live]";
+const TRUE = /^true$/i;
+
+export function createForms(ctx) {
+  const l = listeners();
+  const maskAll = ctx.config.maskAllText;
+  const shown = new WeakMap(); // field -> {reason: attempt it was last recorded in}
+  let attempts = 0;
+  let count = 0;
+  let clicked = null; // form whose submit button was clicked in this task
+
+  // The first of these attributes, masked as recorded attributes are.
+  function named(el) {
+    const state = maskStateAt(el, maskAll);
+    for (const a of ["id", "name", "aria-label"]) {
+      const v = el.getAttribute(a);
+      if (v) return attrFor(el, state, a, v);
+    }
+    return "";
+  }
+
+  const fieldName = (el) => ((el.labels && el.labels[0] && visibleText(el.labels[0], maskAll)) || named(el)).slice(0, 100);
+
+  function attempt(form) {
+    attempts++;
+    const invalid = [];
+    for (const f of form.querySelectorAll(FIELDS + ",[aria-invalid]")) {
+      if (invalid.length < 50 && ((f.willValidate && !f.validity.valid) || TRUE.test(f.getAttribute("aria-invalid")))) {
+        invalid.push([ctx.idOf(f), fieldName(f)]);
+      }
+    }
+    ctx.emit(["submit", ctx.now(), ctx.idOf(form), (named(form) || describe(form, maskAll).sel).slice(0, 256), invalid]);
+  }
+
+  // Once per field, reason and submit attempt.
+  function invalid(el, reason) {
+    const s = shown.get(el) || {};
+    if (count >= MAX || s[reason] === attempts) return;
+    s[reason] = attempts;
+    shown.set(el, s);
+    count++;
+    ctx.emit(["invalid", ctx.now(), ctx.idOf(el), fieldName(el), reason]);
+  }
+
+  // Text appeared in or under `el`: is it a field's error message?
+  function errorText(el) {
+    if (!el.closest) return; // a document or shadow root
+    const form = el.closest("form");
+    for (let e = el, i = 0; e && i < 3; e = e.parentElement, i++) {
+      const id = form && e.id && CSS.escape(e.id);
+      let f = id && form.querySelector('[aria-describedby~="' + id + '"],[aria-errormessage="' + id + '"]');
+      if (!f && e.matches(REGION)) for (let p = e, j = 0; !f && (p = p.parentElement) && j < 2; j++) f = p.querySelector(FIELDS);
+      if (f) return /\S/.test(e.textContent) && invalid(f, "error-text");
+    }
+  }
+
+  const observer = new MutationObserver((records) => {
+    try { scan(records); } catch { /* never the page's error */ }
+  });
+  function scan(records) {
+    for (const r of records) {
+      const n = r.target;
+      if (count >= MAX) return;
+      if (r.type === "attributes") {
+        if (TRUE.test(n.getAttribute("aria-invalid"))) invalid(n, "aria-invalid");
+      } else if (r.type === "characterData") {
+        if (/\S/.test(n.data) && n.parentElement) errorText(n.parentElement);
+      } else {
+        for (const a of r.addedNodes) {
+          if (!/\S/.test(a.textContent)) continue;
+          if (a.nodeType !== 1) errorText(n);
+          else {
+            const alert = a.matches("[role=alert]") ? a : a.querySelector("[role=alert]");
+            errorText(alert || n);
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  return {
+    start() {
+      l.on(document, "click", (e) => {
+        const t = targetOf(e);
+        const b = t && t.closest && t.closest("button,input");
+        const form = b && (b.type === "submit" || b.type === "image") && b.form;
+        if (!form) return;
+        attempt(form);
+        clicked = form;
+        setTimeout(() => { clicked = null; });
+      });
+      l.on(document, "submit", (e) => {
+        const form = targetOf(e);
+        if (form !== clicked && form.nodeType === 1) attempt(form);
+        clicked = null;
+      });
+      l.on(document, "invalid", (e) => invalid(targetOf(e), "invalid"));
+      observer.observe(document, { subtree: true, childList: true, characterData: true, attributeFilter: ["aria-invalid"] });
+    },
+    stop() {
+      observer.disconnect();
+      l.off();
+    },
+  };
+}

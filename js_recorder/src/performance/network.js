@@ -1,0 +1,118 @@
+// The page's requests: fetch and XMLHttpRequest as they complete, and
+// resource timing entries (scripts, styles, images...) with the loads that
+// failed. Recorded: method, URL with query values replaced, status,
+// duration, size. Never bodies or headers (Content-Length is read for the
+// size only). fetch and XHR are wrapped once per window and stay; a stopped
+// recorder costs one variable read per call. The page gets its own response
+// and its own errors, from the same calls with the same `this`.
+
+import { listeners } from "../core/listen.js";
+
+const MAX = 200; // of each: fetch/xhr, resources
+let hook = null; // the current recorder's: (how, method, url) => done(status, size, failed) | undefined
+const xhrs = new WeakMap(); // xhr -> [method, url] from open()
+
+// Query values replaced by "*" (keys kept), no fragment, no user:password;
+// other schemes than http(s) (data:, blob:) are reduced to the scheme.
+export function cleanUrl(u) {
+  try {
+    const x = new URL(u, location.href);
+    if (!/^https?:$/.test(x.protocol)) return x.protocol;
+    x.username = x.password = x.hash = "";
+    x.search = x.search.replace(/=[^&]+/g, "=*");
+    return x.href.slice(0, 2048);
+  } catch { return ""; }
+}
+
+function install() {
+  const w = window;
+  const f = w.fetch;
+  if (f && !f.__sl) {
+    (w.fetch = function (input, init) {
+      const p = f.apply(this, arguments);
+      let done;
+      try { done = hook && hook("fetch", (init && init.method) || (input && input.method), (input && input.url) || input); } catch { /* the page's call goes on */ }
+      // A new promise of the same response or error: the page's own p stays unhandled if the page leaves it so.
+      return done ? p.then((r) => (done(r.status, r.headers.get("content-length"), r.status > 399), r), (e) => { done(0, 0, 1); throw e; }) : p;
+    }).__sl = 1;
+  }
+  const X = w.XMLHttpRequest && XMLHttpRequest.prototype;
+  if (X && !X.open.__sl) {
+    const open = X.open;
+    const send = X.send;
+    (X.open = function (method, url) {
+      xhrs.set(this, [method, url]);
+      return open.apply(this, arguments);
+    }).__sl = 1;
+    X.send = function () {
+      const r = xhrs.get(this);
+      let done;
+      try { done = r && hook && hook("xhr", r[0], r[1]); } catch { /* the page's call goes on */ }
+      if (done) this.addEventListener("loadend", () => done(this.status, this.getResponseHeader("content-length"), !this.status || this.status > 399));
+      return send.apply(this, arguments);
+    };
+  }
+}
+
+export function createNetwork(ctx) {
+  const l = listeners();
+  const own = cleanUrl(ctx.config.endpoint);
+  const failed = new Set(); // resource URLs whose element reported a failed load
+  let held = []; // resource entries wait briefly for their element's error event
+  let timer = 0;
+  let observer = null;
+  let calls = 0;
+  let resources = 0;
+
+  const emit = (t, how, method, url, status, duration, size, bad) => ctx.emit(
+    ["request", Math.max(0, t), how, String(method || "GET").toUpperCase().replace(/[^A-Z-]/g, "").slice(0, 16), url,
+      status | 0, Math.round(duration), +size || 0, bad ? 1 : 0]);
+
+  function flushHeld() {
+    timer = 0;
+    for (const e of held.splice(0)) {
+      const s = e.responseStatus || 0;
+      emit(ctx.now() - Math.round(performance.now() - e.startTime), "resource", "GET", cleanUrl(e.name), s,
+        e.duration, e.transferSize || e.encodedBodySize, s > 399 || failed.has(e.name));
+    }
+  }
+
+  return {
+    start() {
+      install();
+      hook = (how, method, url) => {
+        const u = cleanUrl(url);
+        if (calls >= MAX || !u || u.startsWith(own)) return;
+        calls++;
+        const t = ctx.now();
+        const start = performance.now();
+        return (status, size, bad) => {
+          try { emit(t, how, method, u, status, performance.now() - start, size, bad); } catch { /* never the page's problem */ }
+        };
+      };
+      // The recorder's own requests (ingest, stylesheet texts) are fetches: skipped here too.
+      try {
+        observer = new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) {
+            if (/^(fetch|xmlhttprequest|beacon)$/.test(e.initiatorType) || resources >= MAX) continue;
+            resources++;
+            held.push(e);
+          }
+          if (held.length && !timer) timer = setTimeout(flushHeld, 300);
+        });
+        observer.observe({ type: "resource", buffered: true });
+      } catch { /* no resource timing here */ }
+      l.on(window, "error", (e) => {
+        const el = e.target;
+        if (el && el.nodeType === 1) failed.add(el.currentSrc || el.src || el.href);
+      });
+    },
+    stop() {
+      hook = null;
+      if (observer) observer.disconnect();
+      clearTimeout(timer);
+      flushHeld();
+      l.off();
+    },
+  };
+}
