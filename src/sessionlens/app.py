@@ -32,7 +32,7 @@ from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
-from sessionlens.viewer import api, heatmaps, lifecycle, pages, replay_frame
+from sessionlens.viewer import api, heatmaps, lifecycle, notes, pages, replay_frame
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -129,6 +129,7 @@ def create_app(
         Route("/api/heatmaps/moments", heatmaps.moments),
         Route("/api/heatmaps/thumbnail", heatmaps.thumbnail),
         Route("/heatmaps", pages.heatmap_page),
+        *notes.routes(),  # notes and collections (viewer/notes.py)
         Mount(pages.ASSETS, StaticFiles(directory=pages.STATIC)),
         *replay_frame.routes(),
     ]
