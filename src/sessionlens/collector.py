@@ -114,6 +114,10 @@ async def ingest(request: Request) -> Response:
             body=body,
             content_encoding=request.headers.get("content-encoding", ""),
             user_agent=request.headers.get("user-agent", ""),
+            # Only a header the operator named is trusted (their proxy sets it); unset: no country.
+            country=request.headers.get(state.settings.country_header, "")
+            if state.settings.country_header
+            else None,
             settings=state.settings,
             store=state.store,
             index=state.index,

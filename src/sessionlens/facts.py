@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessionlens.contracts import activity_kinds
+from sessionlens.contracts import activity_kinds, event_fields
 from sessionlens.contracts import field as f
 
 # Gaps between user actions longer than this count as idle, not active time.
@@ -32,6 +32,19 @@ _SCROLL_Y = f("scroll", "y")
 _SCROLL_SH = f("scroll", "sh")
 _CLICK_PH = f("click", "ph")
 _IDENTIFY_USER = f("identify", "user")
+_META_LANG = f("meta", "lang")
+_META_TZ = f("meta", "tz")
+_TIMING_NAME = f("timing", "name")
+_TIMING_VALUE = f("timing", "value")
+# Bot hints recorders added later (trailing, optional): absent in older meta events.
+_META_FIELDS = event_fields()["meta"]
+_META_WEBDRIVER = _META_FIELDS.index("webdriver") if "webdriver" in _META_FIELDS else None
+_META_BRANDS = _META_FIELDS.index("brands") if "brands" in _META_FIELDS else None
+# A person's own input: what automation that only loads pages never sends.
+HUMAN_KINDS = frozenset({"click", "move", "input", "scroll", "submit"})
+# Page speed metrics kept per page view (timing name -> ChunkFacts field); the worst value wins.
+_SPEED = {"lcp": "lcp_ms", "cls": "cls", "inp": "inp_ms"}
+_MAX_LANG, _MAX_TZ = 35, 64  # BCP 47 tags and IANA zone names are shorter; longer values are cut
 
 
 @dataclass(slots=True)
@@ -58,6 +71,19 @@ class ChunkFacts:
     vh: float | None = None
     urls: list[str] = field(default_factory=list)
     user_id: str | None = None  # the last sessionlens.identify() of the chunk
+    lang: str | None = None  # navigator.language from the meta event
+    tz: str | None = None  # the IANA time zone from the meta event
+    webdriver: int | None = None  # 1: the meta event's bot hints said automation; None: no meta
+    human: int = 0  # human input events (HUMAN_KINDS)
+    lcp_ms: float | None = None
+    cls: float | None = None
+    inp_ms: float | None = None
+
+
+def index_text(value: object, limit: int) -> str:
+    """Visitor text as the index keeps it: at most `limit` characters, without NUL
+    (PostgreSQL text cannot hold it)."""
+    return str(value)[: limit * 2].replace("\x00", "")[:limit]
 
 
 def _max(current: float | None, value: float) -> float:
@@ -80,6 +106,8 @@ def chunk_facts(events: list[list[Any]]) -> ChunkFacts:
                 facts.act_first = t
             last_activity = t
             facts.act_last = t
+        if kind in HUMAN_KINDS:
+            facts.human += 1
         if kind == "click":
             facts.clicks += 1
             facts.page_height = _max(facts.page_height, event[_CLICK_PH])
@@ -109,4 +137,21 @@ def chunk_facts(events: list[list[Any]]) -> ChunkFacts:
             facts.vw, facts.vh = event[_META_VW], event[_META_VH]
             facts.urls.append(event[_META_URL])
             facts.max_scroll_y = _max(facts.max_scroll_y, 0.0)
+            facts.lang = index_text(event[_META_LANG], _MAX_LANG) or None
+            facts.tz = index_text(event[_META_TZ], _MAX_TZ) or None
+            facts.webdriver = int(_meta_says_automation(event))
+        elif kind == "timing" and event[_TIMING_NAME] in _SPEED:
+            name = _SPEED[event[_TIMING_NAME]]
+            value = float(event[_TIMING_VALUE])
+            if value >= 0:  # a negative metric is a broken recorder, not a fast page
+                setattr(facts, name, _max(getattr(facts, name), value))
     return facts
+
+
+def _meta_says_automation(event: list[Any]) -> bool:
+    """navigator.webdriver, or client hint brands naming a headless browser."""
+    if _META_WEBDRIVER is not None and len(event) > _META_WEBDRIVER and event[_META_WEBDRIVER] == 1:
+        return True
+    if _META_BRANDS is not None and len(event) > _META_BRANDS:
+        return "headless" in str(event[_META_BRANDS]).lower()
+    return False

@@ -126,6 +126,16 @@ def parse_batch(raw: bytes, settings: Settings, now_ms: int) -> dict:
     return batch
 
 
+def country_code(header_value: str | None) -> str:
+    """An ISO 3166 alpha-2 code (upper case) from a proxy's country header, else "unknown".
+
+    Proxies send placeholders for unknown places (Cloudflare: XX, T1 for Tor)."""
+    value = (header_value or "").strip()
+    if len(value) == 2 and value.isascii() and value.isalpha() and value.upper() != "XX":
+        return value.upper()
+    return "unknown"
+
+
 def ingest_batch(
     *,
     site: str,
@@ -135,7 +145,13 @@ def ingest_batch(
     settings: Settings,
     store: BlobStore,
     index: Index,
+    country: str | None = None,
 ) -> Accepted:
+    """Store one batch as a chunk and index it.
+
+    country: the value of the trusted header `country_header` names (None: no header
+    configured, the chunk has no geo field); kept in the chunk as geo.country.
+    """
     raw = decode_body(body, content_encoding, settings.max_decoded_bytes)
     received = int(time.time() * 1000)
     batch = parse_batch(raw, settings, received)
@@ -169,6 +185,8 @@ def ingest_batch(
     }
     if "vid" in batch:  # absent when the recorder keeps no visitor id (no consent, no storage)
         chunk["vid"] = batch["vid"]
+    if country is not None:
+        chunk["geo"] = {"country": country_code(country)}
     blob = codec.encode(chunk)
     try:
         slot = reservation.result(timeout=30)
@@ -192,8 +210,9 @@ def ingest_batch(
     # The chunk is durable; the index is derived, so a failure here is
     # repaired by `reindex` and must not turn into a retry of a stored batch.
     row = ChunkRow(
-        site, addr.sid, addr.pid, seq, batch["t0"], received, len(blob), chunk_facts(events), ua, batch.get("vid")
-    )
+        site, addr.sid, addr.pid, seq, batch["t0"], received, len(blob), chunk_facts(events), ua, batch.get("vid"),
+        chunk["geo"]["country"] if "geo" in chunk else None,
+    )  # fmt: skip
     try:
         index.record_chunks([row]).result(timeout=30)
     except Exception:
@@ -266,4 +285,10 @@ def row_for_stored_chunk(chunk: dict, stored_bytes: int) -> ChunkRow:
         chunk_facts(chunk["events"]),
         chunk.get("ua", ""),
         chunk.get("vid"),
+        _stored_country(chunk),
     )
+
+
+def _stored_country(chunk: dict) -> str | None:
+    geo = chunk.get("geo")
+    return country_code(geo.get("country")) if isinstance(geo, dict) else None

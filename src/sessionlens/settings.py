@@ -98,6 +98,34 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("error_click_ms", 1000, "A click followed by a JS error within this time is an error click."),
     Setting(
+        "quick_back_ms",
+        7000,
+        "A page left for another and come back to within this time (ms) is a quick back (docs/signals.md).",
+    ),
+    Setting(
+        "excessive_scroll_reversals",
+        4,
+        "Window scroll direction reversals, without a click or input between them, that make excessive scrolling.",
+    ),
+    Setting("excessive_scroll_window_ms", 10000, "Longest time (ms) the excessive scrolling reversals span."),
+    Setting(
+        "scroll_reversal_min_px",
+        150,
+        "Scrolling this far (CSS px) the other way counts as a reversal; less is jitter, not a reversal.",
+    ),
+    Setting("thrash_direction_changes", 6, "Sharp pointer turns at speed that make a thrashed cursor."),
+    Setting("thrash_window_ms", 1500, "Longest time (ms) the thrashed cursor's direction changes span."),
+    Setting(
+        "thrash_min_speed_px_s",
+        1000,
+        "Pointer speed (CSS px per second) both sides of a direction change need for it to count as thrash.",
+    ),
+    Setting(
+        "form_error_ms",
+        3000,
+        "Fields shown invalid within this time (ms) after a submit attempt make a form error signal.",
+    ),
+    Setting(
         "chromium_path",
         "/usr/bin/chromium",
         "Chromium executable that renders heatmap backdrops (Debian's chromium package; scripts/setup "
@@ -188,6 +216,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Header naming the client address, set by your reverse proxy (e.g. X-Forwarded-For; its last "
         "entry is used). Empty: the socket peer. Name one only behind a proxy that sets it.",
+    ),
+    Setting(
+        "country_header",
+        "",
+        "Header naming the visitor's country as an ISO 3166 alpha-2 code, set by your reverse proxy or CDN "
+        "(e.g. CF-IPCountry, CloudFront-Viewer-Country); kept with each stored batch. Other values are "
+        "'unknown'. Empty: no country is recorded (a header the visitor sends is never trusted).",
     ),
     Setting("login_hash_workers", 1, "Threads that check passwords (scrypt), apart from ingest."),
     Setting("login_hash_queue", 8, "Logins waiting for a password check before more get 503."),

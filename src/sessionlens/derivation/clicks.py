@@ -15,8 +15,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sessionlens.derivation.attributes import AttributeCollector, click_signals
 from sessionlens.heatmap.signals import PageViewFacts, Thresholds
 from sessionlens.index import Index
+from sessionlens.index.attributes import write_page_view
 from sessionlens.index.markers import Marker, replace_markers
 from sessionlens.replay.markers import EVENT_KINDS, event_marker
 from sessionlens.replay.pageview import PageViewReader
@@ -31,9 +33,11 @@ class _Cursor:
     facts: PageViewFacts = field(default_factory=PageViewFacts)
     seqs: list[int] = field(default_factory=list)  # chunks fed, in order
     markers: list[Marker] = field(default_factory=list)
+    attributes: AttributeCollector = field(default_factory=AttributeCollector)
 
     def add(self, events: list) -> None:
         self.facts.add(events)
+        self.attributes.add(events)
         for event in events:
             marker = event_marker(event)
             if marker and marker[0] in EVENT_KINDS and len(self.markers) < MAX_MARKERS:
@@ -56,7 +60,8 @@ class ClickDeriver:
         rebuild: bool = False,
         on_chunk: Callable[[int], None] = lambda seq: None,
     ) -> int:
-        """Replace the page view's click, move and marker rows; returns how many clicks it has."""
+        """Replace the page view's click, move, marker, signal, custom event and attribute rows
+        (and recount the session's signals); returns how many clicks it has."""
         seqs = reader.chunk_seqs(*view)
         if not seqs:
             return 0
@@ -75,6 +80,8 @@ class ClickDeriver:
         clicks, moves = cursor.facts.result(th)
         index.replace_clicks(*view, t0, clicks, moves)
         replace_markers(index, *view, cursor.markers)
+        signals = click_signals(clicks) + cursor.facts.frustration(th)
+        write_page_view(index, view, t0, signals, cursor.attributes.attributes, th.quick_back_ms)
         if not rebuild:
             with self._lock:
                 self._cursors[view] = cursor

@@ -14,6 +14,10 @@ next/previous controls) and the URL it happened on (SPA routes).
 Excluded as known false positives: text inputs and clicks while text is
 selected (rage and dead), +/- and next/previous controls (rage and dead),
 links that navigate (dead).
+
+The other frustration signals (quick back, excessive scrolling, thrashed
+cursor, form errors) are found in heatmap/frustration.py from samples this
+replay collects (PageViewFacts.frustration).
 """
 
 from __future__ import annotations
@@ -24,6 +28,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sessionlens.contracts import field
+from sessionlens.heatmap.frustration import (
+    MoveSample,
+    ScrollSample,
+    Signal,
+    Submit,
+    excessive_scrolls,
+    form_errors,
+    quick_backs,
+    thrashes,
+)
 from sessionlens.replay.dom import ELEMENT, TEXT, DomState, Node
 from sessionlens.settings import Settings
 
@@ -41,6 +55,26 @@ _STEPPER_CLASS = re.compile(
 
 
 MOVE_SAMPLE_MS = 250
+# Events after which excessive-scroll counting starts over: the visitor did something else.
+_SCROLL_RESETS = frozenset({"click", "input", "submit", "focus", "nav", "meta"})
+# Move targets where sharp turns are intended (drawing, dragging, sliders): no thrash there.
+_DRAW_TAGS = frozenset({"canvas", "svg", "path", "g", "rect", "circle", "line", "polyline", "video"})
+_MAX_SAMPLES = 200_000  # scroll or move samples kept per page view
+
+
+def _position(kind: str, name: str, default: int) -> int:
+    """A field's position, or the agreed one (issue12-interfaces.md) while the schema lacks the kind."""
+    try:
+        return field(kind, name)
+    except KeyError:
+        return default
+
+
+_MOVE_TARGET = _position("move", "target", 4)
+_SCROLL_TARGET, _SCROLL_Y = field("scroll", "target"), field("scroll", "y")
+_NAV_URL, _NAV_HOW = field("nav", "url"), field("nav", "how")
+_SUBMIT_FORM, _SUBMIT_INVALID = _position("submit", "form", 3), _position("submit", "invalid", 4)
+_INVALID_FIELD = _position("invalid", "field", 3)
 
 
 @dataclass(slots=True)
@@ -59,6 +93,14 @@ class Thresholds:
     rage_interval_ms: int = 1_000
     dead_ms: int = 2_500
     error_ms: int = 1_000
+    quick_back_ms: int = 7_000
+    excessive_scroll_reversals: int = 4
+    excessive_scroll_window_ms: int = 10_000
+    scroll_reversal_min_px: float = 150.0
+    thrash_direction_changes: int = 6
+    thrash_window_ms: int = 1_500
+    thrash_min_speed_px_s: float = 1_000.0
+    form_error_ms: int = 3_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:
@@ -68,6 +110,14 @@ class Thresholds:
             rage_interval_ms=settings.rage_click_interval_ms,
             dead_ms=settings.dead_click_ms,
             error_ms=settings.error_click_ms,
+            quick_back_ms=settings.quick_back_ms,
+            excessive_scroll_reversals=settings.excessive_scroll_reversals,
+            excessive_scroll_window_ms=settings.excessive_scroll_window_ms,
+            scroll_reversal_min_px=settings.scroll_reversal_min_px,
+            thrash_direction_changes=settings.thrash_direction_changes,
+            thrash_window_ms=settings.thrash_window_ms,
+            thrash_min_speed_px_s=settings.thrash_min_speed_px_s,
+            form_error_ms=settings.form_error_ms,
         )
 
 
@@ -153,6 +203,13 @@ class PageViewFacts:
         self.last_t = 0
         self.vw = 0.0
         self.position = 0
+        # Samples of the other frustration signals (heatmap/frustration.py).
+        self.scrolls: list[ScrollSample] = []
+        self.pointer: list[MoveSample] = []
+        self.resets: list[int] = []
+        self.routes: list[tuple[int, str]] = []
+        self.submits: list[Submit] = []
+        self.invalids: list[tuple[int, str]] = []
 
     def add(self, events: Iterable[list[Any]]) -> PageViewFacts:
         state, moves = self.state, self.moves
@@ -173,17 +230,64 @@ class PageViewFacts:
                     )
                 )  # fmt: skip
                 self.positions.append(position)
-            elif kind == "move" and (not moves or t - moves[-1].t >= MOVE_SAMPLE_MS):
+            elif kind == "move":
                 sx, sy = state.scroll.get(None, [0, 0])
-                moves.append(MoveFact(t, state.url, event[2] + sx, event[3] + sy, vw or state.viewport[0]))
+                if not moves or t - moves[-1].t >= MOVE_SAMPLE_MS:
+                    moves.append(
+                        MoveFact(t, state.url, event[2] + sx, event[3] + sy, vw or state.viewport[0])
+                    )
+                if len(self.pointer) < _MAX_SAMPLES:
+                    target = event[_MOVE_TARGET] if len(event) > _MOVE_TARGET else None
+                    drawing = _drawing(state.nodes.get(target) if target is not None else None)
+                    self.pointer.append(MoveSample(t, event[2] + sx, event[3] + sy, state.url, drawing))
             elif kind == "error":
                 self.errors.append((position, t))
             elif kind in _CHANGE_KINDS:
                 self.changes.append((position, t))
             if kind in ("meta", "resize"):
                 self.vw = event[5] if kind == "meta" else event[2]
+            self._frustration_samples(kind, t, event)
             state.apply(event)
         return self
+
+    def _frustration_samples(self, kind: str, t: int, event: list[Any]) -> None:
+        state = self.state
+        if kind in _SCROLL_RESETS:
+            self.resets.append(t)
+        if kind == "scroll" and event[_SCROLL_TARGET] is None and len(self.scrolls) < _MAX_SAMPLES:
+            # Window scrolls only: inner scrollers and carousels are not the page.
+            vh = float(state.viewport[1] or 0)
+            self.scrolls.append(ScrollSample(t, float(event[_SCROLL_Y]), vh, state.url))
+        elif kind == "meta":
+            self.routes.append((t, str(event[2])))
+        elif kind == "nav" and len(self.routes) < _MAX_SAMPLES:
+            url = str(event[_NAV_URL])
+            if event[_NAV_HOW] == "replace" and self.routes:
+                self.routes[-1] = (self.routes[-1][0], url)  # a redirect: the same visit, not a new one
+            else:
+                self.routes.append((t, url))
+        elif kind == "submit" and len(self.submits) < _MAX_SAMPLES:
+            form = event[_SUBMIT_FORM] if len(event) > _SUBMIT_FORM else ""
+            invalid = event[_SUBMIT_INVALID] if len(event) > _SUBMIT_INVALID else []
+            names = tuple(
+                str(f[1])[:100] for f in (invalid if isinstance(invalid, list) else [])
+                if isinstance(f, list) and len(f) > 1 and f[1]
+            )  # fmt: skip
+            self.submits.append(Submit(t, str(form or "")[:256], names, state.url))
+        elif kind == "invalid" and len(self.invalids) < _MAX_SAMPLES and len(event) > _INVALID_FIELD:
+            self.invalids.append((t, str(event[_INVALID_FIELD])[:100]))
+
+    def frustration(self, th: Thresholds = Thresholds()) -> list[Signal]:
+        """Quick backs inside the page view, excessive scrolling, thrashed cursor and form errors."""
+        return [
+            *quick_backs(self.routes, th.quick_back_ms, "route"),
+            *excessive_scrolls(
+                self.scrolls, self.resets, th.excessive_scroll_reversals, th.excessive_scroll_window_ms,
+                th.scroll_reversal_min_px,
+            ),
+            *thrashes(self.pointer, th.thrash_direction_changes, th.thrash_window_ms, th.thrash_min_speed_px_s),
+            *form_errors(self.submits, self.invalids, th.form_error_ms),
+        ]  # fmt: skip
 
     def result(self, th: Thresholds = Thresholds()) -> tuple[list[ClickFact], list[MoveFact]]:
         clicks = [replace(c) for c in self.clicks]
@@ -220,3 +324,19 @@ def _close(run: list[ClickFact], th: Thresholds) -> None:
     if len(run) >= th.rage_count:
         for click in run:
             click.rage = True
+
+
+def _drawing(node: Node | None) -> bool:
+    """Is the pointer over something where sharp turns are the point (drawing, dragging, a slider)?"""
+    for _ in range(4):  # the target and a few ancestors (an SVG's path, a slider's thumb)
+        if node is None or node.type != ELEMENT:
+            return False
+        if (
+            node.tag in _DRAW_TAGS
+            or node.attrs.get("draggable") == "true"
+            or node.attrs.get("role") in ("slider", "scrollbar")
+            or (node.tag == "input" and node.attrs.get("type") == "range")
+        ):
+            return True
+        node = node.parent
+    return False

@@ -108,13 +108,19 @@ def claims_in_flight(index: Any, sessions: list[Session], now_ms: int) -> int:
 
 def delete_sessions(index: Any, sessions: list[Session]) -> dict[str, int]:
     """Remove every row of these sessions, and URL keys no other row uses; table -> rows removed."""
-    from sessionlens.index.aggregate import lock_sessions
+    from sessionlens.index.aggregate import Renumber, lock_sessions, renumber_all
 
     def remove(conn: Any) -> dict[str, int]:
         lock_sessions(conn, index.dialect, sessions)
         counts = dict.fromkeys((*SESSION_TABLES, "url_keys"), 0)
         urls: set[tuple[str, str]] = set()
+        visits: list[Renumber] = []  # the visitors' later sessions move up one visit each
         for site, sid in sessions:
+            row = conn.execute(
+                "SELECT visitor_id, start_time FROM sessions WHERE site = ? AND sid = ?", (site, sid)
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                visits.append((site, row[0], row[1]))
             for table in _URL_TABLES:
                 rows = conn.execute(
                     f"SELECT DISTINCT url FROM {table} WHERE site = ? AND sid = ?", (site, sid)  # noqa: S608
@@ -132,6 +138,7 @@ def delete_sessions(index: Any, sessions: list[Session]) -> dict[str, int]:
             counts["url_keys"] += conn.execute(
                 f"DELETE FROM url_keys WHERE site = ? AND url = ? AND {unused}", (site, url)  # noqa: S608
             ).rowcount
+        renumber_all(conn, index.dialect, visits)
         return counts
 
     return index.write(remove)
