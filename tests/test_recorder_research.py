@@ -413,6 +413,14 @@ def test_visitor_id_tells_new_from_returning(rig: dict[str, Any]) -> None:
     wait_until(lambda: all(vids(s) for s in (sid1, sid2, sid3)), message="chunks of the three sessions")
     assert vids(sid1) == vids(sid2) and None not in vids(sid1)
     assert vids(sid3).isdisjoint(vids(sid1))
+    # The index numbers the visitor's sessions from it: new (1), returning (2), another browser new (1).
+    query = "SELECT sid, visit_number FROM sessions WHERE sid IN (?, ?, ?)"
+
+    def numbers() -> dict:
+        return {r["sid"]: r["visit_number"] for r in rig["collector"].index_rows(query, (sid1, sid2, sid3))}
+
+    wait_until(lambda: len(numbers()) == 3, message="the three sessions indexed")
+    assert numbers() == {sid1: 1, sid2: 2, sid3: 1}
     first.close()
     other.close()
 
