@@ -268,3 +268,28 @@ def test_erasure_removes_the_notes_of_the_visitors_sessions_only(
     # Reindex does not bring anything back.
     reindex(store, index)
     assert len(viewer.get("/api/notes", params={"q": "note on"}).json()["notes"]) == 1
+
+
+def test_cli_lists_notes_and_collections(
+    viewer: TestClient, settings: Settings, site: Site, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessionlens.cli import main
+
+    if settings.index_url:  # the command reads its index from the environment, as when run
+        monkeypatch.setenv("SESSIONLENS_INDEX_URL", settings.index_url)
+
+    sid, pid = record(viewer, site)
+    csrf = login(viewer)
+    viewer.post(
+        f"/api/sessions/{sid}/notes", json={"t": 61_000, "pid": pid, "text": "two\nlines"}, headers=csrf
+    )
+    cid = viewer.post("/api/collections", json={"name": "Later", "site": site.key}, headers=csrf).json()["id"]
+    viewer.put(f"/api/collections/{cid}/sessions/{sid}", headers=csrf)
+    capsys.readouterr()
+    base = ["--data-dir", settings.data_dir]
+    assert main(["notes", "list", sid, *base]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("1:01\tada\t") and line.endswith("\ttwo\\nlines")  # one line per note
+    assert main(["collections", "list", *base]) == 0
+    assert capsys.readouterr().out.split("\t")[:3] == [cid, site.key, "1 sessions"]
+    assert main(["notes", "list", "no-such-session", *base]) == 1

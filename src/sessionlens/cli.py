@@ -119,6 +119,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     finally:
         index.close()
     print(f"indexed {result.chunks} chunks in {result.sessions} sessions")
+    print(f"re-synced {result.documents.get('documents', 0)} saved documents (notes, collections, segments)")
     # The rebuilt index is in place either way; exit 1 so scripts notice
     # the skipped chunks (they stay in storage, untouched).
     for skipped in result.skipped:
@@ -527,6 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sessionlens.lifecycle.commands import add_parsers as add_lifecycle_parsers
 
     add_lifecycle_parsers(sub, sites, common, _settings)  # sites set, retention run, erase, access
+    from sessionlens.notes_cli import add_parsers as add_notes_parsers
+
+    add_notes_parsers(sub, common, _settings)  # notes list, collections list
 
     users = sub.add_parser("users", help="manage viewer users").add_subparsers(
         dest="users_command", required=True
