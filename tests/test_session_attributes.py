@@ -65,10 +65,19 @@ class Visits:
         seq: int = 0,
     ) -> str:
         pid = pid or new_id()
-        body: dict[str, Any] = {"v": 1, "sid": sid, "pid": pid, "seq": seq, "t0": self.t0 + start, "events": events}
+        body: dict[str, Any] = {
+            "v": 1,
+            "sid": sid,
+            "pid": pid,
+            "seq": seq,
+            "t0": self.t0 + start,
+            "events": events,
+        }
         if vid:
             body["vid"] = vid
-        response = self.client.post(f"/ingest/{self.site.key}", content=orjson.dumps(body), headers=headers or {})
+        response = self.client.post(
+            f"/ingest/{self.site.key}", content=orjson.dumps(body), headers=headers or {}
+        )
         assert response.status_code == 200, response.text
         return pid
 
@@ -182,7 +191,12 @@ def test_visit_numbers_follow_start_time_also_when_an_earlier_session_arrives_la
         (HUMAN_UA, {"webdriver": 1}, "human", "webdriver"),
         (HUMAN_UA, {"brands": "HeadlessChrome;Chromium"}, "human", "webdriver"),
         ("Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0 Safari/537.36", {}, "human", "user_agent"),
-        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", {}, "human", "user_agent"),
+        (
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+            {},
+            "human",
+            "user_agent",
+        ),
         ("python-requests/2.31", {}, "human", "user_agent"),
         (HUMAN_UA, {}, "none", "no_input"),
     ],
@@ -203,7 +217,9 @@ def test_a_session_without_input_stops_being_a_bot_when_input_arrives(visits: Vi
     sid, pid = new_id(), new_id()
     visits.page_view(sid, [meta(), snapshot_event(5)], pid=pid)
     assert session(index, sid)["bot_reason"] == "no_input"
-    visits.page_view(sid, [make_event("scroll", t=900, target=None, x=0, y=300, sw=1280, sh=4000)], pid=pid, seq=1)
+    visits.page_view(
+        sid, [make_event("scroll", t=900, target=None, x=0, y=300, sw=1280, sh=4000)], pid=pid, seq=1
+    )
     assert session(index, sid)["is_bot"] == 0
 
 
@@ -216,7 +232,9 @@ def test_traits_props_experiments_and_custom_events(visits: Visits, index: Index
             *human(),
             make_event("set", t=200, props={"plan": "pro", "seats": 5}),
             make_event("experiment", t=210, name="checkout-button", variant="green"),
-            make_event("custom", t=300, name="signup_completed", props={"plan": "pro", "trial": True, "n": 2.5}),
+            make_event(
+                "custom", t=300, name="signup_completed", props={"plan": "pro", "trial": True, "n": 2.5}
+            ),
         ],
         start=10_000,
     )
@@ -225,7 +243,9 @@ def test_traits_props_experiments_and_custom_events(visits: Visits, index: Index
         [
             meta(),
             *human(),
-            make_event("identify", t=50, user="user-42", traits={"company": "Acme", "beta": False, "age": None}),
+            make_event(
+                "identify", t=50, user="user-42", traits={"company": "Acme", "beta": False, "age": None}
+            ),
             make_event("set", t=60, props={"plan": "free", "source": "ad"}),
             make_event("experiment", t=70, name="checkout-button", variant="blue"),
             make_event("custom", t=80, name="pricing_viewed", props={"nested": {"a": [1, 2]}}),
@@ -240,8 +260,13 @@ def test_traits_props_experiments_and_custom_events(visits: Visits, index: Index
     assert attrs["trait"] == {"company": "Acme", "beta": "false", "age": ""}
     assert session(index, sid)["user_id"] == "user-42"
     events = session_custom_events(index, visits.site.key, sid)
-    assert sorted((e["pid"] == later, e["name"]) for e in events) == [(False, "pricing_viewed"), (True, "signup_completed")]
-    props = index.query("SELECT name, key, value FROM custom_event_props WHERE sid = ? ORDER BY name, key", (sid,))
+    assert sorted((e["pid"] == later, e["name"]) for e in events) == [
+        (False, "pricing_viewed"),
+        (True, "signup_completed"),
+    ]
+    props = index.query(
+        "SELECT name, key, value FROM custom_event_props WHERE sid = ? ORDER BY name, key", (sid,)
+    )
     assert [(p["name"], p["key"], p["value"]) for p in props] == [
         ("pricing_viewed", "nested", '{"a":[1,2]}'),
         ("signup_completed", "n", "2.5"),
@@ -308,7 +333,9 @@ def test_erasure_removes_the_new_rows(visits: Visits, index: Index) -> None:
         ],
     )
     visits.derive()
-    assert all(index.query(f"SELECT COUNT(*) AS n FROM {t} WHERE sid = ?", (sid,))[0]["n"] for t in NEW_TABLES)  # noqa: S608
+    assert all(
+        index.query(f"SELECT COUNT(*) AS n FROM {t} WHERE sid = ?", (sid,))[0]["n"] for t in NEW_TABLES
+    )  # noqa: S608
     delete_sessions(index, [(visits.site.key, sid)])
     for table in NEW_TABLES:
         assert index.query(f"SELECT COUNT(*) AS n FROM {table} WHERE sid = ?", (sid,))[0]["n"] == 0  # noqa: S608

@@ -87,12 +87,13 @@ def excessive_scrolls(
     direction = 0  # 1 down, -1 up, 0 not yet known
     extreme: float | None = None  # where the current stroke is furthest (or started)
     turns: list[int] = []
+    episode_end = -1  # reversals until then continue excessive scrolling already found
     for s in samples:
         reset = False
         while r < len(resets) and resets[r] <= s.t:
             reset, r = True, r + 1
         if reset or extreme is None:
-            direction, extreme, turns = 0, s.y, []
+            direction, extreme, turns, episode_end = 0, s.y, [], -1
             continue
         if direction == 0:
             if abs(s.y - extreme) >= min_px:
@@ -102,8 +103,12 @@ def excessive_scrolls(
             extreme = s.y  # further the same way
         elif abs(s.y - extreme) >= min_px:
             direction, extreme = -direction, s.y
+            if s.t <= episode_end:
+                episode_end = s.t + window_ms
+                continue
             turns = [t for t in turns if t >= s.t - window_ms] + [s.t]
             if len(turns) >= reversals:
+                episode_end = s.t + window_ms
                 label = f"{len(turns)} reversals"
                 found.append(Signal(turns[0], EXCESSIVE_SCROLL, None, s.y + s.vh / 2, s.url, "", label))
                 turns = []
@@ -127,6 +132,7 @@ def thrashes(samples: Sequence[MoveSample], changes: int, window_ms: int, min_sp
     dragging turn sharply on purpose), and strokes broken by a pause (MOVE_GAP_MS)."""
     found: list[Signal] = []
     turns: list[tuple[int, float, float]] = []  # (t, x, y) of each sharp turn
+    episode_end = -1  # turns until then continue a thrash already found (one signal per episode)
     prev: MoveSample | None = None
     prev_v: tuple[float, float] | None = None  # velocity into prev (px/s), None when slow or unknown
     for s in samples:
@@ -140,8 +146,13 @@ def thrashes(samples: Sequence[MoveSample], changes: int, window_ms: int, min_sp
         v = ((s.x - prev.x) / dt, (s.y - prev.y) / dt)
         fast = math.hypot(*v) >= min_speed
         if fast and prev_v is not None and v[0] * prev_v[0] + v[1] * prev_v[1] < 0:
+            if prev.t <= episode_end:
+                episode_end = prev.t + window_ms
+                prev, prev_v = s, v
+                continue
             turns = [p for p in turns if p[0] >= s.t - window_ms] + [(prev.t, prev.x, prev.y)]
             if len(turns) >= changes:
+                episode_end = prev.t + window_ms
                 cx = sum(p[1] for p in turns) / len(turns)
                 cy = sum(p[2] for p in turns) / len(turns)
                 found.append(Signal(turns[0][0], THRASH, cx, cy, s.url, "", f"{len(turns)} sharp turns"))
@@ -207,8 +218,9 @@ def form_errors(
         end = s.t + within_ms
         if i + 1 < len(ordered):
             end = min(end, ordered[i + 1].t - 1)
-        fields = list(dict.fromkeys(f for f in s.invalid if f))
-        fields += [f for t, f in invalids if s.t <= t <= end and f and f not in fields]
+        fields = list(
+            dict.fromkeys([*(f for f in s.invalid if f), *(f for t, f in invalids if s.t <= t <= end and f)])
+        )
         if fields or s.invalid:
             label = f"{s.form}: {', '.join(fields)}" if s.form else ", ".join(fields)
             found.append(Signal(s.t, FORM_ERROR, None, None, s.url, s.form[:MAX_LABEL], label[:MAX_LABEL]))
