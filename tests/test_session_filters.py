@@ -8,7 +8,8 @@ values on both backends, through the real HTTP API behind login.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +22,8 @@ from sessionlens.index import Index
 from sessionlens.index.url_keys import INSERT_URL_KEYS, url_key_rows
 from sessionlens.session_search import COUNT_CAP
 from sessionlens.stores.local import LocalStore
+from tests.live import LiveCollector, chromium
+from tests.viewer_live import add_viewer_user, log_in
 
 T = 1_790_000_000_000
 SITE = "s1"
@@ -68,12 +71,13 @@ SESSIONS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def _write(index: Index) -> dict[str, str]:
-    """The sessions above in the index; returns name -> sid (sids sort as the names)."""
+def _write(index: Index, sites: dict[str, str] | None = None) -> dict[str, str]:
+    """The sessions above in the index (`sites` renames site keys); returns name -> sid (sids sort as the names)."""
+    sites = sites or {}
     sids = {name: f"sid-{name}" for name in SESSIONS}
     session_rows, url_rows, attr_rows, event_rows, prop_rows = [], [], [], [], []
     for name, s in SESSIONS.items():
-        site, sid = s.get("site", SITE), sids[name]
+        site, sid = sites.get(s.get("site", SITE), s.get("site", SITE)), sids[name]
         duration = s.get("duration", 1_000)
         urls = s.get("urls", [f"{ORIGIN}/"])
         session_rows.append(
@@ -133,7 +137,8 @@ def _write(index: Index) -> dict[str, str]:
                           ph=900, tag="button", flags="", label=text, text=text)
                 for i, text in enumerate(texts)
             ]  # fmt: skip
-            index.replace_clicks(s.get("site", SITE), sids[name], "p0", s["start"], facts)
+            site = s.get("site", SITE)
+            index.replace_clicks(sites.get(site, site), sids[name], "p0", s["start"], facts)
     return sids
 
 
@@ -429,3 +434,63 @@ def test_hostile_text_is_only_text(api: Any, value: str) -> None:
     for name in ("trait", "prop", "experiment"):
         assert api([("site", "s1"), (name, f"plan:{value}")])["names"] == []
     assert api([("site", "s1"), ("event_prop", f"signup_completed.plan:{value}")])["names"] == []
+
+
+def test_list_page_filters_counts_columns_and_segments_in_chromium(
+    tmp_path: Path, new_collector: Callable[..., LiveCollector]
+) -> None:
+    """The list page in Chromium: a filter typed into the form finds its session, the count shows
+    before the list, bots appear only when asked for, a saved segment is listed and applied."""
+    collector = new_collector(tmp_path / "data")
+    collector.start()
+    try:
+        add_viewer_user(collector)
+        key = collector.add_site("https://shop.example").key
+        _write(collector.index, {SITE: key, "s2": collector.add_site("https://other.example").key})
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            log_in(page, collector)
+            page.goto(f"{collector.url}/?site={key}")
+            page.wait_for_selector("tr[data-sid]")
+            assert page.inner_text("#count") == "4 sessions match"
+            assert page.locator("tr[data-sid]").count() == 4
+            ann = page.locator("tr[data-sid=sid-ann]").inner_text()
+            for shown in ("paid search", "DE", "u-1", "new", "rage ×2", "checkout: B", "5.5"):
+                assert shown in ann, (shown, ann)
+            assert "returning (#2)" in page.locator("tr[data-sid=sid-bob]").inner_text()
+            # A filter from "More filters", typed and submitted through the form.
+            page.click("details.more-filters summary")
+            page.fill("label[data-filter=clicked] input", "GET MY quote")
+            page.click("form#filters button:text('Filter')")
+            page.wait_for_url("**clicked=GET+MY+quote**")
+            page.wait_for_selector("#count:text('1 session match')")
+            assert [r.get_attribute("data-sid") for r in page.locator("tr[data-sid]").all()] == ["sid-ann"]
+            # Bots: hidden by default, shown when asked for.
+            page.goto(f"{collector.url}/?site={key}")
+            page.wait_for_selector("tr[data-sid]")
+            assert page.locator("tr[data-sid=sid-bot]").count() == 0
+            page.select_option("select[name=bots]", "only")
+            page.click("form#filters button:text('Filter')")
+            page.wait_for_url("**bots=only**")
+            page.wait_for_selector("tr[data-sid=sid-bot]")
+            assert page.locator("tr[data-sid]").count() == 1
+            # A saved segment, then applied from the segments menu.
+            page.goto(
+                f"{collector.url}/?site={key}&visited=/pricing*&not_visited=/signup/done*&sort=frustration"
+            )
+            page.wait_for_selector("tr[data-sid]")
+            page.once("dialog", lambda d: d.accept("Pricing, no signup"))
+            page.click("button:text('Save as segment')")
+            page.wait_for_selector("#segments option:text('Pricing, no signup')", state="attached")
+            page.goto(f"{collector.url}/")
+            page.wait_for_selector("#segments option:text('Pricing, no signup')", state="attached")
+            page.select_option("#segments", label=f"Pricing, no signup ({key})")
+            page.wait_for_url("**not_visited=**")
+            page.wait_for_selector("tr[data-sid]")
+            assert [r.get_attribute("data-sid") for r in page.locator("tr[data-sid]").all()] == [
+                "sid-dot",
+                "sid-ann",
+            ]
+            assert page.input_value("select[name=sort]") == "frustration"
+    finally:
+        collector.stop()

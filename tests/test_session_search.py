@@ -63,9 +63,60 @@ def test_filters_and_pages(client: TestClient, site: Site, store: LocalStore) ->
     assert sids(f"site={site.key}") == sids("") and sids("site=other") == []
     first = client.get("/api/sessions?limit=2", headers=auth).json()
     assert len(first["sessions"]) == 2 and first["next"]
-    rest = client.get(f"/api/sessions?limit=2&before={first['next']}", headers=auth).json()
+    rest = client.get(f"/api/sessions?limit=2&cursor={first['next']}", headers=auth).json()
     assert [s["sid"] for s in rest["sessions"]] == [sessions["/"]] and rest["next"] is None
     for bad, word in [("limit=0", "limit"), ("device=toaster", "device"), ("min_duration=-1", "min_duration"),
                       ("from=soon", "from"), ("before=x", "before"), ("colour=red", "colour")]:  # fmt: skip
         r = client.get(f"/api/sessions?{bad}", headers=auth)
         assert r.status_code == 400 and word in r.json()["error"], bad
+
+
+def test_segments_are_shared_checked_and_protected(client: TestClient, site: Site, store: LocalStore) -> None:
+    """Saved segments: made by one user (cookie + CSRF), listed for every user, applied as a query,
+    renamed, refused when malformed, read-only tokens refused; deleted."""
+    accounts = Accounts(store)
+    accounts.add_user("ada", "password-123")
+    accounts.add_user("bob", "password-456")
+    read = {"Authorization": f"Bearer {accounts.create_token('bob', 'read')}"}
+    admin = {"Authorization": f"Bearer {accounts.create_token('bob', 'admin', 'admin')}"}
+    query = "country=DE&visited=/pricing*&not_visited=/signup/done*&trait=plan:pro&sort=frustration"
+    r = client.post(
+        "/login", data={"name": "ada", "password": "password-123", "next": "/"},
+        headers={"Origin": "http://testserver"}, follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303
+    body = {"name": "Signup abandoners", "site": site.key, "query": query + "&cursor=x&limit=5"}
+    assert client.post("/api/segments", json=body).status_code == 403  # no CSRF token
+    csrf = client.get("/api/me").json()["csrf"]
+    r = client.post("/api/segments", json=body, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert made["query"] == query and made["author"] == "ada" and made["site"] == site.key
+    client.cookies.clear()
+    # Another user sees it and its query is a valid /api/sessions query.
+    listed = client.get("/api/segments", headers=read).json()["segments"]
+    assert [(s["id"], s["name"]) for s in listed] == [(made["id"], "Signup abandoners")]
+    assert client.get(f"/api/sessions?site={site.key}&{listed[0]['query']}", headers=read).status_code == 200
+    assert client.post("/api/segments", json=body, headers=read).status_code == 403
+    for bad, word in [
+        ({**body, "query": "colour=red"}, "colour"), ({**body, "query": "rage=2"}, "rage"),
+        ({**body, "name": ""}, "name"), ({**body, "name": "x" * 201}, "name"),
+        ({**body, "site": "nope"}, "site"), ({**body, "query": "site=other"}, "site"),
+        ({**body, "extra": 1}, "extra"), ({**body, "query": 5}, "query"),
+    ]:  # fmt: skip
+        r = client.post("/api/segments", json=bad, headers=admin)
+        assert r.status_code == 400 and word in r.json()["error"], (bad, r.text)
+    r = client.patch(
+        f"/api/segments/{made['id']}", json={"name": "Abandoned signup", "version": 1}, headers=admin
+    )
+    assert r.status_code == 200 and r.json()["name"] == "Abandoned signup" and r.json()["version"] == 2
+    r = client.patch(f"/api/segments/{made['id']}", json={"name": "Stale", "version": 1}, headers=admin)
+    assert r.status_code == 409
+    r = client.patch(f"/api/segments/{made['id']}", json={"query": "channel=tv"}, headers=admin)
+    assert r.status_code == 400 and "channel" in r.json()["error"]
+    assert client.get(f"/api/segments/{made['id']}", headers=read).json()["name"] == "Abandoned signup"
+    assert client.delete(f"/api/segments/{made['id']}", headers=read).status_code == 403
+    assert client.delete(f"/api/segments/{made['id']}", headers=admin).status_code == 204
+    assert client.get("/api/segments", headers=read).json()["segments"] == []
+    assert client.get(f"/api/segments/{made['id']}", headers=read).status_code == 404
+    assert client.delete("/api/segments/..%2F..", headers=admin).status_code == 404

@@ -32,7 +32,7 @@ from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
-from sessionlens.viewer import api, heatmaps, lifecycle, notes, pages, replay_frame
+from sessionlens.viewer import api, heatmaps, lifecycle, notes, pages, replay_frame, segments
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -122,6 +122,11 @@ def create_app(
         Route("/api/sessions/{sid}/pages/{pid}/inspect", api.page_inspect),
         Route("/api/tokens", api.create_token, methods=["POST"]),
         Route("/api/erasure", lifecycle.erasure, methods=["POST"]),
+        Route("/api/segments", segments.list_segments, methods=["GET"]),
+        Route("/api/segments", segments.create_segment, methods=["POST"]),
+        Route("/api/segments/{id}", segments.get_segment, methods=["GET"]),
+        Route("/api/segments/{id}", segments.update_segment, methods=["PATCH"]),
+        Route("/api/segments/{id}", segments.delete_segment, methods=["DELETE"]),
         Route("/api/access", lifecycle.access),
         Route("/api/heatmaps/image", heatmaps.image),
         Route("/api/heatmaps/elements", heatmaps.elements),

@@ -8,7 +8,7 @@ const CHANNELS = ["direct", "organic_search", "paid_search", "social", "email", 
 // [name, label, type, options]. Names ending in "+" may be given several times (one input per value).
 const MAIN = [
   ["site", "Site", "select"], ["from", "From", "date"], ["to", "To", "date"],
-  ["url+", "Visited URL (text or /pattern/*)", "text"], ["device", "Device", "select", ["", "desktop", "tablet", "mobile"]],
+  ["visited+", "Visited URL (text or /pattern/*)", "text"], ["device", "Device", "select", ["", "desktop", "tablet", "mobile"]],
   ["channel", "Channel", "select", ["", ...CHANNELS]], ["country", "Country", "text"],
   ["visitor", "Visitor", "select", ["", "new", "returning"]], ["user", "User id", "text"],
 ];
@@ -54,7 +54,7 @@ const form = h("form", { class: "filters", id: "filters" });
 const sitesSelect = h("select", { name: "site" }, h("option", { value: "", text: "all sites" }));
 function field(parent, [spec, label, type, options]) {
   const repeat = spec.endsWith("+"), name = repeat ? spec.slice(0, -1) : spec;
-  const values = params.getAll(name);
+  const values = name === "visited" ? [...params.getAll("url"), ...params.getAll("visited")] : params.getAll(name);
   const make = (value) => {
     let input;
     if (name === "site") input = sitesSelect;
@@ -93,6 +93,9 @@ form.append(h("label", {}, "Bots", bots), h("label", {}, "Sort by", sort), h("la
   h("button", { text: "Filter" }), more);
 function formQuery() {
   const q = new URLSearchParams();
+  // Filters the form has no field for (e.g. from a shared link) are kept as they are.
+  const named = new Set([...form.elements].map((el) => el.name).concat(["url", "cursor", "before"]));
+  for (const [k, v] of params) if (!named.has(k)) q.append(k, v);
   for (const [k, v] of new FormData(form)) {
     if (!v || (k === "bots" && v === "exclude") || (k === "sort" && v === "start") || (k === "order" && v === "desc")) continue;
     q.append(k, v);
