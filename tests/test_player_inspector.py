@@ -223,3 +223,18 @@ def test_a_page_view_opens_on_its_page_never_a_white_frame(rig: dict) -> None:
     shown_at(page, two)
     assert _dark_share(page.locator(".frame-box iframe").screenshot()) > 0.9
     assert url_t(page) == two
+
+
+def test_a_note_added_at_a_moment_is_on_the_timeline_after_reload(rig: dict) -> None:
+    page = open_at(rig, 3_000)
+    page.click(".tabs button[data-tab=notes]")
+    page.fill(".sl-notes-input", "Payment failed <b>here</b>")
+    page.click(".sl-notes-form button[type=submit]")
+    page.locator(".sl-notes-list li", has_text="Payment failed").wait_for()
+    open_at(rig, 0)
+    page.wait_for_selector(".timeline .mark[data-kind=note]")
+    assert page.locator(".timeline .mark[data-kind=note]").get_attribute("data-t") == "3000"
+    entry = page.locator(".events-pane li.entry[data-kind=note]")
+    assert entry.inner_text().endswith("Payment failed <b>here</b>")
+    entry.click()
+    shown_at(page, 3_000)

@@ -5,6 +5,9 @@
 import { kindOf, LANES, rank } from "./kinds.js";
 import { h } from "./ui.js";
 
+// A click marker is a click whatever signal names it (class "click" too).
+const CLICKS = new Set(["click", "rage", "dead", "error-click"]);
+
 export const SLOT_PX = 12;  // a marker is 10 px wide in a 12 px slot
 export const LANE_PX = 10; // 9 px high
 
@@ -26,7 +29,7 @@ export function layoutMarks(entries, total, width, fmt, onPick) {
     const top = group.reduce((best, e) => (rank(e.kind) < rank(best.kind) ? e : best), group[0]);
     const title = group.slice(0, 12).map((e) => `${fmt(e.t)} ${e.label}`).join("\n") + (group.length > 12 ? `\n… ${group.length - 12} more` : "");
     const el = h("div", {
-      class: `mark ${top.kind}` + (group.length > 1 ? " cluster" : ""),
+      class: `mark ${top.kind}` + (CLICKS.has(top.kind) && top.kind !== "click" ? " click" : "") + (group.length > 1 ? " cluster" : ""),
       "data-kind": top.kind,
       "data-t": String(Math.floor(group[0].t)),
       title,

@@ -2,6 +2,7 @@
 // the replay frame (an opaque-origin sandbox, see replay-link.js), events
 // streamed in windows ahead of the playhead.
 import { layoutMarks, MARKS_HEIGHT } from "./marks.js";
+import { mountNotes, mountStar } from "./notes.js";
 import { EventList, renderConsole, renderNetwork, renderSummary } from "./panes.js";
 import { ReplayLink } from "./replay-link.js";
 import { api, h } from "./ui.js";
@@ -50,11 +51,13 @@ const eventsBox = h("div", { class: "pane events-pane", "data-pane": "events" })
 const consoleBox = h("div", { class: "pane console-pane", "data-pane": "console", hidden: "" });
 const networkBox = h("div", { class: "pane network-pane", "data-pane": "network", hidden: "" });
 const summaryBox = h("div", { class: "pane summary-pane", "data-pane": "summary", hidden: "" });
-const panes = [eventsBox, consoleBox, networkBox, summaryBox];
-const tabs = h("div", { class: "tabs", role: "tablist" }, ...[["events", "Events"], ["console", "Console"], ["network", "Network"], ["summary", "Summary"]]
+const notesBox = h("div", { class: "pane notes-pane", "data-pane": "notes", hidden: "" });
+const panes = [eventsBox, consoleBox, networkBox, summaryBox, notesBox];
+const starBtn = h("button", { class: "star", type: "button" });
+const tabs = h("div", { class: "tabs", role: "tablist" }, ...[["events", "Events"], ["console", "Console"], ["network", "Network"], ["summary", "Summary"], ["notes", "Notes"]]
   .map(([name, text]) => h("button", { role: "tab", "data-tab": name, text, onclick: () => showPane(name) })));
 app.append(
-  h("header", { class: "bar" }, h("a", { href: "/", text: "← Sessions" }), h("h1", { text: "Replay" }), urlLabel),
+  h("header", { class: "bar" }, h("a", { href: "/", text: "← Sessions" }), h("h1", { text: "Replay" }), urlLabel, h("span", { class: "spacer" }), starBtn),
   stage,
   h("div", { class: "controls" }, playBtn, h("label", {}, speedSel), h("label", {}, skipBox, " skip inactivity"), h("label", {}, zoomSel), timeLabel, timelineEl, copyBtn, copyStatus),
   h("aside", { class: "side" }, h("h2", { text: "Pages" }), pagesList, tabs, ...panes),
@@ -413,6 +416,18 @@ function pathOf(u) {
     return u;
   }
 }
+
+// Notes (notes.js, by the notes helper): listed in their pane, marked on the timeline.
+const siteKey = params.get("site") || undefined;
+const notes = mountNotes(notesBox, {
+  sid,
+  site: siteKey,
+  getTime: () => ({ t: Math.floor(S.T), pid: cur ? cur.pv.pid : (S.pages[0] && S.pages[0].pid) }),
+  seek: (t) => seek(t),
+  onChange: () => { S.extra = S.extra.filter((e) => e.kind !== "note"); addEntries(notes.markers()); },
+});
+notes.ready.then(() => { S.extra = S.extra.filter((e) => e.kind !== "note"); addEntries(notes.markers()); }).catch(() => {});
+mountStar(starBtn, sid, { site: siteKey });
 
 window.sessionlensPlayer = { seek, play, pause, frame, state: S, addEntries, removeEntries, get current() { return cur; } };
 dispatchEvent(new CustomEvent("sessionlens:player", { detail: window.sessionlensPlayer }));
