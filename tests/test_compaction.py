@@ -503,3 +503,34 @@ def test_compaction_on_every_blob_store(blob_store: Any) -> None:
     assert len([k for k in listed if keys.parse_pack_key(k)]) == 3
     reader = PageViewReader(blob_store)
     assert [list(reader.events(*v)) for v in views] == before
+
+
+class CountingStore(LocalStore):
+    """The local store, counting LIST requests (each is a paid, slow request on S3)."""
+
+    lists = 0
+
+    def list(self, prefix: str):  # type: ignore[override]
+        self.lists += 1
+        return super().list(prefix)
+
+
+def test_a_page_view_is_listed_once_per_pass_and_a_stale_listing_still_reads_right(
+    client: TestClient, store: LocalStore, index: Index, site: Site
+) -> None:
+    views = record_sessions(client, site, sessions=1, pages=1, chunks=6)
+    wait_derived(index)
+    view = views[0]
+    counting = CountingStore(store.root)
+    reader = PageViewReader(counting)
+    events = list(reader.events(*view))
+    assert len({seq for seq, _ in events}) == 6
+    assert counting.lists <= 2  # one listing (loose + pack prefixes), not two per chunk
+
+    # Compaction removes the loose chunks the reader's listing points at: it looks again.
+    source = ChunkSource(counting)
+    loose_listing = source.listing(*view)
+    assert len(loose_listing.loose) == 6
+    compact_all(store, views)
+    assert loose_chunks(store) == []
+    assert [source.chunk(*view, seq)["seq"] for seq in range(6)] == list(range(6))

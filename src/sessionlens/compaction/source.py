@@ -45,11 +45,25 @@ class ChunkSource:
         self._lock = threading.Lock()
         self._pack_seqs: dict[str, list[int]] = {}  # packs never change under a key
         self._packs: OrderedDict[str, Pack] = OrderedDict()
-        self._recent: tuple[PageView, Listing] | None = None
+        # The last listings made, by page view: a reader lists a page view once to learn its
+        # seqs, then reads chunk after chunk without listing again (two LIST requests per
+        # chunk on S3 otherwise). A listing gone stale is safe: a seq it lacks is read by its
+        # loose key, and a chunk removed since (packed) is looked up again.
+        self._recent: OrderedDict[PageView, Listing] = OrderedDict()
+        self.recent_views = 64
 
     # -- listing -------------------------------------------------------------------
 
     def listing(self, site: str, sid: str, pid: str) -> Listing:
+        found = self._list(site, sid, pid)
+        with self._lock:
+            self._recent[(site, sid, pid)] = found
+            self._recent.move_to_end((site, sid, pid))
+            while len(self._recent) > self.recent_views:
+                self._recent.popitem(last=False)
+        return found
+
+    def _list(self, site: str, sid: str, pid: str) -> Listing:
         found = Listing()
         for key in self.store.list(keys.chunk_prefix(site, sid, pid)):
             addr = keys.parse_chunk_key(key)
@@ -68,16 +82,11 @@ class ChunkSource:
         return found
 
     def recent_listing(self, site: str, sid: str, pid: str) -> Listing:
-        """The listing of the page view last asked for this way, else a new one (a pass over
+        """The page view's latest listing if one was made lately, else a new one (a pass over
         one page view's chunks lists it once; a chunk gone since is looked up again)."""
         with self._lock:
-            recent = self._recent
-        if recent is not None and recent[0] == (site, sid, pid):
-            return recent[1]
-        found = self.listing(site, sid, pid)
-        with self._lock:
-            self._recent = ((site, sid, pid), found)
-        return found
+            found = self._recent.get((site, sid, pid))
+        return found if found is not None else self.listing(site, sid, pid)
 
     def pack_seqs(self, key: str) -> list[int]:
         with self._lock:
@@ -106,7 +115,10 @@ class ChunkSource:
     ) -> tuple[dict[str, Any], int]:
         """A chunk and the bytes it takes in storage (its share of a pack)."""
         for attempt in (0, 1):
-            where = listing if listing is not None and attempt == 0 else self.listing(site, sid, pid)
+            if attempt:
+                where = self.listing(site, sid, pid)
+            else:
+                where = listing if listing is not None else self.recent_listing(site, sid, pid)
             try:
                 if seq in where.packed:
                     pack = self.pack(where.packed[seq])
