@@ -348,3 +348,30 @@ def _rows(index: Index) -> dict[str, list[tuple]]:
         rows = index.query(f"SELECT * FROM {table}")  # noqa: S608
         out[table] = sorted(tuple(sorted((k, str(v)) for k, v in r.items())) for r in rows)
     return out
+
+
+def test_bot_sessions_are_left_out_of_heatmaps_by_default(visits: Visits, index: Index) -> None:
+    from dataclasses import dataclass
+
+    from sessionlens.heatmap.render import Selection
+    from sessionlens.index import fact_arrays, heatmaps
+
+    people, bot = new_id(), new_id()
+    visits.page_view(people, [meta(), snapshot_event(5), click_event(100, 10, 10)])
+    visits.page_view(
+        bot, [meta(webdriver=1), snapshot_event(5), *[click_event(200 + i, 500, 500) for i in range(5)]]
+    )
+    visits.derive()
+    sel = Selection(visits.site.key, "/*")
+    assert [c["sid"] for c in heatmaps.clicks(index, sel, "all")] == [people]
+    assert fact_arrays.click_targets(index, sel, "all") == {("#buy", ""): 1}
+    assert len(heatmaps.moves(index, sel)) == 0
+
+    @dataclass
+    class WithBots(Selection):
+        bots: str = "include"
+
+    everyone = WithBots(visits.site.key, "/*")
+    assert sorted({c["sid"] for c in heatmaps.clicks(index, everyone, "all")}) == sorted([people, bot])
+    only = WithBots(visits.site.key, "/*", bots="only")
+    assert {c["sid"] for c in heatmaps.clicks(index, only, "all")} == {bot}

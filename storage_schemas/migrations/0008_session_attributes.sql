@@ -98,3 +98,6 @@ CREATE INDEX IF NOT EXISTS session_signals_kind ON session_signals (site, kind, 
 CREATE INDEX IF NOT EXISTS sessions_duration ON sessions (site, duration_ms, sid);
 CREATE INDEX IF NOT EXISTS sessions_active ON sessions (site, active_ms, sid);
 CREATE INDEX IF NOT EXISTS sessions_frustration ON sessions (site, frustration_score, sid);
+
+-- Heatmaps leave bots' sessions out (index/heatmaps.py): their few sids, by site.
+CREATE INDEX IF NOT EXISTS sessions_bots ON sessions (site, sid) WHERE is_bot = 1;
