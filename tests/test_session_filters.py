@@ -494,3 +494,21 @@ def test_list_page_filters_counts_columns_and_segments_in_chromium(
             assert page.input_value("select[name=sort]") == "frustration"
     finally:
         collector.stop()
+
+
+def test_notes_and_collections(api: Any, index: Index, store: LocalStore) -> None:
+    """`note=` finds sessions with a researcher's note containing the text; `collection=` the sessions
+    starred into a collection (saved documents, sessionlens.saved_docs)."""
+    from sessionlens.saved_docs import SavedDocs
+
+    docs = SavedDocs(store, index)
+    docs.create(
+        "note", SITE, "r", name="Checkout button broken 100%", sid="sid-ann", body={"t": 5, "pid": "p0"}
+    )
+    docs.create("note", SITE, "r", name="calm", sid="sid-bob", body={"t": 5, "pid": "p0"})
+    starred = docs.create("collection", SITE, "r", name="Look at", sessions=["sid-bob", "sid-cai"])
+    assert found(api, "note=CHECKOUT") == {"ann"}
+    assert found(api, "note=100%25") == {"ann"} and found(api, "note=0%25_") == set()
+    assert found(api, f"collection={starred.id}") == {"bob", "cai"}
+    assert found(api, f"collection={starred.id}&note=calm") == {"bob"}
+    assert "collection" in api("collection=../x", 400)["error"]

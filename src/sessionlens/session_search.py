@@ -57,11 +57,13 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _SID = r"[A-Za-z0-9_-]{1,64}"
 _COUNTRY = re.compile(r"[A-Za-z]{2}|unknown")
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8}){0,3}")
+_DOC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TIMEZONE = re.compile(r"[A-Za-z0-9_+\-/]{1,64}")
 _FLOAT_KEY = r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:e[+-]?[0-9]{1,3})?"
 
 ANY_OF = ("device", "browser", "channel", "country", "language", "timezone", *UTM, "user")
-EACH_OF = ("url", "visited", "not_visited", "event", "event_prop", "trait", "prop", "experiment", "clicked")
+EACH_OF = ("url", "visited", "not_visited", "event", "event_prop", "trait", "prop", "experiment", "clicked", "note",
+           "collection")  # fmt: skip
 SINGLE = ("site", "referrer", "landing", "exit", "visitor", "has_errors", *SIGNALS, "bots", "sort", "order",
           "cursor", "before")  # fmt: skip
 NUMERIC = tuple(b.name for b in SESSION_PARAMS.bounds)
@@ -103,6 +105,8 @@ class SessionFilter:
     events: tuple[str, ...] = ()  # custom event names, each seen
     event_props: tuple[tuple[str, str, str | None], ...] = ()  # (event, key, value or None)
     clicked: tuple[str, ...] = ()  # click text substrings (ASCII case ignored), each clicked
+    notes: tuple[str, ...] = ()  # a researcher's note on the session contains each (saved_docs)
+    collections: tuple[str, ...] = ()  # the session is in each of these collections (ids)
     has_errors: bool = False
     signals: tuple[str, ...] = ()  # session count columns that must be > 0 (SIGNALS values)
     min_frustration: float | None = None
@@ -169,6 +173,8 @@ class SessionFilter:
         f.events = tuple(_text(values, "event"))
         f.event_props = tuple(_event_prop(v) for v in _text(values, "event_prop"))
         f.clicked = tuple(_text(values, "clicked"))
+        f.notes = tuple(_text(values, "note"))
+        f.collections = tuple(_matching(values, "collection", _DOC_ID, "a collection id"))
         f.has_errors = _flag(one, "has_errors")
         f.signals = tuple(column for name, column in SIGNALS.items() if _flag(one, name))
         if "bots" in values:

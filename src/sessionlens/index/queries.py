@@ -7,6 +7,7 @@ from typing import Any
 
 from sessionlens.index.aggregate import lock_sessions
 from sessionlens.index.dialect import Dialect
+from sessionlens.index.saved_docs import collection_condition, note_condition
 from sessionlens.index.url_keys import session_url_condition
 
 
@@ -41,6 +42,10 @@ def ascii_lower(text: str) -> str:
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _one(condition: tuple[str, list[Any]]) -> list[Any]:
+    return [condition[0], *condition[1]]
 
 
 def _marks(n: int) -> str:
@@ -155,6 +160,10 @@ def session_conditions(d: Dialect, f: Any) -> tuple[list[str], list[Any]]:
         add("EXISTS (SELECT 1 FROM clicks c WHERE c.site = s.site AND c.sid = s.sid"
             " AND c.t0 >= s.start_time AND c.t0 <= s.end_time"
             f" AND {d.contains(d.ascii_lower('c.text'))})", ascii_lower(text))  # fmt: skip
+    for text in f.notes:
+        add(*_one(note_condition(d, text)))
+    for collection in f.collections:
+        add(*_one(collection_condition(collection)))
     if f.has_errors:
         add("s.errors > 0")
     for column in f.signals:

@@ -19,7 +19,7 @@ const MORE = [
   ["language", "Language (de, en-US)", "text"], ["timezone", "Time zone", "text"], ["browser", "Browser", "text"],
   ["event+", "Custom event", "text"], ["event_prop+", "Event property (event.key:value)", "text"],
   ["clicked+", "Clicked text", "text"], ["trait+", "Trait (key:value)", "text"], ["prop+", "Property (key:value)", "text"],
-  ["experiment+", "Experiment (name or name:variant)", "text"],
+  ["experiment+", "Experiment (name or name:variant)", "text"], ["note+", "Note contains", "text"],
   ["min_duration", "Min duration s", "number"], ["max_duration", "Max duration s", "number"],
   ["min_active", "Min active s", "number"], ["max_active", "Max active s", "number"],
   ["min_pages", "Min pages", "number"], ["max_pages", "Max pages", "number"],
