@@ -164,6 +164,7 @@ def test_session_list_filters_and_opens_the_player(collector: LiveCollector, vie
         events = [
             meta_event(0, f"https://list.example{path}"),
             ["snapshot", 5, 0, True, forged_nodes(collector.url)[:4]],
+            ["move", 50, 10, 10, None],  # a visitor's input: sessions without any are bots, not listed
         ]
         post_batch(collector, site, "https://list.example", batch(new_id(), new_id(), 0, events))
     page = viewer

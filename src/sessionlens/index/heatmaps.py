@@ -43,11 +43,22 @@ def _view_filters(sel: Any, alias: str) -> tuple[str, list[Any], bool]:
     return " AND ".join(parts), params, joined
 
 
+def _bots(sel: Any, alias: str, where: str, params: list[Any]) -> tuple[str, list[Any]]:
+    """Bots' sessions (sessions.is_bot, migration 0008) left out, unless the selection's `bots`
+    is "include" (or "only": nothing else)."""
+    bots = getattr(sel, "bots", "exclude")
+    if bots == "include":
+        return where, params
+    sids = f"{alias}.sid IN (SELECT b.sid FROM sessions b WHERE b.site = ? AND b.is_bot = 1)"
+    return f"{where} AND {'' if bots == 'only' else 'NOT '}{sids}", [*params, sel.site]
+
+
 def _facts(
     index: Index, sel: Any, table: str, alias: str, columns: str, extra: str = "", joins: str = ""
 ) -> tuple[str, list[Any]]:
     """SELECT `columns` of the selection's facts; `joins` (fixed SQL, no parameters) follow the facts table."""
     where, params, joined = _view_filters(sel, alias)
+    where, params = _bots(sel, alias, where, params)
     join = (
         f" JOIN page_views p ON p.site = {alias}.site AND p.sid = {alias}.sid AND p.pid = {alias}.pid"
         if joined
