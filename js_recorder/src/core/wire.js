@@ -15,6 +15,7 @@ export const RESIZE_VW = 2, RESIZE_VH = 3;
 export const INPUT_TARGET = 2, INPUT_VALUE = 3, INPUT_CHECKED = 4;
 export const FOCUS_TARGET = 2;
 export const BLUR_TARGET = 2;
+export const CORRECT_TARGET = 2;
 export const VISIBILITY_STATE = 2;
 export const NAV_URL = 2, NAV_HOW = 3, NAV_TITLE = 4;
 export const ERROR_HOW = 2, ERROR_MESSAGE = 3, ERROR_SOURCE = 4, ERROR_LINE = 5, ERROR_COL = 6, ERROR_STACK = 7;
@@ -46,4 +47,4 @@ export const SHADOW_PROPS = 4;
 
 // kinds that are the visitor's own doing (x-activity): they keep a session alive,
 // count as active time and are never skipped as inactivity
-export const ACTIVITY = {"move": 1, "click": 1, "scroll": 1, "resize": 1, "input": 1, "focus": 1, "nav": 1, "submit": 1};
+export const ACTIVITY = {"move": 1, "click": 1, "scroll": 1, "resize": 1, "input": 1, "focus": 1, "correct": 1, "nav": 1, "submit": 1};

@@ -40,8 +40,19 @@ export function createInput(ctx) {
     if (!written.size) queueMicrotask(() => { for (const w of written) record(w); written.clear(); });
     written.add(el);
   }
+  // A correction (docs/forms.md): a deleting edit or typing over a selection,
+  // sent once per run of them; what was edited is never read.
+  let fixing = null;
+  function onEdit(e) {
+    const el = targetOf(e);
+    const id = el && isFormControl(el) && ctx.idOf(el);
+    if (!id) return;
+    if (!/^delete/.test(e.inputType) && !(el.selectionStart < el.selectionEnd)) fixing = null;
+    else if (fixing !== el) ctx.emit(["correct", ctx.now(), id]), (fixing = el);
+  }
   function onFocus(kind) {
     return (e) => {
+      fixing = null;
       const id = ctx.idOf(targetOf(e));
       if (id) ctx.emit([kind, ctx.now(), id]);
     };
@@ -50,6 +61,7 @@ export function createInput(ctx) {
     start() {
       l.on(document, "input", (e) => record(targetOf(e)));
       l.on(document, "change", (e) => record(targetOf(e)));
+      l.on(document, "beforeinput", onEdit);
       l.on(document, "focusin", onFocus("focus"));
       l.on(document, "focusout", onFocus("blur"));
       patch(SETTERS, "control", true);
