@@ -9,7 +9,7 @@ share of pixels where some channel differs by more than a tolerance.
 
 Usage:
 
-    with FidelityRun(tmp_path, FIXTURES) as run:
+    with FidelityRun(tmp_path, FIXTURES, index_url=fresh_index_url()) as run:  # conftest fixture
         rec = run.record("page.html")          # opens the page, waits for the recorder
         rec.page.click(...); rec.moment("after click")
         rec.finish()                           # flushes, knows the session id
@@ -115,8 +115,11 @@ class FidelityRun:
         viewport: dict[str, int] = VIEWPORT,
         flush_ms: int = 300,
         device_scale_factor: float = 1,
+        *,
+        index_url: str,  # the collector's index on the test's backend (conftest's fresh_index_url)
     ) -> None:
         self.workdir = workdir
+        self.index_url = index_url
         self.fixtures = fixtures
         self.replacements = replacements or {}
         self.viewport = viewport
@@ -127,7 +130,7 @@ class FidelityRun:
         self._closers: list[Callable[[], None]] = []
 
     def __enter__(self) -> FidelityRun:
-        self.collector = LiveCollector(self.workdir / "data")
+        self.collector = LiveCollector(self.workdir / "data", index_url=self.index_url)
         self.collector.start()
         self._closers.append(self.collector.stop)
         add_viewer_user(self.collector)

@@ -5,13 +5,35 @@ from __future__ import annotations
 import secrets
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 from sessionlens.contracts import make_event, make_node
+from sessionlens.settings import Settings, load_settings
 
 
 def new_id() -> str:
     return secrets.token_urlsafe(12)
+
+
+def settings_with(settings: Settings, **changes: Any) -> Settings:
+    """`settings` (e.g. the fixture's, which names the test's index) with some settings changed."""
+    return load_settings(overrides={**settings.as_dict(), **changes}, environ={})
+
+
+def lose_index(settings: Settings) -> None:
+    """Delete the index `settings` names, as an operator who lost it would (storage is kept):
+    SQLite's files, or PostgreSQL's schema emptied (dropped and created again)."""
+    if not settings.index_url:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{settings.resolved_index_path}{suffix}").unlink(missing_ok=True)
+        return
+    import psycopg
+
+    with psycopg.connect(settings.index_url, autocommit=True) as conn:
+        schema = conn.execute("SELECT current_schema()").fetchone()[0]
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import uvicorn
 from sessionlens import codec, keys
 from sessionlens.chromium import CHROMIUM, CHROMIUM_ARGS
 from sessionlens.demo import create_demo_site_app
+from sessionlens.index import Index
 from sessionlens.recorder_asset import snippet_html
 from sessionlens.sites import Site, SiteRegistry, new_site
 from sessionlens.stores.local import LocalStore
@@ -27,21 +27,38 @@ from tests.helpers import free_port, wait_for_port
 
 
 class LiveCollector:
-    """`sessionlens serve` in a subprocess; kill() and start() keep port and data."""
+    """`sessionlens serve` in a subprocess; kill() and start() keep port, data and index.
 
-    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> None:
+    `index_url` is the process's index_url setting: "" for SQLite under
+    data_dir, or a PostgreSQL URL (tests get one per backend from the
+    `new_collector` fixture in conftest.py). It has no default so that a
+    test cannot forget its backend.
+    """
+
+    def __init__(
+        self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None, *, index_url: str
+    ) -> None:
         self.data_dir = data_dir
+        self.index_url = index_url
         self.env = env or {}  # extra SESSIONLENS_* settings for the process
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "collector.log"
+        self._index: Index | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def cli_env(self) -> dict[str, str]:
+        """Environment for a `sessionlens` command on this collector's index (with --data-dir)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONLENS_")}
+        if self.index_url:
+            env["SESSIONLENS_INDEX_URL"] = self.index_url
+        return env
+
+    def start(self) -> None:
+        env = self.cli_env()
         env["SESSIONLENS_SITE_CACHE_SECONDS"] = "0"
         env.update(self.env)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +96,9 @@ class LiveCollector:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.proc = None
+        if self._index is not None:
+            self._index.close()
+            self._index = None
 
     @property
     def store(self) -> LocalStore:
@@ -89,14 +109,32 @@ class LiveCollector:
         SiteRegistry(self.store).save(site)
         return site
 
+    @property
+    def index(self) -> Index:
+        """The collector's index (either backend), opened by the test as another process would;
+        closed by stop()."""
+        if self._index is None:
+            self._index = Index(self.index_url or self.data_dir / "index.sqlite3")
+        return self._index
+
     def index_rows(self, sql: str, params: tuple = ()) -> list[dict]:
-        """Rows of the collector's SQLite index, read through a connection of our own."""
-        conn = sqlite3.connect(self.data_dir / "index.sqlite3")
-        conn.row_factory = sqlite3.Row
-        try:
-            return [dict(r) for r in conn.execute(sql, params)]
-        finally:
-            conn.close()
+        """Rows of a read-only query (`?` marks, SQL both backends accept) on the collector's index."""
+        return self.index.query(sql, params)
+
+    def index_bytes(self) -> bytes:
+        """Everything the index holds, for byte searches: SQLite's files as they are on disk
+        (free pages included), PostgreSQL's rows of every table in the schema as text."""
+        if not self.index_url:
+            paths = [self.data_dir / f"index.sqlite3{suffix}" for suffix in ("", "-wal")]
+            return b"".join(p.read_bytes() for p in paths if p.exists())
+        tables = self.index_rows(
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        return "\n".join(
+            str(r["row"])
+            for t in tables
+            for r in self.index_rows(f'SELECT t::text AS row FROM "{t["name"]}" t')
+        ).encode()
 
     def chunks(self, site: Site) -> list[dict]:
         store = self.store

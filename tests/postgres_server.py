@@ -45,6 +45,13 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/postgres"
 
+    def execute(self, sql: str) -> None:
+        """One statement on the server's default database (as its superuser), autocommitted."""
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql)
+
     def _run(self, *args: str) -> None:
         cmd = [str(self.bin / args[0]), *args[1:]]
         if self._as_root:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,9 +26,9 @@ from sessionlens.app import create_app
 from sessionlens.auth.users import Accounts
 from sessionlens.heatmap.isolated_page import render_page
 from sessionlens.heatmap.resource_fetch import FetchPolicy
-from sessionlens.settings import load_settings
+from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry, new_site
-from tests.helpers import click_event, meta_event, new_id
+from tests.helpers import click_event, meta_event, new_id, settings_with
 from tests.live import LiveCollector
 from tests.viewer_live import post_batch
 
@@ -131,10 +131,10 @@ def test_install_chromium_installs_debians_package_only_when_missing(tmp_path: P
 
 
 def test_the_installed_command_renders_a_heatmap_with_the_configured_chromium(
-    tmp_path: Path, shared_dir: Path
+    tmp_path: Path, shared_dir: Path, new_collector: Callable[..., LiveCollector]
 ) -> None:
     """The product's own path: `sessionlens serve` takes a batch, `sessionlens heatmap` draws it."""
-    collector = LiveCollector(tmp_path / "data")
+    collector = new_collector(tmp_path / "data")
     collector.start()
     try:
         site = collector.add_site(ORIGIN)
@@ -145,6 +145,8 @@ def test_the_installed_command_renders_a_heatmap_with_the_configured_chromium(
     assert command.exists(), "the console script is installed"
     my_chromium, ran = _chromium_that_logs(shared_dir)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONLENS_")}
+    if collector.index_url:
+        env["SESSIONLENS_INDEX_URL"] = collector.index_url
     out = tmp_path / "out.png"
     base = [
         str(command),
@@ -178,11 +180,8 @@ def test_the_installed_command_renders_a_heatmap_with_the_configured_chromium(
     assert not (tmp_path / "bad.png").exists()
 
 
-def test_a_missing_chromium_is_a_json_503(tmp_path: Path) -> None:
-    settings = load_settings(
-        overrides={"data_dir": str(tmp_path / "data"), "chromium_path": "/nonexistent/chromium"}, environ={}
-    )
-    app = create_app(settings)
+def test_a_missing_chromium_is_a_json_503(settings: Settings) -> None:
+    app = create_app(settings_with(settings, chromium_path="/nonexistent/chromium"))
     with TestClient(app, headers={"Origin": ORIGIN}) as client:
         store = app.state.store
         site = new_site("Shop", [ORIGIN])

@@ -10,7 +10,7 @@ control, with the control's visible text (masked where the page masks)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -66,8 +66,8 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    collector = LiveCollector(Path(tmp_path_factory.mktemp("anchoring")) / "data")
+def rig(tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., LiveCollector]) -> Iterator[dict]:
+    collector = new_collector(Path(tmp_path_factory.mktemp("anchoring")) / "data")
     collector.start()
     port = free_port()
     site = collector.add_site(f"http://127.0.0.1:{port}")

@@ -429,29 +429,29 @@ def test_dictionaries_are_trained_when_there_is_enough_and_made_of_content_when_
 
 
 def test_the_compact_command(
-    client: TestClient, store: LocalStore, index: Index, site: Site, settings: Any
+    client: TestClient, store: LocalStore, index: Index, site: Site, settings: Any, index_env: dict[str, str]
 ) -> None:
     from tests.test_cli import run
 
     data = Path(settings.data_dir)
-    too_few = run(data, "compact", "--train-dictionary", site.key, check=False)
+    too_few = run(data, "compact", "--train-dictionary", site.key, check=False, index_env=index_env)
     assert too_few.returncode == 1 and "at least" in too_few.stderr and "Traceback" not in too_few.stderr
-    bad = run(data, "compact", "--train-dictionary", "../etc", check=False)
+    bad = run(data, "compact", "--train-dictionary", "../etc", check=False, index_env=index_env)
     assert bad.returncode == 1 and "not a valid id" in bad.stderr
     views = record_sessions(client, site, sessions=2, pages=2, chunks=3)
     wait_derived(index)
     before = reader_outputs(store, views)
 
-    idle = run(data, "compact")  # nothing has been idle for compaction_idle_seconds yet
+    idle = run(data, "compact", index_env=index_env)  # nothing has been idle for compaction_idle_seconds yet
     assert "compacted 0 of 4" in idle.stdout and packs(store) == []
-    trained = run(data, "compact", "--train-dictionary", site.key)
+    trained = run(data, "compact", "--train-dictionary", site.key, index_env=index_env)
     assert f"trained dictionary 1 for site {site.key}" in trained.stdout
-    done = run(data, "compact", "--all", "--site", site.key)
+    done = run(data, "compact", "--all", "--site", site.key, index_env=index_env)
     assert "compacted 4 of 4 page view(s); 0 failed" in done.stdout
     assert loose_chunks(store) == [] and {codec.header(store.get(k)).dictionary for k in packs(store)} == {1}
-    assert "compacted 0 of 4" in run(data, "compact", "--all").stdout  # nothing left to do
-    run(data, "compact", "--train-dictionary", site.key)
-    again = run(data, "compact", "--all", "--recompress", "--level", "20")
+    assert "compacted 0 of 4" in run(data, "compact", "--all", index_env=index_env).stdout  # nothing left to do
+    run(data, "compact", "--train-dictionary", site.key, index_env=index_env)
+    again = run(data, "compact", "--all", "--recompress", "--level", "20", index_env=index_env)
     assert "compacted 4 of 4" in again.stdout
     assert {codec.header(store.get(k)).dictionary for k in packs(store)} == {2}
     assert reader_outputs(store, views) == before

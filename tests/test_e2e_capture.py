@@ -1,9 +1,9 @@
 """Issue 2 end to end: the real recorder in Chromium, the demo shop, the real
-collector process, local disk and SQLite."""
+collector process, local disk and the index (SQLite, and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jsonschema
@@ -29,24 +29,21 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[LiveCollector]:
-    c = LiveCollector(tmp_path / "data")
+def collector(tmp_path: Path, new_collector: Callable[..., LiveCollector]) -> Iterator[LiveCollector]:
+    c = new_collector(tmp_path / "data")
     c.start()
     yield c
     c.stop()
 
 
 def all_stored_bytes(collector: LiveCollector, site: Site) -> bytes:
-    """Every chunk decompressed to its msgpack bytes, plus the index file."""
+    """Every chunk decompressed to its msgpack bytes, plus the index's content."""
     store = collector.store
     out = []
     for key in store.list(keys.site_prefix(site.key)):
         out.append(msgpack.packb(codec.decode(store.get(key)), use_bin_type=True))
         out.append(store.get(key))
-    for name in ("index.sqlite3", "index.sqlite3-wal"):
-        path = collector.data_dir / name
-        if path.exists():
-            out.append(path.read_bytes())
+    out.append(collector.index_bytes())
     return b"".join(out)
 
 
@@ -186,9 +183,9 @@ def test_consent_mode_sends_and_stores_nothing_before_consent(browser, collector
 
 
 def test_killing_the_collector_between_batches_loses_nothing_and_stores_nothing_twice(
-    browser, tmp_path: Path
+    browser, tmp_path: Path, new_collector: Callable[..., LiveCollector]
 ) -> None:
-    collector = LiveCollector(tmp_path / "data")
+    collector = new_collector(tmp_path / "data")
     collector.start()
     try:
         with demo_site(collector, collector.add_site, flush_ms=300) as (shop, site):

@@ -10,7 +10,7 @@ them (tests/fidelity.py).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,8 +22,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fidelity"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FidelityRun]:
-    with FidelityRun(Path(tmp_path_factory.mktemp("fidelity-player")), FIXTURES) as fidelity:
+def run(
+    tmp_path_factory: pytest.TempPathFactory, fresh_index_url: Callable[[], str]
+) -> Iterator[FidelityRun]:
+    with FidelityRun(
+        Path(tmp_path_factory.mktemp("fidelity-player")), FIXTURES, index_url=fresh_index_url()
+    ) as fidelity:
         yield fidelity
 
 

@@ -17,7 +17,7 @@ these pages is scrolled).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,12 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "fidelity"
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FidelityRun]:
-    with FidelityRun(tmp_path_factory.mktemp("fidelity-recorder"), FIXTURES) as r:
+def run(
+    tmp_path_factory: pytest.TempPathFactory, fresh_index_url: Callable[[], str]
+) -> Iterator[FidelityRun]:
+    with FidelityRun(
+        tmp_path_factory.mktemp("fidelity-recorder"), FIXTURES, index_url=fresh_index_url()
+    ) as r:
         yield r
 
 

@@ -219,9 +219,11 @@ def _visit(browser: Any, base: str, site: Site, path: str, width: int) -> Rest:
 
 
 @pytest.fixture(scope="module")
-def visited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def visited(
+    tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., LiveCollector]
+) -> Iterator[dict[str, Any]]:
     """Every site visited at every width (the first path's visit is the backdrop's page view)."""
-    collector = LiveCollector(Path(tmp_path_factory.mktemp("heatmap-sites")) / "data")
+    collector = new_collector(Path(tmp_path_factory.mktemp("heatmap-sites")) / "data")
     collector.start()
     port = free_port()
     site_key = collector.add_site(f"http://127.0.0.1:{port}")
@@ -279,14 +281,10 @@ def _heatmap(v: dict[str, Any], name: str, width: int, kind: str = "click") -> H
     key = (name, width, kind)
     if key not in v["maps"]:
         site, collector = SITES[name], v["collector"]
-        index = Index(collector.data_dir / "index.sqlite3")
-        try:
-            v["maps"][key] = build_heatmap(
-                index, collector.store, PageViewReader(collector.store), _selection(v, site, width), kind,
-                width, RADIUS, pid=v["rests"][(name, width)].pid,
-            )  # fmt: skip
-        finally:
-            index.close()
+        v["maps"][key] = build_heatmap(
+            collector.index, collector.store, PageViewReader(collector.store), _selection(v, site, width), kind,
+            width, RADIUS, pid=v["rests"][(name, width)].pid,
+        )  # fmt: skip
     return v["maps"][key]
 
 
@@ -388,11 +386,7 @@ def _png(image: Image.Image) -> bytes:
 @pytest.mark.parametrize(("name", "width"), CASES, ids=IDS)
 def test_element_table_counts_each_control_once_with_its_text(visited: dict, name: str, width: int) -> None:
     site, collector = SITES[name], visited["collector"]
-    index = Index(collector.data_dir / "index.sqlite3")
-    try:
-        rows = _selection(visited, site, width).elements(index, "click")
-    finally:
-        index.close()
+    rows = _selection(visited, site, width).elements(collector.index, "click")
     expected: dict[str, list[int]] = {}
     for target, n in site.clicks().items():
         expected.setdefault(site.targets[target].text, []).append(n)
@@ -424,10 +418,14 @@ def test_sidebar_and_sideways_table_clicks_land_on_their_elements(visited: dict,
         assert result.values[rows, cols].max() > 0.5, (target, width, [x, y, w, h])
 
 
-def test_the_cli_filters_by_width_as_the_api_does(visited: dict, tmp_path: Path, capsys) -> None:
+def test_the_cli_filters_by_width_as_the_api_does(
+    visited: dict, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sessionlens.cli import main
 
     collector, site = visited["collector"], SITES["icons"]
+    if collector.index_url:  # main() reads settings from the environment, as the command does
+        monkeypatch.setenv("SESSIONLENS_INDEX_URL", collector.index_url)
     per_width = sum(site.clicks().values())
     # --site=KEY: a site key may start with "-", which argparse would take for an option.
     base = ["heatmap", "--data-dir", str(collector.data_dir), f"--site={visited['site'].key}", "--url", site.url,
@@ -486,32 +484,28 @@ def test_moment_picker_shows_thumbnails_and_keeps_the_choice_in_the_link(visited
         assert header == f"{strip['sid']}/{rest.pid}/{later['at']}"
 
 
-def test_element_table_merges_the_parts_of_a_control_without_a_browser(tmp_path: Path) -> None:
+def test_element_table_merges_the_parts_of_a_control_without_a_browser(index: Index) -> None:
     """The aggregation alone, on index rows written by hand: a button clicked on its icon, its
     caption and itself is one row with its text and its parts; a cell outside any control is
     its own row; recorded strings that would start a spreadsheet formula are made inert."""
     from sessionlens.heatmap.render import elements_csv
 
-    index = Index(tmp_path / "index.sqlite3")
-    try:
-        url = "https://shop.example/p"
-        clicks = [  # (selector, control, text, rage)
-            (".buy>svg", ".buy", "Add to cart", 1), (".buy>svg", ".buy", "Add to cart", 0),
-            (".buy>span", ".buy", "Add to cart", 0), (".buy", ".buy", "Add to cart", 0),
-            ("td.hot", "", "", 0), ("a.evil>i", "a.evil", "=HYPERLINK(1)", 0),
-        ]  # fmt: skip
-        facts = [
-            SimpleNamespace(t=t, url=url, selector=sel, fx=0.5, fy=0.5, px=10.0, py=10.0, vw=1440.0, pw=1440.0,
-                            ph=900.0, tag="x", rage=rage, dead=0, error=0, control=ctl, text=text, anchor="",
-                            ax=0.0, ay=0.0)
-            for t, (sel, ctl, text, rage) in enumerate(clicks)
-        ]  # fmt: skip
-        index.replace_clicks("s", "sid00001", "pid00001", 1_700_000_000_000, facts)
-        sel = Selection.from_query({"site": "s", "url": "/p"})
-        table = sel.elements(index, "click")
-        spot = sel.clicks(index, "click", ".buy")
-    finally:
-        index.close()
+    url = "https://shop.example/p"
+    clicks = [  # (selector, control, text, rage)
+        (".buy>svg", ".buy", "Add to cart", 1), (".buy>svg", ".buy", "Add to cart", 0),
+        (".buy>span", ".buy", "Add to cart", 0), (".buy", ".buy", "Add to cart", 0),
+        ("td.hot", "", "", 0), ("a.evil>i", "a.evil", "=HYPERLINK(1)", 0),
+    ]  # fmt: skip
+    facts = [
+        SimpleNamespace(t=t, url=url, selector=sel, fx=0.5, fy=0.5, px=10.0, py=10.0, vw=1440.0, pw=1440.0,
+                        ph=900.0, tag="x", rage=rage, dead=0, error=0, control=ctl, text=text, anchor="",
+                        ax=0.0, ay=0.0)
+        for t, (sel, ctl, text, rage) in enumerate(clicks)
+    ]  # fmt: skip
+    index.replace_clicks("s", "sid00001", "pid00001", 1_700_000_000_000, facts)
+    sel = Selection.from_query({"site": "s", "url": "/p"})
+    table = sel.elements(index, "click")
+    spot = sel.clicks(index, "click", ".buy")
     assert [(r["selector"], r["text"], r["clicks"], r["rage"]) for r in table] == [
         (".buy", "Add to cart", 4, 1), ("a.evil", "=HYPERLINK(1)", 1, 0), ("td.hot", "", 1, 0),
     ]  # fmt: skip

@@ -8,7 +8,7 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,6 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from sessionlens.heatmap.render import Selection, build_heatmap
-from sessionlens.index import Index
 from sessionlens.replay.pageview import PageViewReader
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
@@ -30,8 +29,10 @@ SCROLLS = [0, 500, 1000, 2000]
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    collector = LiveCollector(Path(tmp_path_factory.mktemp("heat")) / "data")
+def rig(
+    tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., LiveCollector]
+) -> Iterator[dict]:
+    collector = new_collector(Path(tmp_path_factory.mktemp("heat")) / "data")
     collector.start()
     port = free_port()
     site = collector.add_site(f"http://127.0.0.1:{port}")
@@ -112,13 +113,11 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 def heatmap(rig: dict, url: str, kind: str = "click", width: int = 1440, **kw):
     collector = rig["collector"]
-    index = Index(collector.data_dir / "index.sqlite3")
-    try:
-        q = {"site": rig["site"].key, "url": url, **{k: str(v) for k, v in kw.pop("query", {}).items()}}
-        store = collector.store
-        return build_heatmap(index, store, PageViewReader(store), Selection.from_query(q), kind, width, **kw)
-    finally:
-        index.close()
+    q = {"site": rig["site"].key, "url": url, **{k: str(v) for k, v in kw.pop("query", {}).items()}}
+    store = collector.store
+    return build_heatmap(
+        collector.index, store, PageViewReader(store), Selection.from_query(q), kind, width, **kw
+    )
 
 
 def inside(point: tuple[float, float], box: list[float]) -> bool:
@@ -185,25 +184,23 @@ def test_rage_dead_and_error_clicks_are_found_and_a_normal_session_has_none(rig:
 
 def test_a_pattern_groups_product_pages_and_downloads_are_valid(rig: dict, tmp_path: Path) -> None:
     collector = rig["collector"]
-    index = Index(collector.data_dir / "index.sqlite3")
-    try:
-        sel = Selection.from_query({"site": rig["site"].key, "url": "/product/*"})
-        clicks = sel.clicks(index, "click")
-        top = sel.elements(index, "click")
-    finally:
-        index.close()
+    sel = Selection.from_query({"site": rig["site"].key, "url": "/product/*"})
+    clicks = sel.clicks(collector.index, "click")
+    top = sel.elements(collector.index, "click")
     assert {c["url"].split("?")[0].rsplit("/", 1)[-1] for c in clicks} == {"1", "2", "4"}
     assert len(clicks) == 3 * 4 + 1 + 3 + 4 + 1 + 1
     assert top[0]["selector"] == "#two" and top[0]["clicks"] == 12
     png, table = tmp_path / "map.png", tmp_path / "top.csv"
     cli = [sys.executable, "-m", "sessionlens.cli", "heatmap", "--data-dir", str(collector.data_dir),
            "--site", rig["site"].key, "--url", "/product/*", "--width", "1024", "-o", str(png), "--csv", str(table)]  # fmt: skip
-    done = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(cli, capture_output=True, text=True, timeout=120, env=collector.cli_env())
     assert done.returncode == 0, done.stderr
     assert Image.open(png).format == "PNG" and Image.open(png).width == 1024
     parsed = list(csv.DictReader(table.open()))
     assert parsed[0]["selector"] == "#two" and int(parsed[0]["clicks"]) == 12
-    bad = subprocess.run([*cli[:-4], "--type", "nope"], capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [*cli[:-4], "--type", "nope"], capture_output=True, text=True, timeout=60, env=collector.cli_env()
+    )
     assert bad.returncode == 2
 
 

@@ -386,12 +386,9 @@ def test_api_needs_login_csrf_and_admin_scope(viewer: TestClient, store: LocalSt
 
 def test_cli_sites_set_erase_access_and_retention(
     client: TestClient, settings: Any, store: LocalStore, site: Site, tmp_path: Any, capsys: Any,
-    index_backend: str,
+    index_in_environ: dict[str, str],
 ) -> None:
     from sessionlens.cli import main
-
-    if index_backend != "sqlite":
-        pytest.skip("the CLI opens the index its settings name (SQLite under --data-dir here)")
 
     a = Visitor("A")
     record(client, site, a)

@@ -20,7 +20,7 @@ model: it is compared between the player and the export.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -282,9 +282,11 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def rig(
+    tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., LiveCollector]
+) -> Iterator[dict[str, Any]]:
     """A collector, one server for the fixture pages and the harness, and the recordings made live."""
-    collector = LiveCollector(Path(tmp_path_factory.mktemp("agree")) / "data")
+    collector = new_collector(Path(tmp_path_factory.mktemp("agree")) / "data")
     collector.start()
     port = free_port()
     origin = f"http://127.0.0.1:{port}"

@@ -4,7 +4,7 @@ rebuilds into the page it saw, and it stays cheap."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,9 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveCollector, ThreadServer, object]]:
+def rig(tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., LiveCollector]) -> Iterator[tuple[LiveCollector, ThreadServer, object]]:
     """One collector and one fixture server for the module; pages record into one site."""
-    collector = LiveCollector(Path(tmp_path_factory.mktemp("rec")) / "data")
+    collector = new_collector(Path(tmp_path_factory.mktemp("rec")) / "data")
     collector.start()
     from tests.helpers import free_port
 

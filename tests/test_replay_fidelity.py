@@ -10,7 +10,7 @@ the moments the live screenshots were taken.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,8 +28,10 @@ MAX_DIFFERENT_SHARE = 0.01
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FidelityRun, Recording]]:
-    with FidelityRun(Path(tmp_path_factory.mktemp("fidelity")), FIXTURES) as run:
+def recorded(
+    tmp_path_factory: pytest.TempPathFactory, fresh_index_url: Callable[[], str]
+) -> Iterator[tuple[FidelityRun, Recording]]:
+    with FidelityRun(Path(tmp_path_factory.mktemp("fidelity")), FIXTURES, index_url=fresh_index_url()) as run:
         rec = run.record("fidelity.html")
         page = rec.page
         box = page.locator("#hoverme").bounding_box()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,8 +28,10 @@ MARK = "PWNED"
 
 
 @pytest.fixture(scope="module")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCollector]:
-    c = LiveCollector(Path(tmp_path_factory.mktemp("player")) / "data")
+def collector(
+    tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., LiveCollector]
+) -> Iterator[LiveCollector]:
+    c = new_collector(Path(tmp_path_factory.mktemp("player")) / "data")
     c.start()
     add_viewer_user(c)
     yield c

@@ -97,7 +97,7 @@ def test_keyframes_wait_for_a_missing_batch(client: TestClient, site: Site, stor
 
 
 def test_html_export_is_the_page_at_that_moment_and_runs_nothing(
-    client: TestClient, site: Site, settings, tmp_path
+    client: TestClient, site: Site, settings, tmp_path, index_in_environ: dict[str, str]
 ) -> None:
     from sessionlens.cli import main
     from tests.helpers import meta_event

@@ -78,7 +78,7 @@ def test_role_is_checked_on_the_command_line_and_in_settings(tmp_path: Path) -> 
 
 
 def test_health_command_checks_storage_and_index_like_healthz(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], index_in_environ: dict[str, str]
 ) -> None:
     from sessionlens.cli import main
 

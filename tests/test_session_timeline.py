@@ -21,10 +21,10 @@ from sessionlens.app import create_app
 from sessionlens.auth.users import Accounts
 from sessionlens.contracts import make_event
 from sessionlens.index import Index
-from sessionlens.settings import Settings, load_settings
+from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry, new_site
 from sessionlens.stores.local import LocalStore
-from tests.helpers import batch, click_event, meta_event, new_id, snapshot_event
+from tests.helpers import batch, click_event, meta_event, new_id, settings_with, snapshot_event
 
 ORIGIN = "https://shop.example"
 
@@ -52,7 +52,7 @@ def _events() -> list[list[Any]]:
 @pytest.fixture()
 def viewer(settings: Settings, store: LocalStore, index: Index) -> Iterator[dict[str, Any]]:
     # The derivation worker is driven by the test (drain), so "not derived yet" is a state it controls.
-    quiet = load_settings(overrides={"data_dir": settings.data_dir, "derivation_worker": False}, environ={})
+    quiet = settings_with(settings, derivation_worker=False)
     site = new_site("Shop", [ORIGIN])
     SiteRegistry(store).save(site)
     accounts = Accounts(store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -151,10 +152,10 @@ def test_passwords_are_stored_as_scrypt_hashes(store: LocalStore) -> None:
         accounts.add_user("short", "1234")
 
 
-def test_users_and_tokens_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_users_and_tokens_cli(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import io
 
-    data = ["--data-dir", settings.data_dir]
+    data = ["--data-dir", str(data_dir)]  # accounts live in the blob store: no index involved
     monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-passphrase\n"))
     assert main(["users", "add", "lin", "--password-stdin", *data]) == 0
     assert main(["users", "list", *data]) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,10 @@ from tests.recording import fixture_app
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    collector = LiveCollector(Path(tmp_path_factory.mktemp("vid")) / "data")
+def rig(
+    tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., LiveCollector]
+) -> Iterator[dict]:
+    collector = new_collector(Path(tmp_path_factory.mktemp("vid")) / "data")
     collector.start()
     servers, out = [], {"collector": collector}
     for name, options in (("open", {}), ("consent", {"consent_required": True})):

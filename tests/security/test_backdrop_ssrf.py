@@ -400,11 +400,11 @@ ALLOWED = (0, 160, 90)
 
 
 def test_allowed_origins_are_fetched_by_the_service_and_nothing_else(
-    canaries: tuple[_Canary, _Canary], tmp_path: Path
+    canaries: tuple[_Canary, _Canary], tmp_path: Path, settings: Any
 ) -> None:
     from sessionlens.app import create_app
-    from sessionlens.settings import load_settings
     from sessionlens.sites import SiteRegistry, new_site
+    from tests.helpers import settings_with
 
     v4, _ = canaries
     allowed = _Canary(socket.AF_INET, "127.0.0.1", colour=ALLOWED)
@@ -412,11 +412,7 @@ def test_allowed_origins_are_fetched_by_the_service_and_nothing_else(
     origin = f"http://localhost:{allowed.server_address[1]}"
     canary = f"http://127.0.0.1:{v4.server_address[1]}"
     allowed.redirect_to = f"{canary}/redirected.png"
-    settings = load_settings(
-        overrides={"data_dir": str(tmp_path / "data"), "backdrop_fetch_origins": origin,
-                   "backdrop_fetch_private_addresses": True},
-        environ={},
-    )  # fmt: skip
+    settings = settings_with(settings, backdrop_fetch_origins=origin, backdrop_fetch_private_addresses=True)
     page: Spec = ("html", {}, [
         ("head", {}, [("link", {"rel": "stylesheet", "href": f"{origin}/sheet.css"}, [])]),
         ("body", {}, [
@@ -444,7 +440,7 @@ def test_allowed_origins_are_fetched_by_the_service_and_nothing_else(
     assert r.status_code == 200, r.text
     assert sorted(allowed.requests) == ["/ok.png", "/redirect.png", "/sheet.css"]
     assert v4.requests == [] and v4.connections == 0
-    backdrop = next(iter(_backdrop_pngs(tmp_path / "data"))).read_bytes()
+    backdrop = next(iter(_backdrop_pngs(Path(settings.data_dir)))).read_bytes()
     assert canary_pixels(backdrop, colour=ALLOWED) > 300 * 300, "the allowed image and sheet are drawn"
     assert canary_pixels(backdrop) == 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -26,11 +27,11 @@ from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import Index
 from sessionlens.ingest import row_for_stored_chunk
 from sessionlens.replay.pageview import PageViewReader
-from sessionlens.settings import Settings, load_settings
+from sessionlens.settings import Settings
 from sessionlens.sites import Site
 from sessionlens.stores.local import LocalStore
 from tests.conftest import SITE_ORIGIN
-from tests.helpers import batch, click_event, meta_event, new_id
+from tests.helpers import batch, click_event, meta_event, new_id, settings_with
 from tests.live import LiveCollector, wait_until
 
 
@@ -132,7 +133,7 @@ def test_work_left_by_a_stopped_collector_is_derived_when_one_starts_again(
     settings: Settings, store: LocalStore, index: Index, site: Site, index_location: dict
 ) -> None:
     """No worker ran (as after a kill): the next app's worker derives from the queue alone."""
-    off = load_settings(overrides={"data_dir": settings.data_dir, "derivation_worker": False}, environ={})
+    off = settings_with(settings, derivation_worker=False)
     sid, pid = new_id(), new_id()
     t0 = int(time.time() * 1000)
     with TestClient(create_app(off, store=store, index=index), headers={"Origin": SITE_ORIGIN}) as c:
@@ -187,8 +188,10 @@ def post_page_views(collector: LiveCollector, site: Site, count: int) -> list[tu
         return list(pool.map(one, range(count)))
 
 
-def test_kill_9_while_deriving_then_restart_completes_every_page_view(tmp_path: Path) -> None:
-    collector = LiveCollector(tmp_path / "data", env={"SESSIONLENS_DERIVATION_LEASE_SECONDS": "2"})
+def test_kill_9_while_deriving_then_restart_completes_every_page_view(
+    tmp_path: Path, new_collector: Callable[..., LiveCollector]
+) -> None:
+    collector = new_collector(tmp_path / "data", env={"SESSIONLENS_DERIVATION_LEASE_SECONDS": "2"})
     collector.start()
     try:
         site = collector.add_site(SITE_ORIGIN)

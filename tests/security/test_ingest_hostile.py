@@ -35,7 +35,7 @@ from sessionlens.sites import Site, SiteRegistry, new_site
 from sessionlens.stores.local import LocalStore
 from sessionlens.stores.s3 import S3Store
 from tests.conftest import SITE_ORIGIN
-from tests.helpers import batch, click_event, meta_event, new_id, snapshot_event
+from tests.helpers import batch, click_event, meta_event, new_id, settings_with, snapshot_event
 
 HEADERS = {"Content-Type": "text/plain", "Origin": SITE_ORIGIN}
 
@@ -123,12 +123,9 @@ def test_numbers_out_of_range_or_not_integers_get_422_naming_the_field(
 
 
 def test_the_t0_window_is_a_setting_and_numbers_inside_the_limits_are_kept_exactly(
-    tmp_path: Path, store: LocalStore, index: Index, site: Site
+    settings: Settings, store: LocalStore, index: Index, site: Site
 ) -> None:
-    settings = load_settings(
-        overrides={"data_dir": str(tmp_path / "data"), "t0_window_days": 400}, environ={}
-    )
-    with TestClient(create_app(settings, store=store, index=index)) as c:
+    with TestClient(create_app(settings_with(settings, t0_window_days=400), store=store, index=index)) as c:
         assert post(c, site, {**batch(), "t0": NOW - 401 * DAY}).status_code == 422
         events = [meta_event(), ["move", 9, 2**53 - 1, -0.5, None], ["custom", 10, "x", {"n": -(2**53) + 1}]]
         assert post(c, site, batch(t0=NOW - 365 * DAY, events=events)).status_code == 200
@@ -327,11 +324,10 @@ def test_put_if_absent_lets_exactly_one_concurrent_writer_win(
 
 
 @pytest.fixture
-def limited(tmp_path: Path, store: LocalStore, index: Index, site: Site) -> Iterator[TestClient]:
-    settings = load_settings(
-        overrides={"data_dir": str(tmp_path / "data"), "max_batches_per_session": 5}, environ={}
-    )
-    with TestClient(create_app(settings, store=store, index=index)) as c:
+def limited(settings: Settings, store: LocalStore, index: Index, site: Site) -> Iterator[TestClient]:
+    with TestClient(
+        create_app(settings_with(settings, max_batches_per_session=5), store=store, index=index)
+    ) as c:
         yield c
 
 
@@ -436,35 +432,28 @@ def s3_behind_proxy(moto_server: str, aws_env: None) -> Iterator[tuple[S3Store, 
 
 @pytest.mark.parametrize("cached_site", [False, True])
 def test_s3_outage_answers_503_with_retry_after_and_cors(
-    tmp_path: Path, s3_behind_proxy: tuple[S3Store, DroppingProxy], cached_site: bool
+    settings: Settings, index: Index, s3_behind_proxy: tuple[S3Store, DroppingProxy], cached_site: bool
 ) -> None:
     store, proxy = s3_behind_proxy
-    settings = load_settings(
-        overrides={"data_dir": str(tmp_path / "data"), "site_cache_seconds": 3600 if cached_site else 0},
-        environ={},
-    )
+    settings = settings_with(settings, site_cache_seconds=3600 if cached_site else 0)
     site = new_site("Shop", [SITE_ORIGIN])
     SiteRegistry(store).save(site)
-    index = Index(settings.resolved_index_path)
-    try:
-        with TestClient(create_app(settings, store=store, index=index), raise_server_exceptions=False) as c:
-            assert post(c, site, batch()).status_code == 200
-            proxy.dropping = True
-            lost = batch()
-            r = post(c, site, lost)
-            assert r.status_code == 503, r.text
-            assert r.headers["retry-after"] == "5"
-            assert r.headers["access-control-allow-origin"] == SITE_ORIGIN
-            assert "storage unavailable" in r.json()["error"]
-            pre = c.options(f"/ingest/{site.key}", headers={"Origin": SITE_ORIGIN})
-            if not cached_site:
-                assert pre.status_code == 503 and pre.headers["access-control-allow-origin"] == SITE_ORIGIN
-            assert c.get("/healthz").status_code == 503
-            proxy.dropping = False
-            assert post(c, site, lost).status_code == 200
-            assert len(chunk_keys(store)) == 2
-    finally:
-        index.close()
+    with TestClient(create_app(settings, store=store, index=index), raise_server_exceptions=False) as c:
+        assert post(c, site, batch()).status_code == 200
+        proxy.dropping = True
+        lost = batch()
+        r = post(c, site, lost)
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "5"
+        assert r.headers["access-control-allow-origin"] == SITE_ORIGIN
+        assert "storage unavailable" in r.json()["error"]
+        pre = c.options(f"/ingest/{site.key}", headers={"Origin": SITE_ORIGIN})
+        if not cached_site:
+            assert pre.status_code == 503 and pre.headers["access-control-allow-origin"] == SITE_ORIGIN
+        assert c.get("/healthz").status_code == 503
+        proxy.dropping = False
+        assert post(c, site, lost).status_code == 200
+        assert len(chunk_keys(store)) == 2
 
 
 class ResettingStore(LocalStore):
@@ -522,15 +511,17 @@ def test_serve_passes_a_connection_cap_and_a_header_deadline_to_uvicorn(tmp_path
 
 
 @pytest.fixture
-def slow_limited_collector(tmp_path: Path) -> Iterator[tuple[int, Site]]:
+def slow_limited_collector(
+    tmp_path: Path, settings: Settings, index_env: dict[str, str]
+) -> Iterator[tuple[int, Site]]:
     from tests.helpers import free_port, wait_for_port
 
-    data = tmp_path / "data"
+    data = Path(settings.data_dir)
     site = new_site("Shop", [SITE_ORIGIN])
     SiteRegistry(LocalStore(data / "blobs")).save(site)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONLENS_")}
-    env.update(SESSIONLENS_BODY_TIMEOUT_SECONDS="2", SESSIONLENS_HEADER_TIMEOUT_SECONDS="2")
+    env.update(SESSIONLENS_BODY_TIMEOUT_SECONDS="2", SESSIONLENS_HEADER_TIMEOUT_SECONDS="2", **index_env)
     cmd = ["serve", "--port", str(port), "--host", "127.0.0.1", "--data-dir", str(data)]
     with open(tmp_path / "collector.log", "wb") as log:
         proc = subprocess.Popen(

@@ -10,7 +10,7 @@ bounds must still work.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from sessionlens import params
 from sessionlens.app import create_app
 from sessionlens.auth.users import Accounts
 from sessionlens.cli import main
-from sessionlens.index import Index
+from sessionlens.index import open_index
 from sessionlens.params import Bound, Endpoint
 from sessionlens.settings import load_settings
 from sessionlens.sites import SiteRegistry, new_site
@@ -68,12 +68,12 @@ def good_values(b: Bound) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def rig(tmp_path_factory: pytest.TempPathFactory, fresh_index_url: Callable[[], str]) -> Iterator[dict[str, Any]]:
     """One viewer with one recorded page view (a click on #buy) and a read token."""
     data = Path(tmp_path_factory.mktemp("bounds")) / "data"
-    settings = load_settings(overrides={"data_dir": str(data)}, environ={})
+    settings = load_settings(overrides={"data_dir": str(data), "index_url": fresh_index_url()}, environ={})
     store = LocalStore(data / "blobs")
-    index = Index(settings.resolved_index_path)
+    index = open_index(settings)
     site = new_site("Shop", [ORIGIN])
     SiteRegistry(store).save(site)
     accounts = Accounts(store)

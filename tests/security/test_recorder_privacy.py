@@ -6,7 +6,7 @@ storage; a masked value does not reveal its length."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,10 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveCollector, ThreadServer, object]]:
-    collector = LiveCollector(Path(tmp_path_factory.mktemp("privacy")) / "data")
+def rig(
+    tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., LiveCollector]
+) -> Iterator[tuple[LiveCollector, ThreadServer, object]]:
+    collector = new_collector(Path(tmp_path_factory.mktemp("privacy")) / "data")
     collector.start()
     port = free_port()
     site = collector.add_site(f"http://127.0.0.1:{port}")

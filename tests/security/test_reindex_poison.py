@@ -102,10 +102,12 @@ def test_reindex_names_each_poisoned_chunk_and_rebuilds_everything_else(
     assert codec.decode(store.get(poisoned["overflow"]))["t0"] == 2**63
 
 
-def test_reindex_cli_prints_skipped_keys_with_reasons_and_exits_1(poisoned: dict, settings: Settings) -> None:
+def test_reindex_cli_prints_skipped_keys_with_reasons_and_exits_1(
+    poisoned: dict, settings: Settings, index_env: dict[str, str]
+) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "sessionlens.cli", "reindex", "--data-dir", settings.data_dir],
-        capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin", **index_env},
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     for name in ("overflow", "corrupt", "underived"):
@@ -128,12 +130,11 @@ def test_an_interrupted_reindex_leaves_the_old_index_intact(
     with pytest.raises(KeyboardInterrupt):
         reindex(store, index, on_chunk=stop_midway)
     assert rows_of(index) == before
-    assert not list(Path(settings.resolved_index_path).parent.glob("*.rebuild-*"))
+    assert not rebuild_leftovers(index, settings)
 
     def broken(*args: object) -> int:
         raise OSError("disk full")
 
-    index_path = Path(settings.resolved_index_path)
     original = Index.adopt_rebuild
     try:
         Index.adopt_rebuild = broken  # type: ignore[method-assign]
@@ -142,7 +143,18 @@ def test_an_interrupted_reindex_leaves_the_old_index_intact(
     finally:
         Index.adopt_rebuild = original  # type: ignore[method-assign]
     assert rows_of(index) == before
-    assert not list(index_path.parent.glob("*.rebuild-*"))
+    assert not rebuild_leftovers(index, settings)
+
+
+def rebuild_leftovers(index: Index, settings: Settings) -> list[str]:
+    """What a rebuild left beside the live index: SQLite files, or PostgreSQL staging schemas."""
+    if index.dialect.is_postgresql:
+        rows = index.query(
+            "SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ?",
+            (index.query("SELECT current_schema() AS s")[0]["s"] + "_rebuild_%",),
+        )
+        return [r["name"] for r in rows]
+    return [p.name for p in Path(settings.resolved_index_path).parent.glob("*.rebuild-*")]
 
 
 def test_a_running_server_sees_the_rebuilt_index_and_keeps_what_arrived_meanwhile(

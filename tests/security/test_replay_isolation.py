@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -178,10 +178,10 @@ class RequestLog:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+def served(tmp_path_factory: pytest.TempPathFactory, fresh_index_url: Callable[[], str]) -> Iterator[dict]:
     data = Path(tmp_path_factory.mktemp("isolation")) / "data"
     port = free_port()
-    settings = load_settings(overrides={"data_dir": str(data)}, environ={})
+    settings = load_settings(overrides={"data_dir": str(data), "index_url": fresh_index_url()}, environ={})
     store = LocalStore(data / "blobs")
     Accounts(store).add_user(VIEWER_USER, VIEWER_PASSWORD, replace=True)
     site = new_site("Forged", ["https://forged.example"])

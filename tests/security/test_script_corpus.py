@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -472,10 +472,11 @@ def test_export_in_chromium_runs_nothing_even_without_its_csp(
     assert dialogs == [] and _Canary.hits == []
 
 
-def test_player_sanitiser_alone_builds_nothing_executable(browser: Any, canary: str, tmp_path: Path) -> None:
+def test_player_sanitiser_alone_builds_nothing_executable(
+    browser: Any, canary: str, tmp_path: Path, new_collector: Callable[..., Any]
+) -> None:
     """The server's sanitiser is bypassed: the player gets the forged records as they were recorded."""
     from tests.helpers import batch, meta_event, new_id
-    from tests.live import LiveCollector
     from tests.viewer_live import add_viewer_user, log_in, open_player, post_batch
 
     nodes, events = recording(sorted(VECTORS), "full", canary)
@@ -489,7 +490,7 @@ def test_player_sanitiser_alone_builds_nothing_executable(browser: Any, canary: 
         "viewport": [1000, 2000],
         "url": "https://forged.example/",
     }
-    collector = LiveCollector(tmp_path / "data")
+    collector = new_collector(tmp_path / "data")
     collector.start()
     try:
         add_viewer_user(collector)
