@@ -5,21 +5,23 @@ views of 10 clicks over 500 product URLs and 7 days, 300 clicked
 elements of which 250 are on the backdrop, a third of the clicks with an
 anchor) plus 200,000 clicks elsewhere, on each backend (SQLite: one
 executemany; PostgreSQL: COPY, then VACUUM ANALYZE as autovacuum would),
-then times, median of 3:
+then times, median of --runs (default 5):
 
   targets   clicks per (selector, anchor) in SQL -> the elements the backdrop measures
   place     every click placed on its box / anchor / page position and binned, in SQL
-  png       grid from the cells, blur, normalise, colour, composite, PNG (1440 x 10,000)
+  png       grid from the cells, blur, normalise, colour, composite, PNG (1440 x 10,000);
+            tiles decoded, laid over and deflated two at a time (heatmap/png_strips.py)
+  views     the backdrop's page view among the selection's and its class's median height
 
 The backdrop is a blank 1440 x 10,000 page with the element boxes given
 (a cached backdrop costs the decoding of its tiles, included in png; its
 first render in Chromium is not measured here: bench/backdrop_render.py).
-The choice of the backdrop's page view among the selection's and the
-median viewport height of its class (in SQL) is timed apart.
+"index to PNG" is targets + place + png; "whole path" adds views (what
+build_heatmap does besides reading the cached backdrop from the store).
 With --row-path, the old path (every click fetched as a dict, placed in
 Python) is timed once for comparison.
 
-    .venv/bin/python bench/heatmap_index.py [--clicks 1000000] [--backends sqlite,postgresql] [--row-path]
+    .venv/bin/python bench/heatmap_index.py [--clicks 1000000] [--backends sqlite,postgresql] [--runs 5] [--row-path]
 
 PostgreSQL is started as the tests start it (tests/postgres_server.py).
 """
@@ -155,13 +157,13 @@ def median_of(runs: int, fn: Callable[[], Any]) -> tuple[float, Any]:
     return statistics.median(times), out
 
 
-def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bool) -> None:
+def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bool, runs: int = 5) -> None:
     sel = Selection(site="s", pattern="/product/*")
     bd = blank_backdrop(boxes)
     grid = Grid(bd.width, bd.height, raster.SCALE, bd.inner_width or bd.width)
     text = {"sessionlens:selection": "bench"}
     steps: dict[str, list[float]] = {"targets": [], "place": [], "png": [], "views": [], "cpu": []}
-    for _ in range(3):
+    for _ in range(runs):
         cpu = time.process_time()
         start = time.perf_counter()
         selectors = wanted_selectors(fact_arrays.click_targets(index, sel, "click"))
@@ -182,11 +184,13 @@ def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bo
     assert placed.counted >= 1_000_000 * 0.99 or placed.counted > 0, placed.counted
     med = {k: statistics.median(v) for k, v in steps.items()}
     total = [a + b + c for a, b, c in zip(steps["targets"], steps["place"], steps["png"], strict=True)]
+    whole = [t + v for t, v in zip(total, steps["views"], strict=True)]
     print(f"{name}: {placed.counted:,} clicks ({placed.hidden:,} on hidden elements, {placed.by_position:,} by "
-          f"position) -> {len(result.png) / 1e6:.1f} MB PNG {W}x{H + raster.LEGEND_BAND}; medians of 3:")  # fmt: skip
+          f"position) -> {len(result.png) / 1e6:.1f} MB PNG {W}x{H + raster.LEGEND_BAND}; medians of {runs}:")  # fmt: skip
     print(f"  targets {med['targets']:.2f} s + place {med['place']:.2f} s + png {med['png']:.2f} s"
-          f" = index to PNG {statistics.median(total):.2f} s   (backdrop page view and class height chosen"
-          f" in {med['views']:.2f} s)")  # fmt: skip
+          f" = index to PNG {statistics.median(total):.2f} s (min {min(total):.2f})")  # fmt: skip
+    print(f"  + views {med['views']:.2f} s (backdrop page view and class height) = whole path"
+          f" {statistics.median(whole):.2f} s (min {min(whole):.2f})")  # fmt: skip
     print(f"  CPU time of this process, index to PNG: {med['cpu']:.2f} s"
           f" ({'everything: SQLite runs in it' if index.dialect.name == 'sqlite' else 'the server works apart'})")  # fmt: skip
     if row_path:
@@ -202,10 +206,13 @@ def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bo
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--clicks", type=int, default=1_000_000)
-    ap.add_argument("--backends", default="sqlite,postgresql")
-    ap.add_argument("--row-path", action="store_true")
+    ap = argparse.ArgumentParser(description="1,000,000 clicks from the index to a heatmap PNG, per backend.")
+    ap.add_argument("--clicks", type=int, default=1_000_000, help="clicks on the selected pages")
+    ap.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per backend (medians are printed)")
+    ap.add_argument(
+        "--row-path", action="store_true", help="also time the old path once (every click as a dict)"
+    )
     args = ap.parse_args()
     rng = np.random.default_rng(7)
     boxes = layout(rng)
@@ -218,7 +225,7 @@ def main() -> int:
             started = time.perf_counter()
             fill(index, rows, url)
             print(f"{backend}: index filled in {time.perf_counter() - started:.0f} s")
-            measure(backend, index, boxes, args.row_path)
+            measure(backend, index, boxes, args.row_path, args.runs)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -44,3 +44,31 @@ def test_comparison_layer_is_signed() -> None:
     more, less = colours.getpixel((100, 100)), colours.getpixel((300, 300))
     assert more[0] > more[2] and less[2] > less[0]  # red where the first range had more, blue where less
     assert opacity.getpixel((100, 100)) > 150 and opacity.getpixel((200, 380)) < 10
+
+
+def test_strips_deflated_apart_make_one_valid_png() -> None:
+    """png_strips deflates strips on a pool and joins the streams (pigz-style): the file must decode to
+    the very pixels given, with zlib's own Adler-32 check passing, whatever the strip sizes."""
+    import struct
+    import zlib
+
+    from sessionlens.heatmap.png_strips import adler32_combine, encode_strips
+
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        a, b = rng.bytes(int(rng.integers(0, 70_000))), rng.bytes(int(rng.integers(0, 70_000)))
+        assert adler32_combine(zlib.adler32(a), zlib.adler32(b), len(b)) == zlib.adler32(a + b)
+    pixels = (rng.random((1001, 37, 3)) * 255).astype(np.uint8)
+    pixels[300:700] = 255  # long runs, as a page's margins
+    cuts = [0, 0, 1, 130, 131, 600, 1001]  # an empty strip and a one-row strip among them
+    strips = [pixels[top:end] for top, end in zip(cuts, cuts[1:], strict=False)]
+    png = encode_strips(37, 1001, [*strips[:3], *(lambda s=s: s for s in strips[3:])])
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png)).convert("RGB")), pixels)
+    idat, pos = b"", 8
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        if png[pos + 4 : pos + 8] == b"IDAT":
+            idat += png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    assert len(zlib.decompress(idat)) == 1001 * (37 * 3 + 1)  # raises on a wrong Adler-32
+    assert encode_strips(37, 1001, strips) == png  # the same bytes however strips are handed over

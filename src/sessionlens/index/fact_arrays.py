@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sessionlens.index.heatmaps import _SIGNALS, _facts
+from sessionlens.index.heatmaps import _SIGNALS, _facts, selection_urls
 
 if TYPE_CHECKING:
     from sessionlens.index.database import Index
@@ -81,14 +81,19 @@ def click_targets(index: Index, sel: Any, kind: str) -> dict[tuple[str, str], in
     grouping = (
         " GROUP BY c.url, c.selector, c.anchor" if d.groups_by_sorting else " GROUP BY c.selector, c.anchor"
     )
-    sql, params = _facts(
-        index, sel, "clicks", "c", "c.selector, c.anchor, COUNT(*) AS n", _SIGNALS.get(kind, "") + grouping
-    )
-    if d.groups_by_sorting:
-        # Grouped by URL first: SQLite's covering index hands the rows over in that order, so the
-        # inner grouping sorts nothing, the outer one only the (far fewer) inner groups.
-        sql = f"SELECT selector, anchor, SUM(n) AS n FROM ({sql}) g GROUP BY selector, anchor"  # noqa: S608
-    found = index.read(lambda conn: _run(conn, d, sql, params))
+
+    def read(conn: Any) -> list[Any]:
+        sql, params = _facts(
+            index, sel, "clicks", "c", "c.selector, c.anchor, COUNT(*) AS n", _SIGNALS.get(kind, "") + grouping,
+            urls=selection_urls(conn, index, sel),
+        )  # fmt: skip
+        if d.groups_by_sorting:
+            # Grouped by URL first: SQLite's covering index hands the rows over in that order, so the
+            # inner grouping sorts nothing, the outer one only the (far fewer) inner groups.
+            sql = f"SELECT selector, anchor, SUM(n) AS n FROM ({sql}) g GROUP BY selector, anchor"  # noqa: S608
+        return _run(conn, d, sql, params)
+
+    found = index.read(read)
     return {(row[0], row[1]): int(row[2]) for row in found}
 
 
@@ -114,26 +119,26 @@ def placed_clicks(
     )
     # One pass: each click's box (b) by its selector, else its anchor's visible box (a), by key.
     cell = f"CASE WHEN b.sel IS NOT NULL THEN {on_box[0]} WHEN a.sel IS NOT NULL THEN {on_anchor[0]} ELSE {by_page[0]} END"
-    sql, where = _facts(
-        index, sel, "clicks", "c",
-        "COUNT(*) AS n, SUM(CASE WHEN b.hidden <> 0 THEN 1 ELSE 0 END) AS hidden,"
-        " SUM(CASE WHEN b.sel IS NULL AND a.sel IS NULL THEN 1 ELSE 0 END) AS by_position,"
-        f" {d.int_list_agg(cell)} AS cells",
-        signal,
-        " LEFT JOIN heatmap_boxes b ON b.sel = c.selector"
-        " LEFT JOIN heatmap_boxes a ON b.sel IS NULL AND a.sel = c.anchor AND a.hidden = 0",
-    )  # fmt: skip
-    params = on_box[1] + on_anchor[1] + by_page[1] + where
     rows = _box_rows(boxes)
 
     def read(conn: Any) -> list[Any]:
         for statement in d.bulk_read_settings():
             conn.execute(statement)
+        sql, where = _facts(
+            index, sel, "clicks", "c",
+            "COUNT(*) AS n, SUM(CASE WHEN b.hidden <> 0 THEN 1 ELSE 0 END) AS hidden,"
+            " SUM(CASE WHEN b.sel IS NULL AND a.sel IS NULL THEN 1 ELSE 0 END) AS by_position,"
+            f" {d.int_list_agg(cell)} AS cells",
+            signal,
+            " LEFT JOIN heatmap_boxes b ON b.sel = c.selector"
+            " LEFT JOIN heatmap_boxes a ON b.sel IS NULL AND a.sel = c.anchor AND a.hidden = 0",
+            urls=selection_urls(conn, index, sel),
+        )  # fmt: skip
         conn.execute(d.ddl(BOXES_TABLE))
         conn.executemany(
             "INSERT INTO heatmap_boxes (sel, x, y, w, h, hidden) VALUES (?, ?, ?, ?, ?, ?)", rows
         )
-        return conn.execute(sql, params).fetchall()
+        return conn.execute(sql, on_box[1] + on_anchor[1] + by_page[1] + where).fetchall()
 
     n, hidden, by_position, text = index.read(read)[0]
     counted, hidden = int(n), int(hidden or 0)
@@ -158,8 +163,15 @@ def placed_moves(index: Index, sel: Any, grid: Grid) -> Placed:
         (scaled.format(d.finite_operand("m.x"), vw=vw), [ref, ref]),
         (scaled.format(d.finite_operand("m.y"), vw=vw), [ref, ref]),
     )  # fmt: skip
-    sql, where = _facts(index, sel, "moves", "m", f"COUNT(*) AS n, {d.int_list_agg(cell_sql)} AS cells")
-    n, cells = index.read(lambda conn: _run(conn, d, sql, cell_params + where))[0]
+
+    def read(conn: Any) -> list[Any]:
+        sql, where = _facts(
+            index, sel, "moves", "m", f"COUNT(*) AS n, {d.int_list_agg(cell_sql)} AS cells",
+            urls=selection_urls(conn, index, sel),
+        )  # fmt: skip
+        return _run(conn, d, sql, cell_params + where)
+
+    n, cells = index.read(read)[0]
     return Placed(_parse_cells(cells), counted=int(n), drawn=int(n), by_position=int(n))
 
 

@@ -54,9 +54,14 @@ def _bots(sel: Any, alias: str, where: str, params: list[Any]) -> tuple[str, lis
 
 
 def _facts(
-    index: Index, sel: Any, table: str, alias: str, columns: str, extra: str = "", joins: str = ""
-) -> tuple[str, list[Any]]:
-    """SELECT `columns` of the selection's facts; `joins` (fixed SQL, no parameters) follow the facts table."""
+    index: Index, sel: Any, table: str, alias: str, columns: str, extra: str = "", joins: str = "",
+    urls: list[str] | None = None,
+) -> tuple[str, list[Any]]:  # fmt: skip
+    """SELECT `columns` of the selection's facts; `joins` (fixed SQL, no parameters) follow the facts table.
+
+    `urls`: the selection's URLs found already (selection_urls), matched as one array parameter
+    (PostgreSQL only: a hashed `= ANY` filter on the scan, where the subquery's hash join cost
+    0.3 s of a 1,000,000-click read)."""
     where, params, joined = _view_filters(sel, alias)
     where, params = _bots(sel, alias, where, params)
     join = (
@@ -64,12 +69,22 @@ def _facts(
         if joined
         else ""
     )
+    sql = f"SELECT {columns} FROM {table} {alias}{joins}{join} WHERE {where}"  # noqa: S608 - fixed names
+    if urls is not None and index.dialect.is_postgresql:
+        return f"{sql} AND {alias}.url = ANY(?){extra}", [*params, urls]
     match, match_params = page_url_condition(index.dialect, sel.pattern)
-    sql = (
-        f"SELECT {columns} FROM {table} {alias}{joins}{join} WHERE {where}"  # noqa: S608 - fixed names
-        f" AND {alias}.url IN (SELECT k.url FROM url_keys k WHERE k.site = ? AND {match}){extra}"
-    )
+    sql += f" AND {alias}.url IN (SELECT k.url FROM url_keys k WHERE k.site = ? AND {match}){extra}"
     return sql, [*params, sel.site, *match_params]
+
+
+def selection_urls(conn: Any, index: Index, sel: Any) -> list[str] | None:
+    """The URLs (of url_keys) the selection's page pattern matches, read on `conn`, for _facts; None on
+    SQLite, whose IN subquery drives its covering index by URL already."""
+    if not index.dialect.is_postgresql:
+        return None
+    match, params = page_url_condition(index.dialect, sel.pattern)
+    rows = conn.execute(f"SELECT k.url FROM url_keys k WHERE k.site = ? AND {match}", [sel.site, *params])  # noqa: S608
+    return [row[0] for row in rows.fetchall()]
 
 
 def matching_urls(index: Index, sel: Any, table: str = "clicks") -> list[str]:
