@@ -157,13 +157,27 @@ def median_view_height(index: Index, sel: Any, device: str | None) -> float | No
     """The median recorded viewport height (vh > 0) of the selection's page views of a device class
     (statistics.median's value: the middle one, or the mean of the middle two); None when none."""
     same = " AND p.device = ?" if device is not None else " AND p.device IS NULL"
+    device_params = [device] if device is not None else []
     # A recorded number above 0 (NaN, which PostgreSQL sorts above all, is left out, as Python's `h > 0` does).
     valid = " AND p.vh > 0 AND p.vh <= 9007199254740991"
-    sql, params = _views(index, sel, "COUNT(*) AS n", same + valid)
-    device_params = [device] if device is not None else []
-    n = int(index.query(sql, [*params, *device_params])[0]["n"])
+    # One pass: the heights counted per value, in order (a few hundred distinct values), the
+    # middle read off that; was a COUNT then an ORDER BY ... OFFSET, two passes over the selection.
+    sql, params = _views(
+        index, sel, "p.vh AS vh, COUNT(*) AS n", same + valid + " GROUP BY p.vh ORDER BY p.vh"
+    )
+    counts = [(float(r["vh"]), int(r["n"])) for r in index.query(sql, [*params, *device_params])]
+    n = sum(c for _, c in counts)
     if not n:
         return None
-    sql, params = _views(index, sel, "p.vh", same + valid + " ORDER BY p.vh LIMIT ? OFFSET ?")
-    middle = [float(r["vh"]) for r in index.query(sql, [*params, *device_params, 2 - n % 2, (n - 1) // 2])]
-    return middle[0] if len(middle) == 1 else (middle[0] + middle[1]) / 2
+    lower, upper = _nth(counts, (n - 1) // 2), _nth(counts, n // 2)
+    return lower if lower == upper else (lower + upper) / 2
+
+
+def _nth(counts: list[tuple[float, int]], k: int) -> float:
+    """The k-th (from 0) of the values counted in `counts` (value, count), in their order."""
+    seen = 0
+    for value, count in counts:
+        seen += count
+        if k < seen:
+            return value
+    raise IndexError(k)
