@@ -32,7 +32,8 @@ from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
-from sessionlens.viewer import api, heatmaps, lifecycle, notes, pages, replay_frame, segments
+from sessionlens.viewer import api, funnels, heatmaps, lifecycle, notes, pages, replay_frame, segments
+from sessionlens.viewer import forms as form_analytics
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -135,6 +136,8 @@ def create_app(
         Route("/api/heatmaps/thumbnail", heatmaps.thumbnail),
         Route("/heatmaps", pages.heatmap_page),
         *notes.routes(),  # notes and collections (viewer/notes.py)
+        *funnels.routes(),  # funnels (viewer/funnels.py)
+        *form_analytics.routes(),  # form analytics (viewer/forms.py)
         Mount(pages.ASSETS, StaticFiles(directory=pages.STATIC)),
         *replay_frame.routes(),
     ]

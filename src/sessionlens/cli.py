@@ -531,6 +531,12 @@ def build_parser() -> argparse.ArgumentParser:
     from sessionlens.notes_cli import add_parsers as add_notes_parsers
 
     add_notes_parsers(sub, common, _settings)  # notes list, collections list
+    from sessionlens.funnels.cli import add_parsers as add_funnel_parsers
+
+    add_funnel_parsers(sub, common, _settings)  # funnel
+    from sessionlens.forms.cli import add_parser as add_forms_parser
+
+    add_forms_parser(sub, common, _settings)  # forms (form analytics)
 
     users = sub.add_parser("users", help="manage viewer users").add_subparsers(
         dest="users_command", required=True

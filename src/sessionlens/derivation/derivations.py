@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from sessionlens import keys
 from sessionlens.derivation.clicks import ClickDeriver
+from sessionlens.derivation.forms import derive_forms
+from sessionlens.derivation.funnel_facts import FunnelFactDeriver
 from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import Index
 from sessionlens.replay.keyframes import write_keyframes
@@ -45,6 +47,7 @@ class Context:
     reader: PageViewReader
     thresholds: Thresholds = field(default_factory=Thresholds)
     clicks: ClickDeriver = field(default_factory=ClickDeriver)
+    funnel_facts: FunnelFactDeriver = field(default_factory=FunnelFactDeriver)
     # Schedules (and runs, from the worker) compaction of idle page views; None: off.
     compactor: Compactor | None = None
 
@@ -65,6 +68,14 @@ def _click_and_move_facts(ctx: Context, view: PageView, rebuild: bool, on_chunk:
     ctx.clicks.derive(ctx.index, ctx.reader, ctx.thresholds, view, rebuild=rebuild, on_chunk=on_chunk)
 
 
+def _funnel_facts(ctx: Context, view: PageView, rebuild: bool, on_chunk: Callable[[int], None]) -> None:
+    ctx.funnel_facts.derive(ctx.index, ctx.reader, view, rebuild=rebuild, on_chunk=on_chunk)
+
+
+def _forms(ctx: Context, view: PageView, rebuild: bool, on_chunk: Callable[[int], None]) -> None:
+    derive_forms(ctx.index, ctx.reader, view, on_chunk)
+
+
 def _schedule_compaction(ctx: Context, view: PageView, rebuild: bool, on_chunk: Callable[[int], None]) -> None:
     # Each pass follows a new chunk: the page view is compacted once it has been idle long enough.
     if ctx.compactor is not None and not rebuild:
@@ -74,6 +85,8 @@ def _schedule_compaction(ctx: Context, view: PageView, rebuild: bool, on_chunk: 
 DERIVATIONS: tuple[Derivation, ...] = (
     Derivation("keyframes", _keyframes),
     Derivation("clicks", _click_and_move_facts),
+    Derivation("funnel_facts", _funnel_facts),
+    Derivation("forms", _forms),
     Derivation("compaction", _schedule_compaction),
 )
 

@@ -32,7 +32,8 @@ T = TypeVar("T")
 # other bookkeeping tables are not derived from chunks and are left alone.
 REBUILT_TABLES = (
     "chunks", "page_views", "page_urls", "sessions", "clicks", "moves", "url_keys", "event_markers",
-    "session_attrs", "custom_events", "custom_event_props", "session_signals",
+    "session_attrs", "custom_events", "custom_event_props", "session_signals", "route_changes", "form_submits",
+    "form_views", "form_fields",
 )  # fmt: skip
 
 CLICK_COLUMNS = (
