@@ -1,22 +1,45 @@
 // Builds src/index.js into one minified IIFE served by the collector.
 // `node build.mjs --check` rebuilds in memory and fails if the committed
 // file differs, so the shipped script always matches its source.
+//
+// esbuild bundles (and renames the internal property names below); terser then
+// minifies: its frequency-ordered short names gzip ~6% smaller than esbuild's.
+// Both are build-time only: nothing from node_modules is shipped.
 import { build } from "esbuild";
+import { minify } from "terser";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
+// Properties that only the recorder's own objects carry (page-view context,
+// module handles, parsed config). Never a DOM, wire, storage or public API
+// name: localStorage session fields (id, last, sampled), batch envelope keys,
+// sessionlens.* methods and debug() contents keep their names. readConfig
+// reads the site's init()/data-* options by quoted name, so those stay too.
+const INTERNAL = [
+  "emit", "idOf", "config", "observeRoot", "assignId", "forgetId", "peekNextId", "frameDocs",
+  "canvasBytes", "restyle", "resume", "adoptPending", "flushUnloading", "anchorEl", "touch",
+  "maskAllText", "consentRequired", "respectDnt", "sampleRate", "flushMs", "retryMaxMs",
+  "recordCanvas", "recordNetwork", "recordConsoleLog", "canvasMaxBytes",
+];
+
 const out = fileURLToPath(new URL("../src/sessionlens/static/recorder.js", import.meta.url));
-const result = await build({
+const bundled = await build({
   entryPoints: [fileURLToPath(new URL("src/index.js", import.meta.url))],
   bundle: true,
-  minify: true,
+  minifySyntax: true,
   format: "iife",
   target: ["es2019"],
   legalComments: "none",
+  mangleProps: new RegExp("^(" + INTERNAL.join("|") + ")$"),
   write: false,
-  banner: { js: "/* sessionlens recorder - built from js_recorder/src */" },
 });
-const code = result.outputFiles[0].text;
+const min = await minify(bundled.outputFiles[0].text, {
+  ecma: 2019,
+  compress: { passes: 3 },
+  mangle: true,
+  format: { comments: false, preamble: "/* sessionlens recorder - built from js_recorder/src */" },
+});
+const code = min.code;
 if (process.argv.includes("--check")) {
   let committed = "";
   try { committed = readFileSync(out, "utf8"); } catch { /* missing counts as different */ }

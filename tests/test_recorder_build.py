@@ -15,7 +15,8 @@ BUILT = ROOT / "src" / "sessionlens" / "static" / "recorder.js"
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is needed to rebuild the recorder")
 def test_committed_recorder_matches_its_source() -> None:
-    if not (ROOT / "js_recorder" / "node_modules" / "esbuild").exists():
+    modules = ROOT / "js_recorder" / "node_modules"
+    if not ((modules / "esbuild").exists() and (modules / "terser").exists()):
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"], cwd=ROOT / "js_recorder", check=True, timeout=300
         )
@@ -29,12 +30,15 @@ def test_committed_recorder_matches_its_source() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_recorder_is_at_most_13_75_kb_minified_and_gzipped() -> None:
+def test_recorder_is_at_most_13_kb_minified_and_gzipped() -> None:
     # 10 KB until issue 9's capture fidelity (script-set values, early focus,
     # paced canvas capture, stylesheets' own text, ~1.25 KB) on top of issue
     # 10's click paths; 12 KB (11,860 bytes) until issue 12's research capture
-    # (console, network, form submit/validation, set/experiment, bot hints:
-    # ~1.95 KB, 13,820 bytes; 13,921 with the form-correction kind); rrweb's record is several times larger
-    # (bench/recorder_cost.py prints both).
+    # (console, network, form submit/validation/corrections, set/experiment,
+    # bot hints: ~2.05 KB, 13,921 bytes). Issue 12's size pass (terser after
+    # esbuild, internal property names renamed; build.mjs) brought it to
+    # ~13,050 bytes; the issue's 10 KB target is not met (see docs/embedding.md).
+    # rrweb's record is several times larger (bench/recorder_cost.py and
+    # bench/recorder_capture_cost.py print both).
     size = len(gzip.compress(BUILT.read_bytes(), 9))
-    assert size <= 13.75 * 1024, f"recorder is {size} bytes gzipped"
+    assert size <= 13 * 1024, f"recorder is {size} bytes gzipped"
