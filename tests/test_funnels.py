@@ -273,6 +273,7 @@ def test_drop_off_and_converted_lists_link_to_the_moment(rig: Rig) -> None:
     assert len(seen) == 6 == len(set(seen))
     # The link opens the player page (behind login) at that moment.
     assert rig.client.get(rows["B3"]["link"]).status_code == 200
+    assert "funnels.js" in rig.client.get("/funnels").text
     # Saved funnel: results as the query gives them; rename; delete.
     assert entered(rig.client.get(f"/api/funnels/{fid}/results").json()) == [8, 6, 4, 3]
     r = rig.client.patch(f"/api/funnels/{fid}", json={"name": "Signup v2", "version": 1}, headers=rig.csrf)
