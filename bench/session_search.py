@@ -231,30 +231,42 @@ def filters(rng: np.random.Generator) -> dict[str, dict[str, str]]:
     }
 
 
-def measure(index: Index, runs: int) -> None:
+def measure(index: Index, runs: int, only: str = "") -> None:
+    """Each filter's runs one after the other, its line printed as soon as they are done."""
     rng = np.random.default_rng(5)
-    times: dict[str, list[float]] = {}
-    totals: dict[str, str] = {}
-    for _ in range(runs):
-        for name, query in filters(rng).items():
+    rounds = [filters(rng) for _ in range(runs)]  # the same values whichever filters are run
+    everything: list[float] = []
+    following: list[float] = []
+    for name in rounds[0]:
+        if only and only.lower() not in name.lower():
+            continue
+        times: list[float] = []
+        total = ""
+        for queries in rounds:
+            query = queries[name]
             f = SessionFilter.from_query(query)
             start = time.perf_counter()
             page = search_sessions(index, f)
-            times.setdefault(name, []).append(time.perf_counter() - start)
-            totals[name] = f"{page['total']:,}{'+' if page['total_capped'] else ''}"
-            # The next page (keyset pagination), as the list's "more" link asks for it.
+            times.append(time.perf_counter() - start)
+            total = f"{page['total']:,}{'+' if page['total_capped'] else ''}"
+            # The next page (keyset pagination), as the list's "next page" link asks for it.
             if page["next"]:
                 f = SessionFilter.from_query({**query, "cursor": page["next"]})
                 start = time.perf_counter()
                 search_sessions(index, f)
-                times.setdefault("next page", []).append(time.perf_counter() - start)
-    everything = [t for ts in times.values() for t in ts]
-    for name, ts in times.items():
+                following.append(time.perf_counter() - start)
+        everything += times
         print(
-            f"  {name:44s} p50 {_ms(ts, 50):7.1f} ms  p95 {_ms(ts, 95):7.1f} ms  total {totals.get(name, '')}"
+            f"  {name:44s} p50 {_ms(times, 50):7.1f} ms  p95 {_ms(times, 95):7.1f} ms  total {total}",
+            flush=True,
         )
+    if following:
+        print(
+            f"  {'next page (all filters)':44s} p50 {_ms(following, 50):7.1f} ms  p95 {_ms(following, 95):7.1f} ms"
+        )
+    everything += following
     print(f"  {'all queries':44s} p50 {_ms(everything, 50):7.1f} ms  p95 {_ms(everything, 95):7.1f} ms"
-          f"  ({len(everything)} queries)")  # fmt: skip
+          f"  ({len(everything)} queries)", flush=True)  # fmt: skip
 
 
 def _ms(values: list[float], q: int) -> float:
@@ -266,6 +278,7 @@ def main() -> int:
     ap.add_argument("--sessions", type=int, default=1_000_000)
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--only", default="", help="run only the filters whose name contains this")
     args = ap.parse_args()
     started = time.perf_counter()
     data = rows(args.sessions)
@@ -276,9 +289,11 @@ def main() -> int:
             started = time.perf_counter()
             fill(index, data, url)
             print(
-                f"{backend}: filled in {time.perf_counter() - started:.0f} s; {args.runs} runs of each filter:"
+                f"{backend}: filled in {time.perf_counter() - started:.0f} s; {args.runs} runs of each filter"
+                f" (load average {os.getloadavg()[0]:.1f}):",
+                flush=True,
             )
-            measure(index, args.runs)
+            measure(index, args.runs, args.only)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -297,7 +297,7 @@ def test_sorting_with_keyset_pages(api: Any, sort: str, order: str, expected: li
     seen, cursor = [], None
     while True:
         body = api(base + "&limit=1" + (f"&cursor={cursor}" if cursor else ""))
-        assert body["total"] == 4 and body["sort"] == sort and body["order"] == order
+        assert body["total"] == (None if cursor else 4) and body["sort"] == sort and body["order"] == order
         seen += body["names"]
         cursor = body["next"]
         if cursor is None:

@@ -198,8 +198,9 @@ class SessionFilter:
 def search_sessions(index: Index, f: SessionFilter) -> dict[str, Any]:
     """One page of sessions in the filter's order, the cursor of the next page, and how many match.
 
-    `total` counts the matching sessions (all pages) up to COUNT_CAP;
-    `total_capped` says there are more than that.
+    `total` counts the matching sessions (all pages) up to COUNT_CAP, on the first page only
+    (None with a cursor: the list shows it before the first page); `total_capped` says there are
+    more than that.
     """
     page = index.search_sessions(f, COUNT_CAP)
     rows, total = page["rows"], page["total"]
@@ -209,8 +210,8 @@ def search_sessions(index: Index, f: SessionFilter) -> dict[str, Any]:
     return {
         "sessions": rows,
         "next": cursor,
-        "total": min(total, COUNT_CAP),
-        "total_capped": total > COUNT_CAP,
+        "total": None if total is None else min(total, COUNT_CAP),
+        "total_capped": total is not None and total > COUNT_CAP,
         "sort": f.sort,
         "order": f.order,
     }

@@ -180,7 +180,8 @@ function visit(s) {
 }
 
 api("/api/sessions?" + new URLSearchParams(params).toString()).then(({ sessions, next, total, total_capped }) => {
-  count.textContent = `${total.toLocaleString()}${total_capped ? "+" : ""} session${total === 1 && !total_capped ? "" : "s"} match`;
+  // The count comes with the first page only (later pages skip its scan).
+  count.textContent = total == null ? "" : `${total.toLocaleString()}${total_capped ? "+" : ""} session${total === 1 && !total_capped ? "" : "s"} match`;
   status.textContent = sessions.length ? "" : "No sessions match these filters yet.";
   for (const s of sessions) {
     const href = `/sessions/${encodeURIComponent(s.sid)}?site=${encodeURIComponent(s.site)}`;
