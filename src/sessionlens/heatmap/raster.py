@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 SCALE = 4
 CAP_PERCENTILE = 99.5
@@ -85,10 +85,21 @@ def normalise(grid: np.ndarray, radius: float = 30) -> np.ndarray:
     """
     if grid.max() <= 0:
         return np.zeros_like(grid)
+    unit, cap = scale_of(grid, radius)
+    return np.clip(np.log1p(grid / unit) / np.log1p(cap / unit), 0, 1)
+
+
+def scale_of(grid: np.ndarray, radius: float = 30) -> tuple[float, float]:
+    """(unit, cap) of `normalise`: one click's peak and the density drawn at full heat."""
     unit = float(_kernel(_sigma(radius)).max() ** 2)
     positive = grid[grid > unit * 0.05]
     cap = max(float(np.percentile(positive, CAP_PERCENTILE)) if positive.size else unit, unit * 2)
-    return np.clip(np.log1p(grid / unit) / np.log1p(cap / unit), 0, 1)
+    return unit, cap
+
+
+def clicks_at(value: float, unit: float, cap: float) -> float:
+    """The clicks on one spot that `normalise` draws at `value` (0..1): its inverse, in clicks."""
+    return float(np.expm1(value * np.log1p(cap / unit)))
 
 
 def _sigma(radius: float) -> float:
@@ -161,20 +172,54 @@ def scroll_overlay(reached: np.ndarray, height: int, width: int) -> Layer:
     return colours, Image.new("L", (width, height), 110)
 
 
-# -- tall pages: composed and encoded a strip at a time, legend in a band above the page ---------
+# -- tall pages: composed and encoded a strip at a time, legend in a strip under the page ---------
 
-LEGEND_BAND = 48  # px above the page: the legend never covers it
+LEGEND_BAND = 96  # px under the page: the legend never covers it
+_INK, _MUTED = (20, 20, 20), (90, 90, 90)
 
 
-def legend_band(width: int, text: str, ramp: np.ndarray = HEAT) -> np.ndarray:
-    """The legend as rows of its own (ramp and figures), to sit above the page, not on it."""
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's bundled font at `size` px (FreeType); its tiny bitmap font only without FreeType."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError, ImportError):  # pragma: no cover - Pillow without FreeType
+        return ImageFont.load_default()
+
+
+def legend_band(
+    width: int, text: str, ramp: np.ndarray = HEAT, ticks: list[tuple[float, str]] | None = None,
+    signed: bool = False,
+) -> np.ndarray:  # fmt: skip
+    """The legend as rows of its own, to sit under the page, never on it: a title, the colour
+    ramp and its numeric scale (`ticks`: (position 0..1 along the ramp, label)).
+
+    `signed`: a diverging ramp whose middle (white) is no difference."""
     band = Image.new("RGB", (width, LEGEND_BAND), (255, 255, 255))
     draw = ImageDraw.Draw(band)
-    x, y = 8, 8
-    for i in range(min(256, max(0, width - 2 * x))):
-        draw.line([x + i, y, x + i, y + 10], fill=tuple(int(v) for v in ramp[i]))
-    draw.text((x, y + 16), text, fill=(20, 20, 20))
-    draw.line([0, LEGEND_BAND - 1, width, LEGEND_BAND - 1], fill=(80, 80, 80))
+    draw.line([0, 0, width, 0], fill=(80, 80, 80))
+    title, small = font(16), font(13)
+    x, y = 12, 10
+    draw.text((x, y), text, fill=_INK, font=title)
+    length = max(32, min(480, width - 2 * x - 8))
+    bar_top, bar_bottom = y + 26, y + 44
+    for i in range(length):
+        colour = ramp[min(255, int(i * 256 / length))]
+        draw.line([x + i, bar_top, x + i, bar_bottom], fill=tuple(int(v) for v in colour))
+    draw.rectangle([x, bar_top, x + length - 1, bar_bottom], outline=(120, 120, 120))
+    right_edge = -1.0
+    for position, label in ticks or []:
+        tx = x + position * (length - 1)
+        draw.line([tx, bar_bottom, tx, bar_bottom + 5], fill=_INK)
+        lines = label.split("\n")  # the number, then (muted) what it is of page views
+        w = max(draw.textlength(line, font=small) for line in lines)
+        left = min(max(tx - w / 2, 2), width - w - 2)
+        if left <= right_edge + 8:  # never two numbers over each other: a crowded one is left out
+            continue
+        for i, line in enumerate(lines):
+            colour = _MUTED if i or (signed and position == 0.5) else _INK
+            lw = draw.textlength(line, font=small)
+            draw.text((left + (w - lw) / 2, bar_bottom + 7 + 16 * i), line, fill=colour, font=small)
+        right_edge = left + w
     return np.asarray(band)
 
 

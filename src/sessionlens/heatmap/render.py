@@ -11,13 +11,17 @@ counted, not drawn.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
+import orjson
 from PIL import Image, ImageDraw
 
 from sessionlens.heatmap import page_moments, raster
@@ -30,34 +34,141 @@ from sessionlens.index import heatmaps as heatmap_queries
 from sessionlens.index.fact_arrays import Grid, Placed
 from sessionlens.params import HEATMAP_AT, RADIUS, SELECTION, WIDTH
 from sessionlens.replay.pageview import PageViewReader
-from sessionlens.session_search import FilterError
+from sessionlens.session_search import BOTS, KNOWN, FilterError, SessionFilter
 from sessionlens.stores.base import BlobStore
 
 KINDS = ("click", "rage", "dead", "error", "move", "scroll")
 MAX_SELECTORS = 500
+_SEGMENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+# Device classes a map is drawn for; "any" mixes them (scaled by window width, as before issue 13).
+DEVICE_CLASSES = ("desktop", "tablet", "mobile")
+DEVICE_CHOICES = (*DEVICE_CLASSES, "unknown", "any")
+# Parameters the heatmap itself takes; every other known one is a session-list filter
+# (session_search.KNOWN: experiment=, channel=, country=, visitor=, trait=, ...).
+SELECTION_KEYS = frozenset(
+    {"site", "url", "device", "from", "to", "min_width", "max_width", "bots", "segment"}
+)
+# Session-list parameters that mean something else here (url, device, from, to) or nothing (paging).
+_NOT_SESSION_KEYS = frozenset(
+    {"site", "url", "device", "from", "to", "bots", "sort", "order", "cursor", "before", "limit"}
+)
+SESSION_KEYS = frozenset(KNOWN - _NOT_SESSION_KEYS)
+COMPARE_KEYS = ("compare_from", "compare_to", "compare_experiment", "compare_segment", "compare_device")
+
+# (site, segment id) -> the saved segment's (name, value) pairs; raises LookupError when absent.
+SegmentLookup = Callable[[str, str], list[tuple[str, str]]]
+
+
+def query_pairs(q: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, value) pairs of a starlette QueryParams (repeats kept) or a dict of str / list of str."""
+    multi = getattr(q, "multi_items", None)
+    if multi is not None:
+        return [(str(k), str(v)) for k, v in multi()]
+    pairs: list[tuple[str, str]] = []
+    for k, v in q.items():
+        for one in v if isinstance(v, list | tuple) else [v]:
+            if one is not None:
+                pairs.append((str(k), str(one)))
+    return pairs
 
 
 @dataclass(slots=True)
 class Selection:
     site: str
     pattern: str
-    device: str | None = None
+    device: str | None = None  # None: the device class of the backdrop's page view (resolve_device)
     min_width: int | None = None
     max_width: int | None = None
     start: int | None = None
     end: int | None = None
+    bots: str = "exclude"  # include | only (sessions.is_bot; index/heatmaps._bots)
+    sessions: SessionFilter | None = None  # session-list filters: only these sessions' facts count
+    filters: tuple[tuple[str, str], ...] = ()  # those filters as given (a saved segment's included)
+    segment: str | None = None  # the saved segment's id, when one was applied
+    device_auto: bool = False  # the device class was chosen, not asked for
 
     @classmethod
-    def from_query(cls, q: Mapping[str, str]) -> Selection:
-        if not q.get("site"):
+    def from_query(
+        cls,
+        q: Mapping[str, Any],
+        segments: SegmentLookup | None = None,
+        allowed: frozenset[str] = frozenset(),
+    ) -> Selection:
+        """A selection from query parameters: the page, its page-view filters, and any session-list
+        filter (`experiment=name:variant`, `channel=`, ..., `segment=` a saved segment's id).
+        `allowed`: the endpoint's own other parameters; anything else unknown is refused."""
+        pairs = query_pairs(q)
+        one: dict[str, str] = {}
+        session_pairs: list[tuple[str, str]] = []
+        for k, v in pairs:
+            if k in SESSION_KEYS:
+                session_pairs.append((k, v))
+            elif k in SELECTION_KEYS:
+                if k in one:
+                    raise FilterError(f"{k} may be given once")
+                one[k] = v
+            elif k not in allowed:
+                raise FilterError(f"unknown parameter {k!r}")
+        if not one.get("site"):
             raise FilterError("site is required (a site key)")
-        if not q.get("url"):
+        if not one.get("url"):
             raise FilterError("url is required: an exact URL, a path, or a pattern such as /product/*")
-        n = SELECTION.parse(q)
+        n = SELECTION.parse(one)
+        device = one.get("device") or None
+        if device is not None and device not in DEVICE_CHOICES:
+            raise FilterError(
+                f"device must be one of {', '.join(DEVICE_CHOICES)} (or empty: the backdrop's class)"
+            )
+        bots = one.get("bots") or "exclude"
+        if bots not in BOTS:
+            raise FilterError(f"bots must be one of {', '.join(BOTS)}")
+        segment = one.get("segment") or None
+        if segment is not None:
+            if segments is None:
+                raise FilterError("segment= is not available here")
+            if not _SEGMENT_ID.fullmatch(segment):
+                raise FilterError("segment must be a saved segment's id")
+            try:
+                saved = segments(one["site"], segment)
+            except LookupError:
+                raise FilterError(f"segment {segment} is not a saved segment of this site") from None
+            # The segment keeps its session-list meaning (url = visited, device = the session's).
+            session_pairs = [(k, v) for k, v in saved if k not in _NOT_SESSION_KEYS or k in ("url", "device",
+                             "from", "to")] + session_pairs  # fmt: skip
+        sessions = None
+        if session_pairs:
+            merged: dict[str, list[str]] = {}
+            for k, v in session_pairs:
+                merged.setdefault(k, []).append(v)
+            sessions = SessionFilter.from_query(merged)
+            sessions.site, sessions.bots = one["site"], "include"  # bots: the selection's own filter
         return cls(
-            site=q["site"], pattern=q["url"], device=q.get("device") or None,
+            site=one["site"], pattern=one["url"], device=device,
             start=n["from"], end=n["to"], min_width=n["min_width"], max_width=n["max_width"],
+            bots=bots, sessions=sessions, filters=tuple(session_pairs), segment=segment,
         )  # fmt: skip
+
+    def describe(self) -> dict[str, Any]:
+        """The selection as a JSON object (a file's `filter` header, the empty state's message)."""
+        out: dict[str, Any] = {"site": self.site, "url": self.pattern, "device": self.device or "auto"}
+        if self.device_auto:
+            out["device_chosen"] = True
+        for name, value in (("min_width", self.min_width), ("max_width", self.max_width), ("from", self.start),
+                            ("to", self.end), ("segment", self.segment)):  # fmt: skip
+            if value is not None:
+                out[name] = value
+        out["bots"] = self.bots
+        if self.filters:
+            out["filters"] = [list(p) for p in self.filters]
+        return out
+
+    def query(self) -> str:
+        """The selection as a readable query string (the PNG's and CSV's header)."""
+        d = self.describe()
+        pairs = [(k, str(v)) for k, v in d.items() if k not in ("filters", "device_chosen")]
+        return urlencode(pairs + list(self.filters), safe="/*:,")
 
     # The SQL of a selection lives in the index package (sessionlens/index/heatmaps.py).
 
@@ -99,6 +210,60 @@ class Selection:
         return heatmap_queries.page_views(index, self)
 
 
+def compare_pairs(q: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    """The query of the B side of a comparison: A's, with what the compare_* parameters change
+    (None when none is given). compare_from / compare_to: another period; compare_experiment:
+    name:variant in place of A's variant of that experiment (or added); compare_segment: another
+    saved segment in place of A's; compare_device: another device class."""
+    pairs = query_pairs(q)
+    given = {k: v for k, v in pairs if k in COMPARE_KEYS}
+    if not given:
+        return None
+    b = [(k, v) for k, v in pairs if k not in COMPARE_KEYS]
+    if "compare_from" in given or "compare_to" in given:
+        b = [(k, v) for k, v in b if k not in ("from", "to")]
+        b += [
+            (k[len("compare_") :], v) for k, v in given.items() if k in ("compare_from", "compare_to") and v
+        ]
+    if "compare_experiment" in given:
+        name = given["compare_experiment"].split(":", 1)[0]
+        b = [(k, v) for k, v in b if not (k == "experiment" and v.split(":", 1)[0] == name)]
+        b.append(("experiment", given["compare_experiment"]))
+    if "compare_segment" in given:
+        b = [(k, v) for k, v in b if k != "segment"] + [("segment", given["compare_segment"])]
+    if "compare_device" in given:
+        b = [(k, v) for k, v in b if k != "device"] + [("device", given["compare_device"])]
+    return b
+
+
+def side_label(pairs: list[tuple[str, str]], other: list[tuple[str, str]]) -> str:
+    """What sets one side of a comparison apart from the other, short ("experiment=checkout:B")."""
+    mine = [f"{k}={v}" for k, v in pairs if (k, v) not in other and k not in ("width", "type", "radius")]
+    return ", ".join(mine)[:60] or "all"
+
+
+def resolve_device(index: Index, sel: Selection, width: int, pid: str | None = None) -> Selection:
+    """The selection with its device class decided: the one asked for, else the class of the page
+    view the map is drawn over (the newest at the width closest to `width`), so a phone's clicks
+    are never scaled up into a desktop-wide map. "any" mixes every class (scaled by window width)."""
+    if sel.device == "any":
+        return dataclasses.replace(sel, device=None)
+    if sel.device is not None:
+        return sel
+    view = heatmap_queries.backdrop_view(index, sel, width, pid)
+    if view is None or not view.get("device"):
+        return sel
+    return dataclasses.replace(sel, device=view["device"], device_auto=True)
+
+
+class NoData(LookupError):
+    """Nothing to draw for this selection: the API's and the viewer's empty state names the filters."""
+
+    def __init__(self, message: str, sel: Selection, kind: str) -> None:
+        super().__init__(message)
+        self.filter = {**sel.describe(), "type": kind}
+
+
 @dataclass(slots=True)
 class Heatmap:
     png: bytes
@@ -113,7 +278,12 @@ class Heatmap:
     boxes: dict[str, list[float]] = field(default_factory=dict)
     backdrop: tuple[str, str, int] = ("", "", 0)  # sid, pid, at
     lines: dict[str, float] = field(default_factory=dict)  # scroll map: fold and 75/50/25 % depths
-    band: int = raster.LEGEND_BAND  # rows above the page in the PNG: page y = image y - band
+    band: int = 0  # rows above the page in the PNG (none: the legend is a strip under the page)
+    strip: int = raster.LEGEND_BAND  # rows of the legend strip under the page
+    legend: dict[str, Any] = field(default_factory=dict)  # the legend's title and numeric scale (JSON)
+    lines_by_device: dict[str, dict[str, float]] = field(default_factory=dict)  # scroll map, per class
+    filter: dict[str, Any] = field(default_factory=dict)  # the selection (Selection.describe)
+    page_views: int = 0  # page views of the selection (the legend's % of page views)
     moment: str = ""  # why the backdrop shows that moment ("load settled, ...", "chosen")
     device: str = ""  # the browser settings the backdrop was laid out with
     page_height: int = 0  # the whole page (height is less when cut at backdrop_max_height)
@@ -131,7 +301,20 @@ class Heatmap:
             "X-Heatmap-Device": self.device,
             "X-Heatmap-Page-Top": str(self.band),
             "X-Heatmap-Page-Height": str(self.height),
+            "X-Heatmap-Legend-Top": str(self.band + self.height),
         }
+
+    def summary(self) -> dict[str, Any]:
+        """What the PNG shows, as JSON (the API's format=json, the viewer's legend and hot spots)."""
+        return {
+            "type": self.kind, "width": self.width, "height": self.height, "page_height": self.page_height,
+            "page_top": self.band, "legend_top": self.band + self.height, "legend_height": self.strip,
+            "counted": self.counted, "drawn": self.drawn, "hidden": self.hidden, "by_position": self.by_position,
+            "page_views": self.page_views, "legend": self.legend, "lines": self.lines,
+            "lines_by_device": self.lines_by_device, "filter": self.filter, "device": self.device,
+            "moment": self.moment, "backdrop": {"sid": self.backdrop[0], "pid": self.backdrop[1], "at": self.backdrop[2]},
+            "boxes": {k: [round(v, 1) for v in box[:4]] for k, box in self.boxes.items() if not box[4]},
+        }  # fmt: skip
 
 
 def choose_backdrop(
@@ -175,6 +358,7 @@ def build_heatmap(
     index: Index, store: BlobStore, reader: PageViewReader, sel: Selection, kind: str, width: int,
     radius: float = 30, pid: str | None = None, at: int | None = None, compare: Selection | None = None,
     step: Callable[[str], None] | None = None, backdrops: BackdropConfig | None = None,
+    labels: tuple[str, str] | None = None,
 ) -> Heatmap:  # fmt: skip
     if kind not in KINDS:
         raise FilterError(f"type must be one of {', '.join(KINDS)}")
@@ -185,10 +369,26 @@ def build_heatmap(
         HEATMAP_AT.check(at)
     step = step or (lambda _: None)
     step("selecting")
+    # One device class per map unless "any" is asked for: the backdrop's class by default.
+    sel = resolve_device(index, sel, width, pid)
+    if compare is not None and compare.device is None:
+        compare = dataclasses.replace(compare, device=sel.device, device_auto=sel.device_auto)
     # Facts are read as counts and grid cells computed in SQL (index/fact_arrays.py), never as rows.
     targets = fact_arrays.click_targets(index, sel, kind) if kind not in ("scroll", "move") else {}
+    if kind not in ("scroll", "move") and not sum(targets.values()):
+        other = fact_arrays.click_targets(index, compare, kind) if compare is not None else {}
+        if not sum(other.values()):
+            name = "clicks" if kind == "click" else f"{kind} clicks"
+            raise NoData(f"no data for this selection: no {name} recorded", sel, kind)
+        targets = other
     # The backdrop's page view and its class's median height are chosen in SQL (not from every page view).
-    view = _backdrop_view_in(index, sel, width, pid)
+    try:
+        view = _backdrop_view_in(index, sel, width, pid)
+    except LookupError as exc:
+        if isinstance(exc, FilterError):
+            raise
+        raise NoData("no data for this selection: no recorded page view matches", sel, kind) from None
+    views = heatmap_queries.count_page_views(index, sel)
     sid, bpid = view["sid"], view["pid"]
     found = page_moments.scan(reader, sel.site, sid, bpid)
     moment = "chosen" if at is not None else next((m.label for m in found.moments if m.default), "")
@@ -208,26 +408,38 @@ def build_heatmap(
     if kind == "scroll":
         result = _scroll_map(sel.page_views(index), bd, text)
     elif kind == "move":
-        result = _move_map(fact_arrays.placed_moves(index, sel, grid), bd, radius, text)
+        result = _move_map(fact_arrays.placed_moves(index, sel, grid), bd, radius, text, views=views)
+        if not result.counted:
+            raise NoData("no data for this selection: no pointer movement recorded", sel, kind)
     else:
         placed = fact_arrays.placed_clicks(index, sel, kind, bd.boxes, grid)
         other = fact_arrays.placed_clicks(index, compare, kind, bd.boxes, grid) if compare else None
-        result = _click_map(placed, bd, radius, kind, other, text)
+        result = _click_map(
+            placed, bd, radius, kind, other, text, views=views,
+            labels=labels or ("A", "B"),
+            other_views=heatmap_queries.count_page_views(index, compare) if compare else 0,
+        )  # fmt: skip
+    result.page_views = views
+    result.filter = {**sel.describe(), "type": kind}
+    if compare is not None:
+        result.filter["compare"] = compare.describe()
     result.backdrop = (sid, bpid, at)
     result.boxes = bd.boxes
     result.moment, result.device, result.page_height = moment, device.describe(), bd.page_height
     # The file says which page view and moment it is drawn over (the moment picker's choice).
     result.png = with_text(
         result.png,
-        {"sessionlens:backdrop": f"{sid}/{bpid}/{at}", "sessionlens:selection": _describe(sel, kind, width)},
-    )
+        {"sessionlens:backdrop": f"{sid}/{bpid}/{at}", "sessionlens:selection": _describe(sel, kind, width),
+         "sessionlens:legend": orjson.dumps(result.legend).decode()},
+    )  # fmt: skip
     return result
 
 
 def _describe(sel: Selection, kind: str, width: int) -> str:
     parts = {"site": sel.site, "url": sel.pattern, "type": kind, "width": width, "device": sel.device,
              "min_width": sel.min_width, "max_width": sel.max_width, "from": sel.start, "to": sel.end}  # fmt: skip
-    return "&".join(f"{k}={v}" for k, v in parts.items() if v is not None)
+    described = "&".join(f"{k}={v}" for k, v in parts.items() if v is not None)
+    return described + "".join(f"&{k}={v}" for k, v in sel.filters)
 
 
 def wanted_selectors(targets: Mapping[tuple[str, str], int]) -> list[str]:
@@ -284,9 +496,9 @@ def _place(clicks: list[dict[str, Any]], bd: Backdrop) -> tuple[np.ndarray, np.n
 def _encode(
     bd: Backdrop, values: np.ndarray | None, legend: str, text: dict[str, str], *, ramp: np.ndarray = raster.HEAT,
     signed: bool = False, constant_alpha: int | None = None,
-    decorate: Callable[[Image.Image, int], None] | None = None,
+    decorate: Callable[[Image.Image, int], None] | None = None, ticks: list[tuple[float, str]] | None = None,
 ) -> bytes:  # fmt: skip
-    """The PNG: a legend band above the page, then the page with its layer, a tile at a time.
+    """The PNG: the page with its layer, a tile at a time, then the legend strip under the page.
 
     Each tile is decoded, covered with its part of the layer and deflated on png_strips' thread
     pool (pillow and zlib release the GIL): on 2 cores, two tiles at once."""
@@ -306,8 +518,10 @@ def _encode(
 
         return make
 
-    strips: list[np.ndarray | Callable[[], np.ndarray]] = [raster.legend_band(bd.width, legend, ramp)]
-    strips += [tile(png, top, rows) for png, top, rows in _tiles(bd)]
+    strips: list[np.ndarray | Callable[[], np.ndarray]] = [
+        tile(png, top, rows) for png, top, rows in _tiles(bd)
+    ]
+    strips.append(raster.legend_band(bd.width, legend, ramp, ticks, signed))
     return encode_strips(bd.width, bd.height + raster.LEGEND_BAND, strips, text)
 
 
@@ -347,9 +561,56 @@ def placed_move_rows(moves: list[dict[str, Any]], bd: Backdrop) -> Placed:
     return Placed(raster.cells(xs, ys, bd.width, bd.height), counted=n, drawn=n, by_position=n)
 
 
+def _number(value: float) -> str:
+    """A count for a legend: 0, 3, 12, 1.5k (never more digits than the scale can tell)."""
+    if value >= 10_000:
+        return f"{value / 1000:.0f}k"
+    if value >= 1000:
+        return f"{value / 1000:.1f}k"
+    return f"{value:.0f}" if value >= 10 or value == 0 else f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0f}%" if value >= 10 or value == 0 else f"{value:.1f}%"
+
+
+def _sequential_legend(
+    title: str, grid: np.ndarray, radius: float, views: int, unit_name: str
+) -> dict[str, Any]:
+    """The numeric scale of a heat ramp: the count on one spot that each colour stands for, and
+    that count as a share of the selection's page views."""
+    unit, cap = raster.scale_of(grid, radius) if grid.max() > 0 else (1.0, 2.0)
+    ticks = []
+    for position in (0.0, 0.25, 0.5, 0.75, 1.0):
+        n = raster.clicks_at(position, unit, cap) if grid.max() > 0 else 0.0
+        ticks.append({"position": position, unit_name: round(n, 2),
+                      "percent_of_page_views": round(100 * n / views, 2) if views else None})  # fmt: skip
+    return {"type": "sequential", "title": title, "unit": f"{unit_name} on one spot", "page_views": views,
+            "ticks": ticks, "colours": _colours(raster.HEAT)}  # fmt: skip
+
+
+def _colours(ramp: np.ndarray) -> list[str]:
+    """The ramp at 0, 1/4, ... 1 as CSS colours (the viewer's HTML legend draws the same gradient)."""
+    return [
+        "#{:02x}{:02x}{:02x}".format(*tuple(int(v) for v in ramp[min(255, int(p * 255))]))
+        for p in (0, 0.25, 0.5, 0.75, 1)
+    ]
+
+
+def _tick_labels(legend: dict[str, Any], unit_name: str) -> list[tuple[float, str]]:
+    out = []
+    for t in legend["ticks"]:
+        label = _number(t[unit_name]) + (" +" if t["position"] == 1.0 and t[unit_name] else "")
+        if t.get("percent_of_page_views") is not None:
+            label += "\n" + _percent(t["percent_of_page_views"]) + " of views"
+        out.append((t["position"], label))
+    return out
+
+
 def _click_map(
-    clicks: Placed | list, bd: Backdrop, radius: float, kind: str, other, text: dict[str, str]
-) -> Heatmap:
+    clicks: Placed | list, bd: Backdrop, radius: float, kind: str, other, text: dict[str, str], *,
+    views: int = 0, other_views: int = 0, labels: tuple[str, str] = ("A", "B"),
+) -> Heatmap:  # fmt: skip
     """Clicks placed by the index (Placed), or click rows (placed here by `_place`)."""
     placed = clicks if isinstance(clicks, Placed) else placed_rows(clicks, bd)
     grid = raster.density_of_cells(placed.cells, bd.width, bd.height, radius)
@@ -360,13 +621,30 @@ def _click_map(
         diff = grid / max(placed.drawn, 1) - other_grid / max(theirs.drawn, 1)
         peak = float(np.abs(diff).max()) or 1.0
         values = diff / peak
-        legend = f"{name}: {placed.drawn} vs {theirs.drawn} (red: more in the first range)"
-        png = _encode(bd, values, legend, text, ramp=raster.DIVERGING, signed=True)
+        # One click's peak is the unit: peak / unit is the difference of the share of each side's
+        # clicks on one spot, shown in percentage points.
+        unit = float(raster.scale_of(grid, radius)[0])
+        top = 100 * peak / unit if np.abs(diff).max() > 0 else 0.0
+        ticks = [
+            {"position": p, "difference_pp": round(top * (2 * p - 1), 2)} for p in (0, 0.25, 0.5, 0.75, 1)
+        ]
+        title = (f"{name}: red = more in {labels[0]} ({placed.drawn}), blue = more in {labels[1]} ({theirs.drawn});"
+                 " difference in % of each side's clicks on one spot")  # fmt: skip
+        legend = {"type": "diverging", "title": title, "unit": "percentage points of each side's clicks on one spot",
+                  "ticks": ticks, "colours": _colours(raster.DIVERGING),
+                  "a": {"label": labels[0], "clicks": placed.drawn, "page_views": views},
+                  "b": {"label": labels[1], "clicks": theirs.drawn, "page_views": other_views}}  # fmt: skip
+        marks = [(t["position"], ("+" if t["difference_pp"] > 0 else "−" if t["difference_pp"] < 0 else "")
+                  + f"{abs(t['difference_pp']):.2g} pp") for t in ticks]  # fmt: skip
+        png = _encode(bd, values, title, text, ramp=raster.DIVERGING, signed=True, ticks=marks)
     else:
         values = raster.normalise(grid, radius)
-        legend = f"{placed.counted} {name}; {placed.hidden} on hidden elements; {placed.by_position} placed by position"
-        png = _encode(bd, values, legend, text)
-    return Heatmap(
+        title = f"{placed.counted} {name} on {views} page views"
+        if placed.hidden or placed.by_position:
+            title += f" ({placed.hidden} on hidden elements, {placed.by_position} placed by position)"
+        legend = _sequential_legend(title, grid, radius, views, "clicks")
+        png = _encode(bd, values, title, text, ticks=_tick_labels(legend, "clicks"))
+    result = Heatmap(
         png,
         kind,
         bd.width,
@@ -377,48 +655,123 @@ def _click_map(
         placed.by_position,
         values,
     )
+    result.legend = legend
+    return result
 
 
-def _move_map(moves: Placed | list, bd: Backdrop, radius: float, text: dict[str, str]) -> Heatmap:
+def _move_map(
+    moves: Placed | list, bd: Backdrop, radius: float, text: dict[str, str], *, views: int = 0
+) -> Heatmap:
     """Pointer samples placed by the index (Placed), or move rows (placed here)."""
     placed = moves if isinstance(moves, Placed) else placed_move_rows(moves, bd)
-    values = raster.normalise(raster.density_of_cells(placed.cells, bd.width, bd.height, radius), radius)
-    png = _encode(bd, values, f"{placed.counted} pointer positions", text)
-    return Heatmap(png, "move", bd.width, bd.height, placed.counted, placed.counted, values=values)
+    grid = raster.density_of_cells(placed.cells, bd.width, bd.height, radius)
+    values = raster.normalise(grid, radius)
+    title = f"{placed.counted} pointer positions (one every 250 ms) on {views} page views"
+    legend = _sequential_legend(title, grid, radius, views, "positions")
+    png = _encode(bd, values, title, text, ticks=_tick_labels(legend, "positions"))
+    result = Heatmap(png, "move", bd.width, bd.height, placed.counted, placed.counted, values=values)
+    result.legend = legend
+    return result
 
 
-def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, text: dict[str, str]) -> Heatmap:
+def scroll_lines(
+    views: list[dict[str, Any]], height: float, reference: float | None = None
+) -> dict[str, float]:
+    """The average fold and the depths 75 %, 50 %, 25 % of `views` reached (deepest scroll + viewport
+    height), in CSS px of `reference` wide (None: each page view's own px, for one device class)."""
     depths, folds = [], []
-    reference = bd.inner_width or bd.width
     for v in views:
-        ratio = reference / (v["vw"] or reference)
+        ratio = reference / (v["vw"] or reference) if reference else 1.0
         view_h = (v["vh"] or 0) * ratio
         depths.append(((v["max_scroll_y"] or 0) * ratio) + view_h)
         folds.append(view_h)
     depths_arr = np.sort(np.asarray(depths, dtype=np.float64))
+    lines = {"fold": round(float(np.mean(folds)), 1) if folds else 0.0}
+    n = len(depths_arr)
+    for share in (0.75, 0.5, 0.25):
+        # The deepest y that at least `share` of page views reached.
+        k = int(np.ceil(share * n)) if n else 0
+        lines[f"{int(share * 100)}%"] = round(float(min(depths_arr[n - k], height)), 1) if k else 0.0
+    return lines
+
+
+def _scroll_map(views: list[dict[str, Any]], bd: Backdrop, text: dict[str, str]) -> Heatmap:
+    depths = []
+    reference = bd.inner_width or bd.width
+    for v in views:
+        ratio = reference / (v["vw"] or reference)
+        depths.append(((v["max_scroll_y"] or 0) * ratio) + (v["vh"] or 0) * ratio)
+    depths_arr = np.sort(np.asarray(depths, dtype=np.float64))
     ys = np.arange(bd.height, dtype=np.float64)
     reached = 1 - np.searchsorted(depths_arr, ys, side="left") / max(len(depths_arr), 1)
-    lines = {"fold": float(np.mean(folds)) if folds else 0.0}
+    lines = {"fold": float(np.mean([(v["vh"] or 0) * reference / (v["vw"] or reference) for v in views]))
+             if views else 0.0}  # fmt: skip
     for share in (0.75, 0.5, 0.25):
         below = np.nonzero(reached < share)[0]
         lines[f"{int(share * 100)}%"] = float(below[0]) if below.size else float(bd.height)
+    # Per device class, in that class's own CSS px: where its visitors' fold and depths were.
+    by_class: dict[str, list[dict[str, Any]]] = {}
+    for v in views:
+        by_class.setdefault(v.get("device") or "unknown", []).append(v)
+    lines_by_device = {name: scroll_lines(vs, float("inf")) for name, vs in sorted(by_class.items())}
+    labels = _label_positions(lines, bd.height)
+    label_font = raster.font(18)
 
     def draw_lines(image: Image.Image, top: int) -> None:
         draw = ImageDraw.Draw(image)
         for name, y in lines.items():
-            if not top - 16 <= y < top + image.height + 16:
+            if top - 4 <= y < top + image.height + 4:
+                colour = (0, 0, 0) if name == "fold" else (255, 255, 255)
+                draw.line([0, y - top, bd.width, y - top], fill=colour, width=3)
+                draw.line(
+                    [0, y - top + 2, bd.width, y - top + 2],
+                    fill=(0, 0, 0) if name != "fold" else (255, 255, 255),
+                )
+        # Labels at the right edge, each in its own box, pushed apart so none covers another.
+        for name, (y, text_) in labels.items():
+            if not top - 40 <= y < top + image.height + 40:
                 continue
-            colour = (0, 0, 0) if name == "fold" else (255, 255, 255)
-            draw.line([0, y - top, bd.width, y - top], fill=colour, width=3)
-            label = f"{name} reached" if name != "fold" else "average fold"
-            draw.text((bd.width - 160, max(0, y - 14) - top), label, fill=colour)
+            w = draw.textlength(text_, font=label_font)
+            x = max(4, bd.width - w - 20)
+            draw.rectangle([x - 8, y - top, x + w + 8, y - top + 28], fill=(20, 20, 20) if name != "fold" else (255, 255, 255),
+                           outline=(0, 0, 0))  # fmt: skip
+            draw.text(
+                (x, y - top + 4),
+                text_,
+                fill=(255, 255, 255) if name != "fold" else (0, 0, 0),
+                font=label_font,
+            )
 
-    legend = f"{len(views)} page views: share that scrolled this far"
-    png = _encode(bd, reached[:, None], legend, text, constant_alpha=110, decorate=draw_lines)
-    result = Heatmap(png, "scroll", bd.width, bd.height, len(views), len(views))
+    n = len(views)
+    title = f"{n} page views: the share whose screen reached each depth (fold and 75/50/25 % lines marked)"
+    ticks = [{"position": p, "percent_of_page_views": round(100 * p, 1), "page_views": round(p * n)}
+             for p in (0, 0.25, 0.5, 0.75, 1)]  # fmt: skip
+    legend = {"type": "scroll", "title": title, "unit": "% of page views that reached this depth", "page_views": n,
+              "ticks": ticks, "colours": _colours(raster.HEAT)}  # fmt: skip
+    marks = [
+        (t["position"], f"{_percent(t['percent_of_page_views'])}\n{t['page_views']} views") for t in ticks
+    ]
+    png = _encode(bd, reached[:, None], title, text, constant_alpha=110, decorate=draw_lines, ticks=marks)
+    result = Heatmap(png, "scroll", bd.width, bd.height, n, n)
     result.lines = lines
+    result.lines_by_device = lines_by_device
+    result.legend = legend
     result.values = reached[:, None]
     return result
+
+
+def _label_positions(lines: dict[str, float], height: float) -> dict[str, tuple[float, str]]:
+    """Where each scroll line's label box goes (its top y) and its text: just under its line, pushed
+    down past the box above it (28 px tall, 4 px apart) so labels never overlap."""
+    out: dict[str, tuple[float, str]] = {}
+    below = -1e9
+    for name, y in sorted(lines.items(), key=lambda item: item[1]):
+        text = f"fold (average): {y:.0f} px" if name == "fold" else f"{name} of page views reached here"
+        place = max(y + 4, below + 4)
+        place = min(place, max(0.0, height - 30)) if place > height - 30 else place
+        out[name] = (place, text)
+        below = place + 28
+    return out
 
 
 # The recorder names the control around a click target (a, button, [role=button], ...) and
@@ -431,9 +784,20 @@ def _element_row(selector: str) -> dict[str, Any]:
     return {"selector": selector, "text": "", "clicks": 0, "rage": 0, "dead": 0, "error": 0, "inner": []}
 
 
-def elements_csv(rows: list[dict[str, Any]]) -> str:
-    """The element table as CSV; `inner` lists the parts clicked inside a control (selector=count; ...)."""
+def elements_csv(rows: list[dict[str, Any]], described: Mapping[str, Any] | None = None) -> str:
+    """The element table as CSV; `inner` lists the parts clicked inside a control (selector=count; ...).
+
+    With `described` (Selection.describe()), the file starts with comment lines naming the
+    heatmap's filter: `# sessionlens heatmap elements`, `# filter: <query string>` and one
+    `# <name>: <value>` line each (recorded text in them is made single-line)."""
     out = io.StringIO()
+    if described is not None:
+        out.write("# sessionlens heatmap elements\n")
+        pairs = [(k, v) for k, v in described.items() if k != "filters"]
+        pairs += [(k, v) for k, v in described.get("filters", [])]
+        out.write("# filter: " + _one_line(urlencode([(k, str(v)) for k, v in pairs], safe="/*:,")) + "\n")
+        for k, v in pairs:
+            out.write(f"# {_one_line(str(k))}: {_one_line(str(v))}\n")
     writer = csv.writer(out)
     writer.writerow(["selector", "text", "clicks", "share", "rage", "dead", "error", "inner"])
     for r in rows:
@@ -448,3 +812,8 @@ def elements_csv(rows: list[dict[str, Any]]) -> str:
 def _cell(text: str) -> str:
     """A recorded string made inert in a spreadsheet: a leading = + - @ would start a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _one_line(text: str) -> str:
+    """Text for a comment line: no line breaks (they would end the comment and start a row)."""
+    return re.sub(r"[\r\n\x00-\x1f]", " ", text)

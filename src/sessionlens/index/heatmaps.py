@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from sessionlens.index.queries import session_conditions
 from sessionlens.index.url_keys import page_url_condition
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ def _view_filters(sel: Any, alias: str) -> tuple[str, list[Any], bool]:
     parts = [f"{alias}.site = ?"]
     params: list[Any] = [sel.site]
     joined = False
-    for column, value, op in (("device", sel.device, "="), ("vw", sel.min_width, ">="), ("vw", sel.max_width, "<="),
+    device = None if sel.device == "any" else sel.device
+    for column, value, op in (("device", device, "="), ("vw", sel.min_width, ">="), ("vw", sel.max_width, "<="),
                               ("t0", sel.start, ">="), ("t0", sel.end, "<")):  # fmt: skip
         if value is None:
             continue
@@ -53,6 +55,20 @@ def _bots(sel: Any, alias: str, where: str, params: list[Any]) -> tuple[str, lis
     return f"{where} AND {'' if bots == 'only' else 'NOT '}{sids}", [*params, sel.site]
 
 
+def _segment(index: Index, sel: Any, alias: str, where: str, params: list[Any]) -> tuple[str, list[Any]]:
+    """Only the facts of sessions the selection's session-list filters keep (experiment variant,
+    channel, country, a saved segment, ...): the session list's own SQL (queries.session_conditions)
+    as a subquery over sessions `s`."""
+    f = getattr(sel, "sessions", None)
+    if f is None:
+        return where, params
+    terms, values = session_conditions(index.dialect, f)
+    if not terms:
+        return where, params
+    sql = f"{alias}.sid IN (SELECT s.sid FROM sessions s WHERE {' AND '.join(terms)})"  # noqa: S608 - fixed SQL
+    return f"{where} AND {sql}", [*params, *values]
+
+
 def _facts(
     index: Index, sel: Any, table: str, alias: str, columns: str, extra: str = "", joins: str = "",
     urls: list[str] | None = None,
@@ -64,6 +80,7 @@ def _facts(
     0.3 s of a 1,000,000-click read)."""
     where, params, joined = _view_filters(sel, alias)
     where, params = _bots(sel, alias, where, params)
+    where, params = _segment(index, sel, alias, where, params)
     join = (
         f" JOIN page_views p ON p.site = {alias}.site AND p.sid = {alias}.sid AND p.pid = {alias}.pid"
         if joined
@@ -125,6 +142,9 @@ def element_parts(index: Index, sel: Any, kind: str) -> list[dict[str, Any]]:
 def _views(index: Index, sel: Any, columns: str, extra: str = "") -> tuple[str, list[Any]]:
     """SELECT `columns` of the page views that showed the selected page (`extra`: fixed SQL after WHERE)."""
     where, params, _ = _view_filters(sel, "p")
+    # Page views follow the same session filters as the facts: bots, segment, variant.
+    where, params = _bots(sel, "p", where, params)
+    where, params = _segment(index, sel, "p", where, params)
     match, match_params = page_url_condition(index.dialect, sel.pattern)
     # Not correlated: the matching URLs' page views are found once (a correlated EXISTS probed
     # every matching URL for every page view of the site: seconds at 100,000 page views).
@@ -181,3 +201,37 @@ def _nth(counts: list[tuple[float, int]], k: int) -> float:
         if k < seen:
             return value
     raise IndexError(k)
+
+
+def count_page_views(index: Index, sel: Any) -> int:
+    """How many page views showed the selected page (the legend's "% of page views")."""
+    sql, params = _views(index, sel, "COUNT(*) AS n")
+    return int(index.query(sql, params)[0]["n"])
+
+
+def spot_clicks(index: Index, sel: Any, kind: str, selector: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Clicks on one element (a control or an inner target), newest first, each with its moment on
+    the session's clock (`st`: ms since the session's start, the player's ?t=)."""
+    tail = _SIGNALS.get(kind, "") + f" AND ({ELEMENT} = ? OR c.selector = ?)"
+    sql, params = _facts(
+        index,
+        sel,
+        "clicks",
+        "c",
+        "c.sid, c.pid, c.t, c.t0, c.selector, c.text, c.rage, c.dead, c.error",
+        tail,
+    )
+    rows = index.query(f"{sql} ORDER BY c.t0 DESC, c.t DESC LIMIT ?", [*params, selector, selector, limit])
+    sids = sorted({r["sid"] for r in rows})
+    starts: dict[str, int] = {}
+    for i in range(0, len(sids), 200):
+        part = sids[i : i + 200]
+        marks = ", ".join("?" * len(part))
+        for r in index.query(
+            f"SELECT sid, start_time FROM sessions WHERE site = ? AND sid IN ({marks})",  # noqa: S608 - marks only
+            [sel.site, *part],
+        ):
+            starts[r["sid"]] = r["start_time"]
+    for r in rows:
+        r["st"] = int(r["t0"] - starts.get(r["sid"], r["t0"]) + r["t"])
+    return rows
