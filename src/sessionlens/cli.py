@@ -422,29 +422,55 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
     settings = _settings(args)
     store = open_store(settings)
     index = open_index(settings)
-    query = {"site": args.site, "url": args.url, "device": args.device or ""}
-    # The same selection as the API's: dates and the visitors' viewport width range.
-    chosen = (("from", args.date_from), ("to", args.date_to), ("min_width", args.min_width), ("max_width", args.max_width))  # fmt: skip
-    query.update({k: str(v) for k, v in chosen if v is not None})
+    from urllib.parse import parse_qsl
+
+    from sessionlens.heatmap.render import NoData, compare_pairs, resolve_device
+    from sessionlens.saved_docs import DocNotFound, SavedDocs
+
+    query: dict[str, list[str]] = {"site": [args.site], "url": [args.url], "device": [args.device or ""]}
+    # The same selection as the API's: dates, the visitors' viewport width range, session filters.
+    chosen = (("from", args.date_from), ("to", args.date_to), ("min_width", args.min_width), ("max_width", args.max_width),
+              ("segment", args.segment), ("bots", args.bots), ("compare_from", args.compare_from),
+              ("compare_to", args.compare_to), ("compare_experiment", args.compare_experiment),
+              ("compare_segment", args.compare_segment), ("compare_device", args.compare_device))  # fmt: skip
+    query.update({k: [str(v)] for k, v in chosen if v is not None})
+    for variant in args.experiment or []:
+        query.setdefault("experiment", []).append(variant)
+    for raw in args.filter or []:  # session-list filters as a query string: "channel=email&country=DE"
+        for k, v in parse_qsl(raw, keep_blank_values=True):
+            query.setdefault(k, []).append(v)
+    docs = SavedDocs(store, index)
+
+    def segments(site: str, doc_id: str) -> list[tuple[str, str]]:
+        try:
+            return [(str(k), str(v)) for k, v in docs.get("segment", site, doc_id).body.get("filters", [])]
+        except DocNotFound:
+            raise LookupError(doc_id) from None
+
     steps = ["selecting", "rendering backdrop", "rasterising"]
     progress = Progress(len(steps) + 1, "heatmap")
     try:
-        sel = Selection.from_query(query)
+        a_query = {k: v for k, v in query.items() if not k.startswith("compare_")}
+        sel = Selection.from_query(a_query, segments)
+        b_pairs = compare_pairs(query)
+        compare = Selection.from_query(_grouped(b_pairs), segments) if b_pairs is not None else None
         result = build_heatmap(
             index, store, PageViewReader(store), sel, args.type, args.width, args.radius,
-            args.pid, args.at, step=lambda _: progress.advance(), backdrops=BackdropConfig.from_settings(settings),
+            args.pid, args.at, compare, step=lambda _: progress.advance(),
+            backdrops=BackdropConfig.from_settings(settings),
         )  # fmt: skip
         with open(args.output, "wb") as f:
             f.write(result.png)
         progress.advance()
         progress.finish()
         if args.csv:
+            kind = args.type if args.type not in ("scroll", "move") else "click"
+            chosen_sel = resolve_device(index, sel, args.width, args.pid)
             with open(args.csv, "w", encoding="utf-8") as f:
-                f.write(
-                    elements_csv(
-                        sel.elements(index, args.type if args.type not in ("scroll", "move") else "click")
-                    )
-                )
+                f.write(elements_csv(chosen_sel.elements(index, kind), {**chosen_sel.describe(), "type": kind}))  # fmt: skip
+    except NoData as exc:
+        print(f"no data: {exc}; filter: {exc.filter}", file=sys.stderr)
+        return 4
     except (ParamError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -457,6 +483,13 @@ def cmd_heatmap(args: argparse.Namespace) -> int:
         f"wrote {args.output}: {result.counted} {args.type} counted, {result.drawn} drawn, {result.hidden} hidden"
     )
     return 0
+
+
+def _grouped(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for k, v in pairs:
+        out.setdefault(k, []).append(v)
+    return out
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -616,7 +649,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", default="click", choices=["click", "rage", "dead", "error", "move", "scroll"])
     p.add_argument("--width", type=WIDTH.cli_type(), default=WIDTH.default, help="backdrop width in CSS px")
     p.add_argument("--radius", type=RADIUS.cli_type(), default=RADIUS.default, help="blur radius in px")
-    p.add_argument("--device", choices=["desktop", "tablet", "mobile"])
+    p.add_argument("--device", choices=["desktop", "tablet", "mobile", "unknown", "any"],
+                   help="device class (default: the backdrop page view's class; any: all, scaled by width)")  # fmt: skip
+    p.add_argument("--experiment", action="append", help="name:variant (repeatable): only sessions in that variant")  # fmt: skip
+    p.add_argument("--segment", help="a saved segment's id (/api/segments): only its sessions")
+    p.add_argument("--filter", action="append", help="session-list filters as a query string, e.g. 'channel=email&country=DE'")  # fmt: skip
+    p.add_argument("--bots", choices=["exclude", "include", "only"], help="bots' sessions (default exclude)")
+    p.add_argument("--compare-from", dest="compare_from", help="difference map against this period: first day")  # fmt: skip
+    p.add_argument("--compare-to", dest="compare_to", help="... last day")
+    p.add_argument("--compare-experiment", dest="compare_experiment", help="difference map against name:variant")  # fmt: skip
+    p.add_argument("--compare-segment", dest="compare_segment", help="difference map against this saved segment")  # fmt: skip
+    p.add_argument("--compare-device", dest="compare_device", choices=["desktop", "tablet", "mobile", "any"])
     p.add_argument("--min-width", "--min_width", dest="min_width", type=MIN_WIDTH.cli_type(), help="narrowest visitor viewport counted, CSS px")  # fmt: skip
     p.add_argument("--max-width", "--max_width", dest="max_width", type=MAX_WIDTH.cli_type(), help="widest visitor viewport counted, CSS px")  # fmt: skip
     p.add_argument("--from", dest="date_from", help="first day (2026-11-01)")
