@@ -358,8 +358,10 @@ def build_heatmap(
     index: Index, store: BlobStore, reader: PageViewReader, sel: Selection, kind: str, width: int,
     radius: float = 30, pid: str | None = None, at: int | None = None, compare: Selection | None = None,
     step: Callable[[str], None] | None = None, backdrops: BackdropConfig | None = None,
-    labels: tuple[str, str] | None = None,
+    labels: tuple[str, str] | None = None, backdrop_from: Selection | None = None,
 ) -> Heatmap:  # fmt: skip
+    """The map of `sel` (minus `compare`'s, as a difference map, when given). `backdrop_from`: the
+    selection whose page view the map is drawn over (the other side's, for side-by-side maps)."""
     if kind not in KINDS:
         raise FilterError(f"type must be one of {', '.join(KINDS)}")
     # The API and CLI checked these already; library callers get the same bounds.
@@ -382,8 +384,9 @@ def build_heatmap(
             raise NoData(f"no data for this selection: no {name} recorded", sel, kind)
         targets = other
     # The backdrop's page view and its class's median height are chosen in SQL (not from every page view).
+    over = resolve_device(index, backdrop_from, width, pid) if backdrop_from is not None else sel
     try:
-        view = _backdrop_view_in(index, sel, width, pid)
+        view = _backdrop_view_in(index, over, width, pid)
     except LookupError as exc:
         if isinstance(exc, FilterError):
             raise
@@ -394,7 +397,7 @@ def build_heatmap(
     moment = "chosen" if at is not None else next((m.label for m in found.moments if m.default), "")
     at = found.default if at is None else at
     # The device class's visitors: its median viewport height is the backdrop's.
-    median_height = heatmap_queries.median_view_height(index, sel, view.get("device"))
+    median_height = heatmap_queries.median_view_height(index, over, view.get("device"))
     device = profile_for(found.meta, [median_height] if median_height is not None else [], width)
     selectors = wanted_selectors(targets)
     step("rendering backdrop")
@@ -798,7 +801,9 @@ def elements_csv(rows: list[dict[str, Any]], described: Mapping[str, Any] | None
         out.write("# filter: " + _one_line(urlencode([(k, str(v)) for k, v in pairs], safe="/*:,")) + "\n")
         for k, v in pairs:
             out.write(f"# {_one_line(str(k))}: {_one_line(str(v))}\n")
-    writer = csv.writer(out)
+    # Text quoted, numbers not: no data line starts with "#" (a selector like #buy), so readers
+    # that skip comment lines (pandas comment="#") keep every row.
+    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(["selector", "text", "clicks", "share", "rage", "dead", "error", "inner"])
     for r in rows:
         inner = "; ".join(f"{p['selector']}={p['clicks']}" for p in r.get("inner", ()))

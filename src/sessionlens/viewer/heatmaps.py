@@ -109,7 +109,7 @@ async def image(request: Request) -> Response:
         fmt = q.get("format", "png")
         if fmt not in ("png", "json"):
             raise ParamError("format must be png or json")
-        compare = None
+        compare = backdrop_from = None
         b_pairs = compare_pairs(q)
         labels = None
         if b_pairs is not None:
@@ -117,15 +117,15 @@ async def image(request: Request) -> Response:
             a_pairs = query_pairs(q)
             labels = (_label(request, "label_a", side_label(a_pairs, b_pairs)),
                       _label(request, "label_b", side_label(b_pairs, a_pairs)))  # fmt: skip
-            if side == "b":
-                sel, compare = compare, None
+            if side == "b":  # drawn over A's page view: the two sides side by side show the same page
+                backdrop_from, sel, compare = sel, compare, None
             elif side == "a":
                 compare = None
         pid = _id(request, "pid")
         result = await run_in_threadpool(
             build_heatmap, state.index, state.store, state.reader, sel, q.get("type", "click"),
             n["width"], n["radius"], pid, n["at"], compare, backdrops=BackdropConfig.from_settings(state.settings),
-            labels=labels,
+            labels=labels, backdrop_from=backdrop_from,
         )  # fmt: skip
     except ParamError as exc:
         return error(400, str(exc))
