@@ -249,7 +249,11 @@ def test_signup_form_metrics_are_exact(rig: Rig) -> None:
     # the sessions behind numbers, each linking to the replay at the field's moment
     behind = rig.get(f"/api/forms/{form['form']}/sessions", field="email", metric="corrections")["sessions"]
     assert behind == [
-        {"sid": sids["leaves_at_phone"], "t": 2_100, "link": f"/sessions/{sids['leaves_at_phone']}?t=2100"}
+        {
+            "sid": sids["leaves_at_phone"],
+            "t": 2_100,
+            "link": f"/sessions/{sids['leaves_at_phone']}?site={rig.site.key}&t=2100",
+        }
     ]
     left = rig.get(f"/api/forms/{form['form']}/sessions", field="phone", metric="abandons")["sessions"]
     assert [(s["sid"], s["t"]) for s in left] == [(sids["leaves_at_phone"], 4_500)]

@@ -11,6 +11,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
 from sessionlens.forms.settings import FormSettings
 from sessionlens.index import Index
@@ -22,6 +23,8 @@ FIELD_METRICS = (
     "interactions", "time", "hesitation", "corrections", "returns", "blank_submit", "errors", "abandons",
 )  # fmt: skip
 MAX_SESSIONS = 500  # sessions listed behind one number
+_SUMS = ("interactions", "time_sum", "hes_sum", "hes_n", "corrections", "correction_sessions", "returns",
+         "return_sessions", "blank_submit", "errors", "error_sessions")  # fmt: skip
 
 
 def _succeeded(
@@ -32,8 +35,7 @@ def _succeeded(
     if kind == "nav":
         if row["clean_at"] is None:
             return None
-        moments = [m for m in (row["nav_at"], row["next_view_at"]) if m is not None]
-        return row["clean_at"] if moments else None
+        return row["clean_at"] if row["nav_at"] is not None or row["later_view"] else None
     start = row["first_submit_at"]
     if start is None:
         return None
@@ -68,6 +70,9 @@ def _later(
 class _Session:
     """One session's use of one form (its form view rows merged)."""
 
+    __slots__ = ("sid", "start_time", "segment", "viewed_at", "started_at", "completed_at", "submitted",
+                 "first_submit_at", "last_field", "last_at")  # fmt: skip
+
     def __init__(self, sid: str, rows: list[dict[str, Any]], rule: dict[str, str], later: Any) -> None:
         self.sid = sid
         self.start_time = rows[0]["start_time"]
@@ -78,6 +83,9 @@ class _Session:
         done = [m for m in (_succeeded(r, rule, later) for r in started) if m is not None]
         self.completed_at = min(done, default=None)
         self.submitted = any(r["attempts"] for r in rows)
+        self.first_submit_at = min(
+            (r["first_submit_at"] for r in rows if r["first_submit_at"] is not None), default=None
+        )
         last = max(started, key=lambda r: r["last_at"] or 0, default=None)
         self.last_field = last["last_field"] if last else None
         self.last_at = last["last_at"] if last else None
@@ -107,51 +115,36 @@ def _form_metrics(sessions: list[_Session]) -> dict[str, Any]:
     }
 
 
-def _field_metrics(sessions: list[_Session], rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    by_sid = {s.sid: s for s in sessions}
-    per: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # field -> sid -> merged
-    labels: dict[str, tuple[int, str]] = {}
-    for r in rows:
-        if r["sid"] not in by_sid:
-            continue
-        labels.setdefault(r["field_key"], (r["position"], r["label"]))
-        m = per[r["field_key"]].setdefault(r["sid"], {
-            "touched": 0, "time": 0, "hesitation": None, "corrections": 0, "returns": 0, "blank": 0, "errors": 0,
-        })  # fmt: skip
-        m["touched"] |= r["touched"]
-        m["time"] += r["time_ms"]
-        if m["hesitation"] is None and r["hesitation_ms"] is not None:
-            m["hesitation"] = r["hesitation_ms"]
-        m["corrections"] += r["corrections"]
-        m["returns"] += r["returns"]
-        m["blank"] |= r["blank_submit"]
-        m["errors"] += r["errors"]
+def _field_metrics(sessions: list[_Session], aggregates: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The field table from the index's per-field sums (index/forms.field_aggregates) of these
+    sessions, and the abandon field of each abandoned session."""
     abandons = [s for s in sessions if s.abandoned]
+    left: dict[str | None, int] = defaultdict(int)
+    for s in abandons:
+        left[s.last_field] += 1
     submitters = sum(1 for s in sessions if s.submitted)
     out = []
-    for key, by in sorted(per.items(), key=lambda kv: labels[kv[0]]):
-        used = [m for m in by.values() if m["touched"]]
-        hes = [m["hesitation"] for m in used if m["hesitation"] is not None]
-        left_here = sum(1 for s in abandons if s.last_field == key)
+    for a in sorted(aggregates, key=lambda a: (a["position"], a["label"], a["field_key"])):
+        used = a["interactions"]
         out.append({
-            "field": key,
-            "label": labels[key][1],
-            "position": labels[key][0],
-            "interactions": len(used),
-            "mean_time_ms": int(statistics.fmean([m["time"] for m in used])) if used else None,
-            "mean_hesitation_ms": int(statistics.fmean(hes)) if hes else None,
-            "corrections": sum(m["corrections"] for m in used),
-            "correction_sessions": sum(1 for m in used if m["corrections"]),
-            "correction_rate": _rate(sum(1 for m in used if m["corrections"]), len(used)),
-            "returns": sum(m["returns"] for m in used),
-            "return_sessions": sum(1 for m in used if m["returns"]),
-            "return_rate": _rate(sum(1 for m in used if m["returns"]), len(used)),
-            "blank_submit": sum(1 for m in by.values() if m["blank"]),
-            "blank_rate": _rate(sum(1 for m in by.values() if m["blank"]), submitters),
-            "errors": sum(m["errors"] for m in by.values()),
-            "error_sessions": sum(1 for m in by.values() if m["errors"]),
-            "abandons": left_here,
-            "abandon_share": _rate(left_here, len(abandons)),
+            "field": a["field_key"],
+            "label": a["label"],
+            "position": a["position"],
+            "interactions": used,
+            "mean_time_ms": int(a["time_sum"] / used) if used else None,
+            "mean_hesitation_ms": int(a["hes_sum"] / a["hes_n"]) if a["hes_n"] else None,
+            "corrections": a["corrections"],
+            "correction_sessions": a["correction_sessions"],
+            "correction_rate": _rate(a["correction_sessions"], used),
+            "returns": a["returns"],
+            "return_sessions": a["return_sessions"],
+            "return_rate": _rate(a["return_sessions"], used),
+            "blank_submit": a["blank_submit"],
+            "blank_rate": _rate(a["blank_submit"], submitters),
+            "errors": a["errors"],
+            "error_sessions": a["error_sessions"],
+            "abandons": left[a["field_key"]],
+            "abandon_share": _rate(left[a["field_key"]], len(abandons)),
         })  # fmt: skip
     return out
 
@@ -161,26 +154,24 @@ def _sessions(
 ) -> dict[str, list[_Session]]:
     """form key -> the sessions that viewed it."""
     site = settings.site
-    rows = q.form_view_rows(index, f, form_key, by)
     grouped: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        grouped[r["form_key"]][r["sid"]].append(r)
+    for t in q.form_session_rows(index, f, form_key, by):
+        grouped[t[0]][t[1]].append(dict(zip(q.SESSION_COLUMNS, t, strict=True)))
     out: dict[str, list[_Session]] = {}
     for key, by_sid in grouped.items():
         rule = settings.success(key)
-        later = _later(index, site, rule, list(by_sid)) if rule.get("kind") in ("url", "event") else {}
+        later: dict[str, list[tuple[int, str]]] = {}
+        if rule.get("kind") in ("url", "event"):
+            # only sessions that tried to submit can succeed by URL or event
+            tried = [sid for sid, rs in by_sid.items() if any(r["first_submit_at"] is not None for r in rs)]
+            later = _later(index, site, rule, tried)
         out[key] = [_Session(sid, rs, rule, later) for sid, rs in by_sid.items()]
     return out
 
 
 def forms_list(index: Index, settings: FormSettings, f: Any) -> list[dict[str, Any]]:
     """Every form the filter's sessions viewed, with its form metrics, most viewed first."""
-    rows = q.form_view_rows(index, f)
-    names: dict[str, dict[str, Any]] = {}
-    for r in rows:
-        names.setdefault(
-            r["form_key"], {"ident": r["ident"], "name": r["name"], "path": r["path"], "spa": bool(r["spa"])}
-        )
+    names = q.form_names(index, f)
     out = []
     for key, sessions in _sessions(index, settings, f, None, None).items():
         info = names[key]
@@ -196,16 +187,21 @@ def form_report(
     index: Index, settings: FormSettings, f: Any, form_key: str, by: str | None = None
 ) -> dict[str, Any] | None:
     """One form's metrics, its fields' metrics, and with `by` the same per segment value."""
-    rows_v = q.form_view_rows(index, f, form_key)
     sessions = _sessions(index, settings, f, form_key, by).get(form_key)
-    if sessions is None or not rows_v:
+    info = q.form_names(index, f, form_key).get(form_key)
+    if sessions is None or info is None:
         return None
-    first = rows_v[0]
-    rows = q.form_field_rows(index, settings.site, form_key, [s.sid for s in sessions])
+    aggregates = q.field_aggregates(index, f, form_key, by)
+    whole: dict[str, dict[str, Any]] = {}
+    for a in aggregates:  # the whole selection: the segments' sums added up
+        w = whole.setdefault(a["field_key"], {**a, **dict.fromkeys(_SUMS, 0)})
+        w["position"], w["label"] = min(w["position"], a["position"]), min(w["label"], a["label"])
+        for k in _SUMS:
+            w[k] += a[k] or 0
     out: dict[str, Any] = {
-        "form": form_key, "ident": first["ident"], "name": settings.name(form_key) or first["name"],
-        "path": first["path"], "spa": bool(first["spa"]), "success": settings.success(form_key),
-        **_form_metrics(sessions), "fields": _field_metrics(sessions, rows),
+        "form": form_key, "ident": info["ident"], "name": settings.name(form_key) or info["name"],
+        "path": info["path"], "spa": info["spa"], "success": settings.success(form_key),
+        **_form_metrics(sessions), "fields": _field_metrics(sessions, whole.values()),
     }  # fmt: skip
     if by:
         groups: dict[str, list[_Session]] = defaultdict(list)
@@ -213,13 +209,20 @@ def form_report(
             groups[s.segment].append(s)
         out["by"] = by
         out["segments"] = [
-            {"value": value, **_form_metrics(ss), "fields": _field_metrics(ss, rows)}
+            {
+                "value": value,
+                **_form_metrics(ss),
+                "fields": _field_metrics(ss, [a for a in aggregates if a["segment"] == value]),
+            }
             for value, ss in sorted(groups.items())
         ]
     return out
 
 
-def _field_moment(rows: list[dict[str, Any]], metric: str) -> int | None:
+def _field_moment(rows: list[dict[str, Any]], metric: str, session: _Session) -> int | None:
+    """When to open the replay for this field and metric: its first touch, except for the numbers
+    an attempt makes (blank on submit, errors), which open at the first attempt: a field left
+    blank may never have been touched."""
     test = {
         "interactions": lambda r: r["touched"],
         "time": lambda r: r["touched"],
@@ -229,7 +232,11 @@ def _field_moment(rows: list[dict[str, Any]], metric: str) -> int | None:
         "blank_submit": lambda r: r["blank_submit"] > 0,
         "errors": lambda r: r["errors"] > 0,
     }[metric]
-    return next((r["first_at"] for r in rows if test(r)), None) if any(test(r) for r in rows) else None
+    if not any(test(r) for r in rows):
+        return None
+    if metric in ("blank_submit", "errors") and session.first_submit_at is not None:
+        return session.first_submit_at
+    return next((r["first_at"] for r in rows if test(r) and r["first_at"] is not None), session.viewed_at)
 
 
 def metric_sessions(
@@ -252,19 +259,18 @@ def metric_sessions(
             if at is not None:
                 out.append({"sid": s.sid, "t": max(0, at - s.start_time)})
     else:
-        rows = q.form_field_rows(index, site, form_key, [s.sid for s in sessions])
         by_sid: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for r in rows:
-            if r["field_key"] == field:
-                by_sid[r["sid"]].append(r)
+        for r in q.field_moment_rows(index, f, form_key, field):
+            by_sid[r["sid"]].append(r)
         for s in sessions:
             if metric == "abandons":
                 at = s.last_at if s.abandoned and s.last_field == field else None
             else:
-                at = _field_moment(by_sid.get(s.sid, []), metric)
+                at = _field_moment(by_sid.get(s.sid, []), metric, s)
             if at is not None:
                 out.append({"sid": s.sid, "t": max(0, at - s.start_time)})
     out.sort(key=lambda x: x["sid"])
     for x in out:
-        x["link"] = f"/sessions/{x['sid']}?t={x['t']}"
+        # the site in the link: the player reads the session of that site (as funnel links do)
+        x["link"] = f"/sessions/{quote(x['sid'], safe='')}?site={quote(site, safe='')}&t={x['t']}"
     return out[:MAX_SESSIONS]
