@@ -375,3 +375,28 @@ def test_forms_page_is_served_behind_login(rig: Rig) -> None:
     rig.login()
     r = rig.client.get("/forms")
     assert r.status_code == 200 and "forms.js" in r.text
+
+
+def test_a_session_that_saw_the_form_twice_counts_once_per_field(rig: Rig) -> None:
+    # Two page views of the form in one session: its rows are merged (the report sums the
+    # sessions that saw a form once in the index, and merges these in Python).
+    page = signup_page()
+    twice = rig.session(
+        (page + [*fill(1_000, NAME, hesitate=300), correct(1_500, NAME)], 0),
+        (page + [*fill(1_000, NAME, hesitate=700), correct(1_400, NAME), *fill(2_100, EMAIL)], 60_000),
+    )
+    once = rig.session((page + [*fill(1_000, NAME, hesitate=100)], 0))
+    rig.login()
+    [form] = rig.get("/api/forms")["forms"]
+    assert (form["views"], form["starters"], form["abandons"]) == (2, 2, 2)
+    fields = {f["field"]: f for f in rig.get(f"/api/forms/{form['form']}")["fields"]}
+    name = fields["name"]
+    assert (name["interactions"], name["corrections"], name["correction_sessions"]) == (2, 2, 1)
+    # the hesitation of the session's first page view that had one (300), and the other's 100
+    assert name["mean_hesitation_ms"] == (300 + 100) // 2
+    assert name["mean_time_ms"] == (1_000 + 1_000 + 1_000) // 2
+    assert (fields["email"]["interactions"], fields["email"]["abandons"]) == (1, 1)
+    assert (name["abandons"], name["abandon_share"]) == (1, 0.5)
+    behind = rig.get(f"/api/forms/{form['form']}/sessions", field="name", metric="corrections")["sessions"]
+    assert sorted(s["sid"] for s in behind) == [twice]
+    assert once
