@@ -38,7 +38,7 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def wanted_backends() -> list[str]:
-    raw = os.environ.get("SESSIONLENS_TEST_BACKENDS", ",".join(BACKENDS))
+    raw = os.environ.get("SESSIONLENS_TEST_BACKENDS") or ",".join(BACKENDS)
     wanted = [b.strip() for b in raw.split(",") if b.strip()]
     unknown = sorted(set(wanted) - set(BACKENDS))
     if unknown or not wanted:
@@ -46,6 +46,10 @@ def wanted_backends() -> list[str]:
             f"SESSIONLENS_TEST_BACKENDS: {raw!r}; use a comma-separated subset of {BACKENDS}"
         )
     return wanted
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    wanted_backends()  # a misspelt SESSIONLENS_TEST_BACKENDS stops the run before collection
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

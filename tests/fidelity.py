@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.helpers import free_port
@@ -233,7 +234,10 @@ class FidelityRun:
 
         out = self.workdir / f"export-{sid[:8]}-{t}.html"
         data = ["--data-dir", str(self.collector.data_dir)]
-        assert main(["export", sid, "--html", "--at", str(t), "-o", str(out), *data]) == 0
+        with pytest.MonkeyPatch.context() as env:  # main() reads index_url from the environment
+            if self.index_url:
+                env.setenv("SESSIONLENS_INDEX_URL", self.index_url)
+            assert main(["export", sid, "--html", "--at", str(t), "-o", str(out), *data]) == 0
         page = self.browser.new_page(viewport=self.viewport, device_scale_factor=self.dpr)
         try:
             page.goto(out.as_uri())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import io
+import os
 import socket
 import subprocess
 import sys
@@ -247,7 +248,8 @@ def _backdrop_pngs(data_dir: Path) -> list[Path]:
 
 
 def test_a_recorded_page_cannot_make_the_server_fetch_anything(
-    canaries: tuple[_Canary, _Canary], client: TestClient, site: Site, store: LocalStore, settings, tmp_path: Path
+    canaries: tuple[_Canary, _Canary], client: TestClient, site: Site, store: LocalStore, settings, tmp_path: Path,
+    index_env: dict[str, str],
 ) -> None:  # fmt: skip
     v4, v6 = canaries
     local_file = tmp_path / "local.png"
@@ -269,7 +271,7 @@ def test_a_recorded_page_cannot_make_the_server_fetch_anything(
     done = subprocess.run(
         [sys.executable, "-m", "sessionlens.cli", "heatmap", "--data-dir", settings.data_dir, "--site", site.key,
          "--url", "/ssrf", "--width", "1024", "-o", str(out)],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True, text=True, timeout=180, env={**os.environ, **index_env},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert canary_pixels(out.read_bytes()) == 0
