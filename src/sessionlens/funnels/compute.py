@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 from urllib.parse import quote
 
@@ -40,7 +41,8 @@ class Matched:
 
     sids: list[str]  # session index -> sid
     starts: np.ndarray  # session index -> session start_time
-    segments: list[Any]  # session index -> segment value
+    segment_of: np.ndarray | None  # session index -> segment code (None: no breakdown)
+    segments: list[str]  # segment code -> segment value ("" = none)
     reached: np.ndarray  # (units,) 1..n
     at: np.ndarray  # (units, n) epoch ms, -1 where not reached
     session: np.ndarray  # (units, n) session index, -1 where not reached
@@ -61,48 +63,59 @@ def step_statement(d: Any, site: str, step: Step) -> tuple[str, list[Any]]:
 def run(index: Index, funnel: Funnel) -> Matched:
     """Read the funnel's facts from the index and match them."""
     d = index.dialect
-    sessions, rows = sql.read_funnel(
+    sessions, steps = sql.read_funnel(
         index,
         sql.funnel_sessions(d, funnel.session_filter, funnel.by),
         [step_statement(d, funnel.site, s) for s in funnel.steps],
+        segmented=funnel.by is not None,
     )
-    return match(funnel, sessions, rows)
+    return match(funnel, sessions, steps)
 
 
-def match(
-    funnel: Funnel, sessions: Sequence[Sequence[Any]], step_rows: Sequence[Sequence[Sequence[Any]]]
-) -> Matched:
-    """Match step rows (sid, at) against the filter's sessions (sid, visitor_id, start, segment)."""
+def _codes(values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Each value's number among the distinct values, and the distinct values."""
+    number = {v: i for i, v in enumerate(dict.fromkeys(values))}
+    return np.fromiter(map(number.__getitem__, values), dtype=np.int64, count=len(values)), list(number)
+
+
+def _visitor_units(sids: list[str], visitors: list[str]) -> np.ndarray:
+    """Session index -> unit: one per visitor id; a session without one ("") is a visitor of
+    its own (keyed by its sid after a NUL, which no id holds)."""
+    return _codes([v or "\0" + s for v, s in zip(visitors, sids, strict=True)])[0]
+
+
+def match(funnel: Funnel, sessions: sql.SessionColumns, step_rows: Sequence[sql.StepRows]) -> Matched:
+    """Match each step's (sid, at) rows against the filter's sessions."""
     n = len(funnel.steps)
-    sids = [r[0] for r in sessions]
+    sids = sessions.sids
+    segment_of, segments = _codes(sessions.segments) if sessions.segments is not None else (None, [])
     index_of = {sid: i for i, sid in enumerate(sids)}
-    starts = np.fromiter((r[2] for r in sessions), dtype=np.int64, count=len(sessions))
-    segments = [r[3] for r in sessions]
     if funnel.per == "visitor":
-        # A session without a visitor id is a visitor of its own.
-        visitors: dict[Any, int] = {}
-        unit_of = np.fromiter(
-            (visitors.setdefault(r[1] if r[1] is not None else ("", r[0]), len(visitors)) for r in sessions),
-            dtype=np.int64,
-            count=len(sessions),
-        )
+        unit_of = _visitor_units(sids, sessions.visitors)
     else:
-        unit_of = np.arange(len(sessions), dtype=np.int64)
-    # Each step's moments: session index, time, order key (time * 4 + kind rank).
+        unit_of = np.arange(len(sids), dtype=np.int64)
+    # Each step's moments: session index, time, order key (time * 4 + kind rank); rows of
+    # sessions the filter leaves out are dropped. dict.get through map() runs in C.
     steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for step, rows in zip(funnel.steps, step_rows, strict=True):
-        found = [(index_of.get(r[0], -1), r[1]) for r in rows]
-        s = np.fromiter((f[0] for f in found), dtype=np.int64, count=len(found))
-        t = np.fromiter((f[1] for f in found), dtype=np.int64, count=len(found))
+        s = np.fromiter(map(index_of.get, rows.sids, repeat(-1)), dtype=np.int64, count=len(rows.sids))
         keep = s >= 0
-        s, t = s[keep], t[keep]
+        s, t = s[keep], rows.at[keep]
         steps.append((s, t, t * 4 + RANK[step.type]))
-    # Dense ranks of the order keys: (unit, key) packs into one int64 whatever the time span.
-    keys = np.unique(np.concatenate([k for _, _, k in steps])) if steps else np.zeros(0, np.int64)
-    span = np.int64(len(keys) + 1)
+    # (unit, order key) packed into one int64: the key's offset from the smallest when
+    # units x the keys' range fits (a few years of moments for a million units), else its
+    # dense rank among the keys (a sort of every moment more).
+    every = np.concatenate([k for _, _, k in steps])
+    low = int(every.min()) if len(every) else 0
+    width = int(every.max()) - low + 2 if len(every) else 1
+    if width * (len(sids) + 1) < 2**62:
+        span, rank = np.int64(width), lambda k: k - low
+    else:
+        keys = np.unique(every)
+        span, rank = np.int64(len(keys) + 1), lambda k: np.searchsorted(keys, k)
     packed: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for s, t, k in steps:
-        c = unit_of[s] * span + np.searchsorted(keys, k)
+        c = unit_of[s] * span + rank(k)
         order = np.argsort(c, kind="stable")
         packed.append((c[order], t[order], s[order]))
 
@@ -141,7 +154,7 @@ def match(
         order = np.lexsort((start_key, -reached, units))
         best = order[np.concatenate(([True], units[order][1:] != units[order][:-1]))]
         reached, at, session = reached[best], at[best], session[best]
-    return Matched(sids, starts, segments, reached, at, session)
+    return Matched(sids, sessions.starts, segment_of, segments, reached, at, session)
 
 
 # -- results ---------------------------------------------------------------------------
@@ -211,20 +224,23 @@ def breakdown(funnel: Funnel, m: Matched) -> dict[str, Any]:
     """Each segment value's steps, and its difference from the baseline at each step
     (conversion from the first step, with its 95 % Newcombe-Wilson interval)."""
     n = len(funnel.steps)
-    first_sessions = m.session[:, 0]
-    labels = [NONE_SEGMENT if (v := m.segments[s]) is None or v == "" else str(v) for s in first_sessions]
-    counts: dict[str, int] = {}
-    for label in labels:
-        counts[label] = counts.get(label, 0) + 1
-    ranked = sorted(counts, key=lambda v: (-counts[v], v))
-    shown = ranked[:MAX_SEGMENTS]
+    # A label per segment code (NULL and "" are both "(none)"), then per unit: the label of
+    # the session where it entered step 1; counted with numpy, not per unit in Python.
+    assert m.segment_of is not None
+    code_labels = [v or NONE_SEGMENT for v in m.segments]
+    names = list(dict.fromkeys(code_labels))
+    number = {v: i for i, v in enumerate(names)}
+    label_of_code = np.array([number[v] for v in code_labels], dtype=np.int64)
+    unit_labels = label_of_code[m.segment_of[m.session[:, 0]]] if len(m.reached) else np.zeros(0, np.int64)
+    counts = np.bincount(unit_labels, minlength=len(names))
+    ranked = sorted(range(len(names)), key=lambda i: (-int(counts[i]), names[i]))
+    ranked = [i for i in ranked if counts[i]]
+    shown = [names[i] for i in ranked[:MAX_SEGMENTS]]
+    groups = {names[i]: np.nonzero(unit_labels == i)[0] for i in ranked[:MAX_SEGMENTS]}
     if len(ranked) > MAX_SEGMENTS:
-        kept = set(shown)
-        labels = [v if v in kept else OTHER_SEGMENT for v in labels]
         shown.append(OTHER_SEGMENT)
-    label_array = np.array(labels, dtype=object)
+        groups[OTHER_SEGMENT] = np.nonzero(~np.isin(unit_labels, ranked[:MAX_SEGMENTS]))[0]
     baseline = funnel.baseline if funnel.baseline in shown else (shown[0] if shown else None)
-    groups = {v: np.nonzero(label_array == v)[0] for v in shown}
     reached_of = {v: step_counts(m.reached[rows], n) for v, rows in groups.items()}
     segments = []
     for value in shown:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from sessionlens.facts import index_text
 from sessionlens.index.dialect import LOCK_PAGE_VIEW, Dialect
@@ -73,23 +76,26 @@ def replace_page_view_facts(
 # -- step statements -------------------------------------------------------------------
 
 
-def _url_match(d: Dialect, alias: str, pattern: str) -> tuple[str, str, list[Any]]:
-    """(join, condition, params) for `alias.url` matching a researcher's pattern the way the
-    session list's `url`/`visited` filter does: with `*` the whole URL (or path and query for
-    "/..."), through url_keys; without, a substring of the URL as recorded."""
+def _url_match(d: Dialect, alias: str, site: str, pattern: str) -> tuple[str, list[Any]]:
+    """(condition, params) for `alias.url` matching a researcher's pattern the way the session
+    list's `url`/`visited` filter does: with `*` the whole URL (or path and query for "/..."),
+    through url_keys; without, a substring of the URL as recorded.
+
+    The `*` form finds the few matching URLs first, then their rows by URL (the covering
+    indexes of migration 0012), instead of looking url_keys up for every page view."""
     if "*" in pattern:
         test, params = session_url_condition(d, pattern)
-        return f" JOIN url_keys k ON k.site = {alias}.site AND k.url = {alias}.url", test, params
-    return "", d.contains(f"{alias}.url"), [pattern]
+        return f"{alias}.url IN (SELECT k.url FROM url_keys k WHERE k.site = ? AND {test})", [site, *params]
+    return d.contains(f"{alias}.url"), [pattern]
 
 
 def url_step(d: Dialect, site: str, pattern: str) -> tuple[str, list[Any]]:
     """Page views that opened on a matching URL (at their start) and SPA routes to one."""
-    join_p, test_p, params_p = _url_match(d, "p", pattern)
-    join_r, test_r, params_r = _url_match(d, "r", pattern)
+    test_p, params_p = _url_match(d, "p", site, pattern)
+    test_r, params_r = _url_match(d, "r", site, pattern)
     sql = (
-        f"SELECT p.sid, p.t0 AS at FROM page_views p{join_p} WHERE p.site = ? AND {test_p}"
-        f" UNION ALL SELECT r.sid, r.t0 + r.t AS at FROM route_changes r{join_r} WHERE r.site = ? AND {test_r}"
+        f"SELECT p.sid, p.t0 AS at FROM page_views p WHERE p.site = ? AND {test_p}"
+        f" UNION ALL SELECT r.sid, r.t0 + r.t AS at FROM route_changes r WHERE r.site = ? AND {test_r}"
     )
     return sql, [site, *params_p, site, *params_r]
 
@@ -162,33 +168,129 @@ def funnel_sessions(d: Dialect, f: Any, by: tuple[str, str | None] | None) -> tu
     sid, visitor_id, start_time and the segment value `seg`."""
     where, params = session_conditions(d, f)
     select, join, join_params = segment_select(by)
-    sql = f"SELECT s.sid, s.visitor_id, s.start_time, {select} FROM sessions s{join}"
+    # A funnel reads most of a site's sessions: on SQLite a scan of the table in its own order,
+    # not a walk of one of the (site, ...) indexes that looks each row up at random (98,000
+    # sessions: 56 ms scanned, 450 ms through an index in start order). A date range is
+    # left to the planner (sessions_start narrows it).
+    scan = " NOT INDEXED" if not d.is_postgresql and f.start is None and f.end is None else ""
+    sql = f"SELECT s.sid, s.visitor_id, s.start_time, {select} FROM sessions s{scan}{join}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql, [*join_params, *params]
 
 
+@dataclass
+class SessionColumns:
+    """The filter's sessions: sids, start times, visitor ids ("" = none) and, when the funnel
+    is broken down, segment values ("" = none)."""
+
+    sids: list[str]
+    starts: np.ndarray
+    visitors: list[str]
+    segments: list[str] | None
+
+
+@dataclass
+class StepRows:
+    """One step's moments: the session of each (sid) and when (epoch ms)."""
+
+    sids: list[str]
+    at: np.ndarray
+
+
+# Rows travel as one joined text per column: 100,000 rows as Python tuples cost more than the
+# queries (sqlite3 and psycopg build an object per value). Session and visitor ids are
+# [A-Za-z0-9_-] (the batch schema's `id`), never a comma; segment values (any text) are
+# joined by the unit separator, U+001F. A column whose pieces do not line up (a separator
+# inside a value) is read again as rows (_rows_fallback): that costs time, never answers.
+SEP = ","
+SEGMENT_SEP = "\x1f"
+
+
+def _text_agg(d: Dialect, expr: str, separator: str = "','") -> str:
+    return f"string_agg({expr}, {separator})" if d.is_postgresql else f"group_concat({expr}, {separator})"
+
+
+def _split(text: str | None, separator: str = SEP) -> list[str]:
+    return text.split(separator) if text is not None else []
+
+
+def _ints(text: str | None) -> np.ndarray:
+    # numpy's C parser; an empty aggregate is NULL.
+    return np.fromstring(text, dtype=np.int64, sep=SEP) if text else np.zeros(0, dtype=np.int64)
+
+
+def aggregated(
+    d: Dialect, sessions: tuple[str, list[Any]], steps: Sequence[tuple[str, list[Any]]], segmented: bool
+) -> list[tuple[str, list[Any]]]:
+    """The statements read_funnel runs: the sessions as one row of texts (sids, starts,
+    visitors, and segments when `segmented`), then each step as one row of (sids, ats)."""
+    session_sql, session_params = sessions
+    columns = [
+        _text_agg(d, "x.sid"),
+        d.int_list_agg("x.start_time"),
+        _text_agg(d, "coalesce(x.visitor_id, '')"),
+    ]
+    if segmented:
+        columns.append(_text_agg(d, "coalesce(x.seg, '')", "chr(31)" if d.is_postgresql else "char(31)"))
+    out = [(f"SELECT {', '.join(columns)} FROM ({session_sql}) x", session_params)]  # noqa: S608
+    for sql, params in steps:
+        out.append((f"SELECT {_text_agg(d, 'x.sid')}, {d.int_list_agg('x.at')} FROM ({sql}) x", params))  # noqa: S608
+    return out
+
+
 def read_funnel(
-    index: Index, sessions: tuple[str, list[Any]], steps: Sequence[tuple[str, list[Any]]]
-) -> tuple[list[tuple], list[list[tuple]]]:
+    index: Index, sessions: tuple[str, list[Any]], steps: Sequence[tuple[str, list[Any]]], segmented: bool
+) -> tuple[SessionColumns, list[StepRows]]:
     """The filter's sessions and each step's (sid, at) rows, in one read transaction."""
     d = index.dialect
+    session_statement, *step_statements = aggregated(d, sessions, steps, segmented)
 
-    def read(conn: Any) -> tuple[list[tuple], list[list[tuple]]]:
+    def read(conn: Any) -> tuple[SessionColumns, list[StepRows]]:
         for statement in d.bulk_read_settings():
             conn.execute(statement)
 
-        def fetch(statement: tuple[str, list[Any]]) -> list[Any]:
+        def fetch(sql: str, params: list[Any]) -> list[tuple]:
             if isinstance(conn, sqlite3.Connection):
-                # Plain tuples: sqlite3.Row objects cost more than the query for 100,000 rows.
                 cursor = conn.cursor()
-                cursor.row_factory = None
-                return cursor.execute(*statement).fetchall()
-            return conn.execute(*statement).fetchall()
+                cursor.row_factory = None  # plain tuples
+                return cursor.execute(sql, params).fetchall()
+            return [tuple(r) for r in conn.execute(sql, params).fetchall()]
 
-        return fetch(sessions), [fetch(step) for step in steps]
+        ((sids_text, starts_text, visitors_text, *segments_text),) = fetch(*session_statement)
+        sids, starts, visitors = _split(sids_text), _ints(starts_text), _split(visitors_text)
+        segments = _split(segments_text[0], SEGMENT_SEP) if segmented else None
+        lengths = {len(sids), len(starts), len(visitors), len(sids if segments is None else segments)}
+        if len(lengths) > 1:
+            return _rows_fallback(fetch, sessions, steps, segmented)
+        out = []
+        for statement in step_statements:
+            ((sids_text, at_text),) = fetch(*statement)
+            step_sids, at = _split(sids_text), _ints(at_text)
+            if len(step_sids) != len(at):
+                return _rows_fallback(fetch, sessions, steps, segmented)
+            out.append(StepRows(step_sids, at))
+        return SessionColumns(sids, starts, visitors, segments), out
 
     return index.read(read)
+
+
+def _rows_fallback(
+    fetch: Any, sessions: tuple[str, list[Any]], steps: Sequence[tuple[str, list[Any]]], segmented: bool
+) -> tuple[SessionColumns, list[StepRows]]:
+    """The same answer read row by row (a separator inside a value)."""
+    rows = fetch(*sessions)
+    columns = SessionColumns(
+        [r[0] for r in rows],
+        np.array([r[2] for r in rows], dtype=np.int64),
+        [r[1] or "" for r in rows],
+        [str(r[3]) if r[3] is not None else "" for r in rows] if segmented else None,
+    )
+    out = []
+    for statement in steps:
+        step = fetch(*statement)
+        out.append(StepRows([r[0] for r in step], np.array([r[1] for r in step], dtype=np.int64)))
+    return columns, out
 
 
 def session_rows(index: Index, site: str, sids: Sequence[str]) -> dict[str, dict[str, Any]]:

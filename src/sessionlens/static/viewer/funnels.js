@@ -13,6 +13,7 @@ const state = { definition: null, saved: null };
 
 const pct = (x) => (x == null ? "—" : `${(100 * x).toFixed(1)}%`);
 const dur = (ms) => (ms == null ? "—" : ms < 120000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60000).toFixed(1)} min`);
+const count = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
 const pp = (x) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)} pp`;
 
 function stepRow(step = { type: "url" }) {
@@ -165,7 +166,7 @@ async function sessions(step, outcome, box, offset) {
       h("a", { href: s.link, text: `${new Date(s.at).toLocaleString()} · reached step ${s.reached}` }),
       h("span", { text: ` ${s.session.device || ""} ${s.session.channel || ""} ${s.session.entry_url || ""}` })));
     const more = r.next != null ? h("button", { type: "button", text: "More", onclick: () => sessions(step, outcome, box, r.next) }) : null;
-    box.replaceChildren(h("p", { text: `${r.total} sessions ${outcome} at step ${step}` }), h("ul", { class: "sl-funnel-sessions" }, ...rows), more);
+    box.replaceChildren(h("p", { text: `${count(r.total, "session")} ${outcome} at step ${step}` }), h("ul", { class: "sl-funnel-sessions" }, ...rows), more);
   } catch (e) {
     box.replaceChildren(h("p", { role: "alert", text: e.message }));
   }
@@ -187,7 +188,7 @@ function breakdown(b) {
 }
 
 function renderResults(r) {
-  const out = [h("p", { class: "sl-funnel-summary", text: `${r.units} ${r.per}s entered, ${r.completed} completed (${pct(r.conversion)})` }), bars(r.steps)];
+  const out = [h("p", { class: "sl-funnel-summary", text: `${count(r.units, r.per)} entered, ${r.completed} completed (${pct(r.conversion)})` }), bars(r.steps)];
   if (r.breakdown) out.push(breakdown(r.breakdown));
   return out;
 }
