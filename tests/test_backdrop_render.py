@@ -134,7 +134,7 @@ def test_a_60000_px_page_has_its_lowest_clicks_on_the_image(store: LocalStore) -
     assert read_text(result.png)["sessionlens:moment"].startswith(str(at))
     # The bottom of the page is on the image: the red element with heat over it.
     pixels = np.asarray(
-        image.crop((0, raster.LEGEND_BAND + int(y) - 2, 800, raster.LEGEND_BAND + int(y) + 2))
+        image.crop((0, int(y) - 2, 800, int(y) + 2))
     )
     assert pixels[..., 0].max() > 200
 
@@ -225,13 +225,14 @@ def test_strip_encoding_keeps_pixels_and_text() -> None:
         encode_strips(37, 18, iter(strips))
 
 
-def test_the_legend_is_a_band_above_the_page() -> None:
+def test_the_legend_is_a_strip_under_the_page() -> None:
     white = io.BytesIO()
     Image.new("RGB", (300, 200), (255, 255, 255)).save(white, "PNG")
     bd = Backdrop([white.getvalue()], {"#a": [10, 10, 50, 20, 0]}, 300, 200, 200, 200, 300.0, 200)
     result = _click_map([a_click("#a", 300)] * 3, bd, 20, "click", None, {})
     image = np.asarray(Image.open(io.BytesIO(result.png)).convert("RGB"))
     assert image.shape == (200 + raster.LEGEND_BAND, 300, 3)
-    page = image[raster.LEGEND_BAND :]
+    page = image[:200]  # the page first, the legend strip under it (issue 13)
+    assert (image[200:, :, :].max(axis=2) < 60).any()  # the strip's numbers
     assert (page[150:, :] == 255).all() and (page[:, 200:] == 255).all()  # untouched where nobody clicked
     assert page[20, 35, 0] > 200  # the heat itself, at the element, not under a legend

@@ -20,8 +20,9 @@ from sessionlens.contracts import field
 from sessionlens.heatmap.backdrop import render_backdrop
 from sessionlens.heatmap.click_paths import LOCATE_JS
 from sessionlens.replay.pageview import PageViewReader
+from tests.heatmap_visitors import HUMAN_UA, human_chromium
 from tests.helpers import free_port
-from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
+from tests.live import LiveCollector, ThreadServer, demo_snippet, wait_until
 from tests.recording import fixture_app
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "click_anchoring"
@@ -73,9 +74,9 @@ def rig(tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., L
     site = collector.add_site(f"http://127.0.0.1:{port}")
     app = fixture_app({"<!--SESSIONLENS-->": demo_snippet(collector, site, flush_ms=300)}, root=FIXTURES)
     visits: dict[str, dict] = {}
-    with ThreadServer(app, port) as server, chromium() as browser:
+    with ThreadServer(app, port) as server, human_chromium() as browser:
         for name, path, query, _, act, expect in CASES:
-            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT}, user_agent=HUMAN_UA)
             page.goto(f"{server.url}/{path}{query}")
             page.wait_for_function("() => window.sessionlens && window.sessionlens.pageViewId")
             if name == "frame":

@@ -43,6 +43,7 @@ from sessionlens.heatmap.render import Heatmap, Selection, build_heatmap
 from sessionlens.index import Index
 from sessionlens.replay.pageview import PageViewReader
 from tests.fidelity import MAX_SHARE, TOLERANCE, different_share
+from tests.heatmap_visitors import HUMAN_UA, human_chromium
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
 
@@ -179,7 +180,7 @@ def _locator(page: Any, target: Target, part: str | None = None) -> Any:
 
 
 def _visit(browser: Any, base: str, site: Site, path: str, width: int) -> Rest:
-    context = browser.new_context(**DEVICES[width])
+    context = browser.new_context(**{"user_agent": HUMAN_UA, **DEVICES[width]})
     try:
         page = context.new_page()
         page.goto(base + path)
@@ -231,7 +232,7 @@ def visited(
     app = _site_app(snippet)
     rests: dict[tuple[str, int], Rest] = {}
     try:
-        with ThreadServer(app, port) as server, chromium() as browser:
+        with ThreadServer(app, port) as server, human_chromium() as browser:
             for name, site in SITES.items():
                 for width in WIDTHS:
                     for i, path in enumerate(site.paths):
@@ -430,11 +431,13 @@ def test_the_cli_filters_by_width_as_the_api_does(
     # --site=KEY: a site key may start with "-", which argparse would take for an option.
     base = ["heatmap", "--data-dir", str(collector.data_dir), f"--site={visited['site'].key}", "--url", site.url,
             "--width", "1440", "-o", str(tmp_path / "map.png"), "--csv", str(tmp_path / "top.csv")]  # fmt: skip
-    assert main(base) == 0
+    # Every width's clicks: --device any (the default is the backdrop's device class only).
+    assert main([*base, "--device", "any"]) == 0
     assert f": {per_width * len(WIDTHS)} click counted" in capsys.readouterr().out
     assert main([*base, "--min-width", "768", "--max-width", "768"]) == 0
     assert f": {per_width} click counted" in capsys.readouterr().out
-    header = (tmp_path / "top.csv").read_text().splitlines()[0]
+    lines = (tmp_path / "top.csv").read_text().splitlines()
+    header = next(line for line in lines if not line.startswith("# "))  # after the filter's comment lines
     assert header.startswith("selector,text,clicks")
     assert "Add to cart" in (tmp_path / "top.csv").read_text()
 

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from sessionlens.heatmap.render import Selection, build_heatmap
 from sessionlens.replay.pageview import PageViewReader
+from tests.heatmap_visitors import HUMAN_UA, human_chromium
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
 
@@ -44,10 +45,12 @@ def rig(
 
     app = Starlette(routes=[Route("/product/{n}", product)])
     visits: dict[str, list[str]] = {}
-    with ThreadServer(app, port) as server, chromium() as browser:
+    with ThreadServer(app, port) as server, human_chromium() as browser:
 
         def visit(name: str, path: str, width: int, actions) -> None:
-            context = browser.new_context(viewport={"width": width, "height": WIDTHS.get(width, 800)})
+            context = browser.new_context(
+                viewport={"width": width, "height": WIDTHS.get(width, 800)}, user_agent=HUMAN_UA
+            )
             page = context.new_page()
             page.goto(server.url + path)
             page.wait_for_function("() => window.sessionlens && window.sessionlens.pageViewId")
@@ -132,7 +135,7 @@ def test_hottest_pixels_fall_inside_the_clicked_element(rig: dict, width: int) -
     assert inside(result.hottest(), box), (result.hottest(), box)
     image = Image.open(io.BytesIO(result.png))
     # The legend is a band above the page (issue 10): nothing is drawn over the page area.
-    assert image.size == (result.width, result.height + result.band)
+    assert image.size == (result.width, result.height + result.band + result.strip)
 
 
 def test_a_layout_change_above_keeps_clicks_on_their_element(rig: dict) -> None:
@@ -196,7 +199,7 @@ def test_a_pattern_groups_product_pages_and_downloads_are_valid(rig: dict, tmp_p
     done = subprocess.run(cli, capture_output=True, text=True, timeout=120, env=collector.cli_env())
     assert done.returncode == 0, done.stderr
     assert Image.open(png).format == "PNG" and Image.open(png).width == 1024
-    parsed = list(csv.DictReader(table.open()))
+    parsed = list(csv.DictReader(line for line in table.open() if not line.startswith("# ")))
     assert parsed[0]["selector"] == "#two" and int(parsed[0]["clicks"]) == 12
     bad = subprocess.run(
         [*cli[:-4], "--type", "nope"], capture_output=True, text=True, timeout=60, env=collector.cli_env()

@@ -377,12 +377,8 @@ def build_heatmap(
         compare = dataclasses.replace(compare, device=sel.device, device_auto=sel.device_auto)
     # Facts are read as counts and grid cells computed in SQL (index/fact_arrays.py), never as rows.
     targets = fact_arrays.click_targets(index, sel, kind) if kind not in ("scroll", "move") else {}
-    if kind not in ("scroll", "move") and not sum(targets.values()):
-        other = fact_arrays.click_targets(index, compare, kind) if compare is not None else {}
-        if not sum(other.values()):
-            name = "clicks" if kind == "click" else f"{kind} clicks"
-            raise NoData(f"no data for this selection: no {name} recorded", sel, kind)
-        targets = other
+    if compare is not None and not sum(targets.values()):
+        targets = fact_arrays.click_targets(index, compare, kind) if kind not in ("scroll", "move") else {}
     # The backdrop's page view and its class's median height are chosen in SQL (not from every page view).
     over = resolve_device(index, backdrop_from, width, pid) if backdrop_from is not None else sel
     try:
@@ -412,8 +408,6 @@ def build_heatmap(
         result = _scroll_map(sel.page_views(index), bd, text)
     elif kind == "move":
         result = _move_map(fact_arrays.placed_moves(index, sel, grid), bd, radius, text, views=views)
-        if not result.counted:
-            raise NoData("no data for this selection: no pointer movement recorded", sel, kind)
     else:
         placed = fact_arrays.placed_clicks(index, sel, kind, bd.boxes, grid)
         other = fact_arrays.placed_clicks(index, compare, kind, bd.boxes, grid) if compare else None
@@ -801,10 +795,10 @@ def elements_csv(rows: list[dict[str, Any]], described: Mapping[str, Any] | None
         out.write("# filter: " + _one_line(urlencode([(k, str(v)) for k, v in pairs], safe="/*:,")) + "\n")
         for k, v in pairs:
             out.write(f"# {_one_line(str(k))}: {_one_line(str(v))}\n")
-    # Text quoted, numbers not: no data line starts with "#" (a selector like #buy), so readers
-    # that skip comment lines (pandas comment="#") keep every row.
-    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC)
-    writer.writerow(["selector", "text", "clicks", "share", "rage", "dead", "error", "inner"])
+    csv.writer(out).writerow(["selector", "text", "clicks", "share", "rage", "dead", "error", "inner"])
+    # With the comment header, text is quoted and numbers not: no data line starts with "#" (a
+    # selector like #buy), so readers that skip comment lines (pandas comment="#") keep every row.
+    writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC if described is not None else csv.QUOTE_MINIMAL)
     for r in rows:
         inner = "; ".join(f"{p['selector']}={p['clicks']}" for p in r.get("inner", ()))
         writer.writerow(

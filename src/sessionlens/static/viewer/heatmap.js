@@ -135,27 +135,32 @@ async function show() {
 // One map: the PNG (fetched, shown from a blob: URL), its legend and scroll labels beside it.
 async function mapPanel(side) {
   const q = apiQuery(side ? { side } : {});
+  const image = h("img", { alt: `heatmap${side && side !== "diff" ? " " + side.toUpperCase() : ""}`, class: "heatmap-image", style: "display:block;max-width:100%;cursor:crosshair" });
+  const frame = h("div", { style: "position:relative" }, image);
+  const margin = h("div", { class: "heatmap-lines", style: "position:relative;width:220px;flex:none" });
+  const panel = h("figure", { class: "heatmap-panel", style: "margin:0;flex:1 1 480px;min-width:0" },
+    h("div", { style: "display:flex;gap:8px;align-items:flex-start" }, frame, margin));
+  maps.append(panel);
   let summary;
   try {
     const r = await fetch("/api/heatmaps/image?format=json&" + q.toString(), { credentials: "same-origin" });
     const body = await r.json();
     if (!r.ok) {
+      panel.remove(); // never a broken image: the message says why
       if (body.empty) showEmpty(body);
       else status.textContent = body.error || r.statusText;
       return false;
     }
     summary = body;
   } catch (e) {
+    panel.remove();
     status.textContent = e.message;
     return false;
   }
-  const image = h("img", { alt: `heatmap${side && side !== "diff" ? " " + side.toUpperCase() : ""}`, class: "heatmap-image", style: "display:block;max-width:100%;cursor:crosshair" });
-  const frame = h("div", { style: "position:relative" }, image);
-  const margin = h("div", { class: "heatmap-lines", style: "position:relative;width:220px;flex:none" });
-  const legend = legendBox(summary, side);
-  const panel = h("figure", { class: "heatmap-panel", style: "margin:0;flex:1 1 480px;min-width:0" },
-    h("div", { style: "display:flex;gap:8px;align-items:flex-start" }, frame, margin), legend);
-  maps.append(panel);
+  panel.append(legendBox(summary, side));
+  if (!summary.counted && summary.type !== "scroll") {
+    panel.append(h("p", { class: "heatmap-none", role: "status", text: `No ${summary.type === "click" ? "" : summary.type + " "}clicks for this selection (${summary.page_views} page views): the page is shown without heat.` }));
+  }
   try {
     image.src = await blobURL("/api/heatmaps/image?" + q.toString());
   } catch (e) {
