@@ -7,7 +7,9 @@ url_keys, SPA route_changes, clicks with text, form_submits, custom_events) for
     url:/product/*  ->  click:text=Add to cart  ->  url:/cart*  ->  submit:checkout  ->  event:purchase
 
 through sessionlens.funnels (per session; per visitor with a 1 h window; by channel with
-its intervals) and prints median and p95 of the whole computation (SQL + matching).
+its intervals) and prints median and p95 of the whole computation (SQL + matching), wall
+time and this process's CPU time (on a shared machine the CPU time is the steadier figure;
+with PostgreSQL the server's own time is in the wall time only).
 
     .venv/bin/python bench/funnel.py [--sessions 100000] [--backends sqlite,postgresql] [--runs 15]
 """
@@ -15,6 +17,7 @@ its intervals) and prints median and p95 of the whole computation (SQL + matchin
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -145,6 +148,11 @@ CASES = {
 }
 
 
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=100_000)
@@ -163,16 +171,18 @@ def main() -> int:
             for name, definition in CASES.items():
                 funnel = parse_funnel(definition)
                 result = funnel_results(index, funnel)  # warm caches once
-                times = []
+                times, cpu = [], []
                 for _ in range(args.runs):
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), time.process_time()
                     funnel_results(index, funnel)
                     times.append(time.perf_counter() - t)
-                times.sort()
-                p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+                    cpu.append(time.process_time() - c)
                 counts = [s["entered"] for s in result["steps"]]
-                print(f"  {name:34s} median {statistics.median(times) * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
+                # CPU: this process (SQLite runs in it; PostgreSQL's server time is not counted).
+                print(f"  {name:34s} wall median {statistics.median(times) * 1000:7.1f} ms  p95 {_p95(times) * 1000:7.1f}"
+                      f"  cpu median {statistics.median(cpu) * 1000:7.1f} ms  p95 {_p95(cpu) * 1000:7.1f}"
                       f"  entered {counts}")  # fmt: skip
+            print(f"  load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0
 
 
