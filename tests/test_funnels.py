@@ -588,3 +588,26 @@ def test_fast_path_equals_a_straightforward_computation(index: Index, seed: int)
                 assert [s["entered"] for s in segment["steps"]] == [
                     sum(len(p) > i for p in mine) for i in range(n)
                 ], (case, segment["value"])
+
+
+def test_a_separator_inside_an_id_or_segment_is_read_row_by_row(index: Index) -> None:
+    """Ids never hold a comma (the batch schema) nor segment values U+001F, but when a row
+    does, the answer is the same: the aggregated read notices and reads rows."""
+    from sessionlens.funnels import funnel_results, parse_funnel
+
+    data = _random_rows(3)
+    odd = {"ssess300000": "odd,sid", "ssess300001": "plain-sid"}
+    data = {t: [tuple(odd.get(v, v) if i == 1 else v for i, v in enumerate(r)) for r in rows]
+            for t, rows in data.items()}  # fmt: skip
+    data["sessions"] = [
+        r[:15] + ("e\x1fmail" if r[1] == "plain-sid" else r[15],) + r[16:] for r in data["sessions"]
+    ]
+    _fill(index, data)
+    for case in ({}, {"by": "channel"}):
+        definition = {"site": "s", "steps": RANDOM_STEPS[:2], **case}
+        expected = list(_reference(data, definition).values())
+        got = funnel_results(index, parse_funnel(definition))
+        assert [s["entered"] for s in got["steps"]] == [sum(len(p) > i for p in expected) for i in range(2)]
+        assert any(p[0][0] == "odd,sid" for p in expected)
+    values = {s["value"] for s in got["breakdown"]["segments"]}
+    assert ("e\x1fmail" in values) == any(p[0][0] == "plain-sid" for p in expected)
