@@ -90,7 +90,7 @@ def rows(n: int, seed: int = 3) -> dict[str, list[tuple]]:
                                     int(errors[i]), 0, 2, 4000, REFERRERS[p[0] % 5],
                                     ("google", "newsletter", None, None)[p[1] % 4], CHANNELS[p[2] % 11],
                                     COUNTRIES[p[3] % 11], LANGUAGES[p[4] % 5], ZONES[p[5] % 4], int(p[6] % 50 == 0),
-                                    visitor, (1 + p[7] % 4) if visitor else None,
+                                    visitor, (1 + int(p[7] % 4)) if visitor else None,
                                     f"user-{p[7] % 100_000}" if p[6] % 4 == 0 else None, *signals,
                                     float(score[i]) + 5 * sum(signals), float(500 + p[0] % 4000)))  # fmt: skip
             out["page_urls"].append((site, sid, "p0", first))
