@@ -646,7 +646,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--site", required=True, help="site key")
     p.add_argument("--url", required=True, help="exact URL, /path, or a pattern such as /product/*")
-    p.add_argument("--type", default="click", choices=["click", "rage", "dead", "error", "move", "scroll"])
+    # heatmap/render.KINDS (not imported here: the CLI starts without numpy); tests check they agree.
+    heatmap_kinds = ["click", "rage", "dead", "error", "move", "scroll"]
+    heatmap_kinds += ["thrash", "form_error", "excessive_scroll"]
+    p.add_argument("--type", default="click", choices=heatmap_kinds)
     p.add_argument("--width", type=WIDTH.cli_type(), default=WIDTH.default, help="backdrop width in CSS px")
     p.add_argument("--radius", type=RADIUS.cli_type(), default=RADIUS.default, help="blur radius in px")
     p.add_argument("--device", choices=["desktop", "tablet", "mobile", "unknown", "any"],

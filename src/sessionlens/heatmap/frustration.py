@@ -44,6 +44,7 @@ SCORE_SCALE = 40.0
 # A move sample this long after the previous one starts a new stroke (the pointer rested).
 MOVE_GAP_MS = 250
 MAX_LABEL = 200
+MAX_PATH = 1000  # an element path (Signal.target)
 # Signals kept per page view and kind (a page stuck in a loop stays bounded).
 MAX_PER_KIND = 500
 
@@ -57,6 +58,7 @@ class Signal:
     url: str = ""
     selector: str = ""
     label: str = ""
+    target: str = ""  # path of the element it is about (form_error: the first invalid field), '' none
 
 
 def frustration_score(counts: dict[str, int]) -> float:
@@ -202,28 +204,48 @@ class Submit:
     form: str
     invalid: tuple[str, ...]  # fields invalid at the attempt
     url: str
+    paths: tuple[str, ...] = ()  # the element path of each field in `invalid` ('' unknown)
 
 
 def form_errors(
-    submits: Sequence[Submit], invalids: Iterable[tuple[int, str]], within_ms: int
+    submits: Sequence[Submit], invalids: Iterable[tuple[int, str] | tuple[int, str, str]], within_ms: int
 ) -> list[Signal]:
-    """invalids: (time, field) of fields shown invalid. One signal per submit attempt with
+    """invalids: (time, field[, element path]) of fields shown invalid. One signal per submit attempt with
     invalid fields at the attempt or within `within_ms` after it (before the next attempt).
     Excluded: fields shown invalid with no submit attempt before (validation while typing,
     fields marked invalid when the page loads)."""
     found: list[Signal] = []
     invalids = sorted(invalids)
+    # Each field's element path (the heatmap places the signal on the first field's box).
+    paths: dict[str, str] = {}
+    for s in submits:
+        paths.update((f, p) for f, p in zip(s.invalid, s.paths, strict=False) if f and p)
+    paths.update((i[1], i[2]) for i in invalids if len(i) > 2 and i[1] and i[2])
     ordered = sorted(submits, key=lambda s: s.t)
     for i, s in enumerate(ordered):
         end = s.t + within_ms
         if i + 1 < len(ordered):
             end = min(end, ordered[i + 1].t - 1)
         fields = list(
-            dict.fromkeys([*(f for f in s.invalid if f), *(f for t, f in invalids if s.t <= t <= end and f)])
+            dict.fromkeys(
+                [*(f for f in s.invalid if f), *(i[1] for i in invalids if s.t <= i[0] <= end and i[1])]
+            )
         )
         if fields or s.invalid:
             label = f"{s.form}: {', '.join(fields)}" if s.form else ", ".join(fields)
-            found.append(Signal(s.t, FORM_ERROR, None, None, s.url, s.form[:MAX_LABEL], label[:MAX_LABEL]))
+            target = next((paths[f] for f in fields if paths.get(f)), "")
+            found.append(
+                Signal(
+                    s.t,
+                    FORM_ERROR,
+                    None,
+                    None,
+                    s.url,
+                    s.form[:MAX_LABEL],
+                    label[:MAX_LABEL],
+                    target[:MAX_PATH],
+                )
+            )
     return found[:MAX_PER_KIND]
 
 

@@ -37,7 +37,17 @@ from sessionlens.replay.pageview import PageViewReader
 from sessionlens.session_search import BOTS, KNOWN, FilterError, SessionFilter
 from sessionlens.stores.base import BlobStore
 
-KINDS = ("click", "rage", "dead", "error", "move", "scroll")
+# Frustration signals with a place (docs/signals.md): quick_back has none, so no map.
+SIGNAL_KINDS = ("thrash", "form_error", "excessive_scroll")
+KINDS = ("click", "rage", "dead", "error", "move", "scroll", *SIGNAL_KINDS)
+# Click-based types: the elements and sessions panels list the clicks behind them.
+CLICK_KINDS = ("click", "rage", "dead", "error")
+# What one fact of a signal type is called in legends (the title reads "N <name> on M page views").
+SIGNAL_NAMES = {
+    "thrash": "thrashed-cursor episodes",
+    "form_error": "form errors (submit attempts with invalid fields)",
+    "excessive_scroll": "excessive-scrolling episodes",
+}
 MAX_SELECTORS = 500
 _SEGMENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -314,7 +324,11 @@ class Heatmap:
             "lines_by_device": self.lines_by_device, "filter": self.filter, "device": self.device,
             "moment": self.moment, "backdrop": {"sid": self.backdrop[0], "pid": self.backdrop[1], "at": self.backdrop[2]},
             "boxes": {k: [round(v, 1) for v in box[:4]] for k, box in self.boxes.items() if not box[4]},
+            "hottest": [round(float(v), 1) for v in self.hottest()] if self._hot() else None,
         }  # fmt: skip
+
+    def _hot(self) -> bool:
+        return self.values is not None and self.values.size > 0 and float(np.max(self.values)) > 0
 
 
 def choose_backdrop(
@@ -376,9 +390,9 @@ def build_heatmap(
     if compare is not None and compare.device is None:
         compare = dataclasses.replace(compare, device=sel.device, device_auto=sel.device_auto)
     # Facts are read as counts and grid cells computed in SQL (index/fact_arrays.py), never as rows.
-    targets = fact_arrays.click_targets(index, sel, kind) if kind not in ("scroll", "move") else {}
+    targets = _targets(index, sel, kind)
     if compare is not None and not sum(targets.values()):
-        targets = fact_arrays.click_targets(index, compare, kind) if kind not in ("scroll", "move") else {}
+        targets = _targets(index, compare, kind)
     # The backdrop's page view and its class's median height are chosen in SQL (not from every page view).
     over = resolve_device(index, backdrop_from, width, pid) if backdrop_from is not None else sel
     try:
@@ -408,6 +422,19 @@ def build_heatmap(
         result = _scroll_map(sel.page_views(index), bd, text)
     elif kind == "move":
         result = _move_map(fact_arrays.placed_moves(index, sel, grid), bd, radius, text, views=views)
+    elif kind == "excessive_scroll":
+        result = _band_map(fact_arrays.scroll_bands(index, sel, grid), grid, bd, text, views=views)
+    elif kind in ("thrash", "form_error"):
+        place = fact_arrays.placed_thrashes if kind == "thrash" else fact_arrays.placed_form_errors
+
+        def placed_of(s: Selection) -> Placed:
+            return place(index, s, grid) if kind == "thrash" else place(index, s, bd.boxes, grid)
+
+        result = _click_map(
+            placed_of(sel), bd, radius, kind, placed_of(compare) if compare else None, text, views=views,
+            labels=labels or ("A", "B"), name=SIGNAL_NAMES[kind],
+            other_views=heatmap_queries.count_page_views(index, compare) if compare else 0,
+        )  # fmt: skip
     else:
         placed = fact_arrays.placed_clicks(index, sel, kind, bd.boxes, grid)
         other = fact_arrays.placed_clicks(index, compare, kind, bd.boxes, grid) if compare else None
@@ -430,6 +457,15 @@ def build_heatmap(
          "sessionlens:legend": orjson.dumps(result.legend).decode()},
     )  # fmt: skip
     return result
+
+
+def _targets(index: Index, sel: Selection, kind: str) -> dict[tuple[str, str], int]:
+    """The elements the backdrop must measure for `kind`: clicked ones, or the fields of form errors."""
+    if kind in CLICK_KINDS:
+        return fact_arrays.click_targets(index, sel, kind)
+    if kind == "form_error":
+        return fact_arrays.signal_targets(index, sel, kind)
+    return {}
 
 
 def _describe(sel: Selection, kind: str, width: int) -> str:
@@ -606,12 +642,15 @@ def _tick_labels(legend: dict[str, Any], unit_name: str) -> list[tuple[float, st
 
 def _click_map(
     clicks: Placed | list, bd: Backdrop, radius: float, kind: str, other, text: dict[str, str], *,
-    views: int = 0, other_views: int = 0, labels: tuple[str, str] = ("A", "B"),
+    views: int = 0, other_views: int = 0, labels: tuple[str, str] = ("A", "B"), name: str = "",
 ) -> Heatmap:  # fmt: skip
-    """Clicks placed by the index (Placed), or click rows (placed here by `_place`)."""
+    """Clicks placed by the index (Placed), or click rows (placed here by `_place`); with `name`,
+    placed signals (thrash, form_error) called that in the legend."""
     placed = clicks if isinstance(clicks, Placed) else placed_rows(clicks, bd)
     grid = raster.density_of_cells(placed.cells, bd.width, bd.height, radius)
-    name = "clicks" if kind == "click" else f"{kind} clicks"
+    signal = bool(name)
+    name = name or ("clicks" if kind == "click" else f"{kind} clicks")
+    unit_name = "episodes" if signal else "clicks"
     if other is not None:
         theirs = other if isinstance(other, Placed) else placed_rows(other, bd)
         other_grid = raster.density_of_cells(theirs.cells, bd.width, bd.height, radius)
@@ -626,7 +665,7 @@ def _click_map(
             {"position": p, "difference_pp": round(top * (2 * p - 1), 2)} for p in (0, 0.25, 0.5, 0.75, 1)
         ]
         title = (f"{name}: red = more in {labels[0]} ({placed.drawn}), blue = more in {labels[1]} ({theirs.drawn});"
-                 " difference in % of each side's clicks on one spot")  # fmt: skip
+                 f" difference in % of each side's {'signals' if signal else 'clicks'} on one spot")  # fmt: skip
         legend = {"type": "diverging", "title": title, "unit": "percentage points of each side's clicks on one spot",
                   "ticks": ticks, "colours": _colours(raster.DIVERGING),
                   "a": {"label": labels[0], "clicks": placed.drawn, "page_views": views},
@@ -637,10 +676,13 @@ def _click_map(
     else:
         values = raster.normalise(grid, radius)
         title = f"{placed.counted} {name} on {views} page views"
-        if placed.hidden or placed.by_position:
+        unplaced = placed.counted - placed.drawn - placed.hidden
+        if kind == "form_error" and (placed.hidden or unplaced):
+            title += f" ({placed.hidden} on hidden fields, {unplaced} on fields not in this page state)"
+        elif not signal and (placed.hidden or placed.by_position):
             title += f" ({placed.hidden} on hidden elements, {placed.by_position} placed by position)"
-        legend = _sequential_legend(title, grid, radius, views, "clicks")
-        png = _encode(bd, values, title, text, ticks=_tick_labels(legend, "clicks"))
+        legend = _sequential_legend(title, grid, radius, views, unit_name)
+        png = _encode(bd, values, title, text, ticks=_tick_labels(legend, unit_name))
     result = Heatmap(
         png,
         kind,
@@ -667,6 +709,35 @@ def _move_map(
     legend = _sequential_legend(title, grid, radius, views, "positions")
     png = _encode(bd, values, title, text, ticks=_tick_labels(legend, "positions"))
     result = Heatmap(png, "move", bd.width, bd.height, placed.counted, placed.counted, values=values)
+    result.legend = legend
+    return result
+
+
+def _band_map(
+    bands: tuple[np.ndarray, np.ndarray], grid: Grid, bd: Backdrop, text: dict[str, str], *, views: int = 0
+) -> Heatmap:
+    """Excessive scrolling as a per-row map (like the scroll map): each episode covers the rows of
+    the window it happened in; a row's value is the episodes that covered it, over the most any did."""
+    first, last = bands
+    marks = np.zeros(grid.rows + 1, dtype=np.int64)
+    np.add.at(marks, first, 1)
+    np.add.at(marks, last + 1, -1)
+    per_row = np.cumsum(marks[:-1]).astype(np.float32)
+    peak = float(per_row.max()) if per_row.size else 0.0
+    values = (per_row / peak if peak else per_row)[:, None]
+    n = int(first.size)
+    title = f"{n} {SIGNAL_NAMES['excessive_scroll']} on {views} page views: the window each happened in"
+    ticks = [{"position": p, "episodes": round(p * peak, 2),
+              "percent_of_page_views": round(100 * p * peak / views, 2) if views else None}
+             for p in (0, 0.25, 0.5, 0.75, 1)]  # fmt: skip
+    legend = {"type": "sequential", "title": title, "unit": "episodes whose window covered this depth",
+              "page_views": views, "ticks": ticks, "colours": _colours(raster.HEAT)}  # fmt: skip
+    if peak:
+        # The depths (CSS px of the backdrop) most episodes covered: the band to look at.
+        rows = np.nonzero(per_row == peak)[0]
+        legend["band"] = [float(rows[0] * grid.scale), float(min((rows[-1] + 1) * grid.scale, bd.height))]
+    png = _encode(bd, values, title, text, constant_alpha=110, ticks=_tick_labels(legend, "episodes"))
+    result = Heatmap(png, "excessive_scroll", bd.width, bd.height, n, n, values=values)
     result.legend = legend
     return result
 

@@ -77,6 +77,32 @@ _SUBMIT_FORM, _SUBMIT_INVALID = _position("submit", "form", 3), _position("submi
 _INVALID_FIELD = _position("invalid", "field", 3)
 
 
+_SIMPLE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
+
+
+def element_path(state: DomState, node_id: Any) -> str:
+    """A path (heatmap/click_paths.py) of a node of the top document as the DOM is now: `#id`
+    when it has a plain one, else tag:nth-of-type steps from the nearest ancestor with one (or
+    html). '' when unknown or inside a shadow root or frame (the backdrop could not find it)."""
+    node = state.nodes.get(node_id) if isinstance(node_id, int) else None
+    parts: list[str] = []
+    while node is not None and node.type == ELEMENT and len(parts) < 64:
+        ident = node.attrs.get("id", "")
+        if _SIMPLE_ID.fullmatch(ident):
+            parts.append(f"#{ident}")
+            return ">".join(reversed(parts))
+        parent = node.parent
+        if parent is None or parent.type != ELEMENT:
+            if node.tag != "html" or (parent is not None and parent.parent is not None):
+                return ""  # a shadow root's or frame's child: not reachable by a plain path
+            parts.append("html")
+            return ">".join(reversed(parts))
+        same = [c for c in parent.children if c.type == ELEMENT and c.tag == node.tag]
+        parts.append(f"{node.tag}:nth-of-type({same.index(node) + 1})")
+        node = parent
+    return ""
+
+
 @dataclass(slots=True)
 class MoveFact:
     t: int
@@ -269,13 +295,15 @@ class PageViewFacts:
         elif kind == "submit" and len(self.submits) < _MAX_SAMPLES:
             form = event[_SUBMIT_FORM] if len(event) > _SUBMIT_FORM else ""
             invalid = event[_SUBMIT_INVALID] if len(event) > _SUBMIT_INVALID else []
-            names = tuple(
-                str(f[1])[:100] for f in (invalid if isinstance(invalid, list) else [])
+            fields = [
+                f for f in (invalid if isinstance(invalid, list) else [])
                 if isinstance(f, list) and len(f) > 1 and f[1]
-            )  # fmt: skip
-            self.submits.append(Submit(t, str(form or "")[:256], names, state.url))
+            ]  # fmt: skip
+            names = tuple(str(f[1])[:100] for f in fields)
+            paths = tuple(element_path(state, f[0]) for f in fields)
+            self.submits.append(Submit(t, str(form or "")[:256], names, state.url, paths))
         elif kind == "invalid" and len(self.invalids) < _MAX_SAMPLES and len(event) > _INVALID_FIELD:
-            self.invalids.append((t, str(event[_INVALID_FIELD])[:100]))
+            self.invalids.append((t, str(event[_INVALID_FIELD])[:100], element_path(state, event[2])))
 
     def frustration(self, th: Thresholds = Thresholds()) -> list[Signal]:
         """Quick backs inside the page view, excessive scrolling, thrashed cursor and form errors."""

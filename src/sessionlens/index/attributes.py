@@ -61,10 +61,10 @@ def write_page_view(
             (site, sid, pid, QUICK_BACK, PAGE_QUICK_BACK),
         )
         conn.executemany(
-            "INSERT INTO session_signals (site, sid, pid, t, kind, x, y, url, selector, label)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO session_signals (site, sid, pid, t, kind, x, y, url, selector, label, target)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                (site, sid, pid, s.t, s.kind, s.x, s.y, _t(s.url), _t(s.selector), _t(s.label))
+                (site, sid, pid, s.t, s.kind, s.x, s.y, _t(s.url), _t(s.selector), _t(s.label), _t(s.target))
                 for s in signals
             ],
         )

@@ -22,6 +22,11 @@ one text of grid cells ("12,7,7,...") that numpy parses in milliseconds:
    cells truncated as numpy truncates, so the grid is the same, cell for
    cell, as binning the positions `_place` returns.
 3. `placed_moves`: pointer samples by page position, scaled likewise.
+4. Frustration signals with a place (session_signals): `placed_thrashes` (the centre
+   of the thrashing, by page position scaled likewise), `signal_targets` +
+   `placed_form_errors` (on the first invalid field's box, its centre; hidden:
+   counted, not drawn; field not in the backdrop: counted, not drawn), and
+   `scroll_bands` (excessive scrolling: the window it happened in, as rows).
 
 `Grid` is the backdrop's page: width and height in CSS px, the cell size
 (heatmap/raster.py's SCALE) and the reference window width.
@@ -35,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sessionlens.index.heatmaps import _SIGNALS, _facts, selection_urls
+from sessionlens.index.heatmaps import _SIGNALS, _facts, _signal_facts, selection_urls
 
 if TYPE_CHECKING:
     from sessionlens.index.database import Index
@@ -173,6 +178,98 @@ def placed_moves(index: Index, sel: Any, grid: Grid) -> Placed:
 
     n, cells = index.read(read)[0]
     return Placed(_parse_cells(cells), counted=int(n), drawn=int(n), by_position=int(n))
+
+
+def placed_thrashes(index: Index, sel: Any, grid: Grid) -> Placed:
+    """Thrashed-cursor episodes at their centre (page position), scaled from the visitor's window
+    width (their page view's vw) to the backdrop's, as moves are; binned on `grid`."""
+    d = index.dialect
+    ref = float(grid.reference)
+    vw = d.finite_operand("p.vw")
+    scaled = "({} * ?) / CASE WHEN {vw} > 0 THEN {vw} ELSE ? END"
+    cell_sql, cell_params = _cell(
+        d, grid,
+        (scaled.format(d.finite_operand("g.x"), vw=vw), [ref, ref]),
+        (scaled.format(d.finite_operand("g.y"), vw=vw), [ref, ref]),
+    )  # fmt: skip
+    sql, where = _signal_facts(
+        index, sel, "thrash", "COUNT(*) AS n, SUM(CASE WHEN g.x IS NULL OR g.y IS NULL THEN 0 ELSE 1 END) AS"
+        f" placed, {d.int_list_agg(cell_sql)} AS cells",
+    )  # fmt: skip
+    n, placed, cells = index.read(lambda conn: _run(conn, d, sql, cell_params + where))[0]
+    return Placed(_parse_cells(cells), counted=int(n), drawn=int(placed or 0), by_position=int(placed or 0))
+
+
+def signal_targets(index: Index, sel: Any, kind: str) -> dict[tuple[str, str], int]:
+    """Signals of the selection per element path (session_signals.target), for the backdrop to
+    measure (shaped as click_targets: (selector, anchor '') -> n)."""
+    sql, params = _signal_facts(
+        index,
+        sel,
+        kind,
+        "g.target, COUNT(*) AS n",
+        " AND g.target IS NOT NULL AND g.target <> '' GROUP BY g.target",
+    )
+    rows = index.read(lambda conn: _run(conn, index.dialect, sql, params))
+    return {(row[0], ""): int(row[1]) for row in rows}
+
+
+def placed_form_errors(index: Index, sel: Any, boxes: Mapping[str, Sequence[float]], grid: Grid) -> Placed:
+    """Form errors at the centre of their first invalid field's box in the backdrop. A field
+    hidden there is counted, not drawn (`hidden`); a field the backdrop has not (another page
+    state, a field without a path) is counted, not drawn (counted - drawn - hidden)."""
+    d = index.dialect
+    cell_sql, cell_params = _cell(d, grid, ("b.x + b.w / 2", []), ("b.y + b.h / 2", []), "b.hidden = 0")
+    sql, where = _signal_facts(
+        index, sel, "form_error",
+        "COUNT(*) AS n, SUM(CASE WHEN b.hidden <> 0 THEN 1 ELSE 0 END) AS hidden,"
+        " SUM(CASE WHEN b.hidden = 0 THEN 1 ELSE 0 END) AS drawn,"
+        f" {d.int_list_agg(cell_sql)} AS cells",
+    )  # fmt: skip
+    # The box is joined by the field's path (fixed SQL after the facts table, as placed_clicks).
+    sql = sql.replace(
+        " JOIN page_views p ON", " LEFT JOIN heatmap_boxes b ON b.sel = g.target JOIN page_views p ON", 1
+    )
+    rows = _box_rows(boxes)
+
+    def read(conn: Any) -> list[Any]:
+        conn.execute(d.ddl(BOXES_TABLE))
+        conn.execute("DELETE FROM heatmap_boxes")
+        conn.executemany(
+            "INSERT INTO heatmap_boxes (sel, x, y, w, h, hidden) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+        return _run(conn, d, sql, cell_params + where)
+
+    n, hidden, drawn, cells = index.read(read)[0]
+    return Placed(_parse_cells(cells), counted=int(n), drawn=int(drawn or 0), hidden=int(hidden or 0))
+
+
+def scroll_bands(index: Index, sel: Any, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Excessive scrolling episodes as the rows of the window they happened in: (first row, last
+    row) arrays on `grid` (the window's middle y and height, scaled from the visitor's window
+    width to the backdrop's), clipped to the page; episodes wholly off the page left out."""
+    d = index.dialect
+    ref = float(grid.reference)
+    vw = d.finite_operand("p.vw")
+    ratio = f"(? / CASE WHEN {vw} > 0 THEN {vw} ELSE ? END)"
+    mid = f"({d.finite_operand('g.y')} * {ratio})"
+    half = f"(COALESCE({d.finite_operand('p.vh')}, 0) * {ratio} / 2)"
+    scale, last = int(grid.scale), int(grid.rows) - 1
+    top = f"{d.truncate_int(f'({mid} - {half}) / {scale}')}"
+    bottom = f"{d.truncate_int(f'({mid} + {half}) / {scale}')}"
+    sql, where = _signal_facts(
+        index, sel, "excessive_scroll",
+        f"{d.int_list_agg(f'CASE WHEN {mid} - {half} < {int(grid.height)} AND {mid} + {half} >= 0 THEN {top} END')}"
+        f" AS tops, {d.int_list_agg(f'CASE WHEN {mid} - {half} < {int(grid.height)} AND {mid} + {half} >= 0 THEN {bottom} END')}"
+        " AS bottoms",
+        " AND g.y IS NOT NULL",
+    )  # fmt: skip
+    # Each CASE holds mid and half three times, each with the ratio's two parameters (all `ref`).
+    one = [ref] * 12
+    tops, bottoms = index.read(lambda conn: _run(conn, d, sql, one + one + where))[0]
+    first = np.clip(_parse_cells(tops), 0, last)
+    final = np.clip(_parse_cells(bottoms), 0, last)
+    return first, final
 
 
 def _run(conn: Any, d: Dialect, sql: str, params: list[Any]) -> list[Any]:

@@ -94,6 +94,37 @@ def _facts(
     return sql, [*params, sel.site, *match_params]
 
 
+# Frustration signals with a place (session_signals, migration 0008) drawn as heatmap types.
+SIGNAL_KINDS = ("thrash", "form_error", "excessive_scroll")
+
+
+def _signal_facts(index: Index, sel: Any, kind: str, columns: str, extra: str = "") -> tuple[str, list[Any]]:
+    """SELECT `columns` of the selection's signals of `kind` (session_signals `g`, its page view `p`
+    joined for the window's size): the same site, page, page-view, bot and session filters as
+    _facts (dates on the page view's t0: signals carry no t0 of their own)."""
+    if kind not in SIGNAL_KINDS:
+        raise ValueError(f"not a signal heatmap kind: {kind!r}")
+    where, params, _ = _view_filters(sel, "p")
+    where, params = _bots(sel, "g", where, params)
+    where, params = _segment(index, sel, "g", where, params)
+    match, match_params = page_url_condition(index.dialect, sel.pattern)
+    sql = (
+        f"SELECT {columns} FROM session_signals g"  # noqa: S608 - fixed names
+        " JOIN page_views p ON p.site = g.site AND p.sid = g.sid AND p.pid = g.pid"
+        f" WHERE g.site = ? AND g.kind = ? AND {where}"
+        f" AND g.url IN (SELECT k.url FROM url_keys k WHERE k.site = ? AND {match}){extra}"
+    )
+    return sql, [sel.site, kind, *params, sel.site, *match_params]
+
+
+def signal_rows(index: Index, sel: Any, kind: str) -> list[dict[str, Any]]:
+    """The selection's signals of `kind` as rows (the reference the array reads are tested against)."""
+    sql, params = _signal_facts(
+        index, sel, kind, "g.sid, g.pid, g.t, g.x, g.y, g.target, p.vw, p.vh", " ORDER BY g.sid, g.pid, g.t"
+    )
+    return index.query(sql, params)
+
+
 def selection_urls(conn: Any, index: Index, sel: Any) -> list[str] | None:
     """The URLs (of url_keys) the selection's page pattern matches, read on `conn`, for _facts; None on
     SQLite, whose IN subquery drives its covering index by URL already."""

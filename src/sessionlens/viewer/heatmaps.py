@@ -12,6 +12,7 @@ from starlette.responses import Response
 from sessionlens.heatmap.backdrop import BackdropConfig, BackdropUnavailable
 from sessionlens.heatmap.moments import moment_strip, thumbnail_png
 from sessionlens.heatmap.render import (
+    CLICK_KINDS,
     COMPARE_KEYS,
     KINDS,
     NoData,
@@ -162,7 +163,7 @@ async def elements(request: Request) -> Response:
         kind = request.query_params.get("type", "click")
         if kind not in KINDS:
             raise ParamError(f"type must be one of {', '.join(KINDS)}")
-        kind = kind if kind not in ("scroll", "move") else "click"
+        kind = kind if kind in CLICK_KINDS else "click"
         sel = await run_in_threadpool(resolve_device, state.index, sel, _width(request), _id(request, "pid"))
         rows = await run_in_threadpool(sel.elements, state.index, kind)
     except ParamError as exc:
@@ -189,7 +190,7 @@ async def spot_sessions(request: Request) -> Response:
         kind = request.query_params.get("type", "click")
         if kind not in KINDS:
             raise ParamError(f"type must be one of {', '.join(KINDS)}")
-        kind = kind if kind not in ("scroll", "move") else "click"
+        kind = kind if kind in CLICK_KINDS else "click"
         sel = await run_in_threadpool(resolve_device, state.index, sel, _width(request), _id(request, "pid"))
         clicks = await run_in_threadpool(spot_clicks, state.index, sel, kind, selector)
     except ParamError as exc:

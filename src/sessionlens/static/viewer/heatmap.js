@@ -16,9 +16,14 @@ const sites = h("select", { name: "site" });
 const segments = h("select", { name: "segment" }, h("option", { value: "", text: "all sessions" }));
 const compareSegment = h("select", { name: "compare_segment" }, h("option", { value: "", text: "—" }));
 const option = (v, t) => h("option", { value: v, text: t || v });
+// heatmap/render.KINDS: clicks, then the frustration signals that have a place (docs/signals.md).
+const TYPES = [["click", "click"], ["rage", "rage"], ["dead", "dead"], ["error", "error"], ["move", "move"],
+  ["scroll", "scroll"], ["thrash", "thrashed cursor"], ["form_error", "form errors (invalid field)"],
+  ["excessive_scroll", "excessive scrolling (depth)"]];
+const SIGNAL_TYPES = { thrash: "thrashed-cursor episodes", form_error: "form errors", excessive_scroll: "excessive-scrolling episodes" };
 const fields = [
   ["url", "Page (URL, /path or /product/*)", h("input", { name: "url", required: "" })],
-  ["type", "Type", h("select", { name: "type" }, ...["click", "rage", "dead", "error", "move", "scroll"].map((t) => option(t)))],
+  ["type", "Type", h("select", { name: "type" }, ...TYPES.map(([v, t]) => option(v, t)))],
   ["device", "Device class", h("select", { name: "device" }, option("", "auto (backdrop's)"), option("desktop"), option("tablet"), option("mobile"), option("any", "any (scaled)"))],
   ["width", "Width", h("input", { name: "width", type: "number", min: "200", max: "4000", placeholder: "1440" })],
   ["radius", "Radius px", h("input", { name: "radius", type: "number", min: "1", max: "200", placeholder: "30" })],
@@ -159,7 +164,8 @@ async function mapPanel(side) {
   }
   panel.append(legendBox(summary, side));
   if (!summary.counted && summary.type !== "scroll") {
-    panel.append(h("p", { class: "heatmap-none", role: "status", text: `No ${summary.type === "click" ? "" : summary.type + " "}clicks for this selection (${summary.page_views} page views): the page is shown without heat.` }));
+    const none = SIGNAL_TYPES[summary.type] || `${summary.type === "click" ? "" : summary.type + " "}clicks`;
+    panel.append(h("p", { class: "heatmap-none", role: "status", text: `No ${none} for this selection (${summary.page_views} page views): the page is shown without heat.` }));
   }
   try {
     image.src = await blobURL("/api/heatmaps/image?" + q.toString());
@@ -201,14 +207,15 @@ function legendBox(summary, side) {
     if (L.type === "diverging") label = (t.difference_pp > 0 ? "+" : t.difference_pp < 0 ? "−" : "") + Math.abs(t.difference_pp).toFixed(1) + " pp";
     else if (L.type === "scroll") label = `${t.percent_of_page_views}% · ${t.page_views} views`;
     else {
-      const n = t.clicks ?? t.positions ?? 0;
+      const n = t.clicks ?? t.positions ?? t.episodes ?? 0;
       label = `${n < 10 ? Number(n.toFixed(1)) : Math.round(n)}` + (t.percent_of_page_views != null ? ` · ${Number(t.percent_of_page_views.toFixed(1))}%` : "");
     }
     const align = t.position === 0 ? "left:0" : t.position === 1 ? "right:0" : `left:${t.position * 100}%;transform:translateX(-50%)`;
     scale.append(h("span", { class: "legend-tick", "data-position": String(t.position), style: `position:absolute;top:2px;${align};white-space:nowrap`, text: label }));
   }
   const what = L.type === "diverging" ? "red: more in A · white: no difference · blue: more in B"
-    : L.type === "scroll" ? "% of page views that reached this depth" : "clicks on one spot · % of page views";
+    : L.type === "scroll" ? "% of page views that reached this depth"
+    : L.unit && !L.unit.startsWith("clicks") ? `${L.unit} · % of page views` : "clicks on one spot · % of page views";
   const heading = side === "a" || side === "b" ? `${side.toUpperCase()}: ` : "";
   return h("figcaption", { class: "heatmap-legend", "data-type": L.type || "", style: "max-width:520px;margin-top:8px" },
     h("div", { style: "font-weight:600", text: heading + (L.title || "") }), bar, scale, h("div", { class: "muted", text: what }));
