@@ -15,12 +15,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
 import pytest
 
 from sessionlens.auth.users import Accounts
 from sessionlens.cli import build_parser
 from sessionlens.contracts import make_event, make_node
-from sessionlens.heatmap.render import KINDS
+from sessionlens.heatmap import raster
+from sessionlens.heatmap.render import KINDS, Selection
+from sessionlens.index import fact_arrays
+from sessionlens.index.fact_arrays import Grid
+from sessionlens.index.heatmaps import signal_rows
 from tests.helpers import new_id
 from tests.live import LiveCollector, wait_until
 from tests.viewer_live import add_viewer_user, post_batch
@@ -208,3 +213,26 @@ def test_the_cli_offers_every_type() -> None:
     heatmap = parser._subparsers._group_actions[0].choices["heatmap"]  # noqa: SLF001 - argparse has no API
     [action] = [a for a in heatmap._actions if a.dest == "type"]  # noqa: SLF001
     assert list(action.choices) == list(KINDS)
+
+
+def test_sql_placement_equals_placing_the_rows(rig: dict) -> None:
+    """The index places and bins signals in SQL; the same rows placed in Python give the same cells
+    (thrash: page position scaled by the page view's width; excessive scrolling: its window's rows)."""
+    index = rig["collector"].index
+    grid = Grid(VW + 20, 3000, raster.SCALE, 700.0)  # a backdrop narrower than the visitors' window
+    for bots in ("exclude", "include"):
+        sel = Selection.from_query({"site": rig["site"].key, "url": "/signup", "device": "any", "bots": bots})
+        rows = signal_rows(index, sel, "thrash")
+        xs = np.asarray([r["x"] * grid.reference / (r["vw"] or grid.reference) for r in rows])
+        ys = np.asarray([r["y"] * grid.reference / (r["vw"] or grid.reference) for r in rows])
+        placed = fact_arrays.placed_thrashes(index, sel, grid)
+        assert placed.counted == len(rows) == (1 if bots == "exclude" else 2)
+        assert sorted(placed.cells.tolist()) == sorted(raster.cells(xs, ys, grid.width, grid.height).tolist())
+        [scroll] = signal_rows(index, sel, "excessive_scroll")
+        ratio = grid.reference / scroll["vw"]
+        mid, half = scroll["y"] * ratio, scroll["vh"] * ratio / 2
+        first, last = fact_arrays.scroll_bands(index, sel, grid)
+        assert (first.tolist(), last.tolist()) == (
+            [int((mid - half) / grid.scale)],
+            [int((mid + half) / grid.scale)],
+        )
