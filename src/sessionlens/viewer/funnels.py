@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,15 +18,12 @@ from starlette.responses import Response
 from sessionlens.funnels import DefinitionError, funnel_results, funnel_sessions, parse_funnel
 from sessionlens.funnels.definition import Funnel
 from sessionlens.responses import JSON, error
-from sessionlens.saved_docs import DocConflict, DocError, DocNotFound, SavedDoc, SavedDocs
+from sessionlens.saved_docs import DocConflict, DocError, DocNotFound, SavedDoc
 from sessionlens.viewer import pages
+from sessionlens.viewer.saved_doc_requests import body_version, json_object, refusal, saved_docs
 
 KIND = "funnel"
 MAX_BODY = 32 * 1024
-
-
-def _docs(request: Request) -> SavedDocs:
-    return SavedDocs(request.app.state.store, request.app.state.index)
 
 
 def funnel_json(doc: SavedDoc) -> dict[str, Any]:
@@ -44,29 +40,14 @@ def funnel_json(doc: SavedDoc) -> dict[str, Any]:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise DefinitionError(f"request body is larger than {MAX_BODY} bytes")
-    try:
-        body = orjson.loads(raw or b"null")
-    except orjson.JSONDecodeError as exc:
-        raise DefinitionError(f"body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise DefinitionError('body must be a JSON object like {"site": "...", "steps": [...]}')
-    return body
+    return await json_object(
+        request, MAX_BODY, DefinitionError, 'a JSON object like {"site": "...", "steps": [...]}'
+    )
 
 
 async def _known_site(request: Request, site: str) -> None:
     if await run_in_threadpool(request.app.state.sites.get, site) is None:
         raise DefinitionError(f"site {site[:64]!r} does not exist")
-
-
-def _refusal(exc: Exception) -> Response:
-    if isinstance(exc, DocNotFound):
-        return error(404, str(exc))
-    if isinstance(exc, DocConflict):
-        return error(409, str(exc))
-    return error(400, str(exc))
 
 
 def _saved(doc: SavedDoc) -> Funnel:
@@ -93,7 +74,7 @@ async def query(request: Request) -> Response:
 
 async def list_funnels(request: Request) -> Response:
     site = request.query_params.get("site") or None
-    docs = await run_in_threadpool(_docs(request).list, KIND, site)
+    docs = await run_in_threadpool(saved_docs(request).list, KIND, site)
     return JSON({"funnels": [funnel_json(d) for d in sorted(docs, key=lambda d: d.name.lower())]})
 
 
@@ -102,20 +83,20 @@ async def create_funnel(request: Request) -> Response:
         funnel = parse_funnel(await _body(request), require_name=True)
         await _known_site(request, funnel.site)
         doc = await run_in_threadpool(
-            lambda: _docs(request).create(
+            lambda: saved_docs(request).create(
                 KIND, funnel.site, request.scope["user"], name=funnel.name, body=_stored_body(funnel)
             )
         )
     except (DefinitionError, DocError, DocConflict) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     return JSON(funnel_json(doc), status_code=201)
 
 
 async def get_funnel(request: Request) -> Response:
     try:
-        doc = await run_in_threadpool(_docs(request).get, KIND, None, request.path_params["id"])
+        doc = await run_in_threadpool(saved_docs(request).get, KIND, None, request.path_params["id"])
     except DocNotFound as exc:
-        return _refusal(exc)
+        return refusal(exc)
     return JSON(funnel_json(doc))
 
 
@@ -124,10 +105,8 @@ async def update_funnel(request: Request) -> Response:
     doc_id = request.path_params["id"]
     try:
         body = await _body(request)
-        version = body.pop("version", None)
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise DefinitionError("version must be a whole number")
-        docs = _docs(request)
+        version = body_version(body.pop("version"), DefinitionError)
+        docs = saved_docs(request)
         current = await run_in_threadpool(docs.get, KIND, None, doc_id)
         if body.get("site") not in (None, current.site):
             raise DefinitionError("site: a saved funnel stays on its site (save a new funnel for another)")
@@ -144,15 +123,15 @@ async def update_funnel(request: Request) -> Response:
             )
         )
     except (DefinitionError, DocError, DocNotFound, DocConflict) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     return JSON(funnel_json(doc))
 
 
 async def delete_funnel(request: Request) -> Response:
     try:
-        await run_in_threadpool(_docs(request).delete, KIND, None, request.path_params["id"])
+        await run_in_threadpool(saved_docs(request).delete, KIND, None, request.path_params["id"])
     except (DocNotFound, DocConflict) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     return Response(status_code=204)
 
 
@@ -171,10 +150,10 @@ async def funnels(request: Request) -> Response:
 async def results(request: Request) -> Response:
     """A saved funnel's results, computed now over what is indexed."""
     try:
-        doc = await run_in_threadpool(_docs(request).get, KIND, None, request.path_params["id"])
+        doc = await run_in_threadpool(saved_docs(request).get, KIND, None, request.path_params["id"])
         found = _saved(doc)
     except (DocNotFound, DefinitionError) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     answer = await run_in_threadpool(funnel_results, request.app.state.index, found)
     answer["id"] = doc.id
     return JSON(answer)
@@ -205,13 +184,13 @@ async def sessions(request: Request) -> Response:
             _int(q.get("limit"), "limit", 50),
             _int(q.get("offset"), "offset", 0),
         )
-        doc = await run_in_threadpool(_docs(request).get, KIND, None, request.path_params["id"])
+        doc = await run_in_threadpool(saved_docs(request).get, KIND, None, request.path_params["id"])
         found = _saved(doc)
         answer = await run_in_threadpool(
             funnel_sessions, request.app.state.index, found, step, q["outcome"], limit, offset
         )
     except (DocNotFound, DefinitionError) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     return JSON(answer)
 
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sessionlens.index import saved_docs as doc_rows
 from sessionlens.responses import JSON, error
-from sessionlens.saved_docs import DocConflict, DocError, DocNotFound, SavedDoc, SavedDocs
+from sessionlens.saved_docs import DocConflict, DocError, DocNotFound, SavedDoc
 from sessionlens.viewer import pages
+from sessionlens.viewer.saved_doc_requests import body_version, json_object, refusal, saved_docs
 
 MAX_NOTE = 2_000  # characters of a note's text
 MAX_COLLECTION_NAME = 200
@@ -34,20 +34,8 @@ class BadRequest(ValueError):
     """400 with this message."""
 
 
-def _docs(request: Request) -> SavedDocs:
-    return SavedDocs(request.app.state.store, request.app.state.index)
-
-
 async def _body(request: Request, allowed: tuple[str, ...]) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_REQUEST_BYTES:
-        raise BadRequest(f"request body is larger than {MAX_REQUEST_BYTES} bytes")
-    try:
-        value = orjson.loads(raw or b"null")
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise BadRequest("body must be a JSON object")
+    value = await json_object(request, MAX_REQUEST_BYTES, BadRequest)
     unknown = sorted(set(value) - set(allowed))
     if unknown:
         raise BadRequest(f"unknown field {unknown[0]!r} (send {', '.join(allowed)})")
@@ -68,11 +56,7 @@ def _text(value: Any, name: str, limit: int) -> str:
 
 
 def _version(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise BadRequest("version must be a whole number >= 1 (the version you edited)")
-    return value
+    return body_version(value, BadRequest)
 
 
 def _query_version(request: Request) -> int | None:
@@ -89,14 +73,6 @@ def _site_param(request: Request) -> str | None:
     if site is not None and request.app.state.sites.get(site) is None:
         raise BadRequest(f"unknown site {site!r}")
     return site
-
-
-def _failure(exc: Exception) -> Response:
-    if isinstance(exc, DocNotFound):
-        return error(404, str(exc))
-    if isinstance(exc, DocConflict):
-        return JSON({"error": str(exc), "version": exc.current}, status_code=409)
-    return error(400, str(exc))
 
 
 _EXPECTED = (BadRequest, DocError, DocNotFound, DocConflict)
@@ -132,7 +108,7 @@ async def session_notes(request: Request) -> Response:
     sid = request.path_params["sid"]
     try:
         site = await run_in_threadpool(_session_site, request, sid)
-        docs = _docs(request)
+        docs = saved_docs(request)
         if request.method == "GET":
             found = await run_in_threadpool(lambda: docs.list("note", site, sid=sid, limit=MAX_NOTES_LISTED))
             notes = sorted((note_json(d) for d in found), key=lambda n: (n["t"] or 0, n["created"]))
@@ -151,13 +127,13 @@ async def session_notes(request: Request) -> Response:
         )
         return JSON(note_json(doc), status_code=201)
     except _EXPECTED as exc:
-        return _failure(exc)
+        return refusal(exc)
 
 
 async def note(request: Request) -> Response:
     """PATCH {text, version?}: change a note's text. DELETE [?version=]: remove it."""
     note_id = request.path_params["id"]
-    docs = _docs(request)
+    docs = saved_docs(request)
     try:
         site = _site_param(request)
         doc = await run_in_threadpool(docs.get, "note", site, note_id)
@@ -177,7 +153,7 @@ async def note(request: Request) -> Response:
         )
         return JSON(note_json(new))
     except _EXPECTED as exc:
-        return _failure(exc)
+        return refusal(exc)
 
 
 async def search_notes(request: Request) -> Response:
@@ -188,11 +164,11 @@ async def search_notes(request: Request) -> Response:
         raw_limit = request.query_params.get("limit", "100")
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
             raise BadRequest("limit must be a whole number 1 .. 500")
-        docs = _docs(request)
+        docs = saved_docs(request)
         found = await run_in_threadpool(docs.search, "note", q, site, int(raw_limit))
         return JSON({"notes": [note_json(d) for d in found]})
     except _EXPECTED as exc:
-        return _failure(exc)
+        return refusal(exc)
 
 
 # -- collections ------------------------------------------------------------------------------
@@ -210,7 +186,7 @@ def collection_json(doc: SavedDoc, with_sessions: bool = False) -> dict[str, Any
 
 async def collections(request: Request) -> Response:
     """GET [?site=]: every collection. POST {name, site}: a new, empty collection."""
-    docs = _docs(request)
+    docs = saved_docs(request)
     try:
         if request.method == "GET":
             site = _site_param(request)
@@ -225,13 +201,13 @@ async def collections(request: Request) -> Response:
         doc = await run_in_threadpool(lambda: docs.create("collection", site, user, name=name))
         return JSON(collection_json(doc, True), status_code=201)
     except _EXPECTED as exc:
-        return _failure(exc)
+        return refusal(exc)
 
 
 async def collection(request: Request) -> Response:
     """GET: a collection with its session ids. PATCH {name, version?}: rename. DELETE [?version=]."""
     cid = request.path_params["id"]
-    docs = _docs(request)
+    docs = saved_docs(request)
     try:
         doc = await run_in_threadpool(docs.get, "collection", None, cid)
         if request.method == "GET":
@@ -250,13 +226,13 @@ async def collection(request: Request) -> Response:
         )
         return JSON(collection_json(new, True))
     except _EXPECTED as exc:
-        return _failure(exc)
+        return refusal(exc)
 
 
 async def collection_member(request: Request) -> Response:
     """PUT: add the session to the collection (again: no change). DELETE: take it out."""
     cid, sid = request.path_params["id"], request.path_params["sid"]
-    docs = _docs(request)
+    docs = saved_docs(request)
     try:
         doc = await run_in_threadpool(docs.get, "collection", None, cid)
         adding = request.method == "PUT"
@@ -272,20 +248,20 @@ async def collection_member(request: Request) -> Response:
         new = await run_in_threadpool(lambda: docs.modify("collection", doc.site, cid, change))
         return JSON(collection_json(new, True))
     except _EXPECTED as exc:
-        return _failure(exc)
+        return refusal(exc)
 
 
 async def collection_sessions(request: Request) -> Response:
     """GET: the collection's sessions as session rows (those still recorded), newest first."""
     cid = request.path_params["id"]
     try:
-        doc = await run_in_threadpool(_docs(request).get, "collection", None, cid)
+        doc = await run_in_threadpool(saved_docs(request).get, "collection", None, cid)
         rows = await run_in_threadpool(
             doc_rows.listed_sessions, request.app.state.index, doc.site, "collection", cid
         )
         return JSON({"collection": collection_json(doc), "sessions": rows})
     except _EXPECTED as exc:
-        return _failure(exc)
+        return refusal(exc)
 
 
 async def session_collections(request: Request) -> Response:
@@ -293,10 +269,10 @@ async def session_collections(request: Request) -> Response:
     sid = request.path_params["sid"]
     try:
         site = await run_in_threadpool(_session_site, request, sid)
-        found = await run_in_threadpool(_docs(request).listing, "collection", site, sid)
+        found = await run_in_threadpool(saved_docs(request).listing, "collection", site, sid)
         return JSON({"collections": [collection_json(d) for d in found]})
     except _EXPECTED as exc:
-        return _failure(exc)
+        return refusal(exc)
 
 
 async def collections_page(request: Request) -> Response:

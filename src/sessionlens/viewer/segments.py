@@ -13,24 +13,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sessionlens.responses import JSON, ParamError, error
-from sessionlens.saved_docs import DocConflict, DocError, DocNotFound, SavedDoc, SavedDocs
+from sessionlens.responses import JSON, ParamError
+from sessionlens.saved_docs import DocConflict, DocError, DocNotFound, SavedDoc
 from sessionlens.session_search import SessionFilter
+from sessionlens.viewer.saved_doc_requests import body_version, json_object, refusal, saved_docs
 
 KIND = "segment"
 MAX_BODY = 16 * 1024
 MAX_NAME = 200
 # Paging and order are not part of what a segment selects.
 NOT_SAVED = ("cursor", "before", "limit")
-
-
-def _docs(request: Request) -> SavedDocs:
-    return SavedDocs(request.app.state.store, request.app.state.index)
 
 
 def segment_json(doc: SavedDoc) -> dict[str, Any]:
@@ -77,29 +73,13 @@ def _filters(query: Any, site: str) -> list[list[str]]:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise SegmentError(f"request body is larger than {MAX_BODY} bytes")
-    try:
-        body = orjson.loads(raw or b"null")
-    except orjson.JSONDecodeError as exc:
-        raise SegmentError(f"body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise SegmentError('body must be a JSON object like {"name": "...", "site": "...", "query": "..."}')
-    return body
-
-
-def _refusal(exc: Exception) -> Response:
-    if isinstance(exc, DocNotFound):
-        return error(404, str(exc))
-    if isinstance(exc, DocConflict):
-        return error(409, str(exc))
-    return error(400, str(exc))
+    shape = 'a JSON object like {"name": "...", "site": "...", "query": "..."}'
+    return await json_object(request, MAX_BODY, SegmentError, shape)
 
 
 async def list_segments(request: Request) -> Response:
     site = request.query_params.get("site") or None
-    docs = await run_in_threadpool(_docs(request).list, KIND, site)
+    docs = await run_in_threadpool(saved_docs(request).list, KIND, site)
     return JSON({"segments": [segment_json(d) for d in sorted(docs, key=lambda d: d.name.lower())]})
 
 
@@ -116,20 +96,20 @@ async def create_segment(request: Request) -> Response:
             raise SegmentError(f"site {site!r} does not exist")
         name, filters = _name(body.get("name")), _filters(body.get("query", ""), site)
         doc = await run_in_threadpool(
-            lambda: _docs(request).create(
+            lambda: saved_docs(request).create(
                 KIND, site, request.scope["user"], name=name, body={"filters": filters}
             )
         )
     except (SegmentError, DocError, DocConflict) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     return JSON(segment_json(doc), status_code=201)
 
 
 async def get_segment(request: Request) -> Response:
     try:
-        doc = await run_in_threadpool(_docs(request).get, KIND, None, request.path_params["id"])
+        doc = await run_in_threadpool(saved_docs(request).get, KIND, None, request.path_params["id"])
     except DocNotFound as exc:
-        return _refusal(exc)
+        return refusal(exc)
     return JSON(segment_json(doc))
 
 
@@ -141,10 +121,8 @@ async def update_segment(request: Request) -> Response:
         unknown = sorted(set(body) - {"name", "query", "version"})
         if unknown:
             raise SegmentError(f"unknown field {unknown[0]!r}; send name and/or query (and version)")
-        version = body.get("version")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise SegmentError("version must be a whole number")
-        docs = _docs(request)
+        version = body_version(body.get("version"), SegmentError)
+        docs = saved_docs(request)
         current = await run_in_threadpool(docs.get, KIND, None, doc_id)
         changes: dict[str, Any] = {}
         if "name" in body:
@@ -157,13 +135,13 @@ async def update_segment(request: Request) -> Response:
             lambda: docs.update(KIND, current.site, doc_id, expected_version=version, **changes)
         )
     except (SegmentError, DocError, DocNotFound, DocConflict) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     return JSON(segment_json(doc))
 
 
 async def delete_segment(request: Request) -> Response:
     try:
-        await run_in_threadpool(_docs(request).delete, KIND, None, request.path_params["id"])
+        await run_in_threadpool(saved_docs(request).delete, KIND, None, request.path_params["id"])
     except (DocNotFound, DocConflict) as exc:
-        return _refusal(exc)
+        return refusal(exc)
     return Response(status_code=204)
