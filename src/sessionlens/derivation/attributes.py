@@ -24,21 +24,10 @@ MAX_PROPS = 50  # properties kept per custom event
 MAX_ATTRS = 200  # traits + props + experiments kept per page view
 
 
-def _position(kind: str, name: str, default: int) -> int:
-    """A field's position, or the agreed one (issue12-interfaces.md) while the schema lacks the kind."""
-    try:
-        return field(kind, name)
-    except KeyError:
-        return default
-
-
 _CUSTOM_NAME, _CUSTOM_PROPS = field("custom", "name"), field("custom", "props")
 _IDENTIFY_TRAITS = field("identify", "traits")
-_SET_PROPS = _position("set", "props", 2)
-_EXPERIMENT_NAME, _EXPERIMENT_VARIANT = (
-    _position("experiment", "name", 2),
-    _position("experiment", "variant", 3),
-)
+_SET_PROPS = field("set", "props")
+_EXPERIMENT_NAME, _EXPERIMENT_VARIANT = field("experiment", "name"), field("experiment", "variant")
 
 
 def as_text(value: Any) -> str:

@@ -62,19 +62,13 @@ _DRAW_TAGS = frozenset({"canvas", "svg", "path", "g", "rect", "circle", "line", 
 _MAX_SAMPLES = 200_000  # scroll or move samples kept per page view
 
 
-def _position(kind: str, name: str, default: int) -> int:
-    """A field's position, or the agreed one (issue12-interfaces.md) while the schema lacks the kind."""
-    try:
-        return field(kind, name)
-    except KeyError:
-        return default
-
-
-_MOVE_TARGET = _position("move", "target", 4)
+_MOVE_X, _MOVE_Y, _MOVE_TARGET = field("move", "x"), field("move", "y"), field("move", "target")
+_META_URL, _META_VW, _RESIZE_VW = field("meta", "url"), field("meta", "vw"), field("resize", "vw")
+_INVALID_TARGET = field("invalid", "target")
 _SCROLL_TARGET, _SCROLL_Y = field("scroll", "target"), field("scroll", "y")
 _NAV_URL, _NAV_HOW = field("nav", "url"), field("nav", "how")
-_SUBMIT_FORM, _SUBMIT_INVALID = _position("submit", "form", 3), _position("submit", "invalid", 4)
-_INVALID_FIELD = _position("invalid", "field", 3)
+_SUBMIT_FORM, _SUBMIT_INVALID = field("submit", "form"), field("submit", "invalid")
+_INVALID_FIELD = field("invalid", "field")
 
 
 _SIMPLE_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
@@ -260,18 +254,18 @@ class PageViewFacts:
                 sx, sy = state.scroll.get(None, [0, 0])
                 if not moves or t - moves[-1].t >= MOVE_SAMPLE_MS:
                     moves.append(
-                        MoveFact(t, state.url, event[2] + sx, event[3] + sy, vw or state.viewport[0])
+                        MoveFact(t, state.url, event[_MOVE_X] + sx, event[_MOVE_Y] + sy, vw or state.viewport[0])
                     )
                 if len(self.pointer) < _MAX_SAMPLES:
                     target = event[_MOVE_TARGET] if len(event) > _MOVE_TARGET else None
                     drawing = _drawing(state.nodes.get(target) if target is not None else None)
-                    self.pointer.append(MoveSample(t, event[2] + sx, event[3] + sy, state.url, drawing))
+                    self.pointer.append(MoveSample(t, event[_MOVE_X] + sx, event[_MOVE_Y] + sy, state.url, drawing))
             elif kind == "error":
                 self.errors.append((position, t))
             elif kind in _CHANGE_KINDS:
                 self.changes.append((position, t))
             if kind in ("meta", "resize"):
-                self.vw = event[5] if kind == "meta" else event[2]
+                self.vw = event[_META_VW] if kind == "meta" else event[_RESIZE_VW]
             self._frustration_samples(kind, t, event)
             state.apply(event)
         return self
@@ -285,7 +279,7 @@ class PageViewFacts:
             vh = float(state.viewport[1] or 0)
             self.scrolls.append(ScrollSample(t, float(event[_SCROLL_Y]), vh, state.url))
         elif kind == "meta":
-            self.routes.append((t, str(event[2])))
+            self.routes.append((t, str(event[_META_URL])))
         elif kind == "nav" and len(self.routes) < _MAX_SAMPLES:
             url = str(event[_NAV_URL])
             if event[_NAV_HOW] == "replace" and self.routes:
@@ -303,7 +297,7 @@ class PageViewFacts:
             paths = tuple(element_path(state, f[0]) for f in fields)
             self.submits.append(Submit(t, str(form or "")[:256], names, state.url, paths))
         elif kind == "invalid" and len(self.invalids) < _MAX_SAMPLES and len(event) > _INVALID_FIELD:
-            self.invalids.append((t, str(event[_INVALID_FIELD])[:100], element_path(state, event[2])))
+            self.invalids.append((t, str(event[_INVALID_FIELD])[:100], element_path(state, event[_INVALID_TARGET])))
 
     def frustration(self, th: Thresholds = Thresholds()) -> list[Signal]:
         """Quick backs inside the page view, excessive scrolling, thrashed cursor and form errors."""
