@@ -95,6 +95,7 @@ def page_one_events() -> list[list[Any]]:
         make_event("focus", t=1_200, target=9),
         make_event("input", t=1_300, target=9, value=EMAIL_VALUE[:5], checked=None),
         make_event("input", t=1_400, target=9, value=EMAIL_VALUE, checked=None),
+        make_event("submit", t=1_500, target=10, form="quote", invalid=[[9, "Email"]]),
         click(2_000, 12, "button.retry", "Retry", 300, 300),
         click(2_200, 12, "button.retry", "Retry", 301, 300),
         click(2_400, 12, "button.retry", "Retry", 300, 301),

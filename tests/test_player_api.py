@@ -115,6 +115,10 @@ def test_inspect_gives_console_with_stack_network_and_typing_never_the_value(pla
     assert errors[1]["message"] == rec.HOSTILE  # as text: the player shows it with textContent
     # Typing in one field is one entry, named by its <label>.
     assert [(i["t"], i["label"]) for i in body["inputs"]] == [(1_300, "Typed in 'Email'")]
+    # A submit attempt is one entry naming the form and the field that blocked it.
+    assert body["submits"] == [
+        {"t": 1_500, "label": "Submit of form 'quote' blocked: 1 invalid field ('Email')"}
+    ]
     if rec.has_kind("console"):
         assert ("warn", "Slow response from /api/pay") in [
             (c["level"], c["message"]) for c in body["console"]

@@ -7,7 +7,9 @@ once (the player asks page view by page view, after its first frame):
 - network: fetch, XHR and resource timing entries (method, URL with query
   values scrubbed at capture, status, duration, size, failed);
 - inputs: one entry per typing burst in a field, named by what the visitor
-  saw on it (viewer/field_labels.py), never by its value.
+  saw on it (viewer/field_labels.py), never by its value;
+- submits: one entry per submit attempt, naming the form and the fields that
+  were invalid at that moment (the recorder names them, never by value).
 All strings are recorded by the visitor's browser: they are cut to size
 here and shown by the player as text only. Event positions come from the
 schema by name; a kind the schema does not define yet is simply absent.
@@ -53,11 +55,11 @@ def _number(value: Any) -> float | None:
 
 def inspect_events(events: Iterable[list[Any]]) -> dict[str, list[dict[str, Any]]]:
     """console, network and inputs of one page view's events (t relative to the page view)."""
-    error, console, request, user_input, focus = (
-        _getter(k) for k in ("error", "console", "request", "input", "focus")
+    error, console, request, user_input, focus, submit = (
+        _getter(k) for k in ("error", "console", "request", "input", "focus", "submit")
     )
     names = FieldNames()
-    out: dict[str, list[dict[str, Any]]] = {"console": [], "network": [], "inputs": []}
+    out: dict[str, list[dict[str, Any]]] = {"console": [], "network": [], "inputs": [], "submits": []}
     last_input: dict[str, Any] | None = None
     for event in events:
         if not isinstance(event, list) or len(event) < 2 or not isinstance(event[0], str):
@@ -114,6 +116,10 @@ def inspect_events(events: Iterable[list[Any]]) -> dict[str, list[dict[str, Any]
                 continue
             last_input = {"t": t, "until": t, "target": target, "label": _input_label(names, target)}
             out["inputs"].append(last_input)
+        elif kind == "submit" and submit and len(out["submits"]) < MAX_ENTRIES:
+            out["submits"].append(
+                {"t": t, "label": _submit_label(submit(event, "form"), submit(event, "invalid"))}
+            )
         elif kind in ("click", "focus") and last_input is not None:
             # Typing in a field again after doing something else is a new entry.
             if kind == "click" or (focus and focus(event, "target") != last_input["target"]):
@@ -129,3 +135,22 @@ def _input_label(names: FieldNames, target: Any) -> str:
     if kind in ("checkbox", "radio"):
         return f"Toggled {said}"
     return f"Typed in {said}"
+
+
+def _submit_label(form: Any, invalid: Any) -> str:
+    # The form's id, name or aria-label reads as itself; a selector path (no name) says nothing more.
+    name = _text(form, 256)
+    said = f"form {quote(name)}" if name.strip() and ">" not in name else "a form"
+    fields = (
+        [quote(_text(f[1], 100)) for f in invalid if isinstance(f, list) and len(f) > 1]
+        if isinstance(invalid, list)
+        else []
+    )
+    fields = [f for f in fields if f]
+    if not fields and not (isinstance(invalid, list) and invalid):
+        return f"Submitted {said}"
+    named = ", ".join(fields[:3]) + (f" and {len(fields) - 3} more" if len(fields) > 3 else "")
+    count = len(invalid)
+    return f"Submit of {said} blocked: {count} invalid field{'s' if count != 1 else ''}" + (
+        f" ({named})" if named else ""
+    )

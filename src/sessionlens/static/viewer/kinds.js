@@ -14,6 +14,7 @@ export const KINDS = {
   "form-error": { name: "Form errors", colour: "#e74c3c", lane: 1 },
   click: { name: "Clicks", colour: "#f39c12", lane: 2 },
   input: { name: "Typing", colour: "#16a085", lane: 2 },
+  submit: { name: "Form submits", colour: "#117a65", lane: 2 },
   custom: { name: "Custom events", colour: "#8e44ad", lane: 3 },
   nav: { name: "Navigations", colour: "#2874a6", lane: 3 },
   note: { name: "Notes", colour: "#2e86de", lane: 3 },

@@ -70,7 +70,7 @@ showPane("events");
 
 // -- state -------------------------------------------------------------------
 const S = {
-  pages: [], markers: [], entries: [], console: [], network: [], inputs: [], extra: [],
+  pages: [], markers: [], entries: [], console: [], network: [], inputs: [], submits: [], extra: [],
   summary: null, total: 0, T: 0, playing: false, speed: 1, vw: 0, vh: 0, load: 0,
 };
 let cur = null; // { pv, t, queue, loadedUntil, ended, fetching }
@@ -324,6 +324,7 @@ const paneHooks = { fmt, seek: (T) => seek(T) };
 function allEntries() {
   const out = S.entries.slice();
   for (const i of S.inputs) out.push({ pid: i.pid, t: i.T, kind: "input", label: i.label });
+  for (const f of S.submits) out.push({ pid: f.pid, t: f.T, kind: "submit", label: f.label });
   for (const c of S.console) {
     if (c.level === "error" && !c.uncaught) out.push({ pid: c.pid, t: c.T, kind: "console", label: `console.error: ${c.message}` });
   }
@@ -361,6 +362,7 @@ async function inspectPages() {
     S.console.push(...body.console.map(at));
     S.network.push(...body.network.map(at));
     S.inputs.push(...body.inputs.map(at));
+    S.submits.push(...(body.submits || []).map(at));
   }
   S.console.sort((a, b) => a.T - b.T);
   S.network.sort((a, b) => a.T - b.T);
