@@ -102,11 +102,16 @@ def test_one_entry_per_interaction_grouped_filterable_with_a_legend(rig: dict) -
         "e => getComputedStyle(e).backgroundColor"
     )
     assert swatch == mark
+    assert page.locator(".timeline .mark[data-kind=click]").count() >= 1
     page.locator(".legend input[data-kind=click]").uncheck()
     assert page.locator(".events-pane li.entry[data-kind=click]").count() == 0
+    # The legend filters the timeline too.
+    assert page.locator(".timeline .mark[data-kind=click]").count() == 0
+    assert page.locator(".timeline .mark[data-kind=error]").count() >= 1
     assert page.locator(".events-pane li.entry[data-kind=rage]").count() == 1
     page.locator(".legend input[data-kind=click]").check()
     assert page.locator(".events-pane li.entry[data-kind=click]").count() >= 1
+    assert page.locator(".timeline .mark[data-kind=click]").count() >= 1
     # A list entry seeks to its moment and ?t= follows.
     page.locator(".events-pane li.entry", has_text="Get my quote").click()
     shown_at(page, 1_000)

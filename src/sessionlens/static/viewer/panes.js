@@ -67,10 +67,11 @@ export function renderSummary(box, s, fmtUrl) {
 
 // -- event list ---------------------------------------------------------------
 export class EventList {
-  constructor(box, { fmt, seek }) {
+  constructor(box, { fmt, seek, onFilter }) {
     this.box = box;
     this.fmt = fmt;
     this.seek = seek;
+    this.onFilter = onFilter || (() => {}); // the timeline hides what the list hides
     this.hidden = new Set();
     this.legend = h("div", { class: "legend", role: "group", "aria-label": "kinds shown" });
     this.list = h("ol", { class: "events" });
@@ -94,11 +95,16 @@ export class EventList {
       box.addEventListener("change", () => {
         if (box.checked) this.hidden.delete(kind); else this.hidden.add(kind);
         this.render();
+        this.onFilter();
       });
       const swatch = h("span", { class: "swatch" });
       swatch.style.background = info.colour;
       this.legend.append(h("label", { class: "kind-filter", "data-kind": kind }, box, swatch, info.name));
     }
+  }
+
+  shown(entries) {
+    return entries.filter((e) => e.kind === "pageview" || !this.hidden.has(e.kind));
   }
 
   render() {

@@ -315,7 +315,7 @@ function buildPages() {
   }
 }
 
-const events = new EventList(eventsBox, { fmt, seek: (T) => seek(T) });
+const events = new EventList(eventsBox, { fmt, seek: (T) => seek(T), onFilter: () => layoutTimeline() });
 const paneHooks = { fmt, seek: (T) => seek(T) };
 
 // Every entry the list and the timeline show: the server's (one per
@@ -337,10 +337,14 @@ function allEntries() {
 }
 
 function buildMarkers() {
-  const entries = allEntries();
-  events.set(entries);
+  events.set(allEntries());
   events.mark(S.T);
-  marksEl.replaceChildren(...layoutMarks(entries, S.total, marksEl.clientWidth, fmt, (e) => seek(e.t)));
+  layoutTimeline();
+}
+
+// The timeline shows the kinds the list shows (the legend filters both).
+function layoutTimeline() {
+  marksEl.replaceChildren(...layoutMarks(events.shown(events.entries), S.total, marksEl.clientWidth, fmt, (e) => seek(e.t)));
 }
 
 function buildPanes() {
