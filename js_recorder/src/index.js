@@ -18,7 +18,7 @@ import { watchSheets } from "./layout/styles.js";
   let recording = null;
   let consent = false;
   let stopped = false;
-  const early = []; // track(), identify(), set() and experiment() calls made before recording started
+  const early = []; // track(), identify(), set(), experiment() and survey() calls made before recording started
 
   function privacyAllows() {
     if (config.consentRequired && !consent) return false;
@@ -38,16 +38,16 @@ import { watchSheets } from "./layout/styles.js";
       const session = resumeSession(config.sampleRate);
       if (!session.sampled) return;
       recording = startRecording(config, session, canStore);
-      for (const [method, a, b, at] of early.splice(0)) recording[method](a, b, at);
+      for (const [method, args, at] of early.splice(0)) recording[method](at, ...args);
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", begin, { once: true });
     else begin();
   }
 
   // Before load or consent the calls wait in memory (never in storage, never sent before consent).
-  function later(method, a, b) {
-    if (recording) recording[method](a, b);
-    else if (early.length < 100) early.push([method, a, b, Date.now()]);
+  function later(method, args) {
+    if (recording) recording[method](null, ...args);
+    else if (early.length < 100) early.push([method, args, Date.now()]);
   }
 
   const api = {
@@ -55,20 +55,6 @@ import { watchSheets } from "./layout/styles.js";
     init(options) {
       config = readConfig(script, options);
       maybeStart();
-    },
-    track(name, props) {
-      later("track", name, props);
-    },
-    // sessionlens.identify(userId, traits): the site's own id of the visitor (docs/privacy.md).
-    identify(userId, traits) {
-      later("identify", userId, traits);
-    },
-    // sessionlens.set(props): flat properties of the session; experiment(name, variant): a bucket it saw.
-    set(props) {
-      later("set", props);
-    },
-    experiment(name, variant) {
-      later("experiment", name, variant);
     },
     consent(given) {
       consent = !!given;
@@ -100,6 +86,10 @@ import { watchSheets } from "./layout/styles.js";
       return recording ? recording.pid : null;
     },
   };
+  // track(name, props); identify(userId, traits): the site's own id of the visitor (docs/privacy.md);
+  // set(props): flat properties of the session; experiment(name, variant): a bucket it saw;
+  // survey(surveyId, action, question, value): the survey widget's shown/answer/dismiss/complete.
+  for (const m of ["track", "identify", "set", "experiment", "survey"]) api[m] = (...args) => later(m, args);
   w.sessionlens = api;
   let initialised = false;
   for (const [method, args] of queued) {

@@ -55,7 +55,7 @@ def snippet_html(collector_url: str, recorder_path: str, site) -> str:
         attrs.append('data-record-canvas="false"')
     stub = (
         "<script>window.sessionlens=window.sessionlens||{q:[]};"
-        '["init","track","identify","set","experiment","consent","stop"].forEach(function(m){sessionlens[m]=sessionlens[m]||'
+        '["init","track","identify","set","experiment","survey","consent","stop"].forEach(function(m){sessionlens[m]=sessionlens[m]||'
         "function(){sessionlens.q.push([m,[].slice.call(arguments)])}});</script>"
     )
     src = html.escape(collector_url + recorder_path)

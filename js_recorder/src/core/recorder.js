@@ -38,6 +38,24 @@ function flat(o) {
   return out;
 }
 
+// The site has an active survey when the collector's ack says where its widget is: load that
+// once per page load, only from the collector's own origin (an ack is only ever seen while recording).
+let widget = 0;
+function surveys(res, config) {
+  const path = res.headers.get("X-Sessionlens-Surveys");
+  if (!path || widget) return;
+  const base = new URL(config.endpoint, location.href);
+  const src = new URL(path, base);
+  if (src.origin !== base.origin) return;
+  widget = 1;
+  const s = document.createElement("script");
+  s.async = true;
+  s.src = src;
+  s.dataset.site = config.site;
+  s.dataset.endpoint = config.endpoint;
+  document.head.appendChild(s);
+}
+
 export function startRecording(config, session, canStore) {
   const pid = randomId();
   let mutations = null;
@@ -52,7 +70,7 @@ export function startRecording(config, session, canStore) {
     transport.add(event);
   });
   transport = createTransport({
-    endpoint: config.endpoint, sid: session.id, pid, t0: ctx.t0, vid: session.vid, retryMaxMs: config.retryMaxMs, canStore,
+    endpoint: config.endpoint, sid: session.id, pid, t0: ctx.t0, vid: session.vid, retryMaxMs: config.retryMaxMs, canStore, ack: (res) => surveys(res, config),
   });
   mutations = createMutations(ctx);
   ctx.observeRoot = (root) => mutations.observe(root);
@@ -96,7 +114,8 @@ export function startRecording(config, session, canStore) {
     pid,
     sid: session.id,
     debug: ctx.debug,
-    track(name, props, at) {
+    // Each takes the time the call was made at (null: now), then the call's arguments.
+    track(at, name, props) {
       let clean = {};
       try { clean = JSON.parse(JSON.stringify(props || {}).slice(0, 8192)); } catch { /* keep {} */ }
       if (typeof clean !== "object" || Array.isArray(clean) || !clean) clean = { value: clean };
@@ -104,19 +123,27 @@ export function startRecording(config, session, canStore) {
     },
     // The site's own id of the visitor and flat traits, trimmed to what ingest accepts (a refused
     // batch would lose every event in it): ids without control characters.
-    identify(user, traits, at) {
+    identify(at, user, traits) {
       const id = String(user ?? "").replace(/[\0-\x1f\x7f]/g, "").slice(0, 256);
       if (id) ctx.emit(["identify", when(at), id, flat(traits)]);
     },
     // Properties of the session (plan, cohort, app version), flat like traits.
-    set(props, _, at) {
+    set(at, props) {
       const p = flat(props);
       if (Object.keys(p).length) ctx.emit(["set", when(at), p]);
     },
-    experiment(name, variant, at) {
+    experiment(at, name, variant) {
       const n = String(name ?? "").slice(0, 100);
       const v = String(variant ?? "").slice(0, 100);
       if (n && v) ctx.emit(["experiment", when(at), n, v]);
+    },
+    // The survey widget's record of itself (surveys-interface.md); question and value only with "answer".
+    survey(at, id, action, question, value) {
+      const s = String(id ?? "").slice(0, 64);
+      const a = action === "answer";
+      if (s && /^(shown|answer|dismiss|complete)$/.test(action)) {
+        ctx.emit(["survey", when(at), s, action, a ? String(question ?? "").slice(0, 64) : "", a ? String(value ?? "").slice(0, 1000) : ""]);
+      }
     },
     flush() {
       mutations.flush();

@@ -13,7 +13,7 @@ const MAX_ESTIMATE = 400000;
 const KEEPALIVE_LIMIT = 60000;
 
 export function createTransport(opts) {
-  const { endpoint, sid, pid, t0, vid, retryMaxMs, canStore } = opts;
+  const { endpoint, sid, pid, t0, vid, retryMaxMs, canStore, ack } = opts;
   let buffer = [];
   let estimate = 0;
   let seq = 0;
@@ -56,7 +56,10 @@ export function createTransport(opts) {
         credentials: "omit",
         keepalive,
       });
-      if (res.ok) return "ok";
+      if (res.ok) {
+        ack(res);
+        return "ok";
+      }
       if (res.status !== 429 && res.status < 500) return "drop";
       const after = Number(res.headers.get("Retry-After"));
       return after > 0 ? after * 1000 : 0;
