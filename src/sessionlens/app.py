@@ -32,8 +32,10 @@ from sessionlens.settings import Settings
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 from sessionlens.stores.factory import open_store
+from sessionlens.surveys import public as survey_public
 from sessionlens.viewer import api, funnels, heatmaps, lifecycle, notes, pages, replay_frame, segments
 from sessionlens.viewer import forms as form_analytics
+from sessionlens.viewer import surveys as survey_views
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -88,7 +90,7 @@ def create_app(
         derivation.start()
     accounts = Accounts(store, cache_seconds=settings.auth_cache_seconds)
     login_gate = LoginGate(accounts, settings)
-    public_paths = {"/healthz", settings.recorder_path, "/login", "/favicon.ico"}
+    public_paths = {"/healthz", settings.recorder_path, settings.survey_widget_path, "/login", "/favicon.ico"}
     # The replay frame is static and holds no data; it is loaded without a cookie (see replay_frame).
     public_prefixes = ("/ingest/", "/sites/", pages.ASSETS + "/", replay_frame.PREFIX)
 
@@ -97,7 +99,10 @@ def create_app(
 
     def is_viewer(path: str) -> bool:
         # The replay frame sets its own sandboxing CSP instead of the viewer's.
-        return not path.startswith(("/ingest/", replay_frame.PREFIX)) and path != settings.recorder_path
+        return not path.startswith(("/ingest/", replay_frame.PREFIX)) and path not in (
+            settings.recorder_path,
+            settings.survey_widget_path,
+        )
 
     # `role` splits one deployment into processes: collectors answer only the recorder
     # (a small public surface behind the load balancer), viewers only logged-in people.
@@ -105,6 +110,9 @@ def create_app(
         Route(settings.recorder_path, recorder.respond, methods=["GET", "HEAD"]),
         Route("/ingest/{site}", collector.ingest, methods=["POST"]),
         Route("/ingest/{site}", collector.preflight, methods=["OPTIONS"]),
+        # On-page surveys (surveys/public.py): the widget's definitions and the widget itself.
+        Route("/ingest/{site}/surveys", survey_public.public_surveys, methods=["GET"]),
+        Route(settings.survey_widget_path, survey_public.WidgetAsset().respond, methods=["GET", "HEAD"]),
     ]
     viewer_routes = [
         Route("/sites/{site}/snippet", snippet),
@@ -138,6 +146,7 @@ def create_app(
         *notes.routes(),  # notes and collections (viewer/notes.py)
         *funnels.routes(),  # funnels (viewer/funnels.py)
         *form_analytics.routes(),  # form analytics (viewer/forms.py)
+        *survey_views.routes(),  # on-page surveys (viewer/surveys.py)
         Mount(pages.ASSETS, StaticFiles(directory=pages.STATIC)),
         *replay_frame.routes(),
     ]
@@ -167,6 +176,7 @@ def create_app(
     app.state.store = store
     app.state.index = index
     app.state.sites = SiteRegistry(store, settings.site_cache_seconds)
+    app.state.surveys = survey_public.SurveyCache(store, index, settings.site_cache_seconds)
     app.state.reader = reader
     app.state.derivation = derivation
     app.state.accounts = accounts

@@ -570,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     from sessionlens.forms.cli import add_parser as add_forms_parser
 
     add_forms_parser(sub, common, _settings)  # forms (form analytics)
+    from sessionlens.surveys.cli import add_parsers as add_survey_parsers
+
+    add_survey_parsers(sub, common, _settings)  # surveys list/results/csv
 
     users = sub.add_parser("users", help="manage viewer users").add_subparsers(
         dest="users_command", required=True

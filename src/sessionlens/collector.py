@@ -14,6 +14,7 @@ from sessionlens.ingest import IngestError, ingest_batch
 from sessionlens.responses import JSON, error
 from sessionlens.sites import Site
 from sessionlens.stores.base import StoreError
+from sessionlens.surveys.public import ack_headers
 
 log = logging.getLogger(__name__)
 
@@ -129,4 +130,6 @@ async def ingest(request: Request) -> Response:
         log.exception("ingest failed unexpectedly")
         return error(422, f"batch could not be processed ({type(exc).__name__})", cors)
     state.derivation.nudge()  # the work row was recorded with the chunk; this only wakes the worker
+    if await state.surveys.has_active(site.key):  # cached per site: the recorder loads the widget
+        cors = {**cors, **ack_headers(state.settings.survey_widget_path)}
     return JSON({"ok": True, "seq": accepted.seq, "events": accepted.events}, headers=cors)

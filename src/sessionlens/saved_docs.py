@@ -31,7 +31,7 @@ from sessionlens import codec, keys
 from sessionlens.index import saved_docs as sql
 from sessionlens.stores.base import BlobStore
 
-KINDS = ("note", "collection", "segment", "funnel", "form")
+KINDS = ("note", "collection", "segment", "funnel", "form", "survey")
 SESSION_KINDS = ("note",)  # documents that belong to one session (erased with it)
 MAX_NAME = 2_000  # characters of a document's searchable text (a note's text)
 MAX_BODY_BYTES = 64 * 1024  # the kind-specific JSON, encoded

@@ -63,7 +63,7 @@ _FLOAT_KEY = r"-?[0-9]{1,20}(?:\.[0-9]{1,20})?(?:e[+-]?[0-9]{1,3})?"
 
 ANY_OF = ("device", "browser", "channel", "country", "language", "timezone", *UTM, "user")
 EACH_OF = ("url", "visited", "not_visited", "event", "event_prop", "trait", "prop", "experiment", "clicked", "note",
-           "collection")  # fmt: skip
+           "collection", "survey", "survey_answer")  # fmt: skip
 SINGLE = ("site", "referrer", "landing", "exit", "visitor", "has_errors", *SIGNALS, "bots", "sort", "order",
           "cursor", "before")  # fmt: skip
 NUMERIC = tuple(b.name for b in SESSION_PARAMS.bounds)
@@ -107,6 +107,8 @@ class SessionFilter:
     clicked: tuple[str, ...] = ()  # click text substrings (ASCII case ignored), each clicked
     notes: tuple[str, ...] = ()  # a researcher's note on the session contains each (saved_docs)
     collections: tuple[str, ...] = ()  # the session is in each of these collections (ids)
+    surveys: tuple[str, ...] = ()  # on-page survey ids: the session answered at least one question of each
+    survey_answers: tuple[tuple[str, str, str], ...] = ()  # (survey, question, value) each given
     has_errors: bool = False
     signals: tuple[str, ...] = ()  # session count columns that must be > 0 (SIGNALS values)
     min_frustration: float | None = None
@@ -175,6 +177,8 @@ class SessionFilter:
         f.clicked = tuple(_text(values, "clicked"))
         f.notes = tuple(_text(values, "note"))
         f.collections = tuple(_matching(values, "collection", _DOC_ID, "a collection id"))
+        f.surveys = tuple(_matching(values, "survey", _DOC_ID, "a survey id"))
+        f.survey_answers = tuple(_survey_answer(v) for v in _text(values, "survey_answer"))
         f.has_errors = _flag(one, "has_errors")
         f.signals = tuple(column for name, column in SIGNALS.items() if _flag(one, name))
         if "bots" in values:
@@ -317,6 +321,18 @@ def _event_prop(raw: str) -> tuple[str, str, str | None]:
     if sep and value == "":
         raise FilterError("event_prop has an empty value after ':' (give event.key alone to match any value)")
     return event, key, (value if sep else None)
+
+
+def _survey_answer(raw: str) -> tuple[str, str, str]:
+    """`survey:question:value` (ids hold no colon; the value may, and is matched exactly, or as
+    one of the options of a multi-select answer)."""
+    survey, _, rest = raw.partition(":")
+    question, sep, value = rest.partition(":")
+    if not _DOC_ID.fullmatch(survey) or not _DOC_ID.fullmatch(question) or not sep or value == "":
+        raise FilterError(
+            f"survey_answer must be survey:question:value (ids of letters, digits, _ and -), got {_shown(raw)}"
+        )
+    return survey, question, value
 
 
 def _shown(raw: str) -> str:

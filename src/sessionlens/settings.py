@@ -45,6 +45,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Several collectors and workers share one.",
     ),
     Setting("recorder_path", "/recorder.js", "Path the collector serves the recorder script at."),
+    Setting(
+        "survey_widget_path",
+        "/survey.js",
+        "Path the collector serves the on-page survey widget at (loaded by the recorder only when the "
+        "site has an active survey; docs/surveys.md).",
+    ),
     Setting("max_body_bytes", 1_000_000, "Largest accepted request body, as sent (compressed)."),
     Setting("max_decoded_bytes", 8_000_000, "Largest accepted batch after gzip decoding."),
     Setting("max_events_per_batch", 20_000, "Most events accepted in one batch."),

@@ -22,12 +22,15 @@ MAX_VALUE = 500
 MAX_CUSTOMS = 5_000  # custom events kept per page view
 MAX_PROPS = 50  # properties kept per custom event
 MAX_ATTRS = 200  # traits + props + experiments kept per page view
+MAX_SURVEY_EVENTS = 500  # survey events kept per page view (a widget sends a handful)
 
 
 _CUSTOM_NAME, _CUSTOM_PROPS = field("custom", "name"), field("custom", "props")
 _IDENTIFY_TRAITS = field("identify", "traits")
 _SET_PROPS = field("set", "props")
 _EXPERIMENT_NAME, _EXPERIMENT_VARIANT = field("experiment", "name"), field("experiment", "variant")
+_SURVEY_ID, _SURVEY_ACTION = field("survey", "survey"), field("survey", "action")
+_SURVEY_QUESTION, _SURVEY_VALUE = field("survey", "question"), field("survey", "value")
 
 
 def as_text(value: Any) -> str:
@@ -75,6 +78,13 @@ class AttributeCollector:
             elif kind == "experiment" and len(event) > _EXPERIMENT_VARIANT:
                 name = str(event[_EXPERIMENT_NAME])[:MAX_KEY]
                 self._attrs("experiment", t, [(name, str(event[_EXPERIMENT_VARIANT]))])
+            elif kind == "survey" and len(event) > _SURVEY_VALUE and len(out.surveys) < MAX_SURVEY_EVENTS:
+                # The schema fixed the shape and lengths at ingest; the value was PII-scrubbed there.
+                answer = event[_SURVEY_ACTION] == "answer"
+                out.surveys.append(
+                    (t, str(event[_SURVEY_ID]), str(event[_SURVEY_ACTION]),
+                     str(event[_SURVEY_QUESTION]) if answer else "", str(event[_SURVEY_VALUE]) if answer else "")
+                )  # fmt: skip
 
     def _attrs(self, scope: str, t: int, items: Iterable[tuple[str, Any]]) -> None:
         attrs = self.attributes.attrs

@@ -38,6 +38,8 @@ class PageViewAttributes:
     custom_props: list[tuple[int, str, str, str]] = field(default_factory=list)  # (t, name, key, value)
     # (scope, key) -> (t, value): the page view's last setting of each
     attrs: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    # on-page survey events (t, survey, action, question, value): table survey_responses (0015)
+    surveys: list[tuple[int, str, str, str, str]] = field(default_factory=list)
 
 
 def write_page_view(
@@ -81,6 +83,15 @@ def write_page_view(
             [
                 (site, sid, pid, t, _t(name), _t(key), _t(value))
                 for t, name, key, value in attributes.custom_props
+            ],
+        )
+        conn.execute("DELETE FROM survey_responses WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid))
+        conn.executemany(
+            "INSERT INTO survey_responses (site, sid, pid, t, survey, action, question, value)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (site, sid, pid, t, _t(survey), action, _t(question), _t(value))
+                for t, survey, action, question, value in attributes.surveys
             ],
         )
         # The latest setting of a key wins, whichever page view is derived last.

@@ -33,7 +33,7 @@ T = TypeVar("T")
 REBUILT_TABLES = (
     "chunks", "page_views", "page_urls", "sessions", "clicks", "moves", "url_keys", "event_markers",
     "session_attrs", "custom_events", "custom_event_props", "session_signals", "route_changes", "form_submits",
-    "form_views", "form_fields",
+    "form_views", "form_fields", "survey_responses",
 )  # fmt: skip
 
 CLICK_COLUMNS = (

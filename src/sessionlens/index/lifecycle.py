@@ -21,7 +21,7 @@ SESSION_TABLES = (
     "chunks", "page_views", "page_urls", "sessions", "clicks", "moves", "event_markers",
     "session_attrs", "custom_events", "custom_event_props", "session_signals",
     "derivation_queue", "compaction_queue", "batch_slots", "saved_docs", "saved_doc_sessions",
-    "route_changes", "form_submits", "form_views", "form_fields",
+    "route_changes", "form_submits", "form_views", "form_fields", "survey_responses",
 )  # fmt: skip
 # Tables whose rows carry URLs that url_keys keys (a URL row is kept while any of them uses it).
 _URL_TABLES = ("page_urls", "clicks", "moves")

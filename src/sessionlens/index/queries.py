@@ -157,6 +157,10 @@ def session_conditions(
     return where, params
 
 
+# A survey answer between line breaks (SQL string literals holding a real newline; both backends).
+_NEWLINE_WRAPPED = "('\n' || r.value || '\n')"
+
+
 def fact_filters(d: Dialect, f: Any) -> list[tuple[str, str, list[Any], str, list[Any]]]:
     """The filter's facts held outside the session row, each as (key, rows, params, per_session,
     params): `rows` selects (site, sid) of the matching sessions from the fact's own index (a
@@ -235,6 +239,25 @@ def fact_filters(d: Dialect, f: Any) -> list[tuple[str, str, list[Any], str, lis
                        f" AND e.name = ? AND e.key = ?{value_term})")  # fmt: skip
         out.append((f"event_prop:{i}", rows, [*site, name, key, *value_params], per_session,
                     [name, key, *value_params]))  # fmt: skip
+    # On-page surveys (migration 0015): sessions that answered a survey, or gave one answer (a
+    # multi-select's answer is its option ids joined by "\n": each one matches on its own).
+    answered = "r.action = 'answer' AND r.question <> ''"
+    for i, survey in enumerate(f.surveys):
+        rows = f"SELECT r.site, r.sid FROM survey_responses r{by('survey_responses_answer')} WHERE {on('r')}r.survey = ? AND {answered}"
+        per_session = (f"EXISTS (SELECT 1 FROM survey_responses r WHERE r.site = s.site AND r.sid = s.sid"
+                       f" AND r.survey = ? AND {answered})")  # fmt: skip
+        out.append((f"survey:{i}", rows, [*site, survey], per_session, [survey]))
+    for i, (survey, question, value) in enumerate(f.survey_answers):
+        # "\n" || value || "\n" holds "\n" || wanted || "\n": the whole answer, or one line of it
+        # (instr/strpos: case kept on both backends, no LIKE wildcards in the visitor's text).
+        test = (f"r.survey = ? AND r.action = 'answer' AND r.question = ?"
+                f" AND (r.value = ? OR {d.contains(_NEWLINE_WRAPPED)})")  # fmt: skip
+        values = [survey, question, value, f"\n{value}\n"]
+        rows = f"SELECT r.site, r.sid FROM survey_responses r{by('survey_responses_answer')} WHERE {on('r')}{test}"
+        per_session = (
+            f"EXISTS (SELECT 1 FROM survey_responses r WHERE r.site = s.site AND r.sid = s.sid AND {test})"
+        )
+        out.append((f"survey_answer:{i}", rows, [*site, *values], per_session, values))
     # Clicks: the whole site's click texts are read from clicks_text (site, text, sid, ...), from
     # the range's first day on when the filter has one (a page view starts within its session).
     # Per session they are probed by (site, sid); on PostgreSQL the session's time span lets each

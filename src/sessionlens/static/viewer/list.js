@@ -157,7 +157,7 @@ const table = h("table", { class: "sessions" }, h("thead", {}, h("tr", {}, ...HE
 const count = h("p", { class: "count", id: "count" });
 const status = h("p", { class: "muted", style: "padding:0 16px" });
 const pager = h("div", { class: "pager" });
-app.append(h("header", { class: "bar" }, h("h1", { text: "Sessions" }), h("a", { href: "/heatmaps", text: "Heatmaps" }), h("span", { class: "spacer" }),
+app.append(h("header", { class: "bar" }, h("h1", { text: "Sessions" }), h("a", { href: "/heatmaps", text: "Heatmaps" }), h("a", { href: "/surveys", text: "Surveys" }), h("span", { class: "spacer" }),
   h("button", { text: "Log out", onclick: logout })), segBar, form, count, status, table, pager);
 
 api("/api/sites").then(({ sites }) => {
