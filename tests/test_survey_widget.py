@@ -488,3 +488,22 @@ def test_hostile_definition_strings_are_text(rig: dict[str, Any]) -> None:
     assert page.evaluate("() => window.__pwned") is None
     assert calls(page)[1] == ["evil", "answer", "c", '"><script>window.__pwned=2</script>']
     ctx.close()
+
+
+def test_free_text_leaves_the_page_with_emails_and_phones_masked(rig: dict[str, Any]) -> None:
+    DEFS["text"] = [survey("text", [QUESTIONS[4]], event="go")]
+    ctx = rig["browser"].new_context()
+    page = open_page(rig, ctx, "text")
+    page.evaluate("() => sessionlens.track('go')")
+    page.get_by_role("textbox", name="Tell us more").fill(
+        "call 0171 1234567 or (030) 123-45-67, mail x.y@mail.example.org; order 42 of 2024"
+    )
+    page.get_by_role("button", name="Send").click()
+    page.get_by_role("button", name="Close", exact=True).click()
+    assert calls(page)[1] == [
+        "text",
+        "answer",
+        "free",
+        "call **** ******* or (***) ***-**-**, mail ********************; order 42 of 2024",
+    ]
+    ctx.close()

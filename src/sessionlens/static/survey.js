@@ -186,6 +186,12 @@
     if (parent) parent.appendChild(e);
     return e;
   };
+  // Free text leaves the page with e-mail addresses and phone-like numbers (7+ digits, with
+  // spaces, dots, dashes or brackets between) masked, length kept; the server scrubs again.
+  const privateMasked = (text) =>
+    text
+      .replace(/[\w.%+-]+@[\w-]+(\.[\w-]+)+/g, (m) => "*".repeat(m.length))
+      .replace(/\+?\(?\d[\d ().\/-]{5,}\d/g, (m) => (m.replace(/\D/g, "").length >= 7 ? m.replace(/\d/g, "*") : m));
   const str = (v, max) => (typeof v === "string" ? v : "").slice(0, max || 500);
 
   function show(s) {
@@ -258,7 +264,7 @@
         const area = el("textarea", { id: "sl-text", maxLength: 1000 }, body);
         // Typed text is masked in the recording (the answer goes through the survey kind, scrubbed).
         area.setAttribute("data-sl-mask", "");
-        value = () => area.value.trim();
+        value = () => privateMasked(area.value.trim());
         return;
       }
       if (q.type === "multi" || q.type === "choice") {
@@ -299,11 +305,13 @@
       go.onclick = () => finish();
       box.focus();
     }
-    close.onclick = () => finish("dismiss");
+    // Closing before the end dismisses the survey; after it, only closes the thanks.
+    const quit = () => finish(index < questions.length ? "dismiss" : null);
+    close.onclick = quit;
     box.addEventListener("keydown", (e) => {
       if (e.key === "Escape") {
         e.stopPropagation();
-        finish(index < questions.length ? "dismiss" : null);
+        quit();
       }
     });
     go.onclick = next;
