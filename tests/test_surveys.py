@@ -90,7 +90,9 @@ class Rig:
         if vid:
             body["vid"] = vid
         r = self.client.post(
-            f"/ingest/{self.site.key}", content=orjson.dumps(body), headers={"Origin": ORIGIN, "User-Agent": HUMAN_UA}
+            f"/ingest/{self.site.key}",
+            content=orjson.dumps(body),
+            headers={"Origin": ORIGIN, "User-Agent": HUMAN_UA},
         )
         assert r.status_code == 200, r.text
         return r
@@ -99,7 +101,9 @@ class Rig:
         sid = self.sids.setdefault(name, new_id())
         for start, events in pages:
             # A pointer move: a person (a session without any human input is a bot's).
-            self.post_batch(sid, [meta(f"{ORIGIN}/checkout"), snapshot_event(5), move(50), *events], start, vid)
+            self.post_batch(
+                sid, [meta(f"{ORIGIN}/checkout"), snapshot_event(5), move(50), *events], start, vid
+            )
 
     def login(self) -> None:
         r = self.client.post("/login", data={"name": "ada", "password": PASSWORD, "next": "/"}, headers=OWN)
@@ -152,7 +156,9 @@ def record(rig: Rig, survey: str) -> None:
     # V4: shown, dismisses without answering.
     rig.visit("V4", [(30_000, [sv(300, survey, "shown"), sv(400, survey, "dismiss")])], vid="visitor-v4")
     # V5: never sees it; a survey that does not exist is answered (hand-made events) and ignored.
-    rig.visit("V5", [(40_000, [click(100, "Buy"), sv(200, "nosuch", "answer", "ease", "5")])], vid="visitor-v5")
+    rig.visit(
+        "V5", [(40_000, [click(100, "Buy"), sv(200, "nosuch", "answer", "ease", "5")])], vid="visitor-v5"
+    )
     rig.app.state.derivation.drain()
 
 
@@ -228,13 +234,19 @@ def test_crud_public_endpoint_and_ack_header(rig: Rig, settings: Settings) -> No
     created = rig.create(DEFINITION)
     sid = new_id()
     # Inactive: nothing public, no header on the ack.
-    assert rig.client.get(f"/ingest/{rig.site.key}/surveys", headers={"Origin": ORIGIN}).json() == {"surveys": []}
+    assert rig.client.get(f"/ingest/{rig.site.key}/surveys", headers={"Origin": ORIGIN}).json() == {
+        "surveys": []
+    }
     assert ACK_HEADER not in rig.post_batch(sid, [meta(f"{ORIGIN}/")]).headers
     # Activate (PATCH with the version edited), then the public answer and the header.
-    r = rig.client.patch(f"/api/surveys/{created['id']}", json={"active": True, "version": 1}, headers=rig.csrf)
+    r = rig.client.patch(
+        f"/api/surveys/{created['id']}", json={"active": True, "version": 1}, headers=rig.csrf
+    )
     assert r.status_code == 200, r.text
     assert r.json()["active"] is True and r.json()["version"] == 2
-    stale = rig.client.patch(f"/api/surveys/{created['id']}", json={"name": "x", "version": 1}, headers=rig.csrf)
+    stale = rig.client.patch(
+        f"/api/surveys/{created['id']}", json={"name": "x", "version": 1}, headers=rig.csrf
+    )
     assert stale.status_code == 409 and stale.json()["version"] == 2
     r = rig.client.get(f"/ingest/{rig.site.key}/surveys", headers={"Origin": ORIGIN})
     assert r.status_code == 200
@@ -242,15 +254,28 @@ def test_crud_public_endpoint_and_ack_header(rig: Rig, settings: Settings) -> No
     (public,) = r.json()["surveys"]
     assert set(public) == {"id", "name", "questions", "trigger", "theme", "thanks"}
     assert public["id"] == created["id"]
-    assert public["theme"] == {"accent": "#ff0066", "background": "#ffffff", "text": "#111111", "position": "bottom-left"}
+    assert public["theme"] == {
+        "accent": "#ff0066",
+        "background": "#ffffff",
+        "text": "#111111",
+        "position": "bottom-left",
+    }
     assert public["trigger"] == DEFINITION["trigger"]
     assert public["questions"][0] == {**DEFINITION["questions"][0], "required": True}
-    assert "options" not in public["questions"][1] and public["questions"][2]["options"][0] == {"id": "price", "label": "Price"}
+    assert "options" not in public["questions"][1] and public["questions"][2]["options"][0] == {
+        "id": "price",
+        "label": "Price",
+    }
     ack = rig.post_batch(sid, [meta(f"{ORIGIN}/")], start=1000)
     assert ack.headers[ACK_HEADER] == settings.survey_widget_path == "/survey.js"
     assert ack.headers["access-control-expose-headers"] == ACK_HEADER
     # Another site's origin, an unknown site: refused; no login needed for any of it.
-    assert rig.client.get(f"/ingest/{rig.site.key}/surveys", headers={"Origin": "https://evil.example"}).status_code == 403
+    assert (
+        rig.client.get(
+            f"/ingest/{rig.site.key}/surveys", headers={"Origin": "https://evil.example"}
+        ).status_code
+        == 403
+    )
     assert rig.client.get("/ingest/nosuchsite/surveys", headers={"Origin": ORIGIN}).status_code == 404
     # Another site with no survey: no header.
     other = new_site("Other", [ORIGIN])
@@ -279,7 +304,9 @@ def test_answers_become_facts_filters_results_and_csv(rig: Rig, index: Index) ->
     survey = rig.create({**DEFINITION, "active": True})["id"]
     record(rig, survey)
     s = rig.sids
-    rows = index.query("SELECT sid, action, question, value FROM survey_responses WHERE survey = ?", (survey,))
+    rows = index.query(
+        "SELECT sid, action, question, value FROM survey_responses WHERE survey = ?", (survey,)
+    )
     assert len(rows) == 20  # every survey event, once
     # PII in free text was masked at ingest; the stored value keeps its length.
     (words,) = [r["value"] for r in rows if r["sid"] == s["V1"] and r["question"] == "words"]
@@ -331,7 +358,18 @@ def test_answers_become_facts_filters_results_and_csv(rig: Rig, index: Index) ->
     # CSV: one row per counted answer (V1 5 + V2 3 + V3 3), formulas inert, PII masked.
     text = rig.client.get(f"/api/surveys/{survey}/csv", headers=OWN).text
     table = list(csv.reader(io.StringIO(text)))
-    assert table[0] == ["survey", "question", "type", "prompt", "answer", "label", "sid", "visitor_id", "at", "link"]
+    assert table[0] == [
+        "survey",
+        "question",
+        "type",
+        "prompt",
+        "answer",
+        "label",
+        "sid",
+        "visitor_id",
+        "at",
+        "link",
+    ]
     assert len(table) == 1 + 11
     (v1_words,) = [row for row in table if row[6].lstrip("'") == s["V1"] and row[1] == "words"]
     assert v1_words[4].startswith("'=HYPERLINK") and "ada@example.com" not in text
@@ -356,7 +394,10 @@ def test_survey_filters_are_segments_of_funnels_and_heatmaps(rig: Rig) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["steps"][0]["entered"] == 3
     funnel["filters"] = f"survey_answer={survey}:nps:6"
-    assert rig.client.post("/api/funnels/query", json=funnel, headers=rig.csrf).json()["steps"][0]["entered"] == 1
+    assert (
+        rig.client.post("/api/funnels/query", json=funnel, headers=rig.csrf).json()["steps"][0]["entered"]
+        == 1
+    )
     # Heatmap elements: only clicks of sessions that answered (V5 clicked and did not answer).
     base = {"site": rig.site.key, "url": "/checkout", "width": 1280}
     everyone = rig.client.get("/api/heatmaps/elements", params=base, headers=OWN)
@@ -365,7 +406,9 @@ def test_survey_filters_are_segments_of_funnels_and_heatmaps(rig: Rig) -> None:
     answered = rig.client.get("/api/heatmaps/elements", params={**base, "survey": survey}, headers=OWN)
     assert answered.status_code == 200, answered.text
     assert answered.json()["total"] == 0
-    by_segment = rig.client.get("/api/heatmaps/elements", params={**base, "segment": seg.json()["id"]}, headers=OWN)
+    by_segment = rig.client.get(
+        "/api/heatmaps/elements", params={**base, "segment": seg.json()["id"]}, headers=OWN
+    )
     assert by_segment.status_code == 200, by_segment.text
     assert by_segment.json()["total"] == 0
     clicked = rig.client.get(

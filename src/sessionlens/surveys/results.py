@@ -34,10 +34,12 @@ def replay_link(site: str, sid: str, t: int) -> str:
     return f"/sessions/{quote(sid, safe='')}?site={quote(site, safe='')}&t={max(t, 0)}"
 
 
-def answers(index: Index, survey_id: str, survey: Survey) -> list[dict[str, Any]]:
+def answers(
+    index: Index, survey_id: str, survey: Survey, rows: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """The answers that count (one per session and question: the last), in the order given."""
     last: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in survey_rows(index, survey.site, survey_id):
+    for r in survey_rows(index, survey.site, survey_id) if rows is None else rows:
         if r["action"] != "answer" or not r["question"]:
             continue
         key = (r["sid"], r["question"])
@@ -54,10 +56,11 @@ def answers(index: Index, survey_id: str, survey: Survey) -> list[dict[str, Any]
     return list(last.values())
 
 
-def _sessions_by_action(index: Index, survey_id: str, survey: Survey) -> dict[str, set[str]]:
+def _sessions_by_action(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {a: set() for a in ("shown", "answer", "dismiss", "complete")}
-    for r in survey_rows(index, survey.site, survey_id):
-        out.setdefault(r["action"], set()).add(r["sid"])
+    for r in rows:
+        if r["action"] != "answer" or r["question"]:  # an answer names its question (as the filter)
+            out.setdefault(r["action"], set()).add(r["sid"])
     return out
 
 
@@ -107,8 +110,9 @@ def _question_result(q: Question, given: list[dict[str, Any]]) -> dict[str, Any]
 
 def survey_results(index: Index, survey_id: str, survey: Survey) -> dict[str, Any]:
     """The survey's numbers (see the module's counting rules)."""
-    sessions = _sessions_by_action(index, survey_id, survey)
-    given = answers(index, survey_id, survey)
+    rows = survey_rows(index, survey.site, survey_id)
+    sessions = _sessions_by_action(rows)
+    given = answers(index, survey_id, survey, rows)
     by_question: dict[str, list[dict[str, Any]]] = {}
     for a in given:
         by_question.setdefault(a["question"], []).append(a)
