@@ -23,7 +23,6 @@ import io
 import json
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -39,15 +38,12 @@ from starlette.routing import Route
 
 from sessionlens import codec
 from sessionlens.auth.users import Accounts
-from sessionlens.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.heatmap_visitors import HUMAN_UA, human_chromium
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, demo_snippet, wait_until
 from tests.viewer_live import VIEWER_USER, add_viewer_user, log_in
 
 FIXTURES = Path(__file__).parent / "fixtures" / "research"
-HUMAN_UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
-)
 COUNTRY_HEADER = "CF-IPCountry"
 ANN_UTM = "utm_source=google&utm_medium=cpc&utm_campaign=spring_sale&utm_term=shoes&utm_content=ad1"
 BOB_RETURN_UTM = "utm_source=newsletter&utm_medium=email&utm_campaign=spring_news"
@@ -101,20 +97,6 @@ def site_app(snippet: str) -> Starlette:
             Route("/api/stock", stock, methods=["GET", "POST"]),
         ]
     )
-
-
-@contextmanager
-def human_chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--disable-blink-features=AutomationControlled"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Visits:
