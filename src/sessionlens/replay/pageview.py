@@ -122,11 +122,13 @@ class PageViewReader:
         return DomState.from_keyframe(frame).apply_all(rest)
 
     def _span(self, site: str, sid: str, pid: str, seq: int) -> tuple[int, int]:
-        """(first t, last t) of a chunk's events, (0, 0) when it has none."""
+        """(earliest t, latest t) of a chunk's events, (0, 0) when it has none (a chunk is not
+        sorted by t: a `request` event carries its request's start, after events of later ms)."""
         span = self._ranges.get((site, sid, pid, seq))
         if span is None:
             events = self.chunk(site, sid, pid, seq)["events"]
-            span = (events[0][1], events[-1][1]) if events else (0, 0)
+            times = [e[1] for e in events]
+            span = (min(times), max(times)) if times else (0, 0)
             self._ranges[(site, sid, pid, seq)] = span
         return span
 
@@ -146,12 +148,24 @@ class PageViewReader:
             return self._span(site, sid, pid, seq)
 
         lo, hi = 0, len(seqs)
-        while lo < hi:  # the first chunk with an event after `after`
+        while lo < hi:  # the first chunk with an event after `after`, chunks in time order
             mid = (lo + hi) // 2
             if span(seqs[mid])[1] <= after:
                 lo = mid + 1
             else:
                 hi = mid
+        # Chunks are in the order they were sent, not strictly by t: an event can be back-dated
+        # (a `request` carries its start, t=0 for the page's own document, and is sent when it
+        # ends), so a chunk holding only such events ends earlier than the chunk before it and
+        # the bisection can land past a chunk it should read (a page view opened at its first ms
+        # lost its snapshot: a white frame). Step back over such out-of-order chunks.
+        j = lo - 1
+        while j >= 0:
+            if span(seqs[j])[1] > after:
+                lo = j
+            elif j == 0 or span(seqs[j - 1])[1] <= span(seqs[j])[1]:
+                break  # in order: nothing before it is later
+            j -= 1
         # The page view's last t: from its last chunk with events.
         end = next((last for seq in reversed(seqs) if (last := span(seq)[1])), 0)
         out: list[Event] = []
