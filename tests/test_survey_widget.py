@@ -15,6 +15,7 @@ rendered as text; the site's CSS not reaching the widget.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ WIDGET = Path(__file__).resolve().parent.parent / "src" / "sessionlens" / "stati
 
 # The page: hostile CSS that would wreck the widget if it reached it.
 PAGE = """<!doctype html><html><head><title>page</title>
+<meta name="viewport" content="width=device-width">
 <!--SNIPPET-->
 <style>button{background:#ff0000!important;color:#00ff00!important;font-size:40px!important}
 div{display:none!important} label{visibility:hidden!important}</style>
@@ -141,6 +143,14 @@ def focused(page: Any) -> str:
         while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
         return [e.getAttribute('role') || e.tagName.toLowerCase(), e.type || '', e.value || e.id || ''].join(':'); }"""
     )
+
+
+def test_the_widget_is_small_and_never_inside_the_recorder() -> None:
+    body = WIDGET.read_bytes()
+    # Served gzipped as written (comments included); minified it is about 4.3 KB gzipped.
+    assert len(gzip.compress(body, compresslevel=9)) < 7_000
+    recorder = (WIDGET.parent / "recorder.js").read_text()
+    assert "__sessionlensSurveys" not in recorder and "sessionlens-survey" not in recorder
 
 
 def test_url_patterns_agree_with_the_server(rig: dict[str, Any]) -> None:
@@ -506,4 +516,28 @@ def test_free_text_leaves_the_page_with_emails_and_phones_masked(rig: dict[str, 
         "free",
         "call **** ******* or (***) ***-**-**, mail ********************; order 42 of 2024",
     ]
+    ctx.close()
+
+
+BACK_SCROLL = """async () => {
+    const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    scrollTo(0, 1500); await frame(); scrollTo(0, 100); await frame();
+}"""
+
+
+def test_exit_intent_on_touch_is_a_fast_scroll_back_up(rig: dict[str, Any]) -> None:
+    DEFS["touch"] = [survey("by-touch", exit_intent=True)]
+    # A desktop visitor scrolling back up is reading, not leaving.
+    ctx = rig["browser"].new_context()
+    page = open_page(rig, ctx, "touch")
+    page.evaluate(BACK_SCROLL)
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    assert not shown(page)
+    ctx.close()
+    ctx = rig["browser"].new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = open_page(rig, ctx, "touch")
+    assert page.evaluate("() => matchMedia('(hover: none)').matches")
+    page.evaluate(BACK_SCROLL)
+    page.get_by_role("dialog").wait_for()
+    assert calls(page) == [["by-touch", "shown"]]
     ctx.close()

@@ -81,7 +81,7 @@
   let surveys = [];
   // Names tracked in this page view: those the recorder kept from before this script loaded (if
   // it keeps them) and every call from now on, seen by wrapping the public track().
-  const tracked = [];
+  const tracked = new Set();
 
   const seen = (id) => {
     try {
@@ -94,7 +94,7 @@
 
   function fire(s, why) {
     if (open || s.done || !recording() || !pageOk(s) || seen(s.id)) return;
-    if (why === "event" && tracked.indexOf(s.trigger.event) < 0) return;
+    if (why === "event" && !tracked.has(s.trigger.event)) return;
     s.done = true;
     try {
       w.localStorage.setItem(KEY(s.id), "1");
@@ -112,14 +112,14 @@
       const inner = sl.track;
       const wrapped = function (name) {
         const r = inner.apply(this, arguments);
-        tracked.push(String(name));
+        tracked.add(String(name));
         fireAll("event");
         return r;
       };
       wrapped.__survey = 1;
       sl.track = wrapped;
     }
-    if (sl && Array.isArray(sl.tracked)) tracked.push(...sl.tracked.map(String));
+    if (sl && Array.isArray(sl.tracked)) sl.tracked.forEach((n) => tracked.add(String(n)));
     let href = location.href;
     const onPage = () => {
       fireAll("page");
