@@ -28,6 +28,8 @@ _DEPTH = 256
 
 FIELD_TAGS = ("input", "select", "textarea")
 SKIPPED_TYPES = ("hidden", "submit", "button", "reset", "image")
+# The survey widget's host element (static/survey.js): its fields are not the site's form.
+SURVEY_HOST = "sessionlens-survey"
 _TOGGLES = ("checkbox", "radio")
 
 _FOCUS, _BLUR = position("focus", "target"), position("blur", "target")
@@ -201,7 +203,7 @@ class FormTracker:
         node = self.dom.nodes.get(node_id)
         if node is None or node.type != ELEMENT or node.tag.lower() not in FIELD_TAGS:
             return None
-        if str(node.attrs.get("type", "")).lower() in SKIPPED_TYPES:
+        if str(node.attrs.get("type", "")).lower() in SKIPPED_TYPES or _in_survey_widget(node):
             return None
         container, spa = self._container(node)
         if container is None:
@@ -375,7 +377,7 @@ class FormTracker:
     def _on_submit(self, event: list[Any], t: int) -> None:
         target = event[_SUBMIT]
         node = self.dom.nodes.get(target) if isinstance(target, int) else None
-        if node is None or node.type != ELEMENT:
+        if node is None or node.type != ELEMENT or _in_survey_widget(node):
             return
         form = self._form(node, node, False, t) if node.tag.lower() == "form" else None
         if form is None:
@@ -448,6 +450,17 @@ class FormTracker:
                 for token in tokens:
                     if token not in form.appeared and len(form.appeared) < MAX_TOKENS:
                         form.appeared.append(token)
+
+
+def _in_survey_widget(node: Node) -> bool:
+    """Inside sessionlens' own survey widget (its host element, across its shadow root):
+    the site's forms are analysed, not the survey asking about them (docs/surveys.md)."""
+    up, seen = node.parent, 0
+    while up is not None and seen < _DEPTH:
+        if up.type == ELEMENT and up.tag.lower() == SURVEY_HOST:
+            return True
+        up, seen = up.parent, seen + 1
+    return False
 
 
 def _filled(node: Node | None, value: Any, checked: Any) -> bool:
