@@ -97,7 +97,14 @@ async def public_surveys(request: Request) -> Response:
         if not site.allows_origin(origin):
             return error(403, f"origin {origin[:200]} is not allowed for this site", headers)
         headers["Access-Control-Allow-Origin"] = origin
-    return JSON({"surveys": await state.surveys.surveys(site.key)}, headers=headers)
+    try:
+        found = await state.surveys.surveys(site.key)
+    except Exception:  # the index: the widget shows nothing this time and the page is unaffected
+        log.exception("survey lookup failed for site %s", site.key)
+        return error(
+            503, "surveys unavailable", {**headers, "Retry-After": str(state.settings.retry_after_seconds)}
+        )
+    return JSON({"surveys": found}, headers=headers)
 
 
 class WidgetAsset:
