@@ -2,7 +2,8 @@
 the recorder's masking (e-mail addresses, card-like numbers) in every string
 of a batch before it is stored. Masks keep the length so layouts replay the
 same. That covers the research events too: console messages and stacks,
-set() properties, experiment names, identify traits (not the user id).
+set() properties, experiment names, identify traits (not the user id), and
+survey answers, whose free text also loses phone numbers.
 Request URLs also lose their query values, fragment and credentials
 (scrub_url), as the recorder already does.
 """
@@ -44,6 +45,11 @@ _CHANGE_NAME = change_fields()["attrs"].index("name")
 _CHANGE_VALUE = change_fields()["attrs"].index("value")
 _IDENTIFY_TRAITS = field("identify", "traits")
 _REQUEST_URL = field("request", "url")
+_SURVEY_VALUE = field("survey", "value")
+# A phone number in a survey's free-text answer (the one place visitors type contact details to
+# the site owner): 7 to 15 digits, optionally +, grouped by spaces, dots, dashes or parentheses.
+_DATE = re.compile(r"\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{4}")
+_PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[ ().-]{0,2}\d){6,14}(?![\w])")
 # A request URL's query values (the recorder sends "?key=*"), its fragment and a user:password@.
 _QUERY_VALUE = re.compile(r"=[^&]+")
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
@@ -75,6 +81,16 @@ def scrub_text(text: str) -> str:
     if sum(c.isdigit() for c in text[:4096]) >= 13 or len(text) > 4096:
         text = _CARD.sub(_mask_card, text)
     return text
+
+
+def scrub_phones(text: str) -> str:
+    """Phone-like digit runs masked digit by digit (length and separators kept); dates stay."""
+
+    def mask(m: re.Match[str]) -> str:
+        run = m.group(0)
+        return run if _DATE.fullmatch(run) else re.sub(r"\d", "*", run)
+
+    return _PHONE.sub(mask, text)
 
 
 def scrub_emails(text: str) -> str:
@@ -140,7 +156,7 @@ def scrub_value(value: Any) -> Any:
 # per-string walk below can be skipped entirely. The envelope's t0 (13
 # digits of epoch milliseconds) is not a card number: a run is suspect only
 # when it starts a number that is not t0's.
-_SUSPECT = re.compile(rb'@|"request"|(?<!"t0":)(?<!\d)\d(?:[ -]?\d){12}')
+_SUSPECT = re.compile(rb'@|"request"|"survey"|(?<!"t0":)(?<!\d)\d(?:[ -]?\d){12}')
 
 
 def might_contain_pii(raw_json: bytes) -> bool:
@@ -162,6 +178,10 @@ def scrub_events(events: list[Any]) -> list[Any]:
             if isinstance(event[_REQUEST_URL], str):
                 event[_REQUEST_URL] = scrub_url(event[_REQUEST_URL])
             scrub_value(event)
+        elif isinstance(event, list) and len(event) > _SURVEY_VALUE and event[0] == "survey":
+            scrub_value(event)
+            if isinstance(event[_SURVEY_VALUE], str):
+                event[_SURVEY_VALUE] = scrub_phones(event[_SURVEY_VALUE])
         elif isinstance(event, list) and len(event) > _ATTR_CHANGES and event[0] == "mutation":
             changes = event[_ATTR_CHANGES]
             if isinstance(changes, list):
