@@ -675,7 +675,7 @@ def _click_map(
         png = _encode(bd, values, title, text, ramp=raster.DIVERGING, signed=True, ticks=marks)
     else:
         values = raster.normalise(grid, radius)
-        title = f"{placed.counted} {name} on {views} page views"
+        title = f"{placed.counted} {name[:-1] if placed.counted == 1 and name.endswith('s') else name} on {_page_views(views)}"
         unplaced = placed.counted - placed.drawn - placed.hidden
         if kind == "form_error" and (placed.hidden or unplaced):
             title += f" ({placed.hidden} on hidden fields, {unplaced} on fields not in this page state)"
@@ -698,6 +698,10 @@ def _click_map(
     return result
 
 
+def _page_views(n: int) -> str:
+    return "1 page view" if n == 1 else f"{n} page views"
+
+
 def _move_map(
     moves: Placed | list, bd: Backdrop, radius: float, text: dict[str, str], *, views: int = 0
 ) -> Heatmap:
@@ -705,7 +709,7 @@ def _move_map(
     placed = moves if isinstance(moves, Placed) else placed_move_rows(moves, bd)
     grid = raster.density_of_cells(placed.cells, bd.width, bd.height, radius)
     values = raster.normalise(grid, radius)
-    title = f"{placed.counted} pointer positions (one every 250 ms) on {views} page views"
+    title = f"{placed.counted} pointer positions (one every 250 ms) on {_page_views(views)}"
     legend = _sequential_legend(title, grid, radius, views, "positions")
     png = _encode(bd, values, title, text, ticks=_tick_labels(legend, "positions"))
     result = Heatmap(png, "move", bd.width, bd.height, placed.counted, placed.counted, values=values)
@@ -726,7 +730,7 @@ def _band_map(
     peak = float(per_row.max()) if per_row.size else 0.0
     values = (per_row / peak if peak else per_row)[:, None]
     n = int(first.size)
-    title = f"{n} {SIGNAL_NAMES['excessive_scroll']} on {views} page views: the window each happened in"
+    title = f"{n} {SIGNAL_NAMES['excessive_scroll']} on {_page_views(views)}: the window each happened in"
     ticks = [{"position": p, "episodes": round(p * peak, 2),
               "percent_of_page_views": round(100 * p * peak / views, 2) if views else None}
              for p in (0, 0.25, 0.5, 0.75, 1)]  # fmt: skip
