@@ -290,6 +290,15 @@ def test_results_summarise_and_link_to_the_replay_at_the_answer(rig: dict[str, A
         return box ? box.querySelector('h2').textContent : null; }"""
     )
     assert shown == "What stopped you?"
+    # The event list names the survey's moments as the researcher wrote the survey.
+    page.wait_for_selector("body[data-inspect=ready]", state="attached", timeout=30_000)
+    labels = page.locator(".events-pane li.entry[data-kind=survey]").all_inner_texts()
+    assert any(x.endswith("Survey shown: 'What stopped you?'") for x in labels), labels
+    assert any(x.endswith("Answered 'What stopped you from paying?': My card was refused") for x in labels), (
+        labels
+    )
+    assert any(x.endswith("Survey completed: 'What stopped you?'") for x in labels), labels
+    assert EMAIL not in " ".join(labels) and PHONE not in " ".join(labels)
     assert errors == []
 
 

@@ -41,3 +41,27 @@ def test_hostile_submit_fields_are_cut_and_never_break_the_list() -> None:
     assert len(labels) == 3 and all(len(label) < 400 for label in labels)
     # Markup stays text: the player sets labels with textContent.
     assert "'<img src=x onerror=alert(1)>'" in labels[0]
+
+
+def test_survey_moments_are_listed_as_stored_and_unknown_actions_left_out() -> None:
+    names = event_fields()["survey"]
+
+    def survey(t: int, action: str, question: str = "", value: str = "") -> list[object]:
+        values = {
+            "kind": "survey",
+            "t": t,
+            "survey": "s1",
+            "action": action,
+            "question": question,
+            "value": value,
+        }
+        return [values[n] for n in names]
+
+    out = inspect_events(
+        [survey(1, "shown"), survey(2, "answer", "why", "card"), survey(3, "hack"), survey(4, "complete")]
+    )
+    assert [(s["t"], s["action"], s["question"], s["value"]) for s in out["surveys"]] == [
+        (1, "shown", "", ""),
+        (2, "answer", "why", "card"),
+        (4, "complete", "", ""),
+    ]

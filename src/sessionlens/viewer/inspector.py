@@ -9,7 +9,9 @@ once (the player asks page view by page view, after its first frame):
 - inputs: one entry per typing burst in a field, named by what the visitor
   saw on it (viewer/field_labels.py), never by its value;
 - submits: one entry per submit attempt, naming the form and the fields that
-  were invalid at that moment (the recorder names them, never by value).
+  were invalid at that moment (the recorder names them, never by value);
+- surveys: the on-page survey's moments (shown, each answer as stored, i.e.
+  scrubbed, dismissed, completed); the player names them from the definitions.
 All strings are recorded by the visitor's browser: they are cut to size
 here and shown by the player as text only. Event positions come from the
 schema by name; a kind the schema does not define yet is simply absent.
@@ -31,6 +33,7 @@ MAX_STACK = 16_000
 MAX_URL = 2_000
 LEVELS = ("error", "warn", "info", "log")
 HOWS = ("fetch", "xhr", "resource")
+SURVEY_ACTIONS = ("shown", "answer", "dismiss", "complete")
 
 
 def _getter(kind: str) -> Any:
@@ -55,11 +58,13 @@ def _number(value: Any) -> float | None:
 
 def inspect_events(events: Iterable[list[Any]]) -> dict[str, list[dict[str, Any]]]:
     """console, network and inputs of one page view's events (t relative to the page view)."""
-    error, console, request, user_input, focus, submit = (
-        _getter(k) for k in ("error", "console", "request", "input", "focus", "submit")
+    error, console, request, user_input, focus, submit, survey = (
+        _getter(k) for k in ("error", "console", "request", "input", "focus", "submit", "survey")
     )
     names = FieldNames()
-    out: dict[str, list[dict[str, Any]]] = {"console": [], "network": [], "inputs": [], "submits": []}
+    out: dict[str, list[dict[str, Any]]] = {
+        "console": [], "network": [], "inputs": [], "submits": [], "surveys": []
+    }  # fmt: skip
     last_input: dict[str, Any] | None = None
     for event in events:
         if not isinstance(event, list) or len(event) < 2 or not isinstance(event[0], str):
@@ -120,6 +125,18 @@ def inspect_events(events: Iterable[list[Any]]) -> dict[str, list[dict[str, Any]
             out["submits"].append(
                 {"t": t, "label": _submit_label(submit(event, "form"), submit(event, "invalid"))}
             )
+        elif kind == "survey" and survey and len(out["surveys"]) < MAX_ENTRIES:
+            action = survey(event, "action")
+            if action in SURVEY_ACTIONS:
+                out["surveys"].append(
+                    {
+                        "t": t,
+                        "survey": _text(survey(event, "survey"), 64),
+                        "action": action,
+                        "question": _text(survey(event, "question"), 64),
+                        "value": _text(survey(event, "value"), 1_000),
+                    }
+                )
         elif kind in ("click", "focus") and last_input is not None:
             # Typing in a field again after doing something else is a new entry.
             if kind == "click" or (focus and focus(event, "target") != last_input["target"]):

@@ -16,6 +16,7 @@ export const KINDS = {
   input: { name: "Typing", colour: "#16a085", lane: 2 },
   submit: { name: "Form submits", colour: "#117a65", lane: 2 },
   custom: { name: "Custom events", colour: "#8e44ad", lane: 3 },
+  survey: { name: "Survey", colour: "#0e7c86", lane: 3 },
   nav: { name: "Navigations", colour: "#2874a6", lane: 3 },
   note: { name: "Notes", colour: "#2e86de", lane: 3 },
   pageview: { name: "Page views", colour: "#1d2330", lane: 3 },

@@ -70,7 +70,7 @@ showPane("events");
 
 // -- state -------------------------------------------------------------------
 const S = {
-  pages: [], markers: [], entries: [], console: [], network: [], inputs: [], submits: [], extra: [],
+  pages: [], markers: [], entries: [], console: [], network: [], inputs: [], submits: [], surveys: [], extra: [],
   summary: null, total: 0, T: 0, playing: false, speed: 1, vw: 0, vh: 0, load: 0,
 };
 let cur = null; // { pv, t, queue, loadedUntil, ended, fetching }
@@ -325,6 +325,7 @@ function allEntries() {
   const out = S.entries.slice();
   for (const i of S.inputs) out.push({ pid: i.pid, t: i.T, kind: "input", label: i.label });
   for (const f of S.submits) out.push({ pid: f.pid, t: f.T, kind: "submit", label: f.label });
+  for (const a of S.surveys) out.push({ pid: a.pid, t: a.T, kind: "survey", label: a.label || surveyLabel(a, null) });
   for (const c of S.console) {
     if (c.level === "error" && !c.uncaught) out.push({ pid: c.pid, t: c.T, kind: "console", label: `console.error: ${c.message}` });
   }
@@ -367,12 +368,42 @@ async function inspectPages() {
     S.network.push(...body.network.map(at));
     S.inputs.push(...body.inputs.map(at));
     S.submits.push(...(body.submits || []).map(at));
+    S.surveys.push(...(body.surveys || []).map(at));
   }
+  await nameSurveys();
   S.console.sort((a, b) => a.T - b.T);
   S.network.sort((a, b) => a.T - b.T);
   buildPanes();
   buildMarkers();
   document.body.dataset.inspect = "ready";
+}
+
+// Survey moments read as the researcher wrote the survey: its name, the question's prompt and
+// the option's label (the definitions, /api/surveys); by id when a survey was deleted since.
+async function nameSurveys() {
+  if (!S.surveys.length) return;
+  let byId = {};
+  try {
+    const site = S.site ? `?site=${encodeURIComponent(S.site)}` : siteParam;
+    const body = await api(`/api/surveys${site}`);
+    for (const s of body.surveys || []) byId[s.id] = s;
+  } catch (e) {
+    byId = {};
+  }
+  for (const a of S.surveys) a.label = surveyLabel(a, byId[a.survey] || null);
+}
+
+function surveyLabel(a, def) {
+  const name = `'${(def && def.name) || a.survey}'`;
+  if (a.action === "shown") return `Survey shown: ${name}`;
+  if (a.action === "dismiss") return `Survey dismissed: ${name}`;
+  if (a.action === "complete") return `Survey completed: ${name}`;
+  const q = def && (def.questions || []).find((x) => x.id === a.question);
+  const options = Object.fromEntries(((q && q.options) || []).map((o) => [o.id, o.label]));
+  const said = q && (q.type === "choice" || q.type === "multi")
+    ? a.value.split("\n").map((v) => options[v] || v).join(", ")
+    : a.value.length > 80 ? a.value.slice(0, 79) + "…" : a.value;
+  return `Answered '${(q && q.prompt) || a.question}': ${said}`;
 }
 
 // For other modules (notes): entries [{t (session clock), kind, label, pid?}] shown on the timeline and in the list.
@@ -396,6 +427,7 @@ async function start() {
   S.markers = info.markers;
   S.entries = info.entries || [];
   S.summary = info.summary;
+  S.site = (info.session && info.session.site) || params.get("site") || "";
   S.total = Math.max(...S.pages.map((p) => p.offset + p.duration_ms), 0);
   buildPages();
   buildMarkers();
