@@ -282,8 +282,8 @@ class FormTracker:
         for found in (
             _shown(_text(container.attrs.get("aria-label"))),
             self._heading(container),
-            _text(container.attrs.get("id")),
-            _text(container.attrs.get("name")),
+            _shown(_text(container.attrs.get("id"))),
+            _shown(_text(container.attrs.get("name"))),
         ):
             if found:
                 return found
@@ -311,10 +311,12 @@ class FormTracker:
                 candidates.append(_shown(_text(_text_of(up))))
                 break
             up, seen = up.parent, seen + 1
+        # name/id too: under data-sl-mask or maskAllText the recorder masks a name attribute
+        # (a row of '*' is no name; the id, kept unmasked as layout, names the field instead).
         candidates += [
             _shown(_text(node.attrs.get("placeholder"))),
-            _text(node.attrs.get("name")),
-            _text(own),
+            _shown(_text(node.attrs.get("name"))),
+            _shown(_text(own)),
         ]
         return next((c for c in candidates if c), "")
 
@@ -474,7 +476,9 @@ def _field_key(node: Node, index: int) -> str:
     """name attribute (a radio group is one field), else id, else tag and position."""
     for prefix, attr in (("", "name"), ("#", "id")):
         value = node.attrs.get(attr)
-        if isinstance(value, str) and value.strip():
+        # A masked name (data-sl-mask, maskAllText) is a row of '*': every masked field of a
+        # form would share that key, so it is skipped for the id.
+        if isinstance(value, str) and _shown(value.strip()):
             return prefix + value.strip()[:MAX_TEXT]
     return f"{node.tag.lower()}[{index}]"
 
@@ -483,7 +487,7 @@ def _ident(container: Node, spa: bool) -> str:
     tag = container.tag.lower()
     for prefix, attr in (("#", "id"), ("[name=", "name")):
         value = container.attrs.get(attr)
-        if isinstance(value, str) and value.strip():
+        if isinstance(value, str) and _shown(value.strip()):  # not a masked name ('*' only)
             return f"{prefix}{value.strip()[:MAX_TEXT]}{']' if prefix == '[name=' else ''}"
     parts, node, seen = [], container, 0
     while node is not None and node.type == ELEMENT and seen < 32:

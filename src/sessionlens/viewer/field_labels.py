@@ -91,7 +91,9 @@ class FieldNames:
             attrs.get("title"),
             attrs.get("id"),
         ):
-            if isinstance(found, str) and found.strip():
+            # Masked text (data-sl-mask, maskAllText) is a row of '*': no name, try the next
+            # (the id is never masked).
+            if isinstance(found, str) and found.replace("*", "").strip():
                 return " ".join(found.split())[:MAX_NAME]
         return ""
 
