@@ -19,28 +19,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import numpy as np
+from synthetic_index import DAY, DAYS, NOW, bench_index, fill, p95
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "bench"))
+from sessionlens.funnels import funnel_results, parse_funnel
+from sessionlens.index.database import CLICK_COLUMNS
+from sessionlens.index.url_keys import url_key_rows
 
-from index_backend import bench_index  # noqa: E402
-
-from sessionlens.funnels import funnel_results, parse_funnel  # noqa: E402
-from sessionlens.index import Index  # noqa: E402
-from sessionlens.index.database import CLICK_COLUMNS  # noqa: E402
-from sessionlens.index.url_keys import url_key_rows  # noqa: E402
-
-DAY = 86_400_000
-NOW = 1_790_000_000_000
-DAYS = 30
 ORIGIN = "https://shop.example"
 CHANNELS = ["direct"] * 4 + ["organic_search"] * 3 + ["social", "email", "paid_search", "referral"]
 TABLES: dict[str, tuple[str, ...]] = {
@@ -107,33 +94,6 @@ def rows(n: int, seed: int = 5) -> dict[str, list[tuple]]:
     return out
 
 
-def fill(index: Index, data: dict[str, list[tuple]], postgres_url: str | None) -> None:
-    if postgres_url is None:
-
-        def write(conn: Any) -> None:
-            for table, columns in TABLES.items():
-                conn.executemany(
-                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
-                    data[table],
-                )
-            conn.execute("ANALYZE")
-
-        index.write(write)
-        return
-    import psycopg
-
-    for t0 in sorted({r[3] // DAY * DAY for r in data["clicks"]}):
-        index._ensure_partitions(t0)
-    with psycopg.connect(postgres_url, options=f"-csearch_path={index.schema}") as conn:
-        for table, columns in TABLES.items():
-            with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in data[table]:
-                    copy.write_row(row)
-        conn.commit()
-        conn.autocommit = True
-        conn.execute("VACUUM ANALYZE")
-
-
 STEPS = [
     {"type": "url", "pattern": "/product/*"},
     {"type": "click", "text": "Add to cart"},
@@ -146,11 +106,6 @@ CASES = {
     "5 steps per visitor, 1 h window": {"site": "s", "steps": STEPS, "per": "visitor", "window": "1h"},
     "5 steps by channel (CI)": {"site": "s", "steps": STEPS, "by": "channel"},
 }
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
 def main() -> int:
@@ -166,7 +121,7 @@ def main() -> int:
     for backend in args.backends.split(","):
         with bench_index(backend) as (index, url):
             t = time.perf_counter()
-            fill(index, data, url)
+            fill(index, TABLES, data, url)
             print(f"\n{backend}: filled in {time.perf_counter() - t:.1f} s")
             for name, definition in CASES.items():
                 funnel = parse_funnel(definition)
@@ -179,8 +134,8 @@ def main() -> int:
                     cpu.append(time.process_time() - c)
                 counts = [s["entered"] for s in result["steps"]]
                 # CPU: this process (SQLite runs in it; PostgreSQL's server time is not counted).
-                print(f"  {name:34s} wall median {statistics.median(times) * 1000:7.1f} ms  p95 {_p95(times) * 1000:7.1f}"
-                      f"  cpu median {statistics.median(cpu) * 1000:7.1f} ms  p95 {_p95(cpu) * 1000:7.1f}"
+                print(f"  {name:34s} wall median {statistics.median(times) * 1000:7.1f} ms  p95 {p95(times) * 1000:7.1f}"
+                      f"  cpu median {statistics.median(cpu) * 1000:7.1f} ms  p95 {p95(cpu) * 1000:7.1f}"
                       f"  entered {counts}")  # fmt: skip
             print(f"  load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     return 0

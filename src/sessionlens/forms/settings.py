@@ -69,6 +69,10 @@ class FormSettings:
         except FormSettingsError:
             return dict(DEFAULT_SUCCESS)
 
+    def rules(self) -> dict[str, dict[str, str]]:
+        """form key -> success rule of every form with a saved document (the rest count by nav)."""
+        return {key: self.success(key) for key in self._by_key}
+
     def save(self, key: str, author: str, name: Any, success: Any) -> dict[str, Any]:
         if not FORM_KEY.match(key):
             raise FormSettingsError("form key must be f and 15 hex digits")

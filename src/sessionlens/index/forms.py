@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from sessionlens.facts import index_text
-from sessionlens.index.dialect import LOCK_SESSION
+from sessionlens.index.dialect import LOCK_SESSION, Dialect
 from sessionlens.index.queries import session_conditions
+from sessionlens.url_patterns import page_matches
 
 if TYPE_CHECKING:
     from sessionlens.forms.track import FormFacts
@@ -94,13 +95,6 @@ def _segment(by: str | None) -> tuple[str, str, list[Any]]:
     raise ValueError(f"unknown breakdown {by!r}")
 
 
-# Columns of form_session_rows, in order (the report reads them by position: 100,000 rows).
-SESSION_COLUMNS = (
-    "form_key", "sid", "segment", "start_time", "viewed_at", "started_at", "attempts", "first_submit_at",
-    "clean_at", "nav_at", "next_url", "last_field", "last_at", "appeared", "later_view",
-)  # fmt: skip
-
-
 def _selection(index: Index, f: Any, form_key: str | None, by: str | None) -> tuple[str, str, list[Any]]:
     """(segment expression, FROM ... WHERE ... of the filter's form views, params)."""
     where, params = session_conditions(index.dialect, f)
@@ -114,34 +108,199 @@ def _selection(index: Index, f: Any, form_key: str | None, by: str | None) -> tu
     return segment, sql, [*join_params, *params]
 
 
-def form_session_rows(index: Index, f: Any, form_key: str | None = None, by: str | None = None) -> list[Any]:
-    """The filter's form view rows as tuples (SESSION_COLUMNS), with the session's start, its
-    segment value and whether a later page view of the session followed the clean attempt
-    (completion by navigation)."""
+# Columns of form_outcomes, in order (one row per form, segment value and abandon field).
+OUTCOME_COLUMNS = (
+    "form_key", "segment", "abandoned", "last_field", "views", "starters", "completions", "submitters",
+    "durations", "ident", "name", "path", "spa",
+)  # fmt: skip
+
+# A session's last touched field of a form (report: the abandon field): its started page view
+# with the latest last_at (NULL taken as 0), as one text that sorts by that moment so MAX picks
+# the row: 16 digits of last_at + 10**15, "1" or "0" (last_at NULL), then "1" + the field key or
+# "0" (none). NULL when no page view started the form.
+_LAST_OFFSET = 10**15
+
+
+def _last_key(d: Dialect) -> str:
+    moment = f"COALESCE(fv.last_at, 0) + {_LAST_OFFSET}"
+    digits = f"lpad(CAST({moment} AS TEXT), 16, '0')" if d.is_postgresql else f"printf('%016d', {moment})"
+    return (
+        f"CASE WHEN fv.started_at IS NOT NULL THEN {digits}"
+        " || CASE WHEN fv.last_at IS NULL THEN '0' ELSE '1' END"
+        " || CASE WHEN fv.last_field IS NULL THEN '0' ELSE '1' || fv.last_field END END"
+    )
+
+
+_LAST_AT = f"CASE WHEN substr(o.last_key, 17, 1) = '1' THEN CAST(substr(o.last_key, 1, 16) AS BIGINT) - {_LAST_OFFSET} END"
+_LAST_FIELD = "CASE WHEN substr(o.last_key, 18, 1) = '1' THEN substr(o.last_key, 19) END"
+_ABANDONED = "CASE WHEN o.started_at IS NOT NULL AND o.completed_at IS NULL THEN 1 ELSE 0 END"
+
+
+def _matching_urls(index: Index, site: str, form_key: str, pattern: str) -> tuple[list[str], list[str]]:
+    """(next_url values, page view URLs) that a URL success rule matches, among those that could
+    count for this form (after one of its submit attempts): matched in Python with
+    url_patterns.page_matches, the reference, once per distinct URL."""
+    nexts = index.query(
+        "SELECT DISTINCT next_url AS url FROM form_views WHERE site = ? AND form_key = ? AND nav_at IS NOT NULL",
+        [site, form_key],
+    )
+    pages = index.query(
+        "SELECT DISTINCT p.url FROM form_views fv JOIN page_views p ON p.site = fv.site AND p.sid = fv.sid"
+        " AND p.t0 > fv.first_submit_at WHERE fv.site = ? AND fv.form_key = ? AND fv.first_submit_at IS NOT NULL",
+        [site, form_key],
+    )
+    return (
+        [r["url"] for r in nexts if page_matches(r["url"], pattern)],
+        [r["url"] for r in pages if page_matches(r["url"], pattern)],
+    )
+
+
+def _success(index: Index, site: str, form_key: str, rule: dict[str, str]) -> tuple[str, list[Any]]:
+    """(SQL, params): the moment form view row `fv` counted as completed under `rule`, or NULL.
+    nav: a clean attempt followed by an SPA navigation or a later page view; element: a clean
+    attempt after which the element appeared; url: the first navigation or later page view to a
+    matching URL after the first attempt; event: the first such custom event at or after it."""
+    d = index.dialect
+    kind, value = rule.get("kind", "nav"), rule.get("value", "")
+    if kind == "nav":
+        return (
+            "CASE WHEN fv.clean_at IS NOT NULL AND (fv.nav_at IS NOT NULL OR EXISTS (SELECT 1 FROM page_views p"
+            " WHERE p.site = fv.site AND p.sid = fv.sid AND p.t0 > fv.clean_at)) THEN fv.clean_at END",
+            [],
+        )
+    if kind == "element":
+        return (
+            "CASE WHEN fv.first_submit_at IS NOT NULL AND fv.clean_at IS NOT NULL"
+            f" AND {d.contains('fv.appeared')} THEN fv.clean_at END",
+            [f" {value} "],
+        )
+    if kind == "event":
+        return (
+            "CASE WHEN fv.first_submit_at IS NOT NULL THEN (SELECT MIN(p.t0 + c.t) FROM custom_events c"
+            " JOIN page_views p ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid WHERE c.site = fv.site"
+            " AND c.sid = fv.sid AND c.name = ? AND p.t0 + c.t >= fv.first_submit_at) END",
+            [value],
+        )
+    if kind == "url":
+        nexts, pages = _matching_urls(index, site, form_key, value)
+        # typed NULLs: PostgreSQL takes an untyped one for text
+        sql, params = "CASE WHEN fv.first_submit_at IS NULL THEN CAST(NULL AS BIGINT)", []
+        if nexts:
+            sql += f" WHEN fv.nav_at IS NOT NULL AND fv.next_url IN ({_marks(len(nexts))}) THEN fv.nav_at"
+            params += nexts
+        if pages:
+            sql += (
+                " ELSE (SELECT MIN(p.t0) FROM page_views p WHERE p.site = fv.site AND p.sid = fv.sid"
+                f" AND p.t0 > fv.first_submit_at AND p.url IN ({_marks(len(pages))}))"
+            )
+            params += pages
+        return sql + " END", params
+    return "CAST(NULL AS BIGINT)", []
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _per_session(
+    index: Index, f: Any, site: str, rules: dict[str, dict[str, str]], form_key: str | None, by: str | None
+) -> tuple[str, list[Any]]:
+    """(SQL, params): one row `o` per form and session of the filter (a session counts once per
+    form, its page views showing the form merged): segment value, session start, first view,
+    start and attempt, the moment it completed under the form's success rule (`rules`: form key
+    -> rule; others nav) or NULL, whether it tried to submit, its last field (_last_key)."""
     segment, selection, params = _selection(index, f, form_key, by)
+    keys = [k for k, r in rules.items() if r.get("kind", "nav") != "nav" and form_key in (None, k)]
+    success, success_params = _success(index, site, "", {"kind": "nav"})
+    if keys:
+        cases, cases_params = "", []
+        for key in keys:
+            sql, p = _success(index, site, key, rules[key])
+            cases += f" WHEN fv.form_key = ? THEN {sql}"
+            cases_params += [key, *p]
+        success, success_params = f"CASE{cases} ELSE {success} END", [*cases_params, *success_params]
+    return (
+        f"SELECT fv.form_key, fv.site, fv.sid, MIN({segment}) AS segment, MIN(s.start_time) AS start_time,"  # noqa: S608 - fixed
+        " MIN(fv.viewed_at) AS viewed_at, MIN(fv.started_at) AS started_at,"
+        f" MIN(CASE WHEN fv.started_at IS NOT NULL THEN {success} END) AS completed_at,"
+        " MAX(CASE WHEN fv.attempts > 0 THEN 1 ELSE 0 END) AS submitted,"
+        f" MIN(fv.first_submit_at) AS first_submit_at, MAX({_last_key(index.dialect)}) AS last_key,"
+        " MIN(fv.ident) AS ident, MIN(fv.name) AS name, MIN(fv.path) AS path, MIN(fv.spa) AS spa"
+        f"{selection} GROUP BY fv.form_key, fv.site, fv.sid",
+        [*success_params, *params],
+    )
+
+
+def form_outcomes(
+    index: Index,
+    f: Any,
+    site: str,
+    rules: dict[str, dict[str, str]],
+    form_key: str | None = None,
+    by: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """The filter's sessions per form (and segment value) counted by the index (OUTCOME_COLUMNS):
+    one row per form, segment value, abandoned or not and abandon field (the last field touched
+    by an abandoning session), with the counts of sessions that viewed, started, completed and
+    tried to submit, the start-to-completion times as "ms,ms,..." (for the median), and the
+    form's ident, name, path and spa flag (MIN: one key has one ident, a heading may change)."""
+    inner, params = _per_session(index, f, site, rules, form_key, by)
     sql = (
-        f"SELECT fv.form_key, fv.sid, {segment}, s.start_time, fv.viewed_at, fv.started_at,"  # noqa: S608 - fixed
-        " fv.attempts, fv.first_submit_at, fv.clean_at, fv.nav_at, fv.next_url, fv.last_field, fv.last_at,"
-        " fv.appeared, CASE WHEN fv.clean_at IS NOT NULL AND EXISTS (SELECT 1 FROM page_views p"
-        "  WHERE p.site = fv.site AND p.sid = fv.sid AND p.t0 > fv.clean_at) THEN 1 ELSE 0 END"
-        f"{selection}"
+        f"SELECT o.form_key, o.segment, {_ABANDONED}, CASE WHEN {_ABANDONED} = 1 THEN {_LAST_FIELD} END,"  # noqa: S608
+        " COUNT(*), COUNT(o.started_at), COUNT(o.completed_at), SUM(o.submitted),"
+        f" {index.dialect.int_list_agg('o.completed_at - o.started_at')},"
+        f" MIN(o.ident), MIN(o.name), MIN(o.path), MIN(o.spa) FROM ({inner}) o GROUP BY 1, 2, 3, 4"
     )
     return index.read(lambda conn: [tuple(r) for r in conn.execute(sql, params).fetchall()])
 
 
-def form_names(index: Index, f: Any, form_key: str | None = None) -> dict[str, dict[str, Any]]:
-    """form key -> ident, name, path, spa of the filter's form views (one form key has one ident;
-    the least name when a page's heading changed)."""
-    _, selection, params = _selection(index, f, form_key, None)
-    rows = index.query(
-        "SELECT fv.form_key, MIN(fv.ident) AS ident, MIN(fv.name) AS name, MIN(fv.path) AS path,"  # noqa: S608
-        f" MIN(fv.spa) AS spa{selection} GROUP BY fv.form_key",
-        params,
-    )
-    return {
-        r["form_key"]: {"ident": r["ident"], "name": r["name"], "path": r["path"], "spa": bool(r["spa"])}
-        for r in rows
-    }
+# When the replay of a session behind a field number opens: a field row passing the metric's test.
+_FIELD_TESTS = {
+    "interactions": "ff.touched = 1", "time": "ff.touched = 1", "hesitation": "ff.hesitation_ms IS NOT NULL",
+    "corrections": "ff.corrections > 0", "returns": "ff.returns > 0", "blank_submit": "ff.blank_submit > 0",
+    "errors": "ff.errors > 0",
+}  # fmt: skip
+_FORM_MOMENTS = {
+    "views": ("o.viewed_at", "1 = 1"),
+    "starters": ("o.started_at", "o.started_at IS NOT NULL"),
+    "completions": ("o.completed_at", "o.completed_at IS NOT NULL"),
+    "abandons": (_LAST_AT, f"{_ABANDONED} = 1"),
+}
+
+
+def outcome_sessions(
+    index: Index,
+    f: Any,
+    site: str,
+    rules: dict[str, dict[str, str]],
+    form_key: str,
+    field: str | None,
+    metric: str,
+) -> list[tuple[str, int]]:
+    """(sid, moment - session start) of each session behind one number of the form report: a
+    form metric (field None) or a field metric. The moment: the view, start, completion or
+    last touch (abandons); for a field its first passing touch, except blank on submit and errors
+    which open at the first attempt (a field left blank may never have been touched)."""
+    inner, params = _per_session(index, f, site, rules, form_key, None)
+    if field is None or metric == "abandons":
+        moment, where = _FORM_MOMENTS[metric]
+        sql = f"SELECT o.sid, {moment} - o.start_time AS t FROM ({inner}) o WHERE {where} AND {moment} IS NOT NULL"  # noqa: S608
+        if field is not None:
+            sql += f" AND {_LAST_FIELD} = ?"
+            params = [*params, field]
+    else:
+        test = _FIELD_TESTS[metric]
+        attempt = "o.first_submit_at IS NOT NULL" if metric in ("blank_submit", "errors") else "1 = 0"
+        same_site = " AND ff.site = ?" if f.site else ""
+        sql = (
+            f"SELECT o.sid, CASE WHEN {attempt} THEN o.first_submit_at"  # noqa: S608
+            " ELSE COALESCE(m.first_at, o.viewed_at) END - o.start_time AS t"
+            f" FROM ({inner}) o JOIN (SELECT ff.site, ff.sid, MIN(ff.first_at) AS first_at FROM form_fields ff"
+            f" WHERE ff.form_key = ? AND ff.field_key = ?{same_site} AND {test} GROUP BY ff.site, ff.sid) m"
+            " ON m.site = o.site AND m.sid = o.sid"
+        )
+        params = [*params, form_key, field, *([f.site] if f.site else [])]
+    return index.read(lambda conn: [(r[0], int(r[1])) for r in conn.execute(sql, params).fetchall()])
 
 
 _SUMMED = (
@@ -216,41 +375,3 @@ def field_aggregates(index: Index, f: Any, form_key: str, by: str | None = None)
         ):  # fmt: skip
             a[k] = (a[k] or 0) + int(v)
     return list(out.values())
-
-
-def page_view_urls(index: Index, site: str, sids: Sequence[str]) -> list[dict[str, Any]]:
-    """(sid, t0, url) of the page views of these sessions (success by URL)."""
-    out: list[dict[str, Any]] = []
-    for i in range(0, len(sids), 500):
-        part = list(sids[i : i + 500])
-        out += index.query(
-            f"SELECT sid, t0, url FROM page_views WHERE site = ? AND sid IN ({', '.join('?' * len(part))})",  # noqa: S608
-            [site, *part],
-        )
-    return out
-
-
-def custom_event_times(index: Index, site: str, name: str, sids: Sequence[str]) -> list[dict[str, Any]]:
-    """(sid, at) of the custom events named `name` in these sessions (success by event)."""
-    out: list[dict[str, Any]] = []
-    for i in range(0, len(sids), 500):
-        part = list(sids[i : i + 500])
-        out += index.query(
-            "SELECT c.sid, p.t0 + c.t AS at FROM custom_events c JOIN page_views p"
-            " ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid"
-            f" WHERE c.site = ? AND c.name = ? AND c.sid IN ({', '.join('?' * len(part))})",  # noqa: S608
-            [site, name, *part],
-        )
-    return out
-
-
-def field_moment_rows(index: Index, f: Any, form_key: str, field_key: str) -> list[dict[str, Any]]:
-    """One field's rows in the filter's sessions, each session's in page view order (replay moments)."""
-    _, selection, params = _selection(index, f, form_key, None)
-    return index.query(
-        "SELECT ff.sid, ff.first_at, ff.touched, ff.hesitation_ms, ff.corrections, ff.returns,"  # noqa: S608
-        " ff.blank_submit, ff.errors FROM form_fields ff"
-        f" JOIN (SELECT DISTINCT fv.site, fv.sid{selection}) v ON ff.site = v.site AND ff.sid = v.sid"
-        " WHERE ff.form_key = ? AND ff.field_key = ? ORDER BY ff.sid, ff.first_at, ff.pid",
-        [*params, form_key, field_key],
-    )
