@@ -78,3 +78,33 @@ def test_windows_are_right_and_read_few_chunks(
                 assert out == wanted, (after, until, limit)
             window_chunks = len({e[1] // 5000 for e in out}) + 2
             assert len(decoded) <= math.ceil(math.log2(CHUNKS)) + 1 + window_chunks, (after, until, decoded)
+
+
+def test_a_chunk_of_back_dated_events_does_not_hide_the_chunk_before(
+    settings: Settings, store: LocalStore, index: Index, site: Site
+) -> None:
+    """A request is sent when it ends and dated at its start (the page's own document: t=0),
+    so a chunk holding only it ends earlier than the chunk before it. The window from the page
+    view's first ms must still hold the snapshot of that earlier chunk (the player opened a page
+    view at its first ms on a white frame: tests/test_funnel_e2e.py)."""
+    sid, pid = new_id(), new_id()
+    request = make_event(
+        "request", t=0, how="resource", method="GET", url="https://shop.example/", status=200,
+        duration=90, size=1000, failed=0,
+    )  # fmt: skip
+    chunks = [
+        [meta_event(0), snapshot_event(14), make_event("move", t=40, x=1, y=1, target=None)],
+        [request],
+        [make_event("move", t=700, x=2, y=2, target=None)],
+        [make_event("move", t=5_000, x=3, y=3, target=None), request],
+        [make_event("move", t=9_000, x=4, y=4, target=None)],
+    ]
+    every = [e for events in chunks for e in events]
+    for seq, events in enumerate(chunks):
+        body = orjson.dumps(batch(sid, pid, seq, events))
+        ingest_batch(site=site.key, body=body, content_encoding="", user_agent="pytest-browser/1.0",
+                     settings=settings, store=store, index=index)  # fmt: skip
+    for after, until in [(0, 30_000), (13, 20), (20, 800), (39, 5_000), (699, 30_000), (5_000, 9_000)]:
+        out, more, last = PageViewReader(store).events_between(site.key, sid, pid, after, until, 1000)
+        wanted = [e for e in every if after < e[1] <= until]
+        assert (out, more, last) == (wanted, False, 9_000), (after, until)
