@@ -5,8 +5,9 @@ page, user, trait/prop/experiment, custom event, clicked text) is found: tested 
 while sessions are walked in the list's order, or read from the fact's own index and joined
 (index/queries.py search_plan). At test sizes every fact is small, so the API tests see one
 choice only; here every filter of tests/test_session_filters.py is run under each plan (per
-session, all facts as IN, each fact as the outer loop), page by page and counted, on both
-backends, against the sessions that test expects.
+session, all facts as IN, each fact as the outer loop; on PostgreSQL also each fact's sessions
+read first and passed as an array), page by page and counted, on both backends, against the
+sessions that test expects.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from urllib.parse import parse_qsl
 import pytest
 
 from sessionlens.index import Index
-from sessionlens.index.queries import SearchPlan, fact_filters, search_plan, session_count, session_search
+from sessionlens.index.queries import (
+    SearchPlan,
+    driver_sessions,
+    fact_filters,
+    search_plan,
+    session_count,
+    session_search,
+)
 from sessionlens.session_search import SessionFilter
 from tests import test_session_filters as cases
 
@@ -36,6 +44,15 @@ def _plans(index: Index, f: SessionFilter) -> dict[str, SearchPlan]:
     for key in keys:
         plans[f"{key} outer"] = SearchPlan(drive=keys, driver=key, page_driver=key)
         plans[f"{key} outer for the count only"] = SearchPlan(drive=frozenset(), driver=key)
+        if index.dialect.is_postgresql and f.site:
+            # PostgreSQL: the driver's sessions read first and passed as an array.
+            sids = index.read(lambda conn, k=key: driver_sessions(conn, index.dialect, f, k))
+            plans[f"{key} as an array"] = SearchPlan(
+                drive=keys, driver=key, page_driver=key, driver_sids=sids
+            )
+            plans[f"{key} as an array, the rest per session"] = SearchPlan(
+                drive=frozenset(), driver=key, driver_sids=sids
+            )
     return plans
 
 

@@ -301,23 +301,64 @@ class SearchPlan:
     driver: str | None = None
     page_driver: str | None = None
     page_index: str | None = None  # the sessions index the page walks (no driver)
+    # PostgreSQL, one site: the driver's distinct sessions, read with its count (search_plan) and
+    # passed to the page and the count as one text (string_to_array), so neither statement depends
+    # on PostgreSQL's estimate of the fact's share (a LIKE on URLs or click texts, a trait value:
+    # off by 100x, whence a hash of every page view or session, 1-5 s at a million sessions).
+    driver_sids: tuple[str, ...] | None = None
 
 
 def search_plan(conn: Any, d: Dialect, f: Any) -> SearchPlan:
     """Count each fact's rows on its own index, up to DRIVE_ROWS + 1 (index-only reads). PostgreSQL
     plans the rest from its statistics, but its estimate of a fact's share of sessions (a LIKE on
-    URLs, a trait value) can be far off: it gets the same facts as IN lists and outer loops."""
+    URLs, a trait value) can be far off: it gets the same facts as IN lists and outer loops, and
+    with one site the driver's sessions themselves, read in the same pass (driver_sids)."""
     sizes: dict[str, int] = {}
+    found_sids: dict[str, tuple[str, ...] | None] = {}
     for key, rows, params, _, _ in fact_filters(d, f):
-        found = conn.execute(
-            f"SELECT COUNT(*) FROM ({rows} LIMIT ?) x", [*params, DRIVE_ROWS + 1]
-        ).fetchone()[0]
+        if d.is_postgresql and f.site:
+            found, found_sids[key] = _count_and_sessions(conn, rows, params)
+        else:
+            found = conn.execute(
+                f"SELECT COUNT(*) FROM ({rows} LIMIT ?) x", [*params, DRIVE_ROWS + 1]
+            ).fetchone()[0]
         if found <= DRIVE_ROWS:
             sizes[key] = int(found)
     driver = min(sizes, key=sizes.__getitem__) if sizes else None
     page_driver = driver if driver is not None and sizes[driver] <= PAGE_DRIVE_ROWS else None
     page_index = None if page_driver or d.is_postgresql else _page_index(conn, f)
-    return SearchPlan(frozenset(sizes), driver, page_driver, page_index)
+    sids = found_sids.get(driver) if driver is not None else None
+    return SearchPlan(frozenset(sizes), driver, page_driver, page_index, sids)
+
+
+def _count_and_sessions(conn: Any, rows: str, params: list[Any]) -> tuple[int, tuple[str, ...] | None]:
+    """PostgreSQL: a fact's rows up to DRIVE_ROWS + 1 and, when they are no more than DRIVE_ROWS,
+    their distinct sessions (as driver_sessions), in one read of the fact's index (a click text
+    is a LIKE over every click of the site: reading it twice cost ~0.15 s at a million sessions)."""
+    n, joined, comma = conn.execute(
+        f"WITH r AS MATERIALIZED ({rows} LIMIT ?) SELECT c.n, a.joined, a.comma FROM (SELECT COUNT(*) AS n FROM r) c"
+        " CROSS JOIN LATERAL (SELECT string_agg(DISTINCT r.sid, ',' ORDER BY r.sid) AS joined,"
+        " bool_or(strpos(r.sid, ',') > 0) AS comma FROM r WHERE c.n <= ?) a",
+        [*params, DRIVE_ROWS + 1, DRIVE_ROWS],
+    ).fetchone()
+    if n > DRIVE_ROWS or comma:
+        return int(n), None
+    return int(n), tuple(joined.split(",")) if joined else ()
+
+
+def driver_sessions(conn: Any, d: Dialect, f: Any, key: str) -> tuple[str, ...] | None:
+    """The distinct sessions (of site f.site) of the fact `key`, known to have at most DRIVE_ROWS
+    rows: read from the fact's own index, the same rows search_plan counted. They travel as one
+    comma-separated text each way (a list of 30,000 strings costs ~0.1 s to send as an array
+    parameter, the text ~0.015 s). None if a sid holds a comma (ids are [A-Za-z0-9_-] on the wire)."""
+    rows, params = next((r[1], r[2]) for r in fact_filters(d, f) if r[0] == key)
+    joined, comma = conn.execute(
+        f"SELECT string_agg(DISTINCT r.sid, ',' ORDER BY r.sid), bool_or(strpos(r.sid, ',') > 0) FROM ({rows}) r",
+        params,
+    ).fetchone()
+    if comma:
+        return None
+    return tuple(joined.split(",")) if joined else ()
 
 
 # Range filters with an index on (site, column, sid) (0008): few matches are read from it and
@@ -356,6 +397,21 @@ def _source(
 ) -> tuple[str, list[Any], list[str], list[Any]]:
     """FROM clause (and its parameters) and the WHERE terms of a search under a plan."""
     driver = plan.driver if counting else plan.page_driver
+    if plan.driver_sids is not None:
+        # PostgreSQL: the driver is a list of sessions of the site (sorted: the lookups follow the
+        # primary key). The count and a small driver's page look each one up (a nested loop over
+        # the array, stopping at the cap); a larger driver's page walks sessions in the list's
+        # order testing each against the array (hashed), as few sessions as the page needs.
+        where, params = session_conditions(d, f, plan.drive, plan.driver)
+        sids = ",".join(plan.driver_sids)
+        if driver is not None:
+            return (
+                "unnest(string_to_array(?, ',')) x (sid) JOIN sessions s ON s.sid = x.sid",
+                [sids],
+                where,
+                params,
+            )
+        return "sessions s", [], ["s.sid = ANY(string_to_array(?, ','))", *where], [sids, *params]
     where, params = session_conditions(d, f, plan.drive, driver)
     if driver is not None:
         rows, rows_params = next((r[1], r[2]) for r in fact_filters(d, f) if r[0] == driver)
@@ -437,13 +493,17 @@ def search_sessions(conn: Any, d: Dialect, f: Any, cap: int) -> dict[str, Any]:
         statement
     ) in d.bulk_read_settings():  # a rare filter scans every session: JIT costs more than it saves
         conn.execute(statement)
-    plan = search_plan(conn, d, f)
-    if d.is_postgresql and plan.driver is not None:
-        # The driver's rows are known to be few (counted above), but PostgreSQL estimates a LIKE on
-        # URLs or a trait value as a large share and hashes every session (4 s at a million):
-        # nested loops, for this read transaction only.
+    if d.is_postgresql:
+        # PostgreSQL estimates a LIKE on URLs (url_keys) or a trait value as a large share and
+        # hashes every page view or session for it (2-4 s at a million): the facts' few rows are
+        # counted and read by nested loops (index probes), and so is a driver's page and count.
         conn.execute("SET LOCAL enable_hashjoin = off")
         conn.execute("SET LOCAL enable_mergejoin = off")
+    plan = search_plan(conn, d, f)
+    if d.is_postgresql and plan.driver is None:
+        # No fact is small: the page walks sessions and the count reads them; PostgreSQL plans freely.
+        conn.execute("SET LOCAL enable_hashjoin = on")
+        conn.execute("SET LOCAL enable_mergejoin = on")
     rows = [dict(r) for r in conn.execute(*session_search(d, f, plan)).fetchall()]
     # The count is for the first page (shown before the list); later pages skip its scan.
     total: int | None = None
