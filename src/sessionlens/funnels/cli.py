@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from sessionlens.text_cells import one_line as _one_line
+
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
@@ -23,10 +25,6 @@ def _ms(x: int | None) -> str:
     if x is None:
         return "—"
     return f"{x / 1000:.1f}s" if x < 120_000 else f"{x / 60_000:.1f}m"
-
-
-def _one_line(text: str) -> str:
-    return text.encode("unicode_escape").decode("ascii")  # a visitor's text never breaks the table
 
 
 def print_results(r: dict[str, Any]) -> None:

@@ -36,6 +36,7 @@ from sessionlens.params import HEATMAP_AT, RADIUS, SELECTION, WIDTH
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.session_search import BOTS, KNOWN, FilterError, SessionFilter
 from sessionlens.stores.base import BlobStore
+from sessionlens.text_cells import csv_cell as _cell
 
 # Frustration signals with a place (docs/signals.md): quick_back has none, so no map.
 SIGNAL_KINDS = ("thrash", "form_error", "excessive_scroll")
@@ -881,11 +882,6 @@ def elements_csv(rows: list[dict[str, Any]], described: Mapping[str, Any] | None
              r["error"], _cell(inner)]
         )  # fmt: skip
     return out.getvalue()
-
-
-def _cell(text: str) -> str:
-    """A recorded string made inert in a spreadsheet: a leading = + - @ would start a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _one_line(text: str) -> str:

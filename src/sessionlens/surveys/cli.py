@@ -14,13 +14,11 @@ from typing import Any
 
 import orjson
 
+from sessionlens.text_cells import one_line as _one_line
+
 
 def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
-
-
-def _one_line(text: str) -> str:
-    return text.encode("unicode_escape").decode("ascii")  # a visitor's text never breaks the table
 
 
 def print_results(r: dict[str, Any]) -> None:

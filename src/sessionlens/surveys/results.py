@@ -25,6 +25,7 @@ from urllib.parse import quote
 from sessionlens.index import Index
 from sessionlens.index.surveys import survey_rows
 from sessionlens.surveys.definition import Question, Survey
+from sessionlens.text_cells import csv_cell as _cell
 
 MAX_TEXT_ANSWERS = 500  # free-text answers listed per question in the results (the CSV has all)
 CSV_COLUMNS = ("survey", "question", "type", "prompt", "answer", "label", "sid", "visitor_id", "at", "link")
@@ -132,12 +133,6 @@ def survey_results(index: Index, survey_id: str, survey: Survey) -> dict[str, An
         # answers to questions no longer in the definition (edited after answers came in)
         "unknown_questions": sorted({a["question"] for a in given} - known),
     }
-
-
-def _cell(text: str) -> str:
-    """A visitor's text made inert in a spreadsheet: a leading = + - @ would start a formula
-    (as heatmap/render.py's CSV)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def survey_csv(index: Index, survey_id: str, survey: Survey) -> str:
