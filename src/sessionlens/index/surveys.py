@@ -31,10 +31,17 @@ def survey_rows(index: Index, site: str, survey: str) -> list[dict[str, Any]]:
     )
 
 
-def session_survey_rows(index: Index, site: str, sid: str) -> list[dict[str, Any]]:
-    """A session's survey events (pid, t, survey, action, question, value), for its timeline."""
+# saved_docs.body holds the whole document as compact JSON (orjson) with the survey's "active"
+# flag in its body; inside a JSON string a quote is always escaped, so this text appears only
+# as that key. A pre-filter in SQL (the caller checks the parsed flag again).
+_ACTIVE_TEXT = '%"active":true%'
+
+
+def active_survey_docs(index: Index, site: str, limit: int) -> list[dict[str, Any]]:
+    """The saved_docs rows of the site's active surveys (oldest first, at most `limit`): the
+    public endpoint and the ingest ack read these, not every survey of the site."""
     return index.query(
-        "SELECT pid, t, survey, action, question, value FROM survey_responses WHERE site = ? AND sid = ?"
-        " ORDER BY pid, t",
-        (site, sid),
+        "SELECT body FROM saved_docs WHERE kind = 'survey' AND site = ? AND body LIKE ?"
+        " ORDER BY created, id LIMIT ?",
+        (site, _ACTIVE_TEXT, limit),
     )

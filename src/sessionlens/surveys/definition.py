@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessionlens.responses import ParamError
+from sessionlens.scrub import scrub_phones, scrub_text
 
 QUESTION_TYPES = ("rating", "nps", "choice", "multi", "text")
 POSITIONS = ("bottom-right", "bottom-left", "center")
@@ -33,8 +34,14 @@ DEFAULT_THEME = {"accent": "#2563eb", "background": "#ffffff", "text": "#111827"
 DEFAULT_THANKS = "Thank you!"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
-# Control characters (and the line/paragraph separators) have no place in a prompt or label.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+# Control characters (C0, DEL, C1), the line/paragraph separators and the bidi embeddings,
+# overrides and isolates (which make a prompt read differently from what it holds) have no
+# place in a prompt or label.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# trigger.url: every visitor's browser matches it on every URL change; the matching is linear
+# (url_patterns), and a cap on wildcards keeps its work small whatever the pattern.
+MAX_URL_WILDCARDS = 8
+MAX_ACTIVE = 20  # active surveys per site: each visitor's page reads all of them
 _TOP = ("name", "active", "questions", "trigger", "theme", "thanks")
 
 
@@ -117,6 +124,13 @@ def _text(value: Any, where: str, limit: int, *, empty: bool = False) -> str:
 def _id(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _ID.fullmatch(value):
         raise SurveyError(f"{where} must be 1-64 letters, digits, '_' or '-'")
+    # Answers pass the collector's PII scrub (phones, cards, e-mails): an id it would mask
+    # ('plan-1234567') would be stored masked and never counted as itself.
+    if scrub_phones(value) != value or scrub_text(value) != value:
+        raise SurveyError(
+            f"{where} {value!r} looks like a phone or card number, which the collector masks in"
+            " answers: use fewer digits in a row"
+        )
     return value
 
 
@@ -180,10 +194,17 @@ def _question(raw: Any, where: str) -> Question:
     return Question(qid, kind, prompt, required, options, scale)
 
 
+def _url_pattern(value: Any) -> str:
+    url = re.sub(r"\*{2,}", "*", _text(value, "trigger.url", MAX_URL, empty=True).strip())  # ** is *
+    if url.count("*") > MAX_URL_WILDCARDS:
+        raise SurveyError(f"trigger.url may hold at most {MAX_URL_WILDCARDS} '*' wildcards")
+    return url
+
+
 def _trigger(raw: Any) -> dict[str, Any]:
     t = _object(raw, "trigger", ("url", "event", "exit_intent", "after_seconds"))
     return {
-        "url": _text(t.get("url", ""), "trigger.url", MAX_URL, empty=True).strip(),
+        "url": _url_pattern(t.get("url", "")),
         "event": _text(t.get("event", ""), "trigger.event", MAX_EVENT, empty=True).strip(),
         "exit_intent": _bool(t.get("exit_intent", False), "trigger.exit_intent"),
         "after_seconds": _int(t.get("after_seconds", 0), "trigger.after_seconds", 0, MAX_AFTER_SECONDS),

@@ -85,10 +85,14 @@ async def public_surveys(request: Request) -> Response:
     state = request.app.state
     try:
         site = await run_in_threadpool(state.sites.get, request.path_params["site"])
-    except StoreError as exc:
-        return error(
-            503, f"storage unavailable: {exc}", {"Retry-After": str(state.settings.retry_after_seconds)}
-        )
+    except Exception as exc:
+        # As the collector's site check: site settings live in the blob store, and any failure
+        # reading them (an outage, an unreadable object) is a 503 the widget may retry, never a
+        # bare 500. Only a store outage's text is shown; anything else is logged.
+        if not isinstance(exc, StoreError):
+            log.exception("site lookup failed for the survey endpoint")
+        reason = f"storage unavailable: {exc}" if isinstance(exc, StoreError) else "site settings unavailable"
+        return error(503, reason, {"Retry-After": str(state.settings.retry_after_seconds)})
     if site is None:
         return error(404, "unknown site key")
     headers = {"Cache-Control": "no-store", "Vary": "Origin"}

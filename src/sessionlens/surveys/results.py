@@ -5,8 +5,10 @@ it, answered, completed and dismissed it; and one CSV row per answer.
 Counting rules (docs/surveys.md):
 - a session answers a question once: when the same session sent several answers to one
   question (a changed mind, a second page view), the last one counts;
-- shown / answered / completed / dismissed count distinct sessions; the response rate is
-  answered / shown (None until someone was shown the survey);
+- shown / answered / completed / dismissed count distinct sessions; `answered` counts answers
+  to questions of the definition only; the response rate is the share of the sessions shown
+  the survey that answered (sessions answered without a recorded `shown`, e.g. hand-made events,
+  count as answered but never push the rate past 1; None until someone was shown the survey);
 - NPS: promoters answer 9-10, passives 7-8, detractors 0-6; score = % promoters - % detractors
   (-100..100, one decimal);
 - an answer that is not one of the question's values (a question edited after answers came
@@ -57,10 +59,12 @@ def answers(
     return list(last.values())
 
 
-def _sessions_by_action(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
+def _sessions_by_action(rows: list[dict[str, Any]], known: set[str]) -> dict[str, set[str]]:
+    """Distinct sessions per action; an answer counts only for a question of the definition
+    (an answer to an unknown or removed question is named in unknown_questions instead)."""
     out: dict[str, set[str]] = {a: set() for a in ("shown", "answer", "dismiss", "complete")}
     for r in rows:
-        if r["action"] != "answer" or r["question"]:  # an answer names its question (as the filter)
+        if r["action"] != "answer" or r["question"] in known:
             out.setdefault(r["action"], set()).add(r["sid"])
     return out
 
@@ -112,13 +116,13 @@ def _question_result(q: Question, given: list[dict[str, Any]]) -> dict[str, Any]
 def survey_results(index: Index, survey_id: str, survey: Survey) -> dict[str, Any]:
     """The survey's numbers (see the module's counting rules)."""
     rows = survey_rows(index, survey.site, survey_id)
-    sessions = _sessions_by_action(rows)
+    known = {q.id for q in survey.questions}
+    sessions = _sessions_by_action(rows, known)
     given = answers(index, survey_id, survey, rows)
     by_question: dict[str, list[dict[str, Any]]] = {}
     for a in given:
         by_question.setdefault(a["question"], []).append(a)
     shown, answered = len(sessions["shown"]), len(sessions["answer"])
-    known = {q.id for q in survey.questions}
     return {
         "id": survey_id,
         "site": survey.site,
@@ -128,7 +132,7 @@ def survey_results(index: Index, survey_id: str, survey: Survey) -> dict[str, An
         "answered": answered,
         "completed": len(sessions["complete"]),
         "dismissed": len(sessions["dismiss"]),
-        "response_rate": _rate(answered, shown),
+        "response_rate": _rate(len(sessions["shown"] & sessions["answer"]), shown),
         "questions": [_question_result(q, by_question.get(q.id, [])) for q in survey.questions],
         # answers to questions no longer in the definition (edited after answers came in)
         "unknown_questions": sorted({a["question"] for a in given} - known),

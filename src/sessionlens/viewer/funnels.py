@@ -20,7 +20,17 @@ from sessionlens.funnels.definition import Funnel
 from sessionlens.responses import JSON, error
 from sessionlens.saved_docs import DocConflict, DocError, DocNotFound, SavedDoc
 from sessionlens.viewer import pages
-from sessionlens.viewer.saved_doc_requests import body_version, json_object, refusal, saved_docs
+from sessionlens.viewer.saved_doc_requests import (
+    body_version,
+    delete_response,
+    get_response,
+    json_object,
+    known_site,
+    list_response,
+    query_int,
+    refusal,
+    saved_docs,
+)
 
 KIND = "funnel"
 MAX_BODY = 32 * 1024
@@ -46,8 +56,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 async def _known_site(request: Request, site: str) -> None:
-    if await run_in_threadpool(request.app.state.sites.get, site) is None:
-        raise DefinitionError(f"site {site[:64]!r} does not exist")
+    await known_site(request, site, DefinitionError)
 
 
 def _saved(doc: SavedDoc) -> Funnel:
@@ -73,9 +82,7 @@ async def query(request: Request) -> Response:
 
 
 async def list_funnels(request: Request) -> Response:
-    site = request.query_params.get("site") or None
-    docs = await run_in_threadpool(saved_docs(request).list, KIND, site)
-    return JSON({"funnels": [funnel_json(d) for d in sorted(docs, key=lambda d: d.name.lower())]})
+    return await list_response(request, KIND, "funnels", funnel_json)
 
 
 async def create_funnel(request: Request) -> Response:
@@ -93,11 +100,7 @@ async def create_funnel(request: Request) -> Response:
 
 
 async def get_funnel(request: Request) -> Response:
-    try:
-        doc = await run_in_threadpool(saved_docs(request).get, KIND, None, request.path_params["id"])
-    except DocNotFound as exc:
-        return refusal(exc)
-    return JSON(funnel_json(doc))
+    return await get_response(request, KIND, funnel_json)
 
 
 async def update_funnel(request: Request) -> Response:
@@ -128,11 +131,7 @@ async def update_funnel(request: Request) -> Response:
 
 
 async def delete_funnel(request: Request) -> Response:
-    try:
-        await run_in_threadpool(saved_docs(request).delete, KIND, None, request.path_params["id"])
-    except (DocNotFound, DocConflict) as exc:
-        return refusal(exc)
-    return Response(status_code=204)
+    return await delete_response(request, KIND)
 
 
 async def funnel(request: Request) -> Response:
@@ -160,11 +159,7 @@ async def results(request: Request) -> Response:
 
 
 def _int(raw: str | None, name: str, default: int) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or len(raw) > 9:
-        raise DefinitionError(f"{name} must be a whole number, got {raw[:40]!r}")
-    return int(raw)
+    return query_int(raw, name, DefinitionError, default=default, high=999_999_999)
 
 
 async def sessions(request: Request) -> Response:

@@ -20,7 +20,7 @@ from sessionlens.index import saved_docs as doc_rows
 from sessionlens.responses import JSON, error
 from sessionlens.saved_docs import DocConflict, DocError, DocNotFound, SavedDoc
 from sessionlens.viewer import pages
-from sessionlens.viewer.saved_doc_requests import body_version, json_object, refusal, saved_docs
+from sessionlens.viewer.saved_doc_requests import body_version, json_object, query_int, refusal, saved_docs
 
 MAX_NOTE = 2_000  # characters of a note's text
 MAX_COLLECTION_NAME = 200
@@ -61,11 +61,9 @@ def _version(value: Any) -> int | None:
 
 def _query_version(request: Request) -> int | None:
     raw = request.query_params.get("version")
-    if raw is None:
-        return None
-    if not raw.isdigit() or not 0 < int(raw) < 10**10:
-        raise BadRequest("version must be a whole number >= 1 (the version you edited)")
-    return int(raw)
+    if not raw:
+        return None  # no version: last write wins
+    return query_int(raw, "version (the version you edited)", BadRequest, default=0, low=1, high=10**10 - 1)
 
 
 def _site_param(request: Request) -> str | None:
@@ -161,11 +159,11 @@ async def search_notes(request: Request) -> Response:
     try:
         q = _text(request.query_params.get("q", ""), "q", MAX_QUERY)
         site = _site_param(request)
-        raw_limit = request.query_params.get("limit", "100")
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
-            raise BadRequest("limit must be a whole number 1 .. 500")
+        limit = query_int(
+            request.query_params.get("limit"), "limit", BadRequest, default=100, low=1, high=500
+        )
         docs = saved_docs(request)
-        found = await run_in_threadpool(docs.search, "note", q, site, int(raw_limit))
+        found = await run_in_threadpool(docs.search, "note", q, site, limit)
         return JSON({"notes": [note_json(d) for d in found]})
     except _EXPECTED as exc:
         return refusal(exc)

@@ -20,9 +20,19 @@ from sessionlens.responses import JSON
 from sessionlens.saved_docs import DocConflict, DocError, DocNotFound, SavedDoc
 from sessionlens.surveys.definition import Survey, SurveyError, parse_survey
 from sessionlens.surveys.results import answers, survey_csv, survey_results
-from sessionlens.surveys.store import KIND, from_doc, survey_json
+from sessionlens.surveys.store import KIND, check_active_limit, from_doc, survey_json
 from sessionlens.viewer import pages
-from sessionlens.viewer.saved_doc_requests import body_version, json_object, refusal, saved_docs
+from sessionlens.viewer.saved_doc_requests import (
+    body_version,
+    delete_response,
+    get_response,
+    json_object,
+    known_site,
+    list_response,
+    query_int,
+    refusal,
+    saved_docs,
+)
 
 MAX_BODY = 32 * 1024
 MAX_PAGE = 500
@@ -37,20 +47,13 @@ async def _body(request: Request) -> dict[str, Any]:
     )
 
 
-async def _known_site(request: Request, site: Any) -> str:
-    if not isinstance(site, str) or not site:
-        raise SurveyError("site must name one of your sites")
-    if await run_in_threadpool(request.app.state.sites.get, site) is None:
-        raise SurveyError(f"site {site[:64]!r} does not exist")
-    return site
-
-
-def _stored_body(survey: Survey) -> dict[str, Any]:
-    return survey.body()
-
-
 def _changed(request: Request, site: str) -> None:
     request.app.state.surveys.forget(site)
+
+
+async def _check_active(request: Request, survey: Survey, doc_id: str | None = None) -> None:
+    if survey.active:
+        await run_in_threadpool(check_active_limit, saved_docs(request), survey.site, doc_id)
 
 
 async def _saved(request: Request) -> tuple[SavedDoc, Survey]:
@@ -59,33 +62,24 @@ async def _saved(request: Request) -> tuple[SavedDoc, Survey]:
 
 
 async def list_surveys(request: Request) -> Response:
-    site = request.query_params.get("site") or None
-    docs = await run_in_threadpool(saved_docs(request).list, KIND, site)
-    return JSON({"surveys": [survey_json(d) for d in sorted(docs, key=lambda d: d.name.lower())]})
+    return await list_response(request, KIND, "surveys", survey_json)
 
 
 async def create_survey(request: Request) -> Response:
     try:
         body = await _body(request)
-        site = await _known_site(request, body.pop("site", None))
+        site = await known_site(request, body.pop("site", None), SurveyError)
         survey = parse_survey(body, site)
+        await _check_active(request, survey)
         doc = await run_in_threadpool(
             lambda: saved_docs(request).create(
-                KIND, site, request.scope["user"], name=survey.name, body=_stored_body(survey)
+                KIND, site, request.scope["user"], name=survey.name, body=survey.body()
             )
         )
     except (SurveyError, DocError, DocConflict) as exc:
         return refusal(exc)
     _changed(request, site)
     return JSON(survey_json(doc), status_code=201)
-
-
-async def get_survey(request: Request) -> Response:
-    try:
-        doc = await run_in_threadpool(saved_docs(request).get, KIND, None, request.path_params["id"])
-    except DocNotFound as exc:
-        return refusal(exc)
-    return JSON(survey_json(doc))
 
 
 async def update_survey(request: Request) -> Response:
@@ -100,6 +94,7 @@ async def update_survey(request: Request) -> Response:
         if body.pop("site", current.site) != current.site:
             raise SurveyError("site: a saved survey stays on its site (save a new survey for another)")
         survey = parse_survey({**current.body, "name": current.name, **body}, current.site)
+        await _check_active(request, survey, doc_id)
         doc = await run_in_threadpool(
             lambda: docs.update(
                 KIND,
@@ -107,7 +102,7 @@ async def update_survey(request: Request) -> Response:
                 doc_id,
                 expected_version=version,
                 name=survey.name,
-                body=_stored_body(survey),
+                body=survey.body(),
             )
         )
     except (SurveyError, DocError, DocNotFound, DocConflict) as exc:
@@ -117,12 +112,7 @@ async def update_survey(request: Request) -> Response:
 
 
 async def delete_survey(request: Request) -> Response:
-    try:
-        doc = await run_in_threadpool(saved_docs(request).delete, KIND, None, request.path_params["id"])
-    except (DocNotFound, DocConflict) as exc:
-        return refusal(exc)
-    _changed(request, doc.site)
-    return Response(status_code=204)
+    return await delete_response(request, KIND, lambda doc: _changed(request, doc.site))
 
 
 async def surveys(request: Request) -> Response:
@@ -131,7 +121,7 @@ async def surveys(request: Request) -> Response:
 
 async def survey(request: Request) -> Response:
     if request.method == "GET":
-        return await get_survey(request)
+        return await get_response(request, KIND, survey_json)
     if request.method == "PATCH":
         return await update_survey(request)
     return await delete_survey(request)
@@ -146,14 +136,6 @@ async def results(request: Request) -> Response:
     return JSON(await run_in_threadpool(survey_results, request.app.state.index, doc.id, found))
 
 
-def _whole(raw: str | None, name: str, default: int, high: int) -> int:
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or len(raw) > 9 or int(raw) > high:
-        raise SurveyError(f"{name} must be a whole number from 0 to {high}, got {raw[:40]!r}")
-    return int(raw)
-
-
 async def answer_list(request: Request) -> Response:
     """?question=ID[&value=V][&limit=&offset=]: the counted answers to a question (with value:
     those that gave it; for a multi-select, those that ticked it), newest first, each with its
@@ -163,8 +145,8 @@ async def answer_list(request: Request) -> Response:
         unknown = sorted(set(q) - {"question", "value", "limit", "offset"})
         if unknown:
             raise SurveyError(f"unknown parameter {unknown[0][:40]!r}; known: question, value, limit, offset")
-        limit = _whole(q.get("limit"), "limit", 50, MAX_PAGE)
-        offset = _whole(q.get("offset"), "offset", 0, 1_000_000)
+        limit = query_int(q.get("limit"), "limit", SurveyError, default=50, high=MAX_PAGE)
+        offset = query_int(q.get("offset"), "offset", SurveyError, default=0, high=1_000_000)
         doc, found = await _saved(request)
         question = found.question(q.get("question", ""))
         if question is None:
