@@ -76,7 +76,10 @@ def test_build_activate_read_results_and_open_an_answer_in_the_player(rig: dict)
             second.locator(".sl-survey-qtype").select_option("choice")
             second.locator(".sl-survey-qid").fill("why not")  # a space: refused
             second.locator(".sl-survey-prompt").fill("What stopped you?")
-            second.locator(".sl-survey-options").fill("price=Price, shipping=Shipping")
+            # One option per line: a label keeps its commas (and '=' after an id).
+            second.locator(".sl-survey-options").fill(
+                "price=Price, taxes included\nshipping=Shipping = slow\nSomething, else"
+            )
             page.fill("#survey-url", "/checkout*")
             page.check("#survey-active")
             page.click("#survey-save")
@@ -94,9 +97,37 @@ def test_build_activate_read_results_and_open_an_answer_in_the_player(rig: dict)
             assert saved["active"] is True and saved["trigger"]["url"] == "/checkout*"
             assert [q["id"] for q in saved["questions"]] == ["ease", "why"]
             assert saved["questions"][1]["options"] == [
-                {"id": "price", "label": "Price"},
-                {"id": "shipping", "label": "Shipping"},
+                {"id": "price", "label": "Price, taxes included"},
+                {"id": "shipping", "label": "Shipping = slow"},
+                {"id": "something-else", "label": "Something, else"},
             ]
+            # Editing shows the options one per line again.
+            page.get_by_role("button", name="Edit").click()
+            assert page.locator("#survey-questions > li").nth(1).locator(
+                ".sl-survey-options"
+            ).input_value() == (
+                "price=Price, taxes included\nshipping=Shipping = slow\nsomething-else=Something, else"
+            )
+            # A refused change is said: the list's version is stale after an edit made elsewhere (409).
+            page.evaluate(
+                """id => fetch('/api/me').then(r => r.json()).then(me => fetch('/api/surveys/' + id, {
+                    method: 'PATCH', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf},
+                    body: JSON.stringify({thanks: 'Merci'})}))""",
+                saved["id"],
+            )
+            page.get_by_role("button", name="Deactivate").click()
+            page.wait_for_function("() => document.querySelector('#survey-list-status').textContent !== ''")
+            assert (
+                page.evaluate("() => fetch('/api/surveys').then(r => r.json())")["surveys"][0]["active"]
+                is True
+            )
+            # Delete asks first: dismissed, nothing is deleted.
+            asked: list[str] = []
+            page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+            page.get_by_role("button", name="Delete Checkout exit").click()
+            page.wait_for_selector("#survey-list li")
+            assert len(asked) == 1 and asked[0].startswith('Delete the survey "Checkout exit"?'), asked
+            assert len(page.evaluate("() => fetch('/api/surveys').then(r => r.json())")["surveys"]) == 1
 
             t0 = int(time.time() * 1000) - 3_600_000
             sids = [
@@ -119,7 +150,8 @@ def test_build_activate_read_results_and_open_an_answer_in_the_player(rig: dict)
             )
             assert counts[:5] == [["1", "0", "0.0%"], ["2", "0", "0.0%"], ["3", "1", "50.0%"], ["4", "0", "0.0%"],
                                   ["5", "1", "50.0%"]], counts  # fmt: skip
-            assert counts[5:] == [["Price", "1", "50.0%"], ["Shipping", "1", "50.0%"]], counts
+            assert counts[5:] == [["Price, taxes included", "1", "50.0%"], ["Shipping = slow", "1", "50.0%"],
+                                  ["Something, else", "0", "0.0%"]], counts  # fmt: skip
             assert "Mean 4" in page.inner_text("#survey-results")
             page.get_by_role("button", name="Show answers with replays").nth(1).click()
             link = page.locator(".sl-survey-answers a")
@@ -130,6 +162,13 @@ def test_build_activate_read_results_and_open_an_answer_in_the_player(rig: dict)
             link.first.click()
             page.wait_for_url(f"**/sessions/{sids[1]}?*")
             page.wait_for_selector("body[data-replay-t='2500']", state="attached", timeout=30_000)
+            # Back on /surveys, a confirmed Delete removes the survey.
+            page.go_back()
+            page.wait_for_selector("#survey-list li")
+            page.once("dialog", lambda d: d.accept())
+            page.get_by_role("button", name="Delete Checkout exit").click()
+            page.wait_for_function("() => document.querySelectorAll('#survey-list li').length === 0")
+            assert page.evaluate("() => fetch('/api/surveys').then(r => r.json())")["surveys"] == []
             assert errors == []
         finally:
             browser.close()

@@ -24,9 +24,11 @@ function questionRow(q = { id: "", type: "rating", prompt: "" }, index = 0) {
   prompt.value = q.prompt || "";
   const required = h("input", { type: "checkbox", "aria-label": "Required" });
   required.checked = !!q.required;
-  const options = h("input", { class: "sl-survey-options", "aria-label": "Options, one per line as id=label or label", size: "40",
-    placeholder: "price=Price, shipping=Shipping" });
-  options.value = (q.options || []).map((o) => `${o.id}=${o.label}`).join(", ");
+  // One option per line (a label may hold commas): "id=label", or just the label (its id made
+  // from it). A line is id=label only when what comes before the first "=" is an id.
+  const options = h("textarea", { class: "sl-survey-options", "aria-label": "Options, one per line as id=label or label", rows: "3", cols: "40",
+    placeholder: "price=Price\nshipping=Shipping, delivery time" });
+  options.value = (q.options || []).map((o) => `${o.id}=${o.label}`).join("\n");
   const scale = q.scale || { min: 1, max: 5, low_label: "", high_label: "" };
   const low = h("input", { type: "number", min: "0", max: "1", "aria-label": "Scale from", size: "2" });
   low.value = scale.min;
@@ -48,9 +50,9 @@ function questionRow(q = { id: "", type: "rating", prompt: "" }, index = 0) {
   row.read = (i) => {
     const out = { id: id.value.trim() || `q${i + 1}`, type: type.value, prompt: prompt.value, required: required.checked };
     if (!options.hidden) {
-      out.options = options.value.split(",").map((s) => s.trim()).filter(Boolean).map((s, j) => {
-        const [k, ...rest] = s.split("=");
-        return rest.length ? { id: k.trim(), label: rest.join("=").trim() } : { id: slug(s, j), label: s };
+      out.options = options.value.split("\n").map((s) => s.trim()).filter(Boolean).map((s, j) => {
+        const m = /^([A-Za-z0-9_-]{1,64})\s*=(.*)$/.exec(s);
+        return m ? { id: m[1], label: m[2].trim() } : { id: slug(s, j), label: s };
       });
     }
     if (!scaleBox.hidden) out.scale = { min: Number(low.value), max: Number(high.value), low_label: lowLabel.value, high_label: highLabel.value };
@@ -185,26 +187,36 @@ async function main() {
   const siteSelect = h("select", { "aria-label": "Site", id: "survey-site" }, ...sites.map((s) => h("option", { value: s.key, text: s.name || s.key })));
   siteSelect.value = state.site;
   const list = h("ul", { id: "survey-list", class: "sl-survey-list" });
+  const listStatus = h("p", { id: "survey-list-status", role: "alert" });
+  // A refused change (a stale version, the active-survey limit, a network error) is said, and
+  // the list read again so it shows what is saved.
+  const change = async (what) => {
+    listStatus.textContent = "";
+    try {
+      await what();
+    } catch (e) {
+      listStatus.textContent = e.message;
+    }
+    await listSurveys().catch((e) => { listStatus.textContent = e.message; });
+  };
   const results = h("section", { id: "survey-results", "aria-live": "polite" });
   const listSurveys = async () => {
     const body = await api(`/api/surveys?site=${encodeURIComponent(state.site)}`);
     list.replaceChildren(...body.surveys.map((s) => h("li", {},
       h("span", { text: `${s.name} ${s.active ? "· active" : "· inactive"} ` }),
       h("button", { type: "button", text: "Edit", onclick: () => edit.fill(s) }),
-      h("button", { type: "button", text: s.active ? "Deactivate" : "Activate", onclick: async () => {
-        await send("PATCH", `/api/surveys/${encodeURIComponent(s.id)}`, { active: !s.active, version: s.version });
-        await listSurveys();
-      } }),
+      h("button", { type: "button", text: s.active ? "Deactivate" : "Activate", onclick: () => change(() =>
+        send("PATCH", `/api/surveys/${encodeURIComponent(s.id)}`, { active: !s.active, version: s.version })) }),
       h("button", { type: "button", text: "Results", onclick: () => showResults(s, results) }),
-      h("button", { type: "button", text: "Delete", "aria-label": `Delete ${s.name}`, onclick: async () => {
-        await send("DELETE", `/api/surveys/${encodeURIComponent(s.id)}`);
-        await listSurveys();
+      h("button", { type: "button", text: "Delete", "aria-label": `Delete ${s.name}`, onclick: () => {
+        if (!confirm(`Delete the survey "${s.name}"? Its definition and results page go; the answers stay with their sessions.`)) return;
+        change(() => send("DELETE", `/api/surveys/${encodeURIComponent(s.id)}`));
       } }))));
   };
   const edit = editor(listSurveys);
   siteSelect.addEventListener("change", () => { state.site = siteSelect.value; edit.fill(null); listSurveys(); });
   app.replaceChildren(h("h1", { text: "Surveys" }), h("nav", {}, h("a", { href: "/", text: "Sessions" }), " · ", h("a", { href: "/heatmaps", text: "Heatmaps" })),
-    siteSelect, h("h2", { text: "Saved surveys" }), list, edit.box, results);
+    siteSelect, h("h2", { text: "Saved surveys" }), listStatus, list, edit.box, results);
   await listSurveys();
 }
 
