@@ -13,6 +13,12 @@ then times, median of --runs (default 5):
             tiles decoded, laid over and deflated two at a time (heatmap/png_strips.py)
   views     the backdrop's page view among the selection's and its class's median height
 
+--bots (default 0.01): that share of the product page views' sessions are
+bots (sessions.is_bot = 1): left out of the map, as by default; their
+clicks are read apart and subtracted (index/heatmaps._facts' `bots`).
+"index to PNG" steps read their clicks in parts on threads, one per core
+(index/fact_arrays.PARTS).
+
 The backdrop is a blank 1440 x 10,000 page with the element boxes given
 (a cached backdrop costs the decoding of its tiles, included in png; its
 first render in Chromium is not measured here: bench/backdrop_render.py).
@@ -21,7 +27,8 @@ build_heatmap does besides reading the cached backdrop from the store).
 With --row-path, the old path (every click fetched as a dict, placed in
 Python) is timed once for comparison.
 
-    .venv/bin/python bench/heatmap_index.py [--clicks 1000000] [--backends sqlite,postgresql] [--runs 5] [--row-path]
+    .venv/bin/python bench/heatmap_index.py [--clicks 1000000] [--backends sqlite,postgresql] [--runs 5] [--bots 0.01]
+        [--row-path]
 
 PostgreSQL is started as the tests start it (tests/postgres_server.py).
 """
@@ -108,7 +115,15 @@ def facts(n: int, rng: np.random.Generator) -> tuple[list[tuple], list[tuple], l
     return clicks, views, urls, keys
 
 
-def fill(index: Index, rows: tuple[list[tuple], ...], postgres_url: str | None) -> None:
+def bot_sessions(n: int, share: float) -> list[tuple]:
+    """sessions rows (is_bot = 1) for every 1/share-th product page view's session."""
+    if share <= 0:
+        return []
+    step = max(1, round(1 / share))
+    return [("s", f"ps{v}", T0, T0, 0, 0, 1, 10, 0, 0, 0, 1, 0, 1) for v in range(0, n // 10, step)]
+
+
+def fill(index: Index, rows: tuple[list[tuple], ...], postgres_url: str | None, bots: list[tuple]) -> None:
     clicks, views, urls, keys = rows
     insert_clicks = (
         f"INSERT INTO clicks ({', '.join(CLICK_COLUMNS)}) VALUES ({','.join('?' * len(CLICK_COLUMNS))})"
@@ -119,6 +134,11 @@ def fill(index: Index, rows: tuple[list[tuple], ...], postgres_url: str | None) 
         conn.executemany(insert_views, views)
         conn.executemany("INSERT INTO page_urls (site, sid, pid, url) VALUES (?, ?, ?, ?)", urls)
         conn.executemany(INSERT_URL_KEYS, keys)
+        conn.executemany(
+            "INSERT INTO sessions (site, sid, start_time, end_time, duration_ms, active_ms, page_count, clicks,"
+            " inputs, errors, customs, batches, stored_bytes, is_bot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            bots,
+        )
         if postgres_url is None:
             conn.executemany(insert_clicks, clicks)
 
@@ -181,11 +201,11 @@ def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bo
         view = heatmap_queries.backdrop_view(index, sel, W)
         heatmap_queries.median_view_height(index, sel, view["device"] if view else None)
         steps["views"].append(time.perf_counter() - start)
-    assert placed.counted >= 1_000_000 * 0.99 or placed.counted > 0, placed.counted
+    assert placed.counted > 0, placed.counted
     med = {k: statistics.median(v) for k, v in steps.items()}
     total = [a + b + c for a, b, c in zip(steps["targets"], steps["place"], steps["png"], strict=True)]
     whole = [t + v for t, v in zip(total, steps["views"], strict=True)]
-    print(f"{name}: {placed.counted:,} clicks ({placed.hidden:,} on hidden elements, {placed.by_position:,} by "
+    print(f"{name}: {placed.counted:,} clicks of people ({placed.hidden:,} on hidden elements, {placed.by_position:,} by "
           f"position) -> {len(result.png) / 1e6:.1f} MB PNG {W}x{H + raster.LEGEND_BAND}; medians of {runs}:")  # fmt: skip
     print(f"  targets {med['targets']:.2f} s + place {med['place']:.2f} s + png {med['png']:.2f} s"
           f" = index to PNG {statistics.median(total):.2f} s (min {min(total):.2f})")  # fmt: skip
@@ -213,17 +233,18 @@ def main() -> int:
     ap.add_argument(
         "--row-path", action="store_true", help="also time the old path once (every click as a dict)"
     )
+    ap.add_argument("--bots", type=float, default=0.01, help="share of the product sessions that are bots")
     args = ap.parse_args()
     rng = np.random.default_rng(7)
     boxes = layout(rng)
     started = time.perf_counter()
     rows = facts(args.clicks, rng)
-    print(f"{len(rows[0]):,} click rows made in {time.perf_counter() - started:.1f} s; load average {os.getloadavg()[0]:.1f}"
+    print(f"{len(rows[0]):,} click rows ({len(bot_sessions(args.clicks, args.bots)):,} bot sessions) made in {time.perf_counter() - started:.1f} s; load average {os.getloadavg()[0]:.1f}"
           f" on {os.cpu_count()} cores")  # fmt: skip
     for backend in args.backends.split(","):
         with bench_index(backend) as (index, url):
             started = time.perf_counter()
-            fill(index, rows, url)
+            fill(index, rows, url, bot_sessions(args.clicks, args.bots))
             print(f"{backend}: index filled in {time.perf_counter() - started:.0f} s")
             measure(backend, index, boxes, args.row_path, args.runs)
     print(f"load average after: {os.getloadavg()[0]:.1f}")

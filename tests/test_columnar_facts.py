@@ -9,6 +9,7 @@ clicks on hidden elements.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import statistics
 from typing import Any
@@ -254,3 +255,48 @@ def test_the_backdrop_page_view_and_class_height_are_those_chosen_from_every_pag
                 )
                 expected = statistics.median(heights) if heights else None
                 assert heatmap_queries.median_view_height(seeded, sel, old.get("device")) == expected
+
+
+def _mark_bots(index: Index, bots: set[str], humans: set[str]) -> None:
+    def write(conn: Any) -> None:
+        for sid in sorted(bots | humans):
+            conn.execute(
+                "INSERT INTO sessions (site, sid, start_time, end_time, duration_ms, active_ms, page_count, clicks,"
+                " inputs, errors, customs, batches, stored_bytes, is_bot) VALUES (?, ?, ?, ?, 0, 0, 1, 0, 0, 0, 0, 1, 0, ?)",
+                (SITE, sid, T0, T0, 1 if sid in bots else 0),
+            )
+
+    index.write(write)
+
+
+@pytest.mark.parametrize("kind", ["click", "rage"])
+def test_bots_left_out_by_subtraction_equal_the_row_path(seeded: Index, kind: str) -> None:
+    """placed_clicks and click_targets read every click then the bots' and subtract; the row path
+    leaves bots out in SQL (NOT IN): the same counts, cells and targets, with bots excluded, only,
+    and included (a bot's session on every page, one without clicks, humans with a sessions row)."""
+    bots = {"s1", "s4", "s9", "s13", "s22", "s99"}
+    _mark_bots(seeded, bots, {"s0", "s2", "s5"})
+    bd = _backdrop(BOXES)
+    seen = {"exclude": 0, "only": 0, "include": 0}
+    for base in SELECTIONS:
+        every = dataclasses.replace(base, bots="include").clicks(seeded, kind)
+        for mode in ("exclude", "only", "include"):
+            sel = dataclasses.replace(base, bots=mode)
+            rows = sel.clicks(seeded, kind)
+            expected = (
+                every if mode == "include" else [r for r in every if (r["sid"] in bots) == (mode == "only")]
+            )
+            assert sorted(map(_key, rows)) == sorted(map(_key, expected)), (sel, mode)
+            placed = fact_arrays.placed_clicks(seeded, sel, kind, bd.boxes, _grid(bd))
+            reference = placed_rows(rows, bd)
+            assert (placed.counted, placed.drawn, placed.hidden, placed.by_position) == (
+                reference.counted, reference.drawn, reference.hidden, reference.by_position,
+            ), (sel, mode)  # fmt: skip
+            assert np.array_equal(np.sort(placed.cells), np.sort(reference.cells)), (sel, mode)
+            assert fact_arrays.click_targets(seeded, sel, kind) == click_targets(rows), (sel, mode)
+            seen[mode] += len(rows)
+    assert seen["exclude"] > 0 and seen["only"] > 0 and seen["include"] == seen["exclude"] + seen["only"]
+
+
+def _key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (row["sid"], row["pid"], row["t"], row["selector"])

@@ -28,23 +28,39 @@ one text of grid cells ("12,7,7,...") that numpy parses in milliseconds:
    counted, not drawn; field not in the backdrop: counted, not drawn), and
    `scroll_bands` (excessive scrolling: the window it happened in, as rows).
 
+Bots (left out by default) are subtracted on SQLite: every click read, then
+the bots' alone (found by session), counts and cells taken off (testing each
+click's session reads its table row: the sid is not in clicks_heatmap).
+Targets (SQLite) and placement are read in `PARTS` parts (`t0 % n`), one per
+core, on threads, each in its own read transaction.
+
 `Grid` is the backdrop's page: width and height in CSS px, the cell size
 (heatmap/raster.py's SCALE) and the reference window width.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from sessionlens.index.heatmaps import _SIGNALS, _facts, _signal_facts, selection_urls
+from sessionlens.index.heatmaps import _SIGNALS, _facts, _signal_facts, selection_urls, subtracts_bots
 
 if TYPE_CHECKING:
     from sessionlens.index.database import Index
     from sessionlens.index.dialect import Dialect
+
+T = TypeVar("T")
+# Parts of a selection's clicks read at once, on as many cores (at most 4: each part scans its
+# URLs' clicks whole, the placement work of the others left out).
+PARTS = max(1, min(4, os.cpu_count() or 1))
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 BOXES_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS heatmap_boxes ("
@@ -87,19 +103,33 @@ def click_targets(index: Index, sel: Any, kind: str) -> dict[tuple[str, str], in
         " GROUP BY c.url, c.selector, c.anchor" if d.groups_by_sorting else " GROUP BY c.selector, c.anchor"
     )
 
-    def read(conn: Any) -> list[Any]:
-        sql, params = _facts(
-            index, sel, "clicks", "c", "c.selector, c.anchor, COUNT(*) AS n", _SIGNALS.get(kind, "") + grouping,
-            urls=selection_urls(conn, index, sel),
-        )  # fmt: skip
-        if d.groups_by_sorting:
-            # Grouped by URL first: SQLite's covering index hands the rows over in that order, so the
-            # inner grouping sorts nothing, the outer one only the (far fewer) inner groups.
-            sql = f"SELECT selector, anchor, SUM(n) AS n FROM ({sql}) g GROUP BY selector, anchor"  # noqa: S608
-        return _run(conn, d, sql, params)
+    def read(conn: Any, part: str) -> list[list[Any]]:
+        urls = selection_urls(conn, index, sel)
+        out = []
+        for bots in _bot_parts(index, sel):
+            sql, params = _facts(
+                index, sel, "clicks", "c", "c.selector, c.anchor, COUNT(*) AS n",
+                _SIGNALS.get(kind, "") + part + grouping, urls=urls, bots=bots,
+            )  # fmt: skip
+            if d.groups_by_sorting:
+                # Grouped by URL first: SQLite's covering index hands the rows over in that order, so the
+                # inner grouping sorts nothing, the outer one only the (far fewer) inner groups.
+                sql = f"SELECT selector, anchor, SUM(n) AS n FROM ({sql}) g GROUP BY selector, anchor"  # noqa: S608
+            out.append(_run(conn, d, sql, params))
+        return out
 
-    found = index.read(read)
-    return {(row[0], row[1]): int(row[2]) for row in found}
+    # PostgreSQL counts in parallel workers itself; SQLite is given the parts on threads.
+    counts: dict[tuple[str, str], int] = {}
+    for found, *bots in _in_parts(index, read, 1 if d.is_postgresql else PARTS):
+        for row in found:
+            key = (row[0], row[1])
+            counts[key] = counts.get(key, 0) + int(row[2])
+        for row in bots[0] if bots else []:
+            key = (row[0], row[1])
+            counts[key] -= int(row[2])
+            if not counts[key]:
+                del counts[key]
+    return counts
 
 
 def placed_clicks(
@@ -126,26 +156,76 @@ def placed_clicks(
     cell = f"CASE WHEN b.sel IS NOT NULL THEN {on_box[0]} WHEN a.sel IS NOT NULL THEN {on_anchor[0]} ELSE {by_page[0]} END"
     rows = _box_rows(boxes)
 
-    def read(conn: Any) -> list[Any]:
+    def read(conn: Any, part: str) -> list[Any]:
         for statement in d.bulk_read_settings():
             conn.execute(statement)
-        sql, where = _facts(
-            index, sel, "clicks", "c",
-            "COUNT(*) AS n, SUM(CASE WHEN b.hidden <> 0 THEN 1 ELSE 0 END) AS hidden,"
-            " SUM(CASE WHEN b.sel IS NULL AND a.sel IS NULL THEN 1 ELSE 0 END) AS by_position,"
-            f" {d.int_list_agg(cell)} AS cells",
-            signal,
-            " LEFT JOIN heatmap_boxes b ON b.sel = c.selector"
-            " LEFT JOIN heatmap_boxes a ON b.sel IS NULL AND a.sel = c.anchor AND a.hidden = 0",
-            urls=selection_urls(conn, index, sel),
-        )  # fmt: skip
+        if d.is_postgresql:
+            # A part's condition (t0 % n = k) is estimated at 0.5 % of the rows: the planner then
+            # probes the boxes in nested loops, the anchors' by scanning them all per click (90 s
+            # for 500,000 clicks); hashed, the boxes cost next to nothing whatever the estimate.
+            conn.execute("SET LOCAL enable_nestloop = off")
+        urls = selection_urls(conn, index, sel)
         conn.execute(d.ddl(BOXES_TABLE))
         conn.executemany(
             "INSERT INTO heatmap_boxes (sel, x, y, w, h, hidden) VALUES (?, ?, ?, ?, ?, ?)", rows
         )
-        return conn.execute(sql, on_box[1] + on_anchor[1] + by_page[1] + where).fetchall()
+        out = []
+        for bots in _bot_parts(index, sel):
+            sql, where = _facts(
+                index, sel, "clicks", "c",
+                "COUNT(*) AS n, SUM(CASE WHEN b.hidden <> 0 THEN 1 ELSE 0 END) AS hidden,"
+                " SUM(CASE WHEN b.sel IS NULL AND a.sel IS NULL THEN 1 ELSE 0 END) AS by_position,"
+                f" {d.int_list_agg(cell)} AS cells",
+                signal + part,
+                " LEFT JOIN heatmap_boxes b ON b.sel = c.selector"
+                " LEFT JOIN heatmap_boxes a ON b.sel IS NULL AND a.sel = c.anchor AND a.hidden = 0",
+                urls=urls, bots=bots,
+            )  # fmt: skip
+            out.append(conn.execute(sql, on_box[1] + on_anchor[1] + by_page[1] + where).fetchone())
+        return out
 
-    n, hidden, by_position, text = index.read(read)[0]
+    # Placed on threads, a part each: PostgreSQL runs this plan in one process (string_agg has no
+    # parallel form before version 16, and a temporary table keeps workers out), SQLite in one thread.
+    placed = []
+    for every, *bots in _in_parts(index, read, PARTS):
+        part = _placed_part(*every)
+        placed.append(_minus(part, _placed_part(*bots[0])) if bots else part)
+    return _joined(placed)
+
+
+def _in_parts(index: Index, read: Callable[[Any, str], T], parts: int) -> list[T]:
+    """read(conn, condition) of each of `parts` parts of the clicks ("AND c.t0 % parts = k": a page
+    view's clicks in one part), at once on the pool, each in a read transaction of its own."""
+    if parts <= 1:
+        return [index.read(lambda conn: read(conn, ""))]
+    conditions = [f" AND c.t0 % {int(parts)} = {k}" for k in range(parts)]
+    futures = [_executor().submit(index.read, lambda conn, c=c: read(conn, c)) for c in conditions[1:]]
+    # The first part on the calling thread: it would only wait otherwise.
+    first = index.read(lambda conn: read(conn, conditions[0]))
+    return [first, *(f.result() for f in futures)]
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max(1, PARTS - 1), thread_name_prefix="heatmap-parts")
+        return _pool
+
+
+def _joined(parts: list[Placed]) -> Placed:
+    if len(parts) == 1:
+        return parts[0]
+    return Placed(
+        np.concatenate([p.cells for p in parts]),
+        counted=sum(p.counted for p in parts),
+        drawn=sum(p.drawn for p in parts),
+        hidden=sum(p.hidden for p in parts),
+        by_position=sum(p.by_position for p in parts),
+    )
+
+
+def _placed_part(n: Any, hidden: Any, by_position: Any, text: str | None) -> Placed:
     counted, hidden = int(n), int(hidden or 0)
     return Placed(
         _parse_cells(text),
@@ -153,6 +233,30 @@ def placed_clicks(
         drawn=counted - hidden,
         hidden=hidden,
         by_position=int(by_position or 0),
+    )
+
+
+def _bot_parts(index: Index, sel: Any) -> tuple[str | None, ...]:
+    """The reads of a selection's facts: as it says, or (bots excluded, SQLite) all, then the
+    bots' to subtract (heatmaps._facts' `bots`)."""
+    return ("include", "only") if subtracts_bots(index, sel) else (None,)
+
+
+def _minus(every: Placed, bots: Placed) -> Placed:
+    """`every` fact placed less the bots' (a part of them): counts subtracted, cells as a multiset
+    (in cell order then, which binning does not see)."""
+    cells = every.cells
+    if bots.cells.size:
+        size = int(max(every.cells.max(initial=0), bots.cells.max(initial=0))) + 1
+        counts = np.bincount(every.cells, minlength=size) - np.bincount(bots.cells, minlength=size)
+        # Never below 0 (both read in one snapshot, the bots' a subset); clipped all the same.
+        cells = np.repeat(np.arange(size, dtype=np.int64), np.maximum(counts, 0))
+    return Placed(
+        cells,
+        counted=every.counted - bots.counted,
+        drawn=every.drawn - bots.drawn,
+        hidden=every.hidden - bots.hidden,
+        by_position=every.by_position - bots.by_position,
     )
 
 
