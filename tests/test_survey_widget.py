@@ -194,6 +194,12 @@ def test_url_patterns_agree_with_the_server(rig: dict[str, Any]) -> None:
         "*",
         "/~user/",
         "/%7Euser/",
+        "/*/*/c.html",
+        "*shop*product*12*",
+        "/search?q=*s*",
+        "/a*b*c*",
+        "**",
+        "/product/1*2",
     ]
     cases = [[u, p] for u in urls for p in patterns]
     got = page.evaluate(
@@ -204,6 +210,29 @@ def test_url_patterns_agree_with_the_server(rig: dict[str, Any]) -> None:
     assert sum(want) > 20  # the table exercises matches, not only refusals
     normalised = page.evaluate("(us) => us.map((u) => window.__sessionlensSurveys.normalise(u))", urls)
     assert normalised == [normalise_url(u) for u in urls]
+    ctx.close()
+
+
+def test_url_patterns_match_in_linear_time_with_the_same_answers(rig: dict[str, Any]) -> None:
+    """Many wildcards on a long URL: a regex of one wildcard per '*' backtracks for longer than
+    this test waits (the page would hang on every URL check); the widget's matcher answers as
+    the server's does. (The server refuses more than 8 '*' in a new survey; an older stored
+    one, or a future limit, must still not hang a visitor's page.)"""
+    DEFS["none"] = []
+    ctx = rig["browser"].new_context()
+    page = open_page(rig, ctx, "none")
+    long_url = "https://shop.example/" + "a" * 300
+    cases = [
+        [long_url, "/" + "*a" * 40 + "b"],
+        [long_url + "b", "/" + "*a" * 40 + "b"],
+        [long_url, "*" + "a*" * 40],
+        [long_url, "/" + "*aa" * 30 + "*"],
+        [long_url + "?q=x", "/*a*?q=*"],
+    ]
+    got = page.evaluate(
+        "(cases) => cases.map(([u, p]) => window.__sessionlensSurveys.pageMatches(u, p))", cases
+    )
+    assert got == [page_matches(u, p) for u, p in cases] == [False, True, True, True, True]
     ctx.close()
 
 

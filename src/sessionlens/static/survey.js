@@ -53,12 +53,31 @@
     const p = split(url);
     return p.path + (p.query ? "?" + p.query : "");
   };
+  // `*` is any run of characters but a line feed, the rest literal (python's _glob_fullmatch):
+  // each part found at its leftmost place after the previous one, so matching is linear (a regex
+  // of one wildcard per `*` backtracks exponentially on a hostile pattern).
+  function globMatch(text, pattern) {
+    const parts = pattern.split("*");
+    if (parts.length === 1) return text === pattern;
+    const first = parts[0];
+    const last = parts[parts.length - 1];
+    if (text.slice(0, first.length) !== first) return false;
+    let pos = first.length;
+    const end = text.length - last.length;
+    if (end < pos) return false; // the first and last parts would overlap
+    for (let i = 1; i < parts.length - 1; i++) {
+      const part = parts[i];
+      const found = part ? text.slice(0, end).indexOf(part, pos) : pos;
+      if (found < 0 || text.slice(pos, found).indexOf("\n") >= 0) return false;
+      pos = found + part.length;
+    }
+    return end >= pos && text.slice(end) === last && text.slice(pos, end).indexOf("\n") < 0;
+  }
   function pageMatches(url, pattern) {
     if (!url) return false;
     if (pattern.indexOf("*") >= 0) {
       const u = normalise(url);
-      const re = pattern.split("*").map((s) => s.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&")).join("[^\\n]*");
-      return new RegExp("^(?:" + re + ")$").test(pattern[0] === "/" ? pathQuery(u) : u);
+      return globMatch(pattern[0] === "/" ? pathQuery(u) : u, pattern);
     }
     if (pattern[0] === "/") return pathQuery(normalise(url)) === normalise("http://x" + pattern).slice(8);
     return normalise(url) === normalise(pattern);
