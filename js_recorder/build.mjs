@@ -20,6 +20,7 @@ const INTERNAL = [
   "canvasBytes", "restyle", "resume", "adoptPending", "flushUnloading", "anchorEl", "touch",
   "maskAllText", "consentRequired", "respectDnt", "sampleRate", "flushMs", "retryMaxMs",
   "recordCanvas", "recordNetwork", "recordConsoleLog", "canvasMaxBytes",
+  "emitAt", "on", "off", "hidden", "step", "done", "sel", "anchor", "start", "stop", "flush", "ack",
 ];
 
 const out = fileURLToPath(new URL("../src/sessionlens/static/recorder.js", import.meta.url));
@@ -28,13 +29,13 @@ const bundled = await build({
   bundle: true,
   minifySyntax: true,
   format: "iife",
-  target: ["es2019"],
+  target: ["es2020"],
   legalComments: "none",
   mangleProps: new RegExp("^(" + INTERNAL.join("|") + ")$"),
   write: false,
 });
 const min = await minify(bundled.outputFiles[0].text, {
-  ecma: 2019,
+  ecma: 2020,
   compress: { passes: 3 },
   mangle: true,
   format: { comments: false, preamble: "/* sessionlens recorder - built from js_recorder/src */" },

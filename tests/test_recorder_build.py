@@ -30,15 +30,19 @@ def test_committed_recorder_matches_its_source() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_recorder_is_at_most_13_kb_minified_and_gzipped() -> None:
+def test_recorder_is_at_most_12_75_kb_minified_and_gzipped() -> None:
     # 10 KB until issue 9's capture fidelity (script-set values, early focus,
     # paced canvas capture, stylesheets' own text, ~1.25 KB) on top of issue
     # 10's click paths; 12 KB (11,860 bytes) until issue 12's research capture
     # (console, network, form submit/validation/corrections, set/experiment,
     # bot hints: ~2.05 KB, 13,921 bytes). Issue 12's size pass (terser after
     # esbuild, internal property names renamed; build.mjs) brought it to
-    # ~13,050 bytes; the issue's 10 KB target is not met (see docs/embedding.md).
-    # rrweb's record is several times larger (bench/recorder_cost.py and
-    # bench/recorder_capture_cost.py print both).
+    # ~13,050 bytes; issue 13's survey API and widget loading added ~200. The
+    # second pass (modules as start functions with listeners on the context,
+    # emit(kind, ...) stamping the time, shared helpers, ES2020 output, more
+    # internal names renamed) brought it to ~12,860 bytes. The issue's 10 KB
+    # target is not met (see docs/embedding.md). rrweb's record is several
+    # times larger (bench/recorder_cost.py and bench/recorder_capture_cost.py
+    # print both).
     size = len(gzip.compress(BUILT.read_bytes(), 9))
-    assert size <= 13 * 1024, f"recorder is {size} bytes gzipped"
+    assert size <= 13056, f"recorder is {size} bytes gzipped"

@@ -23,7 +23,7 @@ from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait
 
 PAGE = """<!doctype html><html><head><title>survey</title>
 <!--SNIPPET-->
-<script>sessionlens.survey("nps-1", "shown", "ignored", "ignored");</script>
+<script>sessionlens.survey("nps-1", "shown", "ignored", "ignored"); sessionlens.track("early");</script>
 </head><body><p>hello</p></body></html>"""
 
 # What the fake collector's ack says, per endpoint path.
@@ -188,4 +188,14 @@ def test_widget_is_never_loaded_from_elsewhere_or_without_the_header(rig: dict[s
     assert widgets(page) == []
     assert scripts_from(page, "http://127.0.0.2") == 0
     assert scripts_from(page, rig["acks"].url) == 0
+    page.close()
+
+
+def test_tracked_names_are_kept_for_the_widget(rig: dict[str, Any]) -> None:
+    """The widget loads after the first ack: sessionlens.tracked tells it what was tracked before
+    (its event triggers), the last 20 names, including calls queued before the recorder loaded."""
+    page = open_page(rig, "real")
+    assert page.evaluate("() => sessionlens.tracked") == ["early"]
+    page.evaluate("() => { for (let i = 0; i < 25; i++) sessionlens.track('e' + i, {i}); }")
+    assert page.evaluate("() => sessionlens.tracked") == [f"e{i}" for i in range(5, 25)]
     page.close()

@@ -9,30 +9,23 @@ import { watchSheets } from "./layout/styles.js";
 (function () {
   const w = window;
   const existing = w.sessionlens;
-  if (existing && existing.__recorder) return; // loaded twice
+  if (existing?.__recorder) return; // loaded twice
   // CSSOM edits made before recording starts (consent pending) are known.
   watchSheets();
   const script = document.currentScript;
-  const queued = (existing && existing.q) || [];
+  const queued = existing?.q || [];
   let config = readConfig(script, null);
   let recording = null;
   let consent = false;
   let stopped = false;
   const early = []; // track(), identify(), set(), experiment() and survey() calls made before recording started
 
-  function privacyAllows() {
-    if (config.consentRequired && !consent) return false;
-    const n = navigator;
-    if (config.respectDnt && (n.globalPrivacyControl || n.doNotTrack === "1" || w.doNotTrack === "1")) return false;
-    return true;
-  }
-
-  function canStore() {
-    return !config.consentRequired || consent;
-  }
+  const canStore = () => !config.consentRequired || consent;
 
   function maybeStart() {
-    if (recording || stopped || !config.site || !privacyAllows()) return;
+    const n = navigator;
+    if (recording || stopped || !config.site || !canStore()) return;
+    if (config.respectDnt && (n.globalPrivacyControl || n.doNotTrack === "1" || w.doNotTrack === "1")) return;
     const begin = () => {
       if (recording || stopped) return;
       const session = resumeSession(config.sampleRate);
@@ -62,17 +55,18 @@ import { watchSheets } from "./layout/styles.js";
         stopped = false;
         maybeStart();
       } else {
-        early.length = 0;
-        api.stop();
+        early.length = api.tracked.length = 0;
+        api["stop"]();
         forgetSession();
       }
     },
-    stop() {
+    // Public names are quoted: the build renames the internal stop/flush (build.mjs INTERNAL).
+    "stop"() {
       stopped = true;
       if (recording) recording.stop();
       recording = null;
     },
-    flush() {
+    "flush"() {
       return recording ? recording.flush() : Promise.resolve();
     },
     // The recorder's own accounting (snapshot slices), for tests and support.
@@ -89,7 +83,15 @@ import { watchSheets } from "./layout/styles.js";
   // track(name, props); identify(userId, traits): the site's own id of the visitor (docs/privacy.md);
   // set(props): flat properties of the session; experiment(name, variant): a bucket it saw;
   // survey(surveyId, action, question, value): the survey widget's shown/answer/dismiss/complete.
-  for (const m of ["track", "identify", "set", "experiment", "survey"]) api[m] = (...args) => later(m, args);
+  // sessionlens.tracked: the last 20 names tracked in this page view, for the survey widget's
+  // event triggers (it loads after the first ack, when earlier track() calls are gone by).
+  api.tracked = [];
+  for (const m of ["track", "identify", "set", "experiment", "survey"]) {
+    api[m] = (...args) => {
+      if (m === "track" && api.tracked.push(String(args[0])) > 20) api.tracked.shift();
+      later(m, args);
+    };
+  }
   w.sessionlens = api;
   let initialised = false;
   for (const [method, args] of queued) {

@@ -1,21 +1,33 @@
-// Shared state of one page view: configuration, the clock, node ids and the
-// event sink. Modules receive it in start(ctx) instead of importing globals.
+// Shared state of one page view: configuration, the clock, node ids, the
+// event sink and the listeners. Modules receive it instead of importing globals.
 
 // Ids live on the nodes themselves: a WeakMap keyed by 100,000 DOM nodes
 // made V8's major GCs take 40 ms, far longer than a snapshot slice.
 const ID = "__sl" + Math.random().toString(36).slice(2, 8);
 
-export function createContext(config, emit) {
+export function createContext(config, sink) {
   let nextId = 1;
   const t0 = Date.now();
   const perf0 = performance.now();
+  // Milliseconds since the page view started, as integers on the wire.
+  const now = () => Math.round(performance.now() - perf0);
+  const added = [];
   return {
     config,
     t0,
-    emit,
-    // Milliseconds since the page view started, as integers on the wire.
-    now: () => Math.round(performance.now() - perf0),
-    idOf: (node) => (node && node[ID]) || null,
+    now,
+    // emit(kind, ...fields) stamps the event now; emitAt(t, kind, ...fields) at t.
+    emit: (kind, ...fields) => sink([kind, now(), ...fields]),
+    emitAt: (t, kind, ...fields) => sink([kind, t, ...fields]),
+    // Every listener goes through on(), so the recorder's stop removes exactly these.
+    on(target, type, fn, opts = { capture: true, passive: true }) {
+      target.addEventListener(type, fn, opts);
+      added.push([target, type, fn, opts]);
+    },
+    off() {
+      for (const [t, type, fn, o] of added.splice(0)) t.removeEventListener(type, fn, o);
+    },
+    idOf: (node) => node?.[ID] || null,
     assignId: (node) => node[ID] || (node[ID] = nextId++),
     forgetId: (node) => { if (node[ID]) node[ID] = 0; },
     peekNextId: () => nextId,

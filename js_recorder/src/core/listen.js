@@ -1,18 +1,4 @@
-// Every listener goes through here so stop() removes exactly what start() added.
-
-export function listeners() {
-  const added = [];
-  return {
-    on(target, type, fn, opts) {
-      const o = opts || { capture: true, passive: true };
-      target.addEventListener(type, fn, o);
-      added.push([target, type, fn, o]);
-    },
-    off() {
-      for (const [t, type, fn, o] of added.splice(0)) t.removeEventListener(type, fn, o);
-    },
-  };
-}
+// Small helpers shared by the capture modules.
 
 // Leading and trailing throttle, keyed so each scroll container has its own.
 export function throttled(ms, fn) {
@@ -34,12 +20,19 @@ export function throttled(ms, fn) {
   };
 }
 
+// The event's innermost target, inside open shadow roots; an element, not its text.
 export function targetOf(event) {
-  const path = event.composedPath ? event.composedPath() : null;
-  let t = (path && path[0]) || event.target;
-  if (t && t.nodeType === 3) t = t.parentNode;
-  return t;
+  const t = event.composedPath()[0] || event.target;
+  return t?.nodeType === 3 ? t.parentNode : t;
 }
+
+// el.matches() that is false for a selector this browser does not know (:modal, :popover-open).
+export function matches(el, sel) {
+  try { return el.matches(sel); } catch { return false; }
+}
+
+// Any value as text of at most n characters ("" for null and undefined).
+export const str = (v, n) => String(v ?? "").slice(0, n);
 
 export const round = (n) => Math.round(n);
 export const round3 = (n) => Math.round(n * 1000) / 1000;

@@ -14,7 +14,7 @@ export function setHook(name, fn) {
 export function after(proto, prop, name, setter) {
   const d = proto && Object.getOwnPropertyDescriptor(proto, prop);
   const key = setter ? "set" : "value";
-  const orig = d && d[key];
+  const orig = d?.[key];
   if (typeof orig !== "function" || !d.configurable || orig.__sl) return;
   d[key] = function () {
     const result = orig.apply(this, arguments);

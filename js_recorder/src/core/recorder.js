@@ -1,5 +1,6 @@
-// One page view's recording: builds the context, starts every module in
-// order and stops them in reverse. Modules share one lifecycle: start, stop.
+// One page view's recording: builds the context, starts every module once
+// the snapshot is taken and stops them in reverse. A module is a function
+// start(ctx) that may return its stop; listeners go through ctx.on.
 
 import { createContext } from "./context.js";
 import { randomId } from "./session.js";
@@ -7,21 +8,22 @@ import { createTransport } from "../transport/transport.js";
 import { createMutations } from "../layout/mutations.js";
 import { takeSnapshot } from "../layout/snapshot.js";
 import { createPointer } from "../interaction/pointer.js";
-import { createScroll } from "../interaction/scroll.js";
-import { createInput } from "../interaction/input.js";
-import { createViewport, layoutViewport } from "../interaction/viewport.js";
-import { createNavigation } from "../interaction/navigation.js";
-import { createErrors } from "../diagnostic/errors.js";
-import { createConsole } from "../diagnostic/console.js";
-import { createNetwork } from "../performance/network.js";
-import { createForms } from "../interaction/forms.js";
-import { createTiming } from "../performance/timing.js";
-import { createMedia } from "../layout/media.js";
-import { listeners } from "./listen.js";
+import { startScroll } from "../interaction/scroll.js";
+import { startInput } from "../interaction/input.js";
+import { startViewport, layoutViewport } from "../interaction/viewport.js";
+import { startNavigation } from "../interaction/navigation.js";
+import { startErrors } from "../diagnostic/errors.js";
+import { startConsole } from "../diagnostic/console.js";
+import { startNetwork } from "../performance/network.js";
+import { startForms } from "../interaction/forms.js";
+import { startTiming } from "../performance/timing.js";
+import { startMedia } from "../layout/media.js";
 import { pageTitle } from "../privacy/mask.js";
 import { fetchSheetTexts, watchSheets } from "../layout/styles.js";
 
+import { str } from "./listen.js";
 import { ACTIVITY, KIND } from "./wire.js";
+
 
 // Flat properties as ingest accepts them: <= 50 keys of <= 64 characters; strings (<= 256),
 // safe numbers, booleans or null; anything else is left out.
@@ -60,6 +62,7 @@ export function startRecording(config, session, canStore) {
   const pid = randomId();
   let mutations = null;
   let transport = null;
+  let stops = null; // the modules' stops, once they started
   const ctx = createContext(config, (event) => {
     // Keep the stream in order: pending DOM changes go out before any
     // interaction that may depend on them (a click on a node just added).
@@ -76,25 +79,24 @@ export function startRecording(config, session, canStore) {
   ctx.observeRoot = (root) => mutations.observe(root);
 
   const modules = [
-    createPointer(ctx), createScroll(ctx), createInput(ctx), createViewport(ctx),
-    createNavigation(ctx), createErrors(ctx), createTiming(ctx), createMedia(ctx), createConsole(ctx), createForms(ctx),
+    createPointer(ctx), startScroll, startInput, startViewport,
+    startNavigation, startErrors, startTiming, startMedia, startConsole, startForms,
   ];
-  if (config.recordNetwork) modules.push(createNetwork(ctx));
-  const pageEvents = listeners();
-  let flushTimer = 0;
+  if (config.recordNetwork) modules.push(startNetwork);
   // Calls queued before recording started keep their own time.
   const when = (at) => (at == null ? ctx.now() : Math.max(0, at - ctx.t0));
 
   const s = screen;
-  ctx.emit([
-    "meta", 0, location.href.slice(0, 4096), document.referrer.slice(0, 4096), pageTitle(config.maskAllText),
+  const n = navigator;
+  ctx.emitAt(
+    0, "meta", str(location.href, 4096), str(document.referrer, 4096), pageTitle(config.maskAllText),
     innerWidth, innerHeight, s.width, s.height, devicePixelRatio || 1,
-    navigator.userAgent.slice(0, 4096), (navigator.language || "").slice(0, 64),
-    (Intl.DateTimeFormat().resolvedOptions().timeZone || "").slice(0, 64),
+    str(n.userAgent, 4096), str(n.language, 64),
+    str(Intl.DateTimeFormat().resolvedOptions().timeZone, 64),
     ...layoutViewport(),
     // Bot hints: automation says so here; headless Chromium's UA says HeadlessChrome.
-    navigator.webdriver ? 1 : 0, ((navigator.userAgentData || {}).brands || []).map((b) => b.brand).join(";").slice(0, 256),
-  ]);
+    n.webdriver ? 1 : 0, str(((n.userAgentData || {}).brands || []).map((b) => b.brand).join(";"), 256),
+  );
   mutations.start();
   watchSheets((node) => mutations.restyle(node));
   // The snapshot waits (briefly, never blocking) for stylesheets' own text.
@@ -102,13 +104,22 @@ export function startRecording(config, session, canStore) {
   fetchSheetTexts(document).then(() => {
     if (cancelSnapshot) cancelSnapshot = takeSnapshot(ctx, () => {
       mutations.resume();
-      for (const m of modules) m.start();
+      stops = modules.map((m) => m(ctx));
     });
   });
   transport.adoptPending();
-  flushTimer = setInterval(() => transport.flush(), config.flushMs);
-  pageEvents.on(document, "visibilitychange", () => document.visibilityState === "hidden" && transport.flushUnloading());
-  pageEvents.on(window, "pagehide", () => transport.flushUnloading());
+  const flushTimer = setInterval(() => transport.flush(), config.flushMs);
+  // The page may be going away: the vitals (performance/timing.js) and what is buffered go now.
+  const hide = () => {
+    if (ctx.hidden) ctx.hidden();
+    transport.flushUnloading();
+  };
+  ctx.on(document, "visibilitychange", () => {
+    const hidden = document.visibilityState === "hidden";
+    if (stops) ctx.emit("visibility", hidden ? "hidden" : "visible");
+    if (hidden) hide();
+  });
+  ctx.on(window, "pagehide", hide);
 
   return {
     pid,
@@ -119,30 +130,28 @@ export function startRecording(config, session, canStore) {
       let clean = {};
       try { clean = JSON.parse(JSON.stringify(props || {}).slice(0, 8192)); } catch { /* keep {} */ }
       if (typeof clean !== "object" || Array.isArray(clean) || !clean) clean = { value: clean };
-      ctx.emit(["custom", when(at), String(name).slice(0, 128) || "event", clean]);
+      ctx.emitAt(when(at), "custom", String(name).slice(0, 128) || "event", clean);
     },
     // The site's own id of the visitor and flat traits, trimmed to what ingest accepts (a refused
     // batch would lose every event in it): ids without control characters.
     identify(at, user, traits) {
       const id = String(user ?? "").replace(/[\0-\x1f\x7f]/g, "").slice(0, 256);
-      if (id) ctx.emit(["identify", when(at), id, flat(traits)]);
+      if (id) ctx.emitAt(when(at), "identify", id, flat(traits));
     },
     // Properties of the session (plan, cohort, app version), flat like traits.
     set(at, props) {
       const p = flat(props);
-      if (Object.keys(p).length) ctx.emit(["set", when(at), p]);
+      if (Object.keys(p).length) ctx.emitAt(when(at), "set", p);
     },
     experiment(at, name, variant) {
-      const n = String(name ?? "").slice(0, 100);
-      const v = String(variant ?? "").slice(0, 100);
-      if (n && v) ctx.emit(["experiment", when(at), n, v]);
+      const v = str(variant, 100);
+      if ((name = str(name, 100)) && v) ctx.emitAt(when(at), "experiment", name, v);
     },
     // The survey widget's record of itself (surveys-interface.md); question and value only with "answer".
     survey(at, id, action, question, value) {
-      const s = String(id ?? "").slice(0, 64);
       const a = action === "answer";
-      if (s && /^(shown|answer|dismiss|complete)$/.test(action)) {
-        ctx.emit(["survey", when(at), s, action, a ? String(question ?? "").slice(0, 64) : "", a ? String(value ?? "").slice(0, 1000) : ""]);
+      if ((id = str(id, 64)) && /^(shown|answer|dismiss|complete)$/.test(action)) {
+        ctx.emitAt(when(at), "survey", id, action, a ? str(question, 64) : "", a ? str(value, 1000) : "");
       }
     },
     flush() {
@@ -151,9 +160,9 @@ export function startRecording(config, session, canStore) {
     },
     stop() {
       if (cancelSnapshot) cancelSnapshot();
-      for (const m of modules.slice().reverse()) m.stop();
+      if (stops) for (const stop of stops.reverse()) if (stop) stop();
       mutations.stop();
-      pageEvents.off();
+      ctx.off();
       clearInterval(flushTimer);
       transport.flushUnloading();
       transport.stop();

@@ -6,9 +6,9 @@ const KEY = "sl_session";
 const VID_KEY = "sl_vid";
 const IDLE_MS = 30 * 60 * 1000;
 
+// 128 random bits as 28 characters [0-9a-z] (each 32 bits + 2**32 in base 36 is 7 digits).
 export function randomId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[b & 63]).join("");
+  return Array.from(crypto.getRandomValues(new Uint32Array(4)), (n) => (n + 2 ** 32).toString(36)).join("");
 }
 
 function read() {

@@ -18,7 +18,7 @@ function text(a) {
   return JSON.stringify(Array.isArray(a) ? a.slice(0, 20) : a, (k, v) => (n++ < 20 ? v : undefined));
 }
 
-export function createConsole(ctx) {
+export const startConsole = (ctx) => {
   const levels = ctx.config.recordConsoleLog ? ["error", "warn", "info", "log"] : ["error", "warn"];
   let count = 0;
   let second = -1e4;
@@ -39,20 +39,14 @@ export function createConsole(ctx) {
         message += (message ? " " : "") + text(a);
       }
       count++;
-      ctx.emit(["console", t, level, message.slice(0, 1024), stack]);
+      ctx.emitAt(t, "console", level, message.slice(0, 1024), stack);
     } catch { /* an argument that cannot be read is skipped with its call */ }
     busy = false;
   }
 
-  return {
-    start() {
-      for (const level of levels) {
-        after(console, level, "c" + level);
-        setHook("c" + level, (_, args) => record(level, args));
-      }
-    },
-    stop() {
-      for (const level of levels) setHook("c" + level, null);
-    },
-  };
-}
+  for (const level of levels) {
+    after(console, level, "c" + level);
+    setHook("c" + level, (_, args) => record(level, args));
+  }
+  return () => { for (const level of levels) setHook("c" + level, null); };
+};

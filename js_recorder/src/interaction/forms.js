@@ -9,7 +9,7 @@
 // added to an alert/live region beside it, or to the element the field
 // names in aria-describedby/aria-errormessage.
 
-import { listeners, targetOf } from "../core/listen.js";
+import { targetOf } from "../core/listen.js";
 import { describe, visibleText } from "./selector.js";
 import { attrFor, maskStateAt } from "../privacy/mask.js";
 
@@ -18,8 +18,7 @@ const FIELDS = "input,select,textarea";
 const REGION = "[role=alert],[aria-live]";
 const TRUE = /^true$/i;
 
-export function createForms(ctx) {
-  const l = listeners();
+export const startForms = (ctx) => {
   const maskAll = ctx.config.maskAllText;
   const shown = new WeakMap(); // field -> {reason: attempt it was last recorded in}
   let attempts = 0;
@@ -36,7 +35,7 @@ export function createForms(ctx) {
     return "";
   }
 
-  const fieldName = (el) => ((el.labels && el.labels[0] && visibleText(el.labels[0], maskAll)) || named(el)).slice(0, 100);
+  const fieldName = (el) => ((el.labels?.[0] && visibleText(el.labels[0], maskAll)) || named(el)).slice(0, 100);
 
   function attempt(form) {
     attempts++;
@@ -46,7 +45,7 @@ export function createForms(ctx) {
         invalid.push([ctx.idOf(f), fieldName(f)]);
       }
     }
-    ctx.emit(["submit", ctx.now(), ctx.idOf(form), (named(form) || describe(form, maskAll).sel).slice(0, 256), invalid]);
+    ctx.emit("submit", ctx.idOf(form), (named(form) || describe(form, maskAll).sel).slice(0, 256), invalid);
   }
 
   // Once per field, reason and submit attempt.
@@ -56,7 +55,7 @@ export function createForms(ctx) {
     s[reason] = attempts;
     shown.set(el, s);
     count++;
-    ctx.emit(["invalid", ctx.now(), ctx.idOf(el), fieldName(el), reason]);
+    ctx.emit("invalid", ctx.idOf(el), fieldName(el), reason);
   }
 
   // Text appeared in or under `el`: is it a field's error message?
@@ -96,28 +95,21 @@ export function createForms(ctx) {
     }
   }
 
-  return {
-    start() {
-      l.on(document, "click", (e) => {
-        const t = targetOf(e);
-        const b = t && t.closest && t.closest("button,input");
-        const form = b && (b.type === "submit" || b.type === "image") && b.form;
-        if (!form) return;
-        attempt(form);
-        clicked = form;
-        setTimeout(() => { clicked = null; });
-      });
-      l.on(document, "submit", (e) => {
-        const form = targetOf(e);
-        if (form !== clicked && form.nodeType === 1) attempt(form);
-        clicked = null;
-      });
-      l.on(document, "invalid", (e) => invalid(targetOf(e), "invalid"));
-      observer.observe(document, { subtree: true, childList: true, characterData: true, attributeFilter: ["aria-invalid"] });
-    },
-    stop() {
-      observer.disconnect();
-      l.off();
-    },
-  };
-}
+  ctx.on(document, "click", (e) => {
+    const t = targetOf(e);
+    const b = t?.closest?.("button,input");
+    const form = b && (b.type === "submit" || b.type === "image") && b.form;
+    if (!form) return;
+    attempt(form);
+    clicked = form;
+    setTimeout(() => { clicked = null; });
+  });
+  ctx.on(document, "submit", (e) => {
+    const form = targetOf(e);
+    if (form !== clicked && form.nodeType === 1) attempt(form);
+    clicked = null;
+  });
+  ctx.on(document, "invalid", (e) => invalid(targetOf(e), "invalid"));
+  observer.observe(document, { subtree: true, childList: true, characterData: true, attributeFilter: ["aria-invalid"] });
+  return () => observer.disconnect();
+};

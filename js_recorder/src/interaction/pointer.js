@@ -4,7 +4,7 @@
 // inside its nearest anchored ancestor. Clicks inside same-origin frames
 // are recorded too, in top-page coordinates, with the frame in the path.
 
-import { listeners, targetOf, round, round3 } from "../core/listen.js";
+import { targetOf, round, round3 } from "../core/listen.js";
 import { describe, controlOf, visibleText, volatileClasses } from "./selector.js";
 import { isFormControl } from "../privacy/mask.js";
 
@@ -28,8 +28,9 @@ function frameOffset(doc) {
   return [x, y];
 }
 
+// Made before the snapshot (it follows the roots the snapshot meets); the
+// returned function starts it once the snapshot is taken.
 export function createPointer(ctx) {
-  const l = listeners();
   let lastMove = 0;
   let started = false;
   // Classes added or removed while the page is used are state, not identity.
@@ -46,7 +47,7 @@ export function createPointer(ctx) {
     const now = performance.now();
     if (now - lastMove < MOVE_INTERVAL_MS) return;
     lastMove = now;
-    ctx.emit(["move", ctx.now(), round(e.clientX), round(e.clientY), ctx.idOf(targetOf(e))]);
+    ctx.emit("move", round(e.clientX), round(e.clientY), ctx.idOf(targetOf(e)));
   }
 
   function onClick(e) {
@@ -73,14 +74,14 @@ export function createPointer(ctx) {
     if (isFormControl(el) || el.isContentEditable || el.closest("label")) flags += "f";
     if (sel && !sel.isCollapsed && String(sel).trim()) flags += "x";
     const pointer = e.pointerType;
-    ctx.emit([
-      "click", ctx.now(), ctx.idOf(el), path.sel, round3(fx), round3(fy),
+    ctx.emit(
+      "click", ctx.idOf(el), path.sel, round3(fx), round3(fy),
       round(x + scrollX), round(y + scrollY), round(x), round(y),
-      e.button, pointer === "mouse" || pointer === "touch" || pointer === "pen" ? pointer : "",
+      e.button, /^(mouse|touch|pen)$/.test(pointer) ? pointer : "",
       root.scrollWidth, root.scrollHeight, el.localName.slice(0, 64), flags,
       control === el ? path.sel : control ? describe(control, maskAll).sel : "",
       visibleText(control || el, maskAll), path.anchor, round(x - ax - box.left), round(y - ay - box.top),
-    ]);
+    );
   }
 
   // Every shadow root and frame document the recorder records passes
@@ -96,17 +97,14 @@ export function createPointer(ctx) {
     classes.observe(r, CLASS_CHANGES);
   };
 
-  return {
-    start() {
-      started = true;
-      classes.observe(document, CLASS_CHANGES);
-      l.on(document, "pointermove", onMove);
-      l.on(document, "click", onClick);
-    },
-    stop() {
+  return () => {
+    started = true;
+    classes.observe(document, CLASS_CHANGES);
+    ctx.on(document, "pointermove", onMove);
+    ctx.on(document, "click", onClick);
+    return () => {
       started = false;
-      l.off();
       classes.disconnect();
-    },
+    };
   };
 }

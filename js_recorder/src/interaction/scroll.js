@@ -1,24 +1,15 @@
 // Scroll of the window and of scrollable elements, throttled per target,
 // with the scrollable size so depth can be computed later.
 
-import { listeners, throttled, round } from "../core/listen.js";
+import { throttled, round } from "../core/listen.js";
 
-export function createScroll(ctx) {
-  const l = listeners();
+export const startScroll = (ctx) => {
   const send = throttled(100, (target) => {
-    if (target === document || target === window) {
-      const root = document.documentElement;
-      ctx.emit(["scroll", ctx.now(), null, round(scrollX), round(scrollY), root.scrollWidth, root.scrollHeight]);
-    } else {
-      const id = ctx.idOf(target);
-      if (id) ctx.emit(["scroll", ctx.now(), id, round(target.scrollLeft), round(target.scrollTop), target.scrollWidth, target.scrollHeight]);
-    }
+    const page = target === document;
+    const el = page ? document.documentElement : target;
+    const id = page ? null : ctx.idOf(target);
+    if (page || id) ctx.emit("scroll", id, round(page ? scrollX : el.scrollLeft), round(page ? scrollY : el.scrollTop), el.scrollWidth, el.scrollHeight);
   });
-  return {
-    start() {
-      l.on(document, "scroll", (e) => send(e.target, e.target));
-      send(document, document); // where the page starts, and how tall it is
-    },
-    stop: l.off,
-  };
-}
+  ctx.on(document, "scroll", (e) => send(e.target, e.target));
+  send(document, document); // where the page starts, and how tall it is
+};

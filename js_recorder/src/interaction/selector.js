@@ -17,6 +17,7 @@
 // (nth-of-type), since lists are often ordered differently per visit.
 
 import { maskStateAt, attrFor, masksContent, textFor } from "../privacy/mask.js";
+import { matches } from "../core/listen.js";
 
 export const ROOT_SEP = " >>> ";
 
@@ -74,10 +75,6 @@ function textKey(el) {
   return t.length > 1 ? t : "";
 }
 
-function matches(el, sel) {
-  try { return el.matches(sel); } catch { return false; }
-}
-
 // [part, element, named] from the nearest anchor (or the root's top) down
 // to `el`, inside el's own root (document or shadow root); named: the part
 // tells the element by an attribute, its text or a class, not by position.
@@ -122,8 +119,7 @@ function localPath(el, maskAll) {
 // The element that holds `root` in the recorded page: a shadow root's host
 // or a same-origin frame document's frame element; null at our document.
 function holderOf(root) {
-  if (root.host || root === document) return root.host;
-  try { return root.defaultView.frameElement; } catch { return null; }
+  try { return root === document ? null : root.host || root.defaultView.frameElement; } catch { return null; }
 }
 
 // The path of `el` from the top document, and its nearest anchored

@@ -1,6 +1,6 @@
-// Viewport size and page visibility.
+// Viewport size.
 
-import { listeners, throttled } from "../core/listen.js";
+import { throttled } from "../core/listen.js";
 
 // The meta event's lw, lh, vs, touch: how this browser laid the page out (a phone
 // zooms out to fit a page wider than its screen), so a heatmap backdrop is
@@ -10,18 +10,11 @@ export function layoutViewport() {
   const vv = window.visualViewport;
   return [
     root ? root.clientWidth : innerWidth, root ? root.clientHeight : innerHeight,
-    vv && vv.scale > 0 ? vv.scale : 1, navigator.maxTouchPoints || 0,
+    vv?.scale > 0 ? vv.scale : 1, navigator.maxTouchPoints || 0,
   ];
 }
 
-export function createViewport(ctx) {
-  const l = listeners();
-  const resize = throttled(200, () => ctx.emit(["resize", ctx.now(), innerWidth, innerHeight]));
-  return {
-    start() {
-      l.on(window, "resize", () => resize(0));
-      l.on(document, "visibilitychange", () => ctx.emit(["visibility", ctx.now(), document.visibilityState === "hidden" ? "hidden" : "visible"]));
-    },
-    stop: l.off,
-  };
-}
+export const startViewport = (ctx) => {
+  const resize = throttled(200, () => ctx.emit("resize", innerWidth, innerHeight));
+  ctx.on(window, "resize", () => resize(0));
+};

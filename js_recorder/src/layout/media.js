@@ -2,7 +2,7 @@
 // images whose source is a blob: URL (gone once the page is), and elements
 // the browser put in its top layer (modal dialogs, popovers).
 
-import { listeners } from "../core/listen.js";
+import { matches } from "../core/listen.js";
 import { patch, setHook } from "../core/patch.js";
 import { maskStateAt, masksContent } from "../privacy/mask.js";
 
@@ -42,7 +42,7 @@ export function canvasData(ctx, el, changed) {
   try { data = encode(el); } catch (e) { return null; }
   if (data.length < 7 || (changed && data === sent.get(el))) return null; // "data:," cannot encode
   if ((ctx.canvasBytes += data.length) > c.canvasMaxBytes) {
-    ctx.emit(["throttle", ctx.now(), "canvas-bytes", 1]);
+    ctx.emit("throttle", "canvas-bytes", 1);
     return null;
   }
   sent.set(el, data);
@@ -66,22 +66,14 @@ export function inlineBlobImage(ctx, el) {
   el.addEventListener("load", () => {
     const id = ctx.idOf(el);
     const data = id && inlineBlobImage(ctx, el);
-    if (data) ctx.emit(["mutation", ctx.now(), [], [], [[id, "src", data]], []]);
+    if (data) ctx.emit("mutation", [], [], [[id, "src", data]], []);
   }, { once: true });
   return null;
 }
 
 export function topLayerEvent(ctx, el) {
   const id = ctx.idOf(el);
-  if (!id) return;
-  let modal = false;
-  try { modal = el.matches(":modal"); } catch (e) { /* older browsers */ }
-  const open = el.tagName === "DIALOG" ? el.open : matchesOpenPopover(el);
-  ctx.emit(["toplayer", ctx.now(), id, modal, open]);
-}
-
-function matchesOpenPopover(el) {
-  try { return el.matches(":popover-open"); } catch (e) { return false; }
+  if (id) ctx.emit("toplayer", id, matches(el, ":modal"), el.tagName === "DIALOG" ? el.open : matches(el, ":popover-open"));
 }
 
 // Drawing calls mark their canvas dirty: 2D ones are captured after the
@@ -91,8 +83,7 @@ const GL = ["drawArrays", "drawElements", "clear"];
 const DRAWING = [["CanvasRenderingContext2D", "fill", "stroke", "fillRect", "clearRect", "fillText", "drawImage", "putImageData"],
   ["WebGLRenderingContext", ...GL], ["WebGL2RenderingContext", ...GL]];
 
-export function createMedia(ctx) {
-  const listen = listeners();
+export const startMedia = (ctx) => {
   const dirty = new Set();
   // canvas -> [cpu-paced at, byte-paced at, last drawn, WebGL buffer cleared once shown]
   const pace = new WeakMap();
@@ -108,7 +99,7 @@ export function createMedia(ctx) {
     const end = performance.now();
     p[0] = end + (end - started) * COST_FACTOR;
     p[1] = p[0] + (data ? data.length / BYTES_PER_MS : 0);
-    if (data) ctx.emit(["canvas", ctx.now(), id, data]);
+    if (data) ctx.emit("canvas", id, data);
   }
 
   function run() {
@@ -140,20 +131,15 @@ export function createMedia(ctx) {
     else if (!frame) frame = requestAnimationFrame(run);
   }
 
-  return {
-    start() {
-      if (ctx.config.recordCanvas) {
-        patch(DRAWING, "draw");
-        setHook("draw", drawn);
-      }
-      // Popovers change no attribute when shown; their toggle event says so.
-      listen.on(document, "toggle", (e) => { if (e.target.hasAttribute && e.target.hasAttribute("popover")) topLayerEvent(ctx, e.target); }, true);
-    },
-    stop() {
-      setHook("draw", null);
-      cancelAnimationFrame(frame);
-      clearTimeout(timer);
-      listen.off();
-    },
+  if (ctx.config.recordCanvas) {
+    patch(DRAWING, "draw");
+    setHook("draw", drawn);
+  }
+  // Popovers change no attribute when shown; their toggle event says so.
+  ctx.on(document, "toggle", (e) => { if (e.target.hasAttribute?.("popover")) topLayerEvent(ctx, e.target); }, true);
+  return () => {
+    setHook("draw", null);
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
   };
-}
+};

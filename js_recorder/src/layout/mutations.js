@@ -63,17 +63,8 @@ export function createMutations(ctx) {
     }
   }
 
-  // The parent a node is recorded under: its parent node, or the host's
-  // shadow root; null when it has none we know of.
-  function recordedParent(node) {
-    const p = node.parentNode;
-    return p && ctx.idOf(p) ? p : null;
-  }
-
-  function takesChildren(parent) {
-    if (parent.nodeType !== 1) return true;
-    return !/^(SCRIPT|NOSCRIPT)$/.test(parent.tagName) && !parent.closest("[data-sl-block]");
-  }
+  // Whether children of a recorded parent are recorded (serialize.js leaves these empty).
+  const takesChildren = (parent) => parent.nodeType !== 1 || !/^(SCRIPT|NOSCRIPT)$/.test(parent.tagName) && !parent.closest("[data-sl-block]");
 
   function flush() {
     clearTimeout(timer);
@@ -84,20 +75,22 @@ export function createMutations(ctx) {
     pending = [];
     const removed = new Set();
     const added = new Set();
-    const attrs = new Map();
-    const texts = new Map(); // text node -> its data when last sent
+    // element -> names of its changed attributes; text node -> its data when last sent
+    const changed = new Map();
     for (const r of records) {
+      const t = r.target;
       if (r.type === "childList") {
         for (const n of r.removedNodes) removed.add(n);
         for (const n of r.addedNodes) added.add(n);
       } else if (r.type === "attributes") {
-        let names = attrs.get(r.target);
-        if (!names) attrs.set(r.target, (names = new Set()));
-        names.add(r.attributeName);
-      } else if (!texts.has(r.target)) {
-        texts.set(r.target, r.oldValue);
+        (changed.get(t) || changed.set(t, new Set()).get(t)).add(r.attributeName);
+      } else if (!changed.has(t)) {
+        changed.set(t, r.oldValue);
       }
     }
+    // A <style>/<link> whose sheet changed through the CSSOM is sent again, whole.
+    for (const n of restyled) if (n.isConnected && ctx.idOf(n)) removed.add(n), added.add(n);
+    restyled.clear();
 
     const removes = [];
     for (const n of removed) {
@@ -108,23 +101,15 @@ export function createMutations(ctx) {
       forgetSubtree(n);
     }
 
-    for (const n of restyled) {
-      const id = ctx.idOf(n);
-      if (!id || !n.isConnected) continue;
-      removes.push(id);
-      forgetSubtree(n);
-      added.add(n);
-    }
-    restyled.clear();
-
     const firstNew = ctx.peekNextId();
     const roots = new Set();
     for (const n of added) {
       if (!n.isConnected || ctx.idOf(n)) continue;
+      // The topmost new ancestor: added under a recorded parent (a shadow root is the parent of its children).
       let top = n;
       while (top.parentNode && !ctx.idOf(top.parentNode)) top = top.parentNode;
-      const parent = recordedParent(top);
-      if (parent && !ctx.idOf(top) && takesChildren(parent)) roots.add(top);
+      const parent = top.parentNode;
+      if (parent && takesChildren(parent)) roots.add(top);
     }
     // Reverse document order: each root's next sibling is then already known.
     const ordered = Array.from(roots).sort((a, b) => (a.compareDocumentPosition(b) & 4 ? 1 : -1));
@@ -132,44 +117,39 @@ export function createMutations(ctx) {
     const maskAll = ctx.config.maskAllText;
     for (const root of ordered) {
       const parent = root.parentNode;
-      const state = maskStateAt(parent, maskAll);
-      const recs = serializeSubtree(ctx, root, ctx.idOf(parent), nextRecordedSibling(root), state, ctx.observeRoot);
-      for (const r of recs) adds.push(r);
+      serializeSubtree(ctx, root, ctx.idOf(parent), nextRecordedSibling(root), maskStateAt(parent, maskAll), adds);
     }
 
     const attrChanges = [];
+    const textChanges = [];
     const topLayers = [];
-    for (const [el, names] of attrs) {
-      const id = ctx.idOf(el);
-      if (!id || id >= firstNew || !el.isConnected) continue;
-      const state = maskStateAt(el, maskAll);
-      for (const name of names) {
-        if (/^on/i.test(name)) continue;
-        const value = attrValue(ctx, el, name, el.getAttribute(name), state);
-        // A blob: image not loaded yet sends its src when it is (media.js).
-        if (value != null || !el.hasAttribute(name)) attrChanges.push([id, name, value]);
-        if (name === "open" && el.tagName === "DIALOG") topLayers.push(el);
+    for (const [node, v] of changed) {
+      const id = ctx.idOf(node);
+      if (!id || id >= firstNew || !node.isConnected) continue;
+      if (node.nodeType === 1) {
+        const state = maskStateAt(node, maskAll);
+        for (const name of v) {
+          if (/^on/i.test(name)) continue;
+          const value = attrValue(ctx, node, name, node.getAttribute(name), state);
+          // A blob: image not loaded yet sends its src when it is (media.js).
+          if (value != null || !node.hasAttribute(name)) attrChanges.push([id, name, value]);
+          if (name === "open" && node.tagName === "DIALOG") topLayers.push(node);
+        }
+      } else if (node.nodeType === 3 && node.parentNode.tagName !== "SCRIPT") {
+        const parent = node.parentNode;
+        const state = maskStateAt(parent, maskAll);
+        const text = textValue(parent, node.data, state);
+        // Masked text that masks as before is not sent: how often it changed would count the keys typed.
+        if (text === node.data || v == null || text !== textValue(parent, v, state)) textChanges.push([id, text]);
       }
     }
 
-    const textChanges = [];
-    for (const [node, old] of texts) {
-      const id = ctx.idOf(node);
-      if (!id || id >= firstNew || node.nodeType !== 3 || !node.isConnected) continue;
-      const parent = node.parentNode;
-      if (parent.tagName === "SCRIPT") continue;
-      const state = maskStateAt(parent, maskAll);
-      const text = textValue(parent, node.data, state);
-      // Masked text that masks as before is not sent: how often it changed would count the keys typed.
-      if (text === node.data || old == null || text !== textValue(parent, old, state)) textChanges.push([id, text]);
-    }
-
     if (dropped) {
-      ctx.emit(["throttle", ctx.now(), "mutations", dropped]);
+      ctx.emit("throttle", "mutations", dropped);
       dropped = 0;
     }
     if (removes.length || adds.length || attrChanges.length || textChanges.length) {
-      ctx.emit(["mutation", ctx.now(), removes, adds, attrChanges, textChanges]);
+      ctx.emit("mutation", removes, adds, attrChanges, textChanges);
     }
     for (const el of topLayers) topLayerEvent(ctx, el);
   }
@@ -188,8 +168,8 @@ export function createMutations(ctx) {
     if (!frameId || !doc || !doc.documentElement || ctx.idOf(doc)) return;
     flush();
     const old = ctx.frameDocs.get(frame);
-    const adds = serializeSubtree(ctx, doc, frameId, null, maskStateAt(frame, ctx.config.maskAllText), ctx.observeRoot);
-    ctx.emit(["mutation", ctx.now(), old ? [old] : [], adds, [], []]);
+    const adds = serializeSubtree(ctx, doc, frameId, null, maskStateAt(frame, ctx.config.maskAllText));
+    ctx.emit("mutation", old ? [old] : [], adds, [], []);
   }
 
   return {

@@ -3,6 +3,7 @@
 // resumable, so the snapshot can be cut into slices between tasks.
 
 import { absoluteAttr, absolute, absoluteCss } from "./urls.js";
+import { matches } from "../core/listen.js";
 import { elementCss, adoptedCss, isEdited } from "./styles.js";
 import { canvasData, inlineBlobImage } from "./media.js";
 import { isBlocked, maskStateFor, masksContent, textFor, attrFor, controlValue, controlString, EDIT } from "../privacy/mask.js";
@@ -64,10 +65,6 @@ function elementRecord(ctx, el, id, parentId, nextId, state) {
   return rec;
 }
 
-function matches(el, sel) {
-  try { return el.matches(sel); } catch { return false; }
-}
-
 // Children in wire order: an open shadow root first, the document of a
 // same-origin iframe, then light DOM children.
 function childrenOf(node) {
@@ -79,7 +76,7 @@ function childrenOf(node) {
     if (node.tagName === "IFRAME" || node.tagName === "FRAME") {
       try {
         const doc = node.contentDocument;
-        if (doc && doc.documentElement) kids.push(doc);
+        if (doc?.documentElement) kids.push(doc);
       } catch { /* cross-origin frame: recorded as an empty element */ }
     }
   }
@@ -89,7 +86,7 @@ function childrenOf(node) {
 
 // Text under `parent` as it may be recorded; `state` is the parent's.
 export function textValue(parent, data, state) {
-  const tag = parent && parent.tagName;
+  const tag = parent?.tagName;
   if (tag === "TEXTAREA") return controlString(parent, data);
   // Relative url()s in a <style> are resolved as the page resolved them.
   return tag === "STYLE" ? absoluteCss(data, parent.ownerDocument.baseURI) : textFor(state, data);
@@ -98,7 +95,8 @@ export function textValue(parent, data, state) {
 // Walks one subtree. step() records one node; the caller decides when to
 // pause. Nodes moved away while the walk was paused are skipped: the
 // mutation records of that move add them where they now are.
-export function createWalker(ctx, root, parentId, nextId, state, onRoot) {
+// Shadow roots and frame documents met are passed to ctx.observeRoot.
+export function createWalker(ctx, root, parentId, nextId, state) {
   const stack = [[root, parentId, nextId, state, root.parentNode]];
   return {
     done: () => stack.length === 0,
@@ -107,28 +105,26 @@ export function createWalker(ctx, root, parentId, nextId, state, onRoot) {
       const type = node.nodeType;
       if (node !== root && type !== 9 && type !== 11 && node.parentNode !== expectedParent) return;
       if (ctx.idOf(node) && node !== root) return;
-      let rec = null;
       let childMask = parentState;
-      const id = type === 1 || type === 3 || type === 9 || type === 10 || type === 11 ? ctx.assignId(node) : 0;
+      let rec;
       if (type === 1) {
         childMask = maskStateFor(node, parentState);
-        rec = elementRecord(ctx, node, id, pid, nid, childMask);
+        rec = elementRecord(ctx, node, ctx.assignId(node), pid, nid, childMask);
       } else if (type === 3) {
-        rec = [id, pid, nid, 3, textValue(node.parentNode, node.data, parentState)];
-      } else if (type === 9) {
-        if (node.designMode === "on") childMask |= EDIT;
-        // Remember which document a frame showed, so a reload can replace it.
-        const frame = node.defaultView && node !== document ? node.defaultView.frameElement : null;
-        if (frame) ctx.frameDocs.set(frame, id);
-        const css = adoptedCss(node);
-        rec = css ? [id, pid, null, 9, { adopted: css }] : [id, pid, null, 9];
-        if (onRoot) onRoot(node);
+        rec = [ctx.assignId(node), pid, nid, 3, textValue(node.parentNode, node.data, parentState)];
       } else if (type === 10) {
-        rec = [id, pid, nid, 10, node.name || "html", node.publicId || "", node.systemId || ""];
-      } else if (type === 11) {
+        rec = [ctx.assignId(node), pid, nid, 10, node.name || "html", node.publicId || "", node.systemId || ""];
+      } else if (type === 9 || type === 11) {
+        rec = [ctx.assignId(node), pid, null, type];
+        if (type === 9) {
+          if (node.designMode === "on") childMask |= EDIT;
+          // Remember which document a frame showed, so a reload can replace it.
+          const frame = node.defaultView && node !== document ? node.defaultView.frameElement : null;
+          if (frame) ctx.frameDocs.set(frame, rec[0]);
+        }
         const css = adoptedCss(node);
-        rec = css ? [id, pid, null, 11, { adopted: css }] : [id, pid, null, 11];
-        if (onRoot) onRoot(node);
+        if (css) rec.push({ adopted: css });
+        if (ctx.observeRoot) ctx.observeRoot(node);
       } else {
         return; // comments and processing instructions are not recorded
       }
@@ -136,16 +132,16 @@ export function createWalker(ctx, root, parentId, nextId, state, onRoot) {
       const kids = childrenOf(node);
       for (let i = kids.length - 1; i >= 0; i--) {
         const k = kids[i];
-        stack.push([k, id, null, childMask, k.nodeType === 9 || k.nodeType === 11 ? null : node]);
+        stack.push([k, rec[0], null, childMask, k.nodeType === 9 || k.nodeType === 11 ? null : node]);
       }
     },
   };
 }
 
 // A whole subtree at once (mutations are small; snapshots use the walker).
-export function serializeSubtree(ctx, root, parentId, nextId, state, onRoot) {
-  const out = [];
-  const w = createWalker(ctx, root, parentId, nextId, state, onRoot);
+// Its records are appended to `out`.
+export function serializeSubtree(ctx, root, parentId, nextId, state, out = []) {
+  const w = createWalker(ctx, root, parentId, nextId, state);
   while (!w.done()) w.step(out);
   return out;
 }

@@ -16,7 +16,7 @@ function nextTask(fn) {
 }
 
 export function takeSnapshot(ctx, onDone) {
-  const walker = createWalker(ctx, document, null, null, ctx.config.maskAllText ? TEXT : 0, ctx.observeRoot);
+  const walker = createWalker(ctx, document, null, null, ctx.config.maskAllText ? TEXT : 0);
   let part = 0;
   let stopped = false;
   // The recorder's own account of its slices, for tests and debugging
@@ -39,7 +39,7 @@ export function takeSnapshot(ctx, onDone) {
     }
     const last = walker.done();
     slices.push([steps, checks, wentOn, last ? performance.now() - started : elapsed]);
-    ctx.emit(["snapshot", ctx.now(), part++, last, out]);
+    ctx.emit("snapshot", part++, last, out);
     if (last) onDone();
     else nextTask(slice);
   }

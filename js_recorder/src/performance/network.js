@@ -6,8 +6,6 @@
 // recorder costs one variable read per call. The page gets its own response
 // and its own errors, from the same calls with the same `this`.
 
-import { listeners } from "../core/listen.js";
-
 const MAX = 200; // of each: fetch/xhr, resources
 let hook = null; // the current recorder's: (how, method, url) => done(status, size, failed) | undefined
 const xhrs = new WeakMap(); // xhr -> [method, url] from open()
@@ -31,12 +29,12 @@ function install() {
     (w.fetch = function (input, init) {
       const p = f.apply(this, arguments);
       let done;
-      try { done = hook && hook("fetch", (init && init.method) || (input && input.method), (input && input.url) || input); } catch { /* the page's call goes on */ }
+      try { done = hook?.("fetch", init?.method || input?.method, input?.url || input); } catch { /* the page's call goes on */ }
       // A new promise of the same response or error: the page's own p stays unhandled if the page leaves it so.
       return done ? p.then((r) => (done(r.status, r.headers.get("content-length"), r.status > 399), r), (e) => { done(0, 0, 1); throw e; }) : p;
     }).__sl = 1;
   }
-  const X = w.XMLHttpRequest && XMLHttpRequest.prototype;
+  const X = w.XMLHttpRequest?.prototype;
   if (X && !X.open.__sl) {
     const open = X.open;
     const send = X.send;
@@ -47,15 +45,14 @@ function install() {
     X.send = function () {
       const r = xhrs.get(this);
       let done;
-      try { done = r && hook && hook("xhr", r[0], r[1]); } catch { /* the page's call goes on */ }
+      try { done = r && hook?.("xhr", r[0], r[1]); } catch { /* the page's call goes on */ }
       if (done) this.addEventListener("loadend", () => done(this.status, this.getResponseHeader("content-length"), !this.status || this.status > 399));
       return send.apply(this, arguments);
     };
   }
 }
 
-export function createNetwork(ctx) {
-  const l = listeners();
+export const startNetwork = (ctx) => {
   const own = cleanUrl(ctx.config.endpoint);
   const failed = new Set(); // resource URLs whose element reported a failed load
   let held = []; // resource entries wait briefly for their element's error event
@@ -64,9 +61,9 @@ export function createNetwork(ctx) {
   let calls = 0;
   let resources = 0;
 
-  const emit = (t, how, method, url, status, duration, size, bad) => ctx.emit(
-    ["request", Math.max(0, t), how, String(method || "GET").toUpperCase().replace(/[^A-Z-]/g, "").slice(0, 16), url,
-      status | 0, Math.round(duration), +size || 0, bad ? 1 : 0]);
+  const emit = (t, how, method, url, status, duration, size, bad) => ctx.emitAt(
+    Math.max(0, t), "request", how, String(method || "GET").toUpperCase().replace(/[^A-Z-]/g, "").slice(0, 16), url,
+      status | 0, Math.round(duration), +size || 0, bad ? 1 : 0);
 
   function flushHeld() {
     timer = 0;
@@ -77,42 +74,37 @@ export function createNetwork(ctx) {
     }
   }
 
-  return {
-    start() {
-      install();
-      hook = (how, method, url) => {
-        const u = cleanUrl(url);
-        if (calls >= MAX || !u || u.startsWith(own)) return;
-        calls++;
-        const t = ctx.now();
-        const start = performance.now();
-        return (status, size, bad) => {
-          try { emit(t, how, method, u, status, performance.now() - start, size, bad); } catch { /* never the page's problem */ }
-        };
-      };
-      // The recorder's own requests (ingest, stylesheet texts) are fetches: skipped here too.
-      try {
-        observer = new PerformanceObserver((list) => {
-          for (const e of list.getEntries()) {
-            if (/^(fetch|xmlhttprequest|beacon)$/.test(e.initiatorType) || resources >= MAX) continue;
-            resources++;
-            held.push(e);
-          }
-          if (held.length && !timer) timer = setTimeout(flushHeld, 300);
-        });
-        observer.observe({ type: "resource", buffered: true });
-      } catch { /* no resource timing here */ }
-      l.on(window, "error", (e) => {
-        const el = e.target;
-        if (el && el.nodeType === 1) failed.add(el.currentSrc || el.src || el.href);
-      });
-    },
-    stop() {
-      hook = null;
-      if (observer) observer.disconnect();
-      clearTimeout(timer);
-      flushHeld();
-      l.off();
-    },
+  install();
+  hook = (how, method, url) => {
+    const u = cleanUrl(url);
+    if (calls >= MAX || !u || u.startsWith(own)) return;
+    calls++;
+    const t = ctx.now();
+    const start = performance.now();
+    return (status, size, bad) => {
+      try { emit(t, how, method, u, status, performance.now() - start, size, bad); } catch { /* never the page's problem */ }
+    };
   };
-}
+  // The recorder's own requests (ingest, stylesheet texts) are fetches: skipped here too.
+  try {
+    observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (/^(fetch|xmlhttprequest|beacon)$/.test(e.initiatorType) || resources >= MAX) continue;
+        resources++;
+        held.push(e);
+      }
+      if (held.length && !timer) timer = setTimeout(flushHeld, 300);
+    });
+    observer.observe({ type: "resource", buffered: true });
+  } catch { /* no resource timing here */ }
+  ctx.on(window, "error", (e) => {
+    const el = e.target;
+    if (el?.nodeType === 1) failed.add(el.currentSrc || el.src || el.href);
+  });
+  return () => {
+    hook = null;
+    if (observer) observer.disconnect();
+    clearTimeout(timer);
+    flushHeld();
+  };
+};

@@ -20,10 +20,6 @@ const VALUE_MASK = "********";
 // other attribute, known or not, is masked.
 const KEEP = /^(class|id|style|type|width|height|size|cols|rows|(col|row)?span|dir|hidden|open|disabled|checked|selected|multiple|readonly|rel|media|sizes|src(set)?|poster|role|tabindex|contenteditable|data-sl-(un)?mask|data-sl-block|viewbox|preserveaspectratio|xmlns|d|points|transform|[xyr]|[xy][12]|[cr][xy]|offset|(fill|stroke|stop)(-\w+)?|\w*opacity|clip-rule|gradient\w+)$/;
 
-export function maskString(s) {
-  return s ? VALUE_MASK : "";
-}
-
 export function maskText(s) {
   return s.replace(/\S/g, "*");
 }
@@ -57,7 +53,7 @@ export function maskStateAt(node, maskAll) {
     else if (n.nodeType === 11) n = n.host;
     else if (n.nodeType === 9) {
       if (n.designMode === "on") designMode = true;
-      n = n.defaultView && n.defaultView.frameElement;
+      n = n.defaultView?.frameElement;
     } else n = n.parentNode;
   }
   let s = (maskAll ? TEXT : 0) | (designMode ? EDIT : 0);
@@ -96,22 +92,18 @@ export function isPassword(el) {
   return el.type === "password" || /password/.test(el.getAttribute("autocomplete") || "");
 }
 
-function unmasked(el) {
-  if (isPassword(el)) return false;
-  if (SENSITIVE_AUTOCOMPLETE.test(el.getAttribute("autocomplete") || "") || /^(email|tel)$/.test(el.type)) return false;
-  // The closest marker, across shadow roots and frames as for masking.
-  return !!(maskStateAt(el, false) & UNMASK);
-}
-
-// A string typed into (or preset on) a form control, as it may be recorded.
+// A string typed into (or preset on) a form control, as it may be recorded: "" for passwords,
+// as typed inside data-sl-unmask (the closest marker, across shadow roots and frames as for
+// masking) unless a card/contact field, else masked.
 export function controlString(el, s) {
   if (isPassword(el)) return "";
-  return unmasked(el) ? s : maskString(s);
+  const unmasked = !SENSITIVE_AUTOCOMPLETE.test(el.getAttribute("autocomplete") || "") && !/^(email|tel)$/.test(el.type) && maskStateAt(el, false) & UNMASK;
+  return unmasked || !s ? s : VALUE_MASK;
 }
 
 // The recordable value of a form control: never read for passwords.
 export function controlValue(el) {
-  return isPassword(el) ? "" : controlString(el, el.value == null ? "" : String(el.value));
+  return isPassword(el) ? "" : controlString(el, String(el.value ?? ""));
 }
 
 export function isFormControl(el) {

@@ -46,7 +46,7 @@ export function createTransport(opts) {
     return await new Response(stream).blob();
   }
 
-  // 'ok' forget it, 'drop' refused for good, otherwise a delay to retry after.
+  // -1: done with it (accepted, or refused for good), otherwise a delay to retry after.
   async function send(item, keepalive) {
     try {
       const res = await fetch(item.e, {
@@ -56,13 +56,9 @@ export function createTransport(opts) {
         credentials: "omit",
         keepalive,
       });
-      if (res.ok) {
-        ack(res);
-        return "ok";
-      }
-      if (res.status !== 429 && res.status < 500) return "drop";
-      const after = Number(res.headers.get("Retry-After"));
-      return after > 0 ? after * 1000 : 0;
+      if (res.ok) ack(res);
+      if (res.status !== 429 && res.status < 500) return -1;
+      return Math.max(res.headers.get("Retry-After") * 1000, 0) || 0;
     } catch {
       return 0; // network failure: collector down or offline
     }
@@ -80,7 +76,7 @@ export function createTransport(opts) {
       while (queue.length) {
         const item = queue[0];
         const result = await send(item, false);
-        if (result === "ok" || result === "drop") {
+        if (result < 0) {
           backoff = 0;
           forget(item);
           continue;
@@ -131,7 +127,7 @@ export function createTransport(opts) {
       persist();
       for (const item of queue.slice()) {
         if (item.b.length <= KEEPALIVE_LIMIT) {
-          send(item, true).then((r) => (r === "ok" || r === "drop") && forget(item));
+          send(item, true).then((r) => r < 0 && forget(item));
         } else if (navigator.sendBeacon) {
           navigator.sendBeacon(item.e, new Blob([item.b], { type: "text/plain" }));
         }
