@@ -14,11 +14,10 @@ inspect, forms list and report, the forms command, heatmap top elements JSON/CSV
 session lists, funnel results and drop-off lists, session search), and nowhere in the stored
 bytes or the index. A funnel click step by that text matches nothing.
 
-Known recorder leak (not fixed here, see FN.md): an unmasked control or label that CONTAINS a
-masked or blocked element (`<button>Pay <span data-sl-mask>…</span></button>`) sends the
-masked text as the click's text / the field's name (js_recorder/src/interaction/selector.js
-visibleText and textKey read the element's own mask state only). Those words are NESTED_SECRETS:
-checked separately, expected to fail until the recorder is fixed (xfail strict).
+An unmasked control or label that CONTAINS a masked or blocked element (`<button>Pay <span
+data-sl-mask>…</span></button>`) is named by its text as recorded (masked parts masked, blocked
+parts left out), never by its textContent (js_recorder/src/interaction/selector.js recordedText):
+those words are NESTED_SECRETS, checked separately.
 """
 
 from __future__ import annotations
@@ -358,7 +357,6 @@ def test_no_masked_text_sent_or_stored(rig: dict[str, Any], secret: str) -> None
     assert secret.encode() not in stored(rig)
 
 
-@pytest.mark.xfail(strict=True, reason="recorder: visibleText/textKey ignore masked descendants (FN.md)")
 @pytest.mark.parametrize("secret", NESTED_SECRETS)
 def test_no_text_masked_inside_a_control_or_label(
     rig: dict[str, Any], outputs: dict[str, bytes], secret: str

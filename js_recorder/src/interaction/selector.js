@@ -16,7 +16,7 @@
 // match are told apart by their own short text before position
 // (nth-of-type), since lists are often ordered differently per visit.
 
-import { maskStateAt, attrFor, masksContent, textFor } from "../privacy/mask.js";
+import { maskStateAt, maskStateFor, attrFor, masksContent, textFor, isBlocked } from "../privacy/mask.js";
 import { matches } from "../core/listen.js";
 
 export const ROOT_SEP = " >>> ";
@@ -68,10 +68,27 @@ function namedParts(el, state) {
   return out;
 }
 
+// Markers that change masking below an element: its text is then read as
+// the snapshot records it (masked parts masked, blocked parts left out),
+// never from textContent, which holds what a masked descendant hides.
+const MARKED = "[data-sl-mask],[data-sl-block],[data-sl-unmask],[contenteditable]";
+function recordedText(el, state) {
+  if (!el.querySelector(MARKED)) return null;
+  let out = "";
+  const walk = (n, s) => {
+    for (let c = n.firstChild; c && out.length < 999; c = c.nextSibling) {
+      if (c.nodeType === 3) out += textFor(s, c.data);
+      else if (c.nodeType === 1 && !isBlocked(c) && !/^(script|style|template)$/.test(c.localName)) walk(c, maskStateFor(c, s));
+    }
+  };
+  walk(el, state);
+  return out;
+}
+
 // The start of an element's own text, up to its first digit (prices and
 // counts change); "" when too short to tell siblings apart.
-function textKey(el) {
-  const t = squash(squash(el.textContent).replace(/\d[\s\S]*$/, "")).slice(0, 24);
+function textKey(el, state) {
+  const t = squash(squash(recordedText(el, state) ?? el.textContent).replace(/\d[\s\S]*$/, "")).slice(0, 24);
   return t.length > 1 ? t : "";
 }
 
@@ -97,8 +114,8 @@ function localPath(el, maskAll) {
     const parent = e.parentNode;
     const siblings = Array.from(parent ? parent.children : []).filter((s) => matches(s, part));
     if (siblings.length > 1) {
-      const key = masksContent(state) ? "" : textKey(e);
-      if (key && siblings.filter((s) => textKey(s).startsWith(key)).length === 1) {
+      const key = masksContent(state) ? "" : textKey(e, state);
+      if (key && siblings.filter((s) => textKey(s, maskStateAt(s, maskAll)).startsWith(key)).length === 1) {
         part += ":text(" + esc(key) + ")";
       } else {
         let index = 0;
@@ -157,9 +174,15 @@ export function controlOf(el) {
 // What the element shows, short, masked as its text would be recorded.
 export function visibleText(el, maskAll) {
   const state = maskStateAt(el, maskAll);
-  // innerText skips hidden text but lays out; big containers use textContent.
-  const raw = el.textContent || "";
-  const t = squash(raw.length < 999 && el.innerText != null ? el.innerText : raw).slice(0, 80);
-  if (t) return textFor(state, t);
+  const recorded = recordedText(el, state);
+  if (recorded != null) {
+    const t = squash(recorded).slice(0, 80);
+    if (t) return t;
+  } else {
+    // innerText skips hidden text but lays out; big containers use textContent.
+    const raw = el.textContent || "";
+    const t = squash(raw.length < 999 && el.innerText != null ? el.innerText : raw).slice(0, 80);
+    if (t) return textFor(state, t);
+  }
   return attrFor(el, state, "aria-label", squash(el.getAttribute("aria-label")).slice(0, 80));
 }
