@@ -172,12 +172,12 @@ def metric_sessions(
 ) -> list[dict[str, Any]] | None:
     """The sessions behind one number, each with the moment (session clock ms) to open the replay at."""
     site = settings.site
-    if form_key not in _outcomes(index, settings, f, form_key, None)[0]:
-        return None
     out = [
         {"sid": sid, "t": max(0, t)}
         for sid, t in q.outcome_sessions(index, f, site, settings.rules(), form_key, field, metric)
     ]
+    if not out and not q.form_seen(index, f, form_key):
+        return None
     out.sort(key=lambda x: x["sid"])
     del out[MAX_SESSIONS:]
     for x in out:

@@ -254,6 +254,12 @@ def form_outcomes(
     return index.read(lambda conn: [tuple(r) for r in conn.execute(sql, params).fetchall()])
 
 
+def form_seen(index: Index, f: Any, form_key: str) -> bool:
+    """Whether a session of the filter viewed the form."""
+    _, selection, params = _selection(index, f, form_key, None)
+    return bool(index.query(f"SELECT 1 AS seen{selection} LIMIT 1", params))  # noqa: S608 - fixed
+
+
 # When the replay of a session behind a field number opens: a field row passing the metric's test.
 _FIELD_TESTS = {
     "interactions": "ff.touched = 1", "time": "ff.touched = 1", "hesitation": "ff.hesitation_ms IS NOT NULL",
