@@ -184,13 +184,13 @@ def test_the_hottest_cell_is_the_scripted_spot(rig: dict, kind: str) -> None:
     x, y = s["hottest"]
     want = THRASH_AT if kind == "thrash" else FIELD_CENTRE
     assert abs(x - want[0]) <= 40 and abs(y - want[1]) <= 40, (x, y, want)
-    name = "thrashed-cursor episodes" if kind == "thrash" else "form errors"
-    assert s["legend"]["title"].startswith(f"1 {name}") and "on 2 page views" in s["legend"]["title"]
+    name = "thrashed-cursor episode" if kind == "thrash" else "form error (submit attempts with invalid fields)"
+    assert s["legend"]["title"].startswith(f"1 {name} on 2 page views")
 
 
 def test_excessive_scrolling_is_a_depth_band(rig: dict) -> None:
     s = summary(rig, type="excessive_scroll")
-    assert s["counted"] == 1 and s["legend"]["title"].startswith("1 excessive-scrolling episodes")
+    assert s["counted"] == 1 and s["legend"]["title"].startswith("1 excessive-scrolling episode on ")
     top, bottom = s["legend"]["band"]
     # The window the reversals happened in: around scroll y 2100 (+ half the 800 px window).
     assert top <= 2100 + VH / 2 <= bottom and bottom - top <= VH + 40

@@ -676,7 +676,7 @@ def _click_map(
         png = _encode(bd, values, title, text, ramp=raster.DIVERGING, signed=True, ticks=marks)
     else:
         values = raster.normalise(grid, radius)
-        title = f"{placed.counted} {name[:-1] if placed.counted == 1 and name.endswith('s') else name} on {_page_views(views)}"
+        title = f"{_counted(placed.counted, name)} on {_page_views(views)}"
         unplaced = placed.counted - placed.drawn - placed.hidden
         if kind == "form_error" and (placed.hidden or unplaced):
             title += f" ({placed.hidden} on hidden fields, {unplaced} on fields not in this page state)"
@@ -701,6 +701,15 @@ def _click_map(
 
 def _page_views(n: int) -> str:
     return "1 page view" if n == 1 else f"{n} page views"
+
+
+def _counted(n: int, plural: str) -> str:
+    """'3 clicks', '1 click', '1 form error (submit attempts ...)': the noun is the last word
+    before any parenthesis."""
+    if n != 1:
+        return f"{n} {plural}"
+    head, paren, tail = plural.partition(" (")
+    return f"1 {head[:-1] if head.endswith('s') else head}{paren}{tail}"
 
 
 def _move_map(
@@ -731,7 +740,7 @@ def _band_map(
     peak = float(per_row.max()) if per_row.size else 0.0
     values = (per_row / peak if peak else per_row)[:, None]
     n = int(first.size)
-    title = f"{n} {SIGNAL_NAMES['excessive_scroll']} on {_page_views(views)}: the window each happened in"
+    title = f"{_counted(n, SIGNAL_NAMES['excessive_scroll'])} on {_page_views(views)}: the window each happened in"
     ticks = [{"position": p, "episodes": round(p * peak, 2),
               "percent_of_page_views": round(100 * p * peak / views, 2) if views else None}
              for p in (0, 0.25, 0.5, 0.75, 1)]  # fmt: skip
