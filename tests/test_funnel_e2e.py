@@ -38,7 +38,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from sessionlens.auth.users import Accounts
-from tests.heatmap_visitors import HUMAN_UA, human_chromium
+from tests.heatmap_visitors import Visitors, human_chromium, recorder_ready
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, demo_snippet, wait_until
 from tests.viewer_live import VIEWER_USER, add_viewer_user, log_in
@@ -129,44 +129,19 @@ def site_app(snippet: str) -> Starlette:
     return Starlette(routes=[Route(f"/{name}", page(name)) for name in PAGES])
 
 
-class Visits:
-    """Visitors' browser contexts; counts the recorder's requests until answered."""
+class Visits(Visitors):
+    """The funnel's visitors and their sessions, by name."""
 
     def __init__(self, browser: Any, base: str) -> None:
-        self.browser, self.base = browser, base
-        self.in_flight = 0
+        super().__init__(browser)
+        self.base = base
         self.sids: dict[str, str] = {}
 
-    def context(self) -> Any:
-        context = self.browser.new_context(viewport={"width": 1280, "height": 800}, user_agent=HUMAN_UA)
-
-        def change(by: int) -> Callable[[Any], None]:
-            def on(r: Any) -> None:
-                if "/ingest/" in r.url:
-                    self.in_flight += by
-
-            return on
-
-        context.on("request", change(1))
-        context.on("requestfinished", change(-1))
-        context.on("requestfailed", change(-1))
-        return context
-
     def done(self, name: str, page: Any) -> None:
-        self.sids[name] = page.evaluate("() => sessionlens.sessionId")
-        page.evaluate("() => sessionlens.flush()")
-
-        def answered() -> bool:
-            page.wait_for_timeout(100)  # playwright delivers request events while it waits
-            return self.in_flight == 0
-
-        wait_until(answered, message=f"{name}'s batches answered ({self.in_flight} in flight)")
+        self.sids[name] = self.finish(page, name)
 
 
-def ready(page: Any) -> None:
-    page.wait_for_function(
-        "() => window.sessionlens && window.sessionlens.pageViewId && window.sessionlens.debug().snapshot"
-    )
+ready = recorder_ready
 
 
 def follow(page: Any, selector: str, path: str) -> None:

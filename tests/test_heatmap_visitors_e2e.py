@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from sessionlens.auth.users import Accounts
 from sessionlens.heatmap import raster
-from tests.heatmap_visitors import HUMAN_UA, human_chromium
+from tests.heatmap_visitors import HUMAN_UA, Visitors, human_chromium, recorder_ready
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, demo_snippet, wait_until
 from tests.viewer_live import VIEWER_USER, add_viewer_user, log_in
@@ -94,25 +94,12 @@ def site_app(snippet: str) -> Starlette:
     return Starlette(routes=[Route("/landing", landing)])
 
 
-def visit(browser: Any, base: str, device: str, variant: str, buys: int, infos: int, scroll: int) -> str:
-    context = browser.new_context(**DEVICES[device])
-    in_flight = [0]
-
-    def on_request(r: Any) -> None:
-        in_flight[0] += "/ingest/" in r.url
-
-    def on_done(r: Any) -> None:
-        in_flight[0] -= "/ingest/" in r.url
-
-    context.on("request", on_request)
-    context.on("requestfinished", on_done)
-    context.on("requestfailed", on_done)
+def visit(v: Visitors, base: str, device: str, variant: str, buys: int, infos: int, scroll: int) -> str:
+    context = v.context(**DEVICES[device])
     try:
         page = context.new_page()
         page.goto(f"{base}/landing")
-        page.wait_for_function(
-            "() => window.sessionlens && window.sessionlens.pageViewId && window.sessionlens.debug().snapshot"
-        )
+        recorder_ready(page)
         page.evaluate("(v) => sessionlens.experiment('checkout', v)", variant)
         touch = DEVICES[device].get("has_touch", False)
         for selector, times in (("#buy", buys), ("#info", infos)):
@@ -127,15 +114,7 @@ def visit(browser: Any, base: str, device: str, variant: str, buys: int, infos: 
             page.wait_for_timeout(400)  # scrolling is sampled: the end position goes out
         if not touch:
             page.mouse.move(300, 300)
-        sid = page.evaluate("() => sessionlens.sessionId")
-        page.evaluate("() => sessionlens.flush()")
-
-        def answered() -> bool:
-            page.wait_for_timeout(100)  # playwright delivers request events while it waits
-            return in_flight[0] == 0
-
-        wait_until(answered, message=f"{device} {variant} visitor's batches answered")
-        return sid
+        return v.finish(page, f"{device} {variant}")
     finally:
         context.close()
 
@@ -153,7 +132,8 @@ def rig(
     try:
         with ThreadServer(site_app(demo_snippet(collector, site, flush_ms=300)), port) as server:
             with human_chromium() as browser:
-                sids = {name: visit(browser, server.url, *spec) for name, spec in VISITORS.items()}
+                visitors = Visitors(browser)
+                sids = {name: visit(visitors, server.url, *spec) for name, spec in VISITORS.items()}
                 assert len(set(sids.values())) == len(sids)
                 rig = {"collector": collector, "site": site, "token": token, "sids": sids, "browser": browser}
                 clicks = sum(v[2] + v[3] for v in VISITORS.values())

@@ -38,7 +38,7 @@ from starlette.routing import Route
 
 from sessionlens import codec
 from sessionlens.auth.users import Accounts
-from tests.heatmap_visitors import HUMAN_UA, human_chromium
+from tests.heatmap_visitors import Visitors, human_chromium, recorder_ready
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, demo_snippet, wait_until
 from tests.viewer_live import VIEWER_USER, add_viewer_user, log_in
@@ -99,32 +99,16 @@ def site_app(snippet: str) -> Starlette:
     )
 
 
-class Visits:
-    """Opens visitors' browser contexts, records what their recorders send, scripts their steps."""
+class Visits(Visitors):
+    """Visitors of the research site (a country header on the way, when given) and their sessions."""
 
     def __init__(self, browser: Any, collector: LiveCollector, base: str) -> None:
-        self.browser, self.collector, self.base = browser, collector, base
-        self.sent: list[bytes] = []  # every ingest body as the browsers sent it
-        self.in_flight = 0
+        super().__init__(browser)
+        self.collector, self.base = collector, base
         self.sids: dict[str, str] = {}
 
     def context(self, *, country: str | None = None, bot: bool = False, **options: Any) -> Any:
-        context = self.browser.new_context(
-            viewport={"width": 1280, "height": 800}, **({} if bot else {"user_agent": HUMAN_UA}), **options
-        )
-
-        def on_request(r: Any) -> None:
-            if "/ingest/" in r.url:
-                self.in_flight += 1
-                self.sent.append(r.post_data_buffer or b"")
-
-        def on_done(r: Any) -> None:
-            if "/ingest/" in r.url:
-                self.in_flight -= 1
-
-        context.on("request", on_request)
-        context.on("requestfinished", on_done)
-        context.on("requestfailed", on_done)
+        context = super().context(bot=bot, **options)
         if country:
             # The operator's proxy names the visitor's country on the way to the collector.
             def add_country(route: Any) -> None:
@@ -140,21 +124,11 @@ class Visits:
         return page
 
     def done(self, name: str, page: Any) -> None:
-        """Remember the visitor's session, send what is buffered and wait for the collector's answers."""
-        self.sids[name] = page.evaluate("() => sessionlens.sessionId")
-        page.evaluate("() => sessionlens.flush()")
-
-        def answered() -> bool:
-            page.wait_for_timeout(100)  # playwright delivers the request events while it waits
-            return self.in_flight == 0
-
-        wait_until(answered, message=f"{name}'s batches answered ({self.in_flight} in flight)")
+        """Remember the visitor's session once the collector answered all it sent."""
+        self.sids[name] = self.finish(page, name)
 
 
-def ready(page: Any) -> None:
-    page.wait_for_function(
-        "() => window.sessionlens && window.sessionlens.pageViewId && window.sessionlens.debug().snapshot"
-    )
+ready = recorder_ready
 
 
 def body_is(page: Any, phase: str) -> None:

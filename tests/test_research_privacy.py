@@ -42,7 +42,7 @@ from starlette.routing import Route
 
 from sessionlens import codec
 from sessionlens.auth.users import Accounts
-from tests.heatmap_visitors import HUMAN_UA, human_chromium
+from tests.heatmap_visitors import Visitors, human_chromium, recorder_ready
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, demo_snippet, wait_until
 from tests.viewer_live import VIEWER_USER, add_viewer_user
@@ -119,49 +119,12 @@ def site_app(snippet: str, pages: dict[str, Callable[[Request], str]]) -> Starle
     return Starlette(routes=[Route(path, route(render)) for path, render in pages.items()])
 
 
-class Visits:
-    def __init__(self, browser: Any) -> None:
-        self.browser = browser
-        self.in_flight = 0
-        self.sent: list[bytes] = []
-
-    def page(self) -> tuple[Any, Any]:
-        context = self.browser.new_context(viewport={"width": 1280, "height": 800}, user_agent=HUMAN_UA)
-
-        def on_request(r: Any) -> None:
-            if "/ingest/" in r.url:
-                self.in_flight += 1
-                self.sent.append(r.post_data_buffer or b"")
-
-        def on_done(r: Any) -> None:
-            if "/ingest/" in r.url:
-                self.in_flight -= 1
-
-        context.on("request", on_request)
-        context.on("requestfinished", on_done)
-        context.on("requestfailed", on_done)
-        return context, context.new_page()
-
-    def done(self, page: Any) -> str:
-        sid = page.evaluate("() => sessionlens.sessionId")
-        page.evaluate("() => sessionlens.flush()")
-
-        def answered() -> bool:
-            page.wait_for_timeout(100)  # playwright delivers request events while it waits
-            return self.in_flight == 0
-
-        wait_until(answered, message="batches answered")
-        return sid
+ready = recorder_ready
 
 
-def ready(page: Any) -> None:
-    page.wait_for_function(
-        "() => window.sessionlens && window.sessionlens.pageViewId && window.sessionlens.debug().snapshot"
-    )
-
-
-def visit_account(v: Visits, base: str, layout: str) -> str:
-    ctx, page = v.page()
+def visit_account(v: Visitors, base: str, layout: str) -> str:
+    ctx = v.context()
+    page = ctx.new_page()
     page.goto(f"{base}/account?layout={layout}")
     ready(page)
     for selector in ("#public", "#reveal", "#pay"):
@@ -176,13 +139,14 @@ def visit_account(v: Visits, base: str, layout: str) -> str:
     page.click("#save-city")
     page.wait_for_function("() => document.getElementById('city-form').dataset.sent === '1'")
     page.wait_for_timeout(300)
-    sid = v.done(page)
+    sid = v.finish(page)
     ctx.close()
     return sid
 
 
-def visit_shop(v: Visits, base: str) -> str:
-    ctx, page = v.page()
+def visit_shop(v: Visitors, base: str) -> str:
+    ctx = v.context()
+    page = ctx.new_page()
     page.goto(f"{base}/shop")
     ready(page)
     page.click("#buy")
@@ -193,7 +157,7 @@ def visit_shop(v: Visits, base: str) -> str:
     page.click("#send")
     page.wait_for_function("() => document.forms[0].dataset.sent === '1'")
     page.wait_for_timeout(300)
-    sid = v.done(page)
+    sid = v.finish(page)
     ctx.close()
     return sid
 
@@ -220,7 +184,7 @@ def rig(
             ThreadServer(all_app, all_port) as all_server,
             human_chromium() as browser,
         ):
-            v = Visits(browser)
+            v = Visitors(browser)
             sids = {
                 "a": visit_account(v, masked_server.url, "a"),
                 "b": visit_account(v, masked_server.url, "b"),
