@@ -21,26 +21,16 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from index_backend import bench_index  # noqa: E402
+from synthetic_index import DAY, DAYS, NOW, bench_index
+from synthetic_index import fill as fill_tables
 
 from sessionlens.index import Index  # noqa: E402
 from sessionlens.index.database import CLICK_COLUMNS  # noqa: E402
 from sessionlens.index.url_keys import url_key_rows  # noqa: E402
 from sessionlens.session_search import SessionFilter, search_sessions  # noqa: E402
 
-DAY = 86_400_000
-NOW = 1_790_000_000_000
-DAYS = 30
 DEVICES = ["desktop"] * 6 + ["mobile"] * 3 + ["tablet", "bot"]
 BROWSERS = ["Chrome"] * 6 + ["Firefox", "Safari", "Safari", "Edge"]
 SESSION_COLUMNS = (
@@ -125,30 +115,8 @@ def fill(index: Index, data: dict[str, list[tuple]], postgres_url: str | None) -
         "custom_events": ("site", "sid", "pid", "t", "name"),
         "custom_event_props": ("site", "sid", "pid", "t", "name", "key", "value"),
     }  # fmt: skip
-    data = {**data, "url_keys": keys}
-    if postgres_url is None:
-
-        def write(conn: Any) -> None:
-            for table, columns in tables.items():
-                conn.executemany(
-                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
-                    data[table],
-                )
-
-        index.write(write)
-        return
-    import psycopg
-
-    for t0 in sorted({r[3] // DAY * DAY for r in data["clicks"]}):
-        index._ensure_partitions(t0)
-    with psycopg.connect(postgres_url, options=f"-csearch_path={index.schema}") as conn:
-        for table, columns in tables.items():
-            with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in data[table]:
-                    copy.write_row(row)
-        conn.commit()
-        conn.autocommit = True
-        conn.execute("VACUUM ANALYZE")
+    # Measured without statistics on SQLite: the search's SQL pins its plans.
+    fill_tables(index, tables, {**data, "url_keys": keys}, postgres_url, analyze=False)
 
 
 def filters(rng: np.random.Generator) -> dict[str, dict[str, str]]:
