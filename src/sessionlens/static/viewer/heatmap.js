@@ -246,14 +246,15 @@ async function hotSpot(event, summary, image, side) {
   const rect = image.getBoundingClientRect();
   const x = (event.clientX - rect.left) * k;
   const y = (event.clientY - rect.top) * k - (summary.page_top || 0);
-  const boxes = Object.entries(summary.boxes || {});
-  let hits = boxes.filter(([, b]) => x >= b[0] && x <= b[0] + b[2] && y >= b[1] && y <= b[1] + b[3])
-    .sort((a, b) => a[1][2] * a[1][3] - b[1][2] * b[1][3]);
-  if (!hits.length) {
-    const near = boxes.map(([s, b]) => [s, b, Math.hypot(Math.max(b[0] - x, 0, x - b[0] - b[2]), Math.max(b[1] - y, 0, y - b[1] - b[3]))])
-      .filter((e) => e[2] <= 40).sort((a, b) => a[2] - b[2]);
-    hits = near.map(([s, b]) => [s, b]);
+  // summary.boxes: selector -> [left, top, width, height] in page pixels.
+  const boxes = Object.entries(summary.boxes || {}).map(([sel, [left, top, width, height]]) => ({ sel, left, top, width, height }));
+  // Distance from the point to a box (0 inside it).
+  const away = (b) => Math.hypot(Math.max(b.left - x, 0, x - b.left - b.width), Math.max(b.top - y, 0, y - b.top - b.height));
+  let found = boxes.filter((b) => away(b) === 0).sort((a, b) => a.width * a.height - b.width * b.height);
+  if (!found.length) {
+    found = boxes.map((b) => ({ ...b, d: away(b) })).filter((b) => b.d <= 40).sort((a, b) => a.d - b.d);
   }
+  const hits = found.map((b) => [b.sel, [b.left, b.top, b.width, b.height]]);
   if (!hits.length) {
     spot.replaceChildren(h("p", { class: "muted", text: "No recorded element here." }));
     return;
