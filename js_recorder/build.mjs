@@ -20,7 +20,7 @@ const INTERNAL = [
   "canvasBytes", "restyle", "resume", "adoptPending", "flushUnloading", "anchorEl", "touch",
   "maskAllText", "consentRequired", "respectDnt", "sampleRate", "flushMs", "retryMaxMs",
   "recordCanvas", "recordNetwork", "recordConsoleLog", "canvasMaxBytes",
-  "emitAt", "on", "off", "hidden", "step", "done", "sel", "anchor", "start", "stop", "flush", "ack",
+  "emitAt", "on", "off", "watchers", "hidden", "step", "done", "sel", "anchor", "start", "stop", "flush", "ack",
 ];
 
 const out = fileURLToPath(new URL("../src/sessionlens/static/recorder.js", import.meta.url));
@@ -36,9 +36,9 @@ const bundled = await build({
 });
 const min = await minify(bundled.outputFiles[0].text, {
   ecma: 2020,
-  compress: { passes: 3 },
+  compress: { passes: 3, unsafe_arrows: true },
   mangle: true,
-  format: { comments: false, preamble: "/* sessionlens recorder - built from js_recorder/src */" },
+  format: { comments: false, preamble: "/* sessionlens recorder */" },
 });
 const code = min.code;
 if (process.argv.includes("--check")) {

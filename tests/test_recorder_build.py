@@ -30,7 +30,7 @@ def test_committed_recorder_matches_its_source() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_recorder_is_at_most_12_75_kb_minified_and_gzipped() -> None:
+def test_recorder_is_at_most_12_625_kb_minified_and_gzipped() -> None:
     # 10 KB until issue 9's capture fidelity (script-set values, early focus,
     # paced canvas capture, stylesheets' own text, ~1.25 KB) on top of issue
     # 10's click paths; 12 KB (11,860 bytes) until issue 12's research capture
@@ -40,9 +40,12 @@ def test_recorder_is_at_most_12_75_kb_minified_and_gzipped() -> None:
     # ~13,050 bytes; issue 13's survey API and widget loading added ~200. The
     # second pass (modules as start functions with listeners on the context,
     # emit(kind, ...) stamping the time, shared helpers, ES2020 output, more
-    # internal names renamed) brought it to ~12,860 bytes. The issue's 10 KB
-    # target is not met (see docs/embedding.md). rrweb's record is several
+    # internal names renamed) brought it to ~12,860 bytes; later fixes (masked
+    # text inside controls) grew it to 13,004, and the third pass (one
+    # MutationObserver for mutations, class changes and forms; XHR through
+    # core/patch.js; a shorter preamble) brought it to 12,925. The issue's 10 KB
+    # target is not met (see js_recorder/README.md for what each capture costs). rrweb's record is several
     # times larger (bench/recorder_cost.py and bench/recorder_capture_cost.py
     # print both).
     size = len(gzip.compress(BUILT.read_bytes(), 9))
-    assert size <= 13056, f"recorder is {size} bytes gzipped"
+    assert size <= 12928, f"recorder is {size} bytes gzipped"

@@ -71,13 +71,13 @@ import { watchSheets } from "./layout/styles.js";
     },
     // The recorder's own accounting (snapshot slices), for tests and support.
     debug() {
-      return recording ? recording.debug : null;
+      return recording?.debug ?? null;
     },
     get sessionId() {
-      return recording ? recording.sid : null;
+      return recording?.sid ?? null;
     },
     get pageViewId() {
-      return recording ? recording.pid : null;
+      return recording?.pid ?? null;
     },
   };
   // track(name, props); identify(userId, traits): the site's own id of the visitor (docs/privacy.md);

@@ -70,15 +70,13 @@ export const startForms = (ctx) => {
     }
   }
 
-  const observer = new MutationObserver((records) => {
-    try { scan(records); } catch { /* never the page's error */ }
-  });
+  // Fed by the recorder's one MutationObserver (layout/mutations.js).
   function scan(records) {
     for (const r of records) {
       const n = r.target;
       if (count >= MAX) return;
       if (r.type === "attributes") {
-        if (TRUE.test(n.getAttribute("aria-invalid"))) invalid(n, "aria-invalid");
+        if (r.attributeName === "aria-invalid" && TRUE.test(n.getAttribute("aria-invalid"))) invalid(n, "aria-invalid");
       } else if (r.type === "characterData") {
         if (/\S/.test(n.data) && n.parentElement) errorText(n.parentElement);
       } else {
@@ -110,6 +108,7 @@ export const startForms = (ctx) => {
     clicked = null;
   });
   ctx.on(document, "invalid", (e) => invalid(targetOf(e), "invalid"));
-  observer.observe(document, { subtree: true, childList: true, characterData: true, attributeFilter: ["aria-invalid"] });
-  return () => observer.disconnect();
+  ctx.watchers.push((records) => {
+    try { scan(records); } catch { /* never the page's error */ }
+  });
 };

@@ -10,10 +10,12 @@ import { isFormControl } from "../privacy/mask.js";
 
 const MOVE_INTERVAL_MS = 50;
 const OPTS = { capture: true, passive: true };
-const CLASS_CHANGES = { attributeFilter: ["class"], attributeOldValue: true, subtree: true };
 
 // Tokens of class list `a` missing from class list `b`.
 const missing = (a, b) => a.split(" ").filter((c) => c && !(" " + b + " ").includes(" " + c + " "));
+
+// Where v lies along a length w, 0 to 1 (0.5 when w is 0), to 3 decimals.
+const frac = (v, w) => (w ? round3(Math.min(Math.max(v / w, 0), 1)) : 0.5);
 
 // Offset of a frame document's viewport in the top page's viewport.
 function frameOffset(doc) {
@@ -33,16 +35,6 @@ function frameOffset(doc) {
 export function createPointer(ctx) {
   let lastMove = 0;
   let started = false;
-  // Classes added or removed while the page is used are state, not identity.
-  const classes = new MutationObserver((records) => {
-    for (const r of records) {
-      if (volatileClasses.size > 300) return;
-      const old = r.oldValue || "";
-      const now = r.target.getAttribute("class") || "";
-      for (const c of missing(old, now).concat(missing(now, old))) volatileClasses.add(c);
-    }
-  });
-
   function onMove(e) {
     const now = performance.now();
     if (now - lastMove < MOVE_INTERVAL_MS) return;
@@ -56,8 +48,6 @@ export function createPointer(ctx) {
     const maskAll = ctx.config.maskAllText;
     const doc = el.ownerDocument;
     const r = el.getBoundingClientRect();
-    const fx = r.width ? Math.min(Math.max((e.clientX - r.left) / r.width, 0), 1) : 0.5;
-    const fy = r.height ? Math.min(Math.max((e.clientY - r.top) / r.height, 0), 1) : 0.5;
     // Top-page viewport coordinates, wherever the frame of the click is.
     const [ox, oy] = frameOffset(doc);
     const x = e.clientX + ox;
@@ -75,7 +65,7 @@ export function createPointer(ctx) {
     if (sel && !sel.isCollapsed && String(sel).trim()) flags += "x";
     const pointer = e.pointerType;
     ctx.emit(
-      "click", ctx.idOf(el), path.sel, round3(fx), round3(fy),
+      "click", ctx.idOf(el), path.sel, frac(e.clientX - r.left, r.width), frac(e.clientY - r.top, r.height),
       round(x + scrollX), round(y + scrollY), round(x), round(y),
       e.button, /^(mouse|touch|pen)$/.test(pointer) ? pointer : "",
       root.scrollWidth, root.scrollHeight, el.localName.slice(0, 64), flags,
@@ -84,27 +74,32 @@ export function createPointer(ctx) {
     );
   }
 
-  // Every shadow root and frame document the recorder records passes
-  // through ctx.observeRoot (set before the modules are made, read when
-  // the snapshot and mutations meet a root): its class changes count, and
-  // a frame's clicks. The frame's listener stays after stop() (inert):
-  // holding frame documents to remove it would keep navigated-away ones alive.
+  // Every frame document the recorder records passes through
+  // ctx.observeRoot (set before the modules are made, read when the
+  // snapshot and mutations meet a root): its clicks count. The listener
+  // stays after stop() (inert): holding frame documents to remove it would
+  // keep navigated-away ones alive.
   const observe = ctx.observeRoot;
   ctx.observeRoot = (r) => {
-    if (observe) observe(r);
-    if (r === document) return;
-    if (r.nodeType === 9) r.addEventListener("click", onClick, OPTS);
-    classes.observe(r, CLASS_CHANGES);
+    observe(r);
+    if (r.nodeType === 9 && r !== document) r.addEventListener("click", onClick, OPTS);
   };
 
   return () => {
     started = true;
-    classes.observe(document, CLASS_CHANGES);
+    // Classes added or removed while the page is used are state, not identity
+    // (the recorder's one MutationObserver, layout/mutations.js, records old values).
+    ctx.watchers.push((records) => {
+      for (const r of records) {
+        if (volatileClasses.size > 300) return;
+        if (r.attributeName !== "class") continue;
+        const old = r.oldValue || "";
+        const now = r.target.getAttribute("class") || "";
+        for (const c of missing(old, now).concat(missing(now, old))) volatileClasses.add(c);
+      }
+    });
     ctx.on(document, "pointermove", onMove);
     ctx.on(document, "click", onClick);
-    return () => {
-      started = false;
-      classes.disconnect();
-    };
+    return () => { started = false; };
   };
 }

@@ -11,8 +11,9 @@ import { maskStateAt } from "../privacy/mask.js";
 const STORM_RECORDS_PER_SEC = 2000;
 const STORM_WINDOW_MS = 250;
 const MAX_PENDING = 50000;
-// Old text values tell whether a masked change masks as before (see flush).
-const OPTIONS = { childList: true, subtree: true, attributes: true, characterData: true, characterDataOldValue: true };
+// Old text values tell whether a masked change masks as before (see flush);
+// old class values are read by pointer.js (ctx.watchers).
+const OPTIONS = { childList: true, subtree: true, attributes: true, attributeOldValue: true, characterData: true, characterDataOldValue: true };
 
 export function createMutations(ctx) {
   let observer = null;
@@ -26,6 +27,10 @@ export function createMutations(ctx) {
   // <style>/<link> elements whose sheet changed through the CSSOM: sent again.
   const restyled = new Set();
   const loadedWhilePaused = new Set();
+  // One observer for the page: other modules (pointer.js, forms.js) push a
+  // function here that gets every batch of records too, once.
+  const watchers = (ctx.watchers = []);
+  const feed = (records) => { for (const w of watchers) w(records); };
 
   function onRecords(records) {
     const now = performance.now();
@@ -43,6 +48,7 @@ export function createMutations(ctx) {
       for (const r of records) pending.push(r);
     }
     if (!paused && !timer) timer = setTimeout(flush, now < stormUntil ? STORM_WINDOW_MS : 0);
+    feed(records);
   }
 
   function nextRecordedSibling(node) {
@@ -69,7 +75,8 @@ export function createMutations(ctx) {
   function flush() {
     clearTimeout(timer);
     timer = 0;
-    if (observer) for (const r of observer.takeRecords()) pending.push(r);
+    const taken = observer ? observer.takeRecords() : [];
+    for (const r of taken) pending.push(r);
     if (!pending.length && !restyled.size) return;
     const records = pending;
     pending = [];
@@ -152,6 +159,8 @@ export function createMutations(ctx) {
       ctx.emit("mutation", removes, adds, attrChanges, textChanges);
     }
     for (const el of topLayers) topLayerEvent(ctx, el);
+    // After the mutation event: what the watchers emit refers to these nodes.
+    feed(taken);
   }
 
   // A same-origin frame that (re)loads gets a new document: the old one is

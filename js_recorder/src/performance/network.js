@@ -6,6 +6,8 @@
 // recorder costs one variable read per call. The page gets its own response
 // and its own errors, from the same calls with the same `this`.
 
+import { patch, setHook } from "../core/patch.js";
+
 const MAX = 200; // of each: fetch/xhr, resources
 let hook = null; // the current recorder's: (how, method, url) => done(status, size, failed) | undefined
 const xhrs = new WeakMap(); // xhr -> [method, url] from open()
@@ -34,23 +36,17 @@ function install() {
       return done ? p.then((r) => (done(r.status, r.headers.get("content-length"), r.status > 399), r), (e) => { done(0, 0, 1); throw e; }) : p;
     }).__sl = 1;
   }
-  const X = w.XMLHttpRequest?.prototype;
-  if (X && !X.open.__sl) {
-    const open = X.open;
-    const send = X.send;
-    (X.open = function (method, url) {
-      xhrs.set(this, [method, url]);
-      return open.apply(this, arguments);
-    }).__sl = 1;
-    X.send = function () {
-      const r = xhrs.get(this);
-      let done;
-      try { done = r && hook?.("xhr", r[0], r[1]); } catch { /* the page's call goes on */ }
-      if (done) this.addEventListener("loadend", () => done(this.status, this.getResponseHeader("content-length"), !this.status || this.status > 399));
-      return send.apply(this, arguments);
-    };
-  }
+  // XHR through core/patch.js: open() notes the call, send() starts it. A synchronous
+  // one is done when send() returns; an asynchronous one at loadend.
+  patch([["XMLHttpRequest", "open", "send"]], "xhr");
 }
+setHook("xhr", (x, a) => {
+  if (a.length > 1) return void xhrs.set(x, [a[0], a[1]]);
+  const r = xhrs.get(x);
+  const done = r && hook?.("xhr", r[0], r[1]);
+  const end = () => done(x.status, x.getResponseHeader("content-length"), !x.status || x.status > 399);
+  if (done) x.readyState > 3 ? end() : x.addEventListener("loadend", end);
+});
 
 export const startNetwork = (ctx) => {
   const own = cleanUrl(ctx.config.endpoint);
