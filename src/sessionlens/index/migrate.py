@@ -21,6 +21,7 @@ from typing import Any
 
 from sessionlens.contracts import SCHEMA_DIR
 from sessionlens.index.dialect import LOCK_MIGRATIONS, Dialect
+from sessionlens.index.search_indexes import create_postgresql_search_indexes
 from sessionlens.index.url_keys import url_key_rows
 
 MIGRATIONS_DIR = SCHEMA_DIR / "migrations"
@@ -148,4 +149,5 @@ def _fill_url_keys(conn: Any, dialect: Dialect) -> None:
 
 STEPS: dict[int, Callable[[Any, Dialect], None]] = {
     2: _fill_url_keys,
+    16: create_postgresql_search_indexes,  # PostgreSQL only: the file 0016 has no statement
 }

@@ -1,0 +1,5 @@
+-- Session search on PostgreSQL (issue 12 benchmark): the sessions of people (not bots), by
+-- (site, sid), for the capped count's key probes. PostgreSQL only, so this file holds no
+-- statement: the index is made by the Python step 16 in src/sessionlens/index/migrate.py
+-- (sessionlens.index.search_indexes). SQLite plans without statistics and would take such an
+-- index for unhinted reads of every session; its searches name their indexes instead.
