@@ -22,6 +22,7 @@ from sessionlens.index.queries import (
     SearchPlan,
     driver_sessions,
     fact_filters,
+    known_urls,
     search_plan,
     session_count,
     session_search,
@@ -42,6 +43,11 @@ def _plans(index: Index, f: SessionFilter) -> dict[str, SearchPlan]:
         "facts as IN": SearchPlan(drive=keys),
         "chosen": index.read(lambda conn: search_plan(conn, index.dialect, f)),
     }
+    urls = index.read(lambda conn: known_urls(conn, index.dialect, f))
+    if urls:
+        # PostgreSQL: visited / not_visited URLs read first and tested per page view as a list.
+        plans["per session, URLs as lists"] = SearchPlan(drive=frozenset(), urls=urls)
+        plans["facts as IN, URLs as lists"] = SearchPlan(drive=keys, urls=urls)
     for key in keys:
         plans[f"{key} outer"] = SearchPlan(drive=keys, driver=key, page_driver=key)
         plans[f"{key} outer for the count only"] = SearchPlan(drive=frozenset(), driver=key)
@@ -72,6 +78,24 @@ def _all_pages(index: Index, q: dict[str, Any], plan: SearchPlan) -> list[str]:
 
 @pytest.mark.parametrize(("query", "expected"), QUERIES)
 def test_every_plan_finds_the_same_sessions(index: Index, query: str, expected: set[str]) -> None:
+    _check_every_plan(index, query, expected)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("site=s1&not_visited=/nowhere*", {"ann", "bob", "cai", "dot"}),
+        ("site=s1&url=nowhere", set()),
+        ("site=s1&url=pricing&not_visited=nowhere", {"ann", "bob", "dot"}),
+        ("site=s1&url=/pricing*&not_visited=signup", {"dot"}),
+    ],
+)
+def test_url_filters_matching_no_url(index: Index, query: str, expected: set[str]) -> None:
+    """A URL filter matching none of the site's URLs (on PostgreSQL an empty list of URLs)."""
+    _check_every_plan(index, query, expected)
+
+
+def _check_every_plan(index: Index, query: str, expected: set[str]) -> None:
     sids = cases._write(index)
     names = {sid: name for name, sid in sids.items()}
     items = parse_qsl(query, keep_blank_values=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +63,11 @@ def _url_test(d: Dialect, column: str, pattern: str) -> tuple[str, list[Any]]:
 
 
 def session_conditions(
-    d: Dialect, f: Any, drive: frozenset[str] | None = None, driver: str | None = None
+    d: Dialect,
+    f: Any,
+    drive: frozenset[str] | None = None,
+    driver: str | None = None,
+    urls: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[list[str], list[Any]]:
     """WHERE terms (ANDed) on sessions `s` for a session_search.SessionFilter, without its cursor.
 
@@ -71,7 +76,8 @@ def session_conditions(
     sessions in the list's order) except those named in `drive` (keys from fact_filters), which
     become `(s.site, s.sid) IN (rows)`: the rows are found once from their own index and the
     planner looks the sessions up by primary key. None keeps the callers' defaults (custom events
-    by IN, the rest per session). `driver` is left out: the caller joins its rows."""
+    by IN, the rest per session). `driver` is left out: the caller joins its rows. `urls` (from
+    known_urls) holds the URLs a visited/not_visited filter matches, tested as a list per page view."""
     where: list[str] = []
     params: list[Any] = []
 
@@ -127,7 +133,7 @@ def session_conditions(
         add("s.visit_number = 1")
     elif f.visitor == "returning":
         add("s.visit_number > 1")
-    for key, rows, rows_params, per_session, per_session_params in fact_filters(d, f):
+    for key, rows, rows_params, per_session, per_session_params in fact_filters(d, f, urls):
         if key == driver:
             continue  # session_search joins it
         use_rows = key in drive if drive is not None else key.startswith(("event:", "event_prop:"))
@@ -136,6 +142,10 @@ def session_conditions(
         else:
             add(per_session, *per_session_params)
     for pattern in f.not_visited:
+        if urls is not None and pattern in urls:
+            add(f"NOT EXISTS (SELECT 1 FROM page_urls u WHERE u.site = s.site AND u.sid = s.sid AND {_IN_LIST})",
+                list(urls[pattern]))  # fmt: skip
+            continue
         test, extra = _url_test(d, "u.url", pattern)
         keys = " JOIN url_keys k ON k.site = u.site AND k.url = u.url" if "*" in pattern else ""
         add(f"NOT EXISTS (SELECT 1 FROM page_urls u{keys} WHERE u.site = s.site AND u.sid = s.sid AND {test})",
@@ -161,7 +171,9 @@ def session_conditions(
 _NEWLINE_WRAPPED = "('\n' || r.value || '\n')"
 
 
-def fact_filters(d: Dialect, f: Any) -> list[tuple[str, str, list[Any], str, list[Any]]]:
+def fact_filters(
+    d: Dialect, f: Any, urls: Mapping[str, tuple[str, ...]] | None = None
+) -> list[tuple[str, str, list[Any], str, list[Any]]]:
     """The filter's facts held outside the session row, each as (key, rows, params, per_session,
     params): `rows` selects (site, sid) of the matching sessions from the fact's own index (a
     session may come more than once), `per_session` is the same test as a term on one session `s`.
@@ -223,6 +235,8 @@ def fact_filters(d: Dialect, f: Any) -> list[tuple[str, str, list[Any], str, lis
             rows_params = [*site, *site, *extra]
         per_test, per_extra = _url_test(d, "u.url", pattern)
         keys = " JOIN url_keys k ON k.site = u.site AND k.url = u.url" if "*" in pattern else ""
+        if urls is not None and pattern in urls:
+            per_test, per_extra, keys = _IN_LIST, [list(urls[pattern])], ""
         per_session = (
             f"EXISTS (SELECT 1 FROM page_urls u{keys} WHERE u.site = s.site AND u.sid = s.sid AND {per_test})"
         )
@@ -288,6 +302,33 @@ def fact_filters(d: Dialect, f: Any) -> list[tuple[str, str, list[Any], str, lis
     return out
 
 
+# PostgreSQL, one site: a URL filter matching at most this many URLs is tested per page view against
+# their list (known_urls), hashed once per statement, instead of joining url_keys for each page view
+# (a pattern) or searching each URL (a substring): ~half the cost of the count that walks sessions
+# ("visited A not B" at a million sessions: ~15,000 sessions tested, 0.13-0.2 s -> ~0.1 s).
+URL_LIST_MAX = 1_000
+_IN_LIST = "u.url = ANY(CAST(? AS TEXT[]))"
+
+
+def known_urls(conn: Any, d: Dialect, f: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """PostgreSQL, one site: (pattern, its URLs) for each visited / not_visited filter matching at
+    most URL_LIST_MAX of the site's URLs (url_keys holds every page URL: the same sessions)."""
+    if not (d.is_postgresql and f.site):
+        return ()
+    out = []
+    for pattern in dict.fromkeys((*f.visited, *f.not_visited)):
+        test, extra = (
+            session_url_condition(d, pattern) if "*" in pattern else (d.contains("k.url"), [pattern])
+        )
+        found = conn.execute(
+            f"SELECT k.url FROM url_keys k WHERE k.site = ? AND {test} LIMIT ?",
+            [f.site, *extra, URL_LIST_MAX + 1],
+        ).fetchall()
+        if len(found) <= URL_LIST_MAX:
+            out.append((pattern, tuple(r[0] for r in found)))
+    return tuple(out)
+
+
 def _per_url(rows: str, test: str) -> str:
     """PostgreSQL, one site: a URL fact's rows as the few matching URLs of url_keys first (OFFSET 0
     keeps them a subquery of their own), then each URL's rows by index (`rows`, a LATERAL on k.url).
@@ -330,6 +371,8 @@ class SearchPlan:
     # on PostgreSQL's estimate of the fact's share (a LIKE on URLs or click texts, a trait value:
     # off by 100x, whence a hash of every page view or session, 1-5 s at a million sessions).
     driver_sids: tuple[str, ...] | None = None
+    # PostgreSQL, one site: the URLs of each visited / not_visited filter (known_urls), when few.
+    urls: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def search_plan(conn: Any, d: Dialect, f: Any) -> SearchPlan:
@@ -352,7 +395,7 @@ def search_plan(conn: Any, d: Dialect, f: Any) -> SearchPlan:
     page_driver = driver if driver is not None and sizes[driver] <= PAGE_DRIVE_ROWS else None
     page_index = None if page_driver or d.is_postgresql else _page_index(conn, f)
     sids = found_sids.get(driver) if driver is not None else None
-    return SearchPlan(frozenset(sizes), driver, page_driver, page_index, sids)
+    return SearchPlan(frozenset(sizes), driver, page_driver, page_index, sids, known_urls(conn, d, f))
 
 
 def _count_and_sessions(conn: Any, rows: str, params: list[Any]) -> tuple[int, tuple[str, ...] | None]:
@@ -429,7 +472,7 @@ def _source(
         # primary key). The count and a small driver's page look each one up (a nested loop over
         # the array, stopping at the cap); a larger driver's page walks sessions in the list's
         # order testing each against the array (hashed), as few sessions as the page needs.
-        where, params = session_conditions(d, f, plan.drive, plan.driver)
+        where, params = session_conditions(d, f, plan.drive, plan.driver, dict(plan.urls))
         sids = ",".join(plan.driver_sids)
         if driver is not None:
             return (
@@ -439,7 +482,7 @@ def _source(
                 params,
             )
         return "sessions s", [], ["s.sid = ANY(string_to_array(?, ','))", *where], [sids, *params]
-    where, params = session_conditions(d, f, plan.drive, driver)
+    where, params = session_conditions(d, f, plan.drive, driver, dict(plan.urls))
     if driver is not None:
         rows, rows_params = next((r[1], r[2]) for r in fact_filters(d, f) if r[0] == driver)
         # CROSS JOIN keeps the driver's sessions as SQLite's outer loop (it would rather walk
