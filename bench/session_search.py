@@ -12,7 +12,10 @@ with varied values, and prints p50 / p95 per filter and over all of them.
 
     .venv/bin/python bench/session_search.py [--sessions 1000000] [--backends sqlite,postgresql] [--runs 20]
 
-PostgreSQL is started as the tests start it (tests/postgres_server.py).
+PostgreSQL is started as the tests start it (tests/postgres_server.py) and removed at the end,
+unless --postgres-url names a server: then the index is schema --schema there and stays, and
+--reuse measures it again without generating or loading anything (a before/after pair on the
+same rows; the code under test migrates it when opened, so measure the older code first).
 """
 
 from __future__ import annotations
@@ -251,7 +254,25 @@ def main() -> int:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--only", default="", help="run only the filters whose name contains this (a|b: either)")
+    ap.add_argument("--postgres-url", default="", help="a running PostgreSQL server to keep the index in")
+    ap.add_argument("--schema", default="bench", help="the index's schema on --postgres-url")
+    ap.add_argument(
+        "--reuse", action="store_true", help="with --postgres-url: the schema is filled, measure only"
+    )
     args = ap.parse_args()
+    if args.postgres_url:
+        index = Index(args.postgres_url, schema=args.schema)
+        try:
+            if not args.reuse:
+                fill(index, rows(args.sessions), args.postgres_url)
+            print(
+                f"postgresql ({args.schema}): {args.runs} runs of each filter (load average {os.getloadavg()[0]:.1f}):"
+            )
+            measure(index, args.runs, args.only)
+        finally:
+            index.close()
+        print(f"load average after: {os.getloadavg()[0]:.1f}")
+        return 0
     started = time.perf_counter()
     data = rows(args.sessions)
     print(f"{len(data['sessions']):,} sessions, {len(data['page_urls']):,} page URLs, {len(data['clicks']):,} clicks"
