@@ -7,22 +7,21 @@ anchor) plus 200,000 clicks elsewhere, on each backend (SQLite: one
 executemany; PostgreSQL: COPY, then VACUUM ANALYZE as autovacuum would),
 then times, median of --runs (default 5):
 
-  targets   clicks per (selector, anchor) in SQL -> the elements the backdrop measures
-  place     every click placed on its box / anchor / page position and binned, in SQL
+  read      the clicks as the packed arrays of their page views (click_arrays), and the
+            most clicked elements (the backdrop measures them) counted and named
+  place     every click placed on its box / anchor / page position and binned, in numpy
   png       grid from the cells, blur, normalise, colour, composite, PNG (1440 x 10,000);
             tiles decoded, laid over and deflated two at a time (heatmap/png_strips.py)
   views     the backdrop's page view among the selection's and its class's median height
 
 --bots (default 0.01): that share of the product page views' sessions are
-bots (sessions.is_bot = 1): left out of the map, as by default; their
-clicks are read apart and subtracted (index/heatmaps._facts' `bots`).
-"index to PNG" steps read their clicks in parts on threads, one per core
-(index/fact_arrays.PARTS).
+bots (sessions.is_bot = 1): left out of the map, as by default (by
+session, in SQL).
 
 The backdrop is a blank 1440 x 10,000 page with the element boxes given
 (a cached backdrop costs the decoding of its tiles, included in png; its
 first render in Chromium is not measured here: bench/backdrop_render.py).
-"index to PNG" is targets + place + png; "whole path" adds views (what
+"index to PNG" is read + place + png; "whole path" adds views (what
 build_heatmap does besides reading the cached backdrop from the store).
 With --row-path, the old path (every click fetched as a dict, placed in
 Python) is timed once for comparison.
@@ -57,8 +56,8 @@ from index_backend import bench_index  # noqa: E402
 
 from sessionlens.heatmap import raster  # noqa: E402
 from sessionlens.heatmap.backdrop import Backdrop  # noqa: E402
-from sessionlens.heatmap.render import Selection, _click_map, wanted_selectors  # noqa: E402
-from sessionlens.index import Index, fact_arrays  # noqa: E402
+from sessionlens.heatmap.render import MAX_SELECTORS, Selection, _click_map  # noqa: E402
+from sessionlens.index import Index, click_arrays, fact_arrays  # noqa: E402
 from sessionlens.index import heatmaps as heatmap_queries  # noqa: E402
 from sessionlens.index.database import CLICK_COLUMNS  # noqa: E402
 from sessionlens.index.fact_arrays import Grid  # noqa: E402
@@ -125,6 +124,7 @@ def bot_sessions(n: int, share: float) -> list[tuple]:
 
 def fill(index: Index, rows: tuple[list[tuple], ...], postgres_url: str | None, bots: list[tuple]) -> None:
     clicks, views, urls, keys = rows
+    arrays = packed(clicks)
     insert_clicks = (
         f"INSERT INTO clicks ({', '.join(CLICK_COLUMNS)}) VALUES ({','.join('?' * len(CLICK_COLUMNS))})"
     )
@@ -139,6 +139,7 @@ def fill(index: Index, rows: tuple[list[tuple], ...], postgres_url: str | None, 
             " inputs, errors, customs, batches, stored_bytes, is_bot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             bots,
         )
+        conn.executemany(click_arrays.INSERT, arrays)
         if postgres_url is None:
             conn.executemany(insert_clicks, clicks)
 
@@ -156,6 +157,23 @@ def fill(index: Index, rows: tuple[list[tuple], ...], postgres_url: str | None, 
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")  # as autovacuum does after bulk inserts: index-only scans need it
+
+
+def packed(clicks: list[tuple]) -> list[tuple]:
+    """click_arrays rows of the click rows (as Index.replace_clicks writes them with its clicks)."""
+    out, view, found = [], None, []
+    col = {name: i for i, name in enumerate(CLICK_COLUMNS)}
+    fields = [col[n] for n in ("url", "selector", "anchor", "fx", "fy", "px", "py", "vw", "ax", "ay", "rage", "dead", "error")]
+    for row in clicks:
+        key = row[:4]
+        if key != view:
+            if view is not None:
+                out += click_arrays.rows(*view, found)
+            view, found = key, []
+        found.append(click_arrays.row_fields([row[i] for i in fields]))
+    if view is not None:
+        out += click_arrays.rows(*view, found)
+    return out
 
 
 def blank_backdrop(boxes: dict[str, list[float]]) -> Backdrop:
@@ -182,16 +200,14 @@ def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bo
     bd = blank_backdrop(boxes)
     grid = Grid(bd.width, bd.height, raster.SCALE, bd.inner_width or bd.width)
     text = {"sessionlens:selection": "bench"}
-    steps: dict[str, list[float]] = {"targets": [], "place": [], "png": [], "views": [], "cpu": []}
+    steps: dict[str, list[float]] = {"read": [], "place": [], "png": [], "views": [], "cpu": []}
     for _ in range(runs):
         cpu = time.process_time()
         start = time.perf_counter()
-        selectors = wanted_selectors(fact_arrays.click_targets(index, sel, "click"))
-        steps["targets"].append(time.perf_counter() - start)
+        clicks = fact_arrays.read_clicks(index, sel, "click", limit=MAX_SELECTORS)
+        steps["read"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        placed = fact_arrays.placed_clicks(
-            index, sel, "click", {s: boxes[s] for s in selectors if s in boxes}, grid
-        )
+        placed = fact_arrays.place_clicks(clicks.clicks, {s: boxes[s] for s in clicks.wanted if s in boxes}, grid)
         steps["place"].append(time.perf_counter() - start)
         start = time.perf_counter()
         result = _click_map(placed, bd, 30, "click", None, text)
@@ -203,11 +219,11 @@ def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bo
         steps["views"].append(time.perf_counter() - start)
     assert placed.counted > 0, placed.counted
     med = {k: statistics.median(v) for k, v in steps.items()}
-    total = [a + b + c for a, b, c in zip(steps["targets"], steps["place"], steps["png"], strict=True)]
+    total = [a + b + c for a, b, c in zip(steps["read"], steps["place"], steps["png"], strict=True)]
     whole = [t + v for t, v in zip(total, steps["views"], strict=True)]
     print(f"{name}: {placed.counted:,} clicks of people ({placed.hidden:,} on hidden elements, {placed.by_position:,} by "
           f"position) -> {len(result.png) / 1e6:.1f} MB PNG {W}x{H + raster.LEGEND_BAND}; medians of {runs}:")  # fmt: skip
-    print(f"  targets {med['targets']:.2f} s + place {med['place']:.2f} s + png {med['png']:.2f} s"
+    print(f"  read {med['read']:.2f} s + place {med['place']:.2f} s + png {med['png']:.2f} s"
           f" = index to PNG {statistics.median(total):.2f} s (min {min(total):.2f})")  # fmt: skip
     print(f"  + views {med['views']:.2f} s (backdrop page view and class height) = whole path"
           f" {statistics.median(whole):.2f} s (min {min(whole):.2f})")  # fmt: skip

@@ -1,7 +1,9 @@
 """Heatmap facts read as arrays (index/fact_arrays.py) give the same maps as the row path.
 
 The row path fetches every click as a dict and places it with render._place;
-the columnar path places and bins in SQL. On a seeded index (both backends)
+the columnar path reads the packed click arrays (index/click_arrays.py) and
+places them in numpy (moves and signals: placed and binned in SQL). On a
+seeded index (both backends)
 the two must agree exactly: the same counts, the same grid, the same PNG,
 for every map type that reads facts, compare maps, empty selections and
 clicks on hidden elements.
@@ -233,6 +235,23 @@ def test_the_backdrop_measures_the_same_elements(seeded: Index) -> None:
     assert "" not in wanted
 
 
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 500])
+def test_the_elements_read_with_the_clicks_are_the_most_clicked(seeded: Index, limit: int) -> None:
+    """read_clicks names the `limit` most clicked elements (targets and anchors) by their hashes,
+    ties by path: wanted_selectors' choice, cut at `limit`."""
+    for sel in SELECTIONS:
+        for kind in ("click", "dead"):
+            counts: dict[str, int] = {}
+            for (selector, anchor), n in click_targets(sel.clicks(seeded, kind)).items():
+                for path in (selector, anchor):
+                    if path:
+                        counts[path] = counts.get(path, 0) + n
+            expected = [p for p, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))][:limit]
+            facts = fact_arrays.read_clicks(seeded, sel, kind, limit=limit)
+            assert facts.wanted == expected, (sel, kind)
+            assert facts.count == len(sel.clicks(seeded, kind))
+
+
 def test_the_backdrop_page_view_and_class_height_are_those_chosen_from_every_page_view(seeded: Index) -> None:
     def outcome(fn: Any) -> Any:
         try:
@@ -270,10 +289,10 @@ def _mark_bots(index: Index, bots: set[str], humans: set[str]) -> None:
 
 
 @pytest.mark.parametrize("kind", ["click", "rage"])
-def test_bots_left_out_by_subtraction_equal_the_row_path(seeded: Index, kind: str) -> None:
-    """placed_clicks and click_targets read every click then the bots' and subtract; the row path
-    leaves bots out in SQL (NOT IN): the same counts, cells and targets, with bots excluded, only,
-    and included (a bot's session on every page, one without clicks, humans with a sessions row)."""
+def test_bots_left_out_equal_the_row_path(seeded: Index, kind: str) -> None:
+    """placed_clicks and click_targets (click arrays) and the row path (click rows) leave bots
+    out by session: the same counts, cells and targets, with bots excluded, only, and included
+    (a bot's session on every page, one without clicks, humans with a sessions row)."""
     bots = {"s1", "s4", "s9", "s13", "s22", "s99"}
     _mark_bots(seeded, bots, {"s0", "s2", "s5"})
     bd = _backdrop(BOXES)

@@ -390,10 +390,19 @@ def build_heatmap(
     sel = resolve_device(index, sel, width, pid)
     if compare is not None and compare.device is None:
         compare = dataclasses.replace(compare, device=sel.device, device_auto=sel.device_auto)
-    # Facts are read as counts and grid cells computed in SQL (index/fact_arrays.py), never as rows.
-    targets = _targets(index, sel, kind)
-    if compare is not None and not sum(targets.values()):
-        targets = _targets(index, compare, kind)
+    # Facts are read as arrays (index/fact_arrays.py), never as rows; clicks once, for the elements
+    # the backdrop measures and to be placed on it.
+    clicks = other_clicks = None
+    if kind in CLICK_KINDS:
+        clicks = fact_arrays.read_clicks(index, sel, kind, limit=MAX_SELECTORS)
+        if compare is not None:
+            other_clicks = fact_arrays.read_clicks(index, compare, kind, limit=MAX_SELECTORS)
+        selectors = clicks.wanted if clicks.count or other_clicks is None else other_clicks.wanted
+    else:
+        targets = _targets(index, sel, kind)
+        if compare is not None and not sum(targets.values()):
+            targets = _targets(index, compare, kind)
+        selectors = wanted_selectors(targets)
     # The backdrop's page view and its class's median height are chosen in SQL (not from every page view).
     over = resolve_device(index, backdrop_from, width, pid) if backdrop_from is not None else sel
     try:
@@ -410,7 +419,6 @@ def build_heatmap(
     # The device class's visitors: its median viewport height is the backdrop's.
     median_height = heatmap_queries.median_view_height(index, over, view.get("device"))
     device = profile_for(found.meta, [median_height] if median_height is not None else [], width)
-    selectors = wanted_selectors(targets)
     step("rendering backdrop")
     bd = render_backdrop(
         store, reader, sel.site, sid, bpid, at, width, selectors, config=backdrops, device=device,
@@ -437,8 +445,9 @@ def build_heatmap(
             other_views=heatmap_queries.count_page_views(index, compare) if compare else 0,
         )  # fmt: skip
     else:
-        placed = fact_arrays.placed_clicks(index, sel, kind, bd.boxes, grid)
-        other = fact_arrays.placed_clicks(index, compare, kind, bd.boxes, grid) if compare else None
+        assert clicks is not None
+        placed = fact_arrays.place_clicks(clicks.clicks, bd.boxes, grid)
+        other = fact_arrays.place_clicks(other_clicks.clicks, bd.boxes, grid) if other_clicks else None
         result = _click_map(
             placed, bd, radius, kind, other, text, views=views,
             labels=labels or ("A", "B"),
@@ -461,9 +470,7 @@ def build_heatmap(
 
 
 def _targets(index: Index, sel: Selection, kind: str) -> dict[tuple[str, str], int]:
-    """The elements the backdrop must measure for `kind`: clicked ones, or the fields of form errors."""
-    if kind in CLICK_KINDS:
-        return fact_arrays.click_targets(index, sel, kind)
+    """The elements the backdrop must measure for `kind` other than clicks: the fields of form errors."""
     if kind == "form_error":
         return fact_arrays.signal_targets(index, sel, kind)
     return {}
@@ -573,7 +580,8 @@ def _tiles(bd: Backdrop) -> Iterator[tuple[bytes, int, int]]:
 def _tile_rows(png: bytes, width: int, rows: int) -> np.ndarray:
     """A tile's first `rows` rows, `width` px wide (cut, or padded white as Backdrop.strips pads)."""
     with Image.open(io.BytesIO(png)) as tile:
-        pixels = np.asarray(tile.convert("RGB"))[:rows, :width]
+        # A tile is RGB as Chromium's screenshots are: converted only when not (a copy of 9 MB).
+        pixels = np.asarray(tile if tile.mode == "RGB" else tile.convert("RGB"))[:rows, :width]
     if pixels.shape[1] < width:
         pixels = np.pad(pixels, ((0, 0), (0, width - pixels.shape[1]), (0, 0)), constant_values=255)
     return pixels

@@ -183,6 +183,15 @@ class PgTx:
         cur.execute(POSTGRESQL.sql(sql), tuple(params))
         return cur
 
+    def tuples(self, sql: str, params: Sequence[Any] = (), binary: bool = False) -> list[tuple[Any, ...]]:
+        """Every row as a plain tuple (no Row per row: reads of a hundred thousand rows), in
+        PostgreSQL's binary format when asked (bytea as its bytes, not as hex text)."""
+        from psycopg.rows import tuple_row
+
+        cur = self.conn.cursor(row_factory=tuple_row, binary=binary)
+        cur.execute(POSTGRESQL.sql(sql), tuple(params))
+        return cur.fetchall()
+
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Any:
         cur = self.conn.cursor()
         rows = [tuple(r) for r in seq]

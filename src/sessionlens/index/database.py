@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sessionlens.index import aggregate, queries, rebuild
+from sessionlens.index import aggregate, click_arrays, queries, rebuild
 from sessionlens.index.aggregate import ChunkRow
 from sessionlens.index.connections import (
     IndexClosed,
@@ -33,7 +33,7 @@ T = TypeVar("T")
 REBUILT_TABLES = (
     "chunks", "page_views", "page_urls", "sessions", "clicks", "moves", "url_keys", "event_markers",
     "session_attrs", "custom_events", "custom_event_props", "session_signals", "route_changes", "form_submits",
-    "form_views", "form_fields", "survey_responses",
+    "form_views", "form_fields", "survey_responses", "click_arrays",
 )  # fmt: skip
 
 CLICK_COLUMNS = (
@@ -198,6 +198,7 @@ class Index:
             for c in clicks
         ]  # fmt: skip
         move_rows = [(site, sid, pid, t0, m.t, m.url, m.x, m.y, m.vw) for m in moves]
+        arrays = click_arrays.rows(site, sid, pid, t0, map(click_arrays.fact_fields, clicks))
         keys = url_key_rows([(site, c.url) for c in clicks] + [(site, m.url) for m in moves])
         self._ensure_partitions(t0)
         lock = self.dialect.lock_key_sql(LOCK_PAGE_VIEW)
@@ -210,6 +211,9 @@ class Index:
                 f"INSERT INTO clicks ({', '.join(CLICK_COLUMNS)}) VALUES ({','.join('?' * len(CLICK_COLUMNS))})",
                 rows,
             )
+            # The same clicks packed for heatmaps (index/click_arrays.py), in the same transaction.
+            conn.execute("DELETE FROM click_arrays WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid))
+            conn.executemany(click_arrays.INSERT, arrays)
             conn.execute("DELETE FROM moves WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid))
             conn.executemany(
                 f"INSERT INTO moves ({', '.join(MOVE_COLUMNS)}) VALUES ({','.join('?' * len(MOVE_COLUMNS))})",

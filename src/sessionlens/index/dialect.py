@@ -45,13 +45,15 @@ class Dialect:
         """A migration script as this database wants it.
 
         Migrations are written with SQLite's type names; PostgreSQL gets
-        64-bit integers (epoch milliseconds overflow INTEGER) and double
-        precision floats, and the large fact tables partitioned by day.
+        64-bit integers (epoch milliseconds overflow INTEGER), double
+        precision floats, BYTEA for BLOB, plain tables for WITHOUT ROWID ones, and the large fact tables partitioned by day.
         """
         if not self.is_postgresql:
             return script
         script = re.sub(r"\bINTEGER\b", "BIGINT", script)
         script = re.sub(r"\bREAL\b", "DOUBLE PRECISION", script)
+        script = re.sub(r"\bBLOB\b", "BYTEA", script)
+        script = re.sub(r"\)\s*WITHOUT ROWID\s*;", ");", script)  # SQLite's clustered tables: a heap here
         for table in PARTITIONED_BY_DAY:
             script = re.sub(
                 rf"(CREATE TABLE IF NOT EXISTS {table} \((?:[^;]*?)\n\))(\s*;)",

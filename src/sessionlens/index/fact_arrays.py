@@ -1,38 +1,35 @@
-"""Heatmap facts read as arrays: placed and binned in SQL, not fetched as rows.
+"""Heatmap facts read as arrays, never as a row per fact.
 
 A click map of a million clicks used to fetch a million rows as Python
-dicts (8 s) to place each click by its element's box. Here the database
-does the placement and the binning, and hands back per part counts and
-one text of grid cells ("12,7,7,...") that numpy parses in milliseconds:
+dicts (8 s) to place each click by its element's box. Here:
 
-1. `click_targets`: clicks per (selector, anchor), for the backdrop to
-   measure the boxes of the most clicked elements (GROUP BY in SQL; on
-   SQLite it streams along the covering index `clicks_heatmap`).
-2. `placed_clicks`: the boxes go into a temporary table, and one
-   statement (one pass, each click's box and anchor's box looked up by
-   key) places every click as heatmap/render.py's `_place` does
-   (that function stays the reference; tests compare the two):
+1. `read_clicks`: the selection's clicks come as the packed arrays of
+   their page views (index/click_arrays.py: a row per page view and URL,
+   a hundred thousand blobs for a million clicks), joined into one numpy
+   array; the most clicked elements (targets and anchors, for the
+   backdrop to measure) are counted on it by hash and named from the
+   `clicks` rows of a page view holding each, in the same transaction.
+2. `place_clicks`: every click placed in numpy as heatmap/render.py's
+   `_place` places its row (that function stays the reference; tests
+   compare the two), the same floating point operations in the same
+   order, cells truncated as raster.cells truncates:
    - target in the backdrop: hidden (counted, not drawn) or at the box
      plus its offset (fx, fy) inside it;
    - else its anchor visible in the backdrop: the anchor's box plus
      (ax, ay);
    - else its page position scaled from the visitor's window width (vw)
      to the backdrop's (`Grid.reference`).
-   The same floating point operations in the same order as in Python, and
-   cells truncated as numpy truncates, so the grid is the same, cell for
-   cell, as binning the positions `_place` returns.
-3. `placed_moves`: pointer samples by page position, scaled likewise.
+3. `placed_moves`: pointer samples by page position, scaled likewise,
+   placed and binned in SQL (one text of grid cells, "12,7,7,...",
+   parsed by numpy).
 4. Frustration signals with a place (session_signals): `placed_thrashes` (the centre
    of the thrashing, by page position scaled likewise), `signal_targets` +
    `placed_form_errors` (on the first invalid field's box, its centre; hidden:
    counted, not drawn; field not in the backdrop: counted, not drawn), and
    `scroll_bands` (excessive scrolling: the window it happened in, as rows).
 
-Bots (left out by default) are subtracted on SQLite: every click read, then
-the bots' alone (found by session), counts and cells taken off (testing each
-click's session reads its table row: the sid is not in clicks_heatmap).
-Targets (SQLite) and placement are read in `PARTS` parts (`t0 % n`), one per
-core, on threads, each in its own read transaction.
+Bots (left out by default) are left out by session in SQL, as for every
+other read (heatmaps._facts).
 
 `Grid` is the backdrop's page: width and height in CSS px, the cell size
 (heatmap/raster.py's SCALE) and the reference window width.
@@ -40,27 +37,18 @@ core, on threads, each in its own read transaction.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sessionlens.index.heatmaps import _SIGNALS, _facts, _signal_facts, selection_urls, subtracts_bots
+from sessionlens.index import click_arrays
+from sessionlens.index.heatmaps import _facts, _signal_facts, selection_urls
 
 if TYPE_CHECKING:
     from sessionlens.index.database import Index
     from sessionlens.index.dialect import Dialect
-
-T = TypeVar("T")
-# Parts of a selection's clicks read at once, on as many cores (at most 4: each part scans its
-# URLs' clicks whole, the placement work of the others left out).
-PARTS = max(1, min(4, os.cpu_count() or 1))
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 BOXES_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS heatmap_boxes ("
@@ -96,168 +84,187 @@ class Placed:
     by_position: int = 0  # placed by page position (their element and anchor not in the backdrop)
 
 
+@dataclass(slots=True)
+class ClickFacts:
+    """A selection's clicks (of one kind) as one array (index/click_arrays.py), and what it takes to
+    name their elements: the session each came from, and the paths resolved so far."""
+
+    clicks: np.ndarray  # click_arrays.CLICK
+    sids: list[str]  # the session of each row read
+    ends: np.ndarray  # the end of each row's clicks in the array as read (before `kept`)
+    kept: np.ndarray | None  # of a kind: the index as read of each click kept
+    names: dict[int, str]  # element hash -> path
+    wanted: list[str]  # the paths the backdrop measures: most clicked first (see `_wanted`)
+
+    @property
+    def count(self) -> int:
+        return int(self.clicks.size)
+
+    def sid_of(self, clicks: np.ndarray) -> set[str]:
+        """The sessions of the clicks at these indexes."""
+        read = clicks if self.kept is None else self.kept[clicks]
+        return {self.sids[int(row)] for row in np.searchsorted(self.ends, read, side="right")}
+
+    def targets(self) -> dict[tuple[str, str], int]:
+        """Clicks per (selector, anchor) (every hash named: read with limit=None)."""
+        pairs = np.stack([self.clicks["sel"], self.clicks["anchor"]], axis=1)
+        found, counts = np.unique(pairs, axis=0, return_counts=True) if pairs.size else ((), ())
+        return {
+            (self.names[int(a)], self.names[int(b)]): int(n) for (a, b), n in zip(found, counts, strict=True)
+        }
+
+
+def read_clicks(index: Index, sel: Any, kind: str, limit: int | None = None) -> ClickFacts:
+    """The selection's clicks of `kind` as an array, with the paths of the `limit` most clicked
+    elements (targets and anchors, as heatmap/render.py's wanted_selectors counts them) named, or
+    of every element (limit None). One read transaction: the names are those of these clicks."""
+    d = index.dialect
+    flag = click_arrays.FLAGS.get(kind)
+
+    def read(conn: Any) -> ClickFacts:
+        urls = selection_urls(conn, index, sel)
+        for statement in d.bulk_read_settings():
+            conn.execute(statement)
+        if d.is_postgresql:
+            # Joined by the server, sent in binary: no Python object per row. An hour's arrays a
+            # value (a bytea holds at most 1 GB: 14 million clicks).
+            sql, params = _facts(index, sel, "click_arrays", "c",
+                                 "string_agg(c.data, ''::bytea), array_agg(c.sid), array_agg(length(c.data))",
+                                 " GROUP BY c.t0 / 3600000", urls=urls)  # fmt: skip
+            hours = conn.tuples(sql, params, binary=True)
+            data = b"".join(h[0] for h in hours)
+            sids = [sid for h in hours for sid in h[1]]
+            sizes = [size for h in hours for size in h[2]]
+        else:
+            sql, params = _facts(index, sel, "click_arrays", "c", "c.sid, c.data", urls=urls)
+            rows = _tuples(conn, sql, params)
+            sids = [r[0] for r in rows]
+            blobs = [r[1] for r in rows]
+            data, sizes = b"".join(blobs), list(map(len, blobs))
+        clicks = click_arrays.unpack(data) if data else np.empty(0, dtype=click_arrays.CLICK)
+        ends = np.cumsum(np.asarray(sizes, dtype=np.int64)) // click_arrays.CLICK.itemsize
+        kept = None
+        if flag is not None:
+            kept = np.flatnonzero(clicks["flags"] & flag)
+            clicks = clicks[kept]
+        facts = ClickFacts(clicks, sids, ends, kept, {0: ""}, [])
+        if limit is None:
+            _name(conn, sel.site, facts, np.unique(np.concatenate([clicks["sel"], clicks["anchor"]])))
+        elif limit > 0:
+            facts.wanted = _wanted(conn, sel.site, facts, limit)
+        return facts
+
+    return index.read(read)
+
+
 def click_targets(index: Index, sel: Any, kind: str) -> dict[tuple[str, str], int]:
     """Clicks of the selection (of one signal `kind`) per (selector, anchor)."""
-    d = index.dialect
-    grouping = (
-        " GROUP BY c.url, c.selector, c.anchor" if d.groups_by_sorting else " GROUP BY c.selector, c.anchor"
-    )
-
-    def read(conn: Any, part: str) -> list[list[Any]]:
-        urls = selection_urls(conn, index, sel)
-        out = []
-        for bots in _bot_parts(index, sel):
-            sql, params = _facts(
-                index, sel, "clicks", "c", "c.selector, c.anchor, COUNT(*) AS n",
-                _SIGNALS.get(kind, "") + part + grouping, urls=urls, bots=bots,
-            )  # fmt: skip
-            if d.groups_by_sorting:
-                # Grouped by URL first: SQLite's covering index hands the rows over in that order, so the
-                # inner grouping sorts nothing, the outer one only the (far fewer) inner groups.
-                sql = f"SELECT selector, anchor, SUM(n) AS n FROM ({sql}) g GROUP BY selector, anchor"  # noqa: S608
-            out.append(_run(conn, d, sql, params))
-        return out
-
-    # PostgreSQL counts in parallel workers itself; SQLite is given the parts on threads.
-    counts: dict[tuple[str, str], int] = {}
-    for found, *bots in _in_parts(index, read, 1 if d.is_postgresql else PARTS):
-        for row in found:
-            key = (row[0], row[1])
-            counts[key] = counts.get(key, 0) + int(row[2])
-        for row in bots[0] if bots else []:
-            key = (row[0], row[1])
-            counts[key] -= int(row[2])
-            if not counts[key]:
-                del counts[key]
-    return counts
+    return read_clicks(index, sel, kind).targets()
 
 
 def placed_clicks(
     index: Index, sel: Any, kind: str, boxes: Mapping[str, Sequence[float]], grid: Grid
 ) -> Placed:
     """The selection's clicks placed on `boxes` (selector -> [x, y, w, h, hidden]) and binned on `grid`."""
-    d = index.dialect
-    signal = _SIGNALS.get(kind, "")
+    return place_clicks(read_clicks(index, sel, kind, limit=0).clicks, boxes, grid)
+
+
+def place_clicks(clicks: np.ndarray, boxes: Mapping[str, Sequence[float]], grid: Grid) -> Placed:
+    """Each click placed as heatmap/render.py's `_place` places its row (that function is the
+    reference; tests compare the two), in the same float operations, and binned as raster.cells:
+
+    - its element in the backdrop: hidden (counted, not drawn), or the box plus its offset (fx, fy)
+      inside it;
+    - else its anchor visible in the backdrop: the anchor's box plus (ax, ay);
+    - else its page position scaled from the visitor's window width (vw; none or 0: the
+      reference's) to the backdrop's (`Grid.reference`).
+
+    Every way is computed for every click (whole columns: cheaper than gathering the clicks of
+    each), the click's own way picked after."""
+    n = int(clicks.size)
+    by_hash = {click_arrays.name_hash(s): b for s, b in boxes.items()}
+    keys = np.array(sorted(by_hash), dtype=np.int64)
+    # Row 0: no box (its hidden flag set, so a miss is neither drawn on a box nor on an anchor).
+    table = np.array(
+        [[0.0, 0.0, 0.0, 0.0, 1.0]]
+        + [[float(v) for v in by_hash[int(k)][:4]] + [1.0 if by_hash[int(k)][4] else 0.0] for k in keys],
+        dtype=np.float64,
+    )
+
+    def lookup(hashes: np.ndarray) -> np.ndarray:
+        """The row of `table` of each hash's box (0: none)."""
+        if not keys.size:
+            return np.zeros(n, dtype=np.intp)
+        at = np.minimum(np.searchsorted(keys, hashes), keys.size - 1)
+        return np.where(keys[at] == hashes, at + 1, 0)
+
+    b, a = lookup(clicks["sel"]), lookup(clicks["anchor"])
+    hidden = (b > 0) & (table[b, 4] != 0)
+    on_box = (b > 0) & ~hidden
+    on_anchor = (b == 0) & (table[a, 4] == 0)
+    by_page = (b == 0) & ~on_anchor
     ref = float(grid.reference)
+    vw = clicks["vw"]
+    ratio = ref / np.where(np.isnan(vw) | (vw == 0), ref, vw)
+    with np.errstate(invalid="ignore", over="ignore"):
+        x = np.where(on_box, table[b, 0] + clicks["fx"] * table[b, 2],
+                     np.where(on_anchor, table[a, 0] + clicks["ax"], clicks["px"] * ratio))  # fmt: skip
+        y = np.where(on_box, table[b, 1] + clicks["fy"] * table[b, 3],
+                     np.where(on_anchor, table[a, 1] + clicks["ay"], clicks["py"] * ratio))  # fmt: skip
+        inside = ~hidden & (x >= 0) & (x < grid.width) & (y >= 0) & (y < grid.height)
+    cells = (y[inside] / grid.scale).astype(np.int64) * grid.cols + (x[inside] / grid.scale).astype(np.int64)
+    hidden_n = int(np.count_nonzero(hidden))
+    return Placed(cells, counted=n, drawn=n - hidden_n, hidden=hidden_n, by_position=int(np.count_nonzero(by_page)))
 
-    def col(name: str) -> str:
-        return d.finite_operand(name)
 
-    on_box = _cell(
-        d, grid, (f"b.x + {col('c.fx')} * b.w", []), (f"b.y + {col('c.fy')} * b.h", []), "b.hidden = 0"
+def _wanted(conn: Any, site: str, facts: ClickFacts, limit: int) -> list[str]:
+    """The `limit` most clicked paths (targets, and anchors of clicks: wanted_selectors' count),
+    ties by path: every hash with at least the limit-th count is named, then sorted by (-clicks, path)."""
+    clicks = facts.clicks
+    anchors = clicks["anchor"]
+    hashes, counts = np.unique(np.concatenate([clicks["sel"], anchors[anchors != 0]]), return_counts=True)
+    if not hashes.size:
+        return []
+    floor = np.partition(counts, counts.size - min(limit, counts.size))[counts.size - min(limit, counts.size)]
+    pick = counts >= floor
+    _name(conn, site, facts, hashes[pick])
+    named = sorted(
+        (-int(n), facts.names[int(h)]) for h, n in zip(hashes[pick], counts[pick], strict=True) if int(h) in facts.names
     )
-    on_anchor = _cell(d, grid, (f"a.x + {col('c.ax')}", []), (f"a.y + {col('c.ay')}", []))
-    vw = col("c.vw")
-    ratio = f"(? / CASE WHEN {vw} <> 0 THEN {vw} ELSE ? END)"
-    by_page = _cell(
-        d, grid, (f"{col('c.px')} * {ratio}", [ref, ref]), (f"{col('c.py')} * {ratio}", [ref, ref])
-    )
-    # One pass: each click's box (b) by its selector, else its anchor's visible box (a), by key.
-    cell = f"CASE WHEN b.sel IS NOT NULL THEN {on_box[0]} WHEN a.sel IS NOT NULL THEN {on_anchor[0]} ELSE {by_page[0]} END"
-    rows = _box_rows(boxes)
-
-    def read(conn: Any, part: str) -> list[Any]:
-        for statement in d.bulk_read_settings():
-            conn.execute(statement)
-        if d.is_postgresql:
-            # A part's condition (t0 % n = k) is estimated at 0.5 % of the rows: the planner then
-            # probes the boxes in nested loops, the anchors' by scanning them all per click (90 s
-            # for 500,000 clicks); hashed, the boxes cost next to nothing whatever the estimate.
-            conn.execute("SET LOCAL enable_nestloop = off")
-        urls = selection_urls(conn, index, sel)
-        conn.execute(d.ddl(BOXES_TABLE))
-        conn.executemany(
-            "INSERT INTO heatmap_boxes (sel, x, y, w, h, hidden) VALUES (?, ?, ?, ?, ?, ?)", rows
-        )
-        out = []
-        for bots in _bot_parts(index, sel):
-            sql, where = _facts(
-                index, sel, "clicks", "c",
-                "COUNT(*) AS n, SUM(CASE WHEN b.hidden <> 0 THEN 1 ELSE 0 END) AS hidden,"
-                " SUM(CASE WHEN b.sel IS NULL AND a.sel IS NULL THEN 1 ELSE 0 END) AS by_position,"
-                f" {d.int_list_agg(cell)} AS cells",
-                signal + part,
-                " LEFT JOIN heatmap_boxes b ON b.sel = c.selector"
-                " LEFT JOIN heatmap_boxes a ON b.sel IS NULL AND a.sel = c.anchor AND a.hidden = 0",
-                urls=urls, bots=bots,
-            )  # fmt: skip
-            out.append(conn.execute(sql, on_box[1] + on_anchor[1] + by_page[1] + where).fetchone())
-        return out
-
-    # Placed on threads, a part each: PostgreSQL runs this plan in one process (string_agg has no
-    # parallel form before version 16, and a temporary table keeps workers out), SQLite in one thread.
-    placed = []
-    for every, *bots in _in_parts(index, read, PARTS):
-        part = _placed_part(*every)
-        placed.append(_minus(part, _placed_part(*bots[0])) if bots else part)
-    return _joined(placed)
+    return [path for _, path in named[:limit]]
 
 
-def _in_parts(index: Index, read: Callable[[Any, str], T], parts: int) -> list[T]:
-    """read(conn, condition) of each of `parts` parts of the clicks ("AND c.t0 % parts = k": a page
-    view's clicks in one part), at once on the pool, each in a read transaction of its own."""
-    if parts <= 1:
-        return [index.read(lambda conn: read(conn, ""))]
-    conditions = [f" AND c.t0 % {int(parts)} = {k}" for k in range(parts)]
-    futures = [_executor().submit(index.read, lambda conn, c=c: read(conn, c)) for c in conditions[1:]]
-    # The first part on the calling thread: it would only wait otherwise.
-    first = index.read(lambda conn: read(conn, conditions[0]))
-    return [first, *(f.result() for f in futures)]
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max(1, PARTS - 1), thread_name_prefix="heatmap-parts")
-        return _pool
-
-
-def _joined(parts: list[Placed]) -> Placed:
-    if len(parts) == 1:
-        return parts[0]
-    return Placed(
-        np.concatenate([p.cells for p in parts]),
-        counted=sum(p.counted for p in parts),
-        drawn=sum(p.drawn for p in parts),
-        hidden=sum(p.hidden for p in parts),
-        by_position=sum(p.by_position for p in parts),
-    )
-
-
-def _placed_part(n: Any, hidden: Any, by_position: Any, text: str | None) -> Placed:
-    counted, hidden = int(n), int(hidden or 0)
-    return Placed(
-        _parse_cells(text),
-        counted=counted,
-        drawn=counted - hidden,
-        hidden=hidden,
-        by_position=int(by_position or 0),
-    )
-
-
-def _bot_parts(index: Index, sel: Any) -> tuple[str | None, ...]:
-    """The reads of a selection's facts: as it says, or (bots excluded, SQLite) all, then the
-    bots' to subtract (heatmaps._facts' `bots`)."""
-    return ("include", "only") if subtracts_bots(index, sel) else (None,)
-
-
-def _minus(every: Placed, bots: Placed) -> Placed:
-    """`every` fact placed less the bots' (a part of them): counts subtracted, cells as a multiset
-    (in cell order then, which binning does not see)."""
-    cells = every.cells
-    if bots.cells.size:
-        size = int(max(every.cells.max(initial=0), bots.cells.max(initial=0))) + 1
-        counts = np.bincount(every.cells, minlength=size) - np.bincount(bots.cells, minlength=size)
-        # Never below 0 (both read in one snapshot, the bots' a subset); clipped all the same.
-        cells = np.repeat(np.arange(size, dtype=np.int64), np.maximum(counts, 0))
-    return Placed(
-        cells,
-        counted=every.counted - bots.counted,
-        drawn=every.drawn - bots.drawn,
-        hidden=every.hidden - bots.hidden,
-        by_position=every.by_position - bots.by_position,
-    )
+def _name(conn: Any, site: str, facts: ClickFacts, wanted: np.ndarray) -> None:
+    """Name the hashes `wanted` (facts.names): the paths of the clicks of a session holding each."""
+    missing = np.array(sorted({int(h) for h in wanted} - facts.names.keys()), dtype=np.int64)
+    if not missing.size:
+        return
+    clicks = facts.clicks
+    # A click holding each: looked for in the first clicks, then in ever longer runs after them
+    # (a popular element is found at once; only a rare one costs a longer look).
+    firsts, start, size = [], 0, 4096
+    while missing.size and start < clicks.size:
+        run = clicks[start : start + size]
+        for column in (run["sel"], run["anchor"]):
+            at = np.minimum(np.searchsorted(missing, column), missing.size - 1)
+            hit = np.flatnonzero(missing[at] == column)
+            found, first = np.unique(at[hit], return_index=True)
+            firsts.append(start + hit[first])
+            missing = np.delete(missing, found)
+            if not missing.size:
+                break
+        start, size = start + size, size * 4
+    sids = sorted(facts.sid_of(np.concatenate(firsts))) if firsts else []
+    for part in range(0, len(sids), 500):
+        chunk = sids[part : part + 500]
+        rows = conn.execute(
+            f"SELECT DISTINCT selector, anchor FROM clicks WHERE site = ? AND sid IN ({', '.join('?' * len(chunk))})",  # noqa: S608
+            [site, *chunk],
+        ).fetchall()
+        for row in rows:
+            for path in row:
+                if path:
+                    facts.names.setdefault(click_arrays.name_hash(path), path)
 
 
 def placed_moves(index: Index, sel: Any, grid: Grid) -> Placed:
@@ -374,6 +381,13 @@ def scroll_bands(index: Index, sel: Any, grid: Grid) -> tuple[np.ndarray, np.nda
     first = np.clip(_parse_cells(tops), 0, last)
     final = np.clip(_parse_cells(bottoms), 0, last)
     return first, final
+
+
+def _tuples(conn: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """SQLite's rows as plain tuples (no sqlite3.Row per row)."""
+    cur = conn.cursor()
+    cur.row_factory = None
+    return cur.execute(sql, params).fetchall()
 
 
 def _run(conn: Any, d: Dialect, sql: str, params: list[Any]) -> list[Any]:

@@ -45,12 +45,10 @@ def _view_filters(sel: Any, alias: str) -> tuple[str, list[Any], bool]:
     return " AND ".join(parts), params, joined
 
 
-def _bots(
-    sel: Any, alias: str, where: str, params: list[Any], bots: str | None = None
-) -> tuple[str, list[Any]]:
+def _bots(sel: Any, alias: str, where: str, params: list[Any]) -> tuple[str, list[Any]]:
     """Bots' sessions (sessions.is_bot, migration 0008) left out, unless the selection's `bots`
-    (or `bots` given) is "include" (or "only": nothing else)."""
-    bots = bots or getattr(sel, "bots", "exclude")
+    is "include" (or "only": nothing else)."""
+    bots = getattr(sel, "bots", "exclude")
     if bots == "include":
         return where, params
     sids = f"{alias}.sid IN (SELECT b.sid FROM sessions b WHERE b.site = ? AND b.is_bot = 1)"
@@ -71,30 +69,17 @@ def _segment(index: Index, sel: Any, alias: str, where: str, params: list[Any]) 
     return f"{where} AND {sql}", [*params, *values]
 
 
-def subtracts_bots(index: Index, sel: Any) -> bool:
-    """True when a read of many facts leaves bots out by subtraction (see _facts' `bots`): the
-    selection excludes bots (the default), on SQLite. (PostgreSQL scans the facts' rows, sid and
-    all: a hashed NOT IN costs little there, a second scan for the bots' facts more.)"""
-    return not index.dialect.is_postgresql and getattr(sel, "bots", "exclude") == "exclude"
-
-
 def _facts(
     index: Index, sel: Any, table: str, alias: str, columns: str, extra: str = "", joins: str = "",
-    urls: list[str] | None = None, bots: str | None = None,
+    urls: list[str] | None = None,
 ) -> tuple[str, list[Any]]:  # fmt: skip
     """SELECT `columns` of the selection's facts; `joins` (fixed SQL, no parameters) follow the facts table.
 
     `urls`: the selection's URLs found already (selection_urls), matched as one array parameter
     (PostgreSQL only: a hashed `= ANY` filter on the scan, where the subquery's hash join cost
-    0.3 s of a 1,000,000-click read).
-
-    `bots`: "include" or "only" instead of the selection's own setting. Reads of every fact of a
-    page read all ("include") then the bots' ("only") and subtract (fact_arrays): testing each
-    fact's session against the bots costs a lookup of its table row (the sid is not in the
-    covering index clicks_heatmap): 0.5 s of 1,000,000 clicks on SQLite, where the bots' facts,
-    found by session (clicks_page), cost next to nothing."""
+    0.3 s of a 1,000,000-click read)."""
     where, params, joined = _view_filters(sel, alias)
-    only = (bots or getattr(sel, "bots", "exclude")) == "only"
+    only = getattr(sel, "bots", "exclude") == "only"
     source, url = f"{table} {alias}", f"{alias}.url"
     if only:
         # The bots' sessions first (sessions_bots), their facts by session (clicks_page); the URL
@@ -104,7 +89,7 @@ def _facts(
         where = f"bs.site = ? AND bs.is_bot = 1 AND {alias}.sid = bs.sid AND {where}"
         params = [sel.site, *params]
     else:
-        where, params = _bots(sel, alias, where, params, bots)
+        where, params = _bots(sel, alias, where, params)
     where, params = _segment(index, sel, alias, where, params)
     join = (
         f" JOIN page_views p ON p.site = {alias}.site AND p.sid = {alias}.sid AND p.pid = {alias}.pid"

@@ -21,10 +21,12 @@ SESSION_TABLES = (
     "chunks", "page_views", "page_urls", "sessions", "clicks", "moves", "event_markers",
     "session_attrs", "custom_events", "custom_event_props", "session_signals",
     "derivation_queue", "compaction_queue", "batch_slots", "saved_docs", "saved_doc_sessions",
-    "route_changes", "form_submits", "form_views", "form_fields", "survey_responses",
+    "route_changes", "form_submits", "form_views", "form_fields", "survey_responses", "click_arrays",
 )  # fmt: skip
+# Tables holding another table's rows again in another form: left out of the export (`clicks` has them).
+_REPACKED = ("click_arrays",)
 # Tables whose rows carry URLs that url_keys keys (a URL row is kept while any of them uses it).
-_URL_TABLES = ("page_urls", "clicks", "moves")
+_URL_TABLES = ("page_urls", "clicks", "moves", "click_arrays")
 LOCK_ASSETS = 15  # PostgreSQL advisory lock namespace: the asset lock of one site
 _IN_CHUNK = 500  # rows per IN (...) list
 
@@ -77,6 +79,8 @@ def session_rows(index: Any, sessions: list[Session]) -> dict[str, list[dict[str
     """table -> every row of these sessions (the right of access's index export)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for table in SESSION_TABLES:
+        if table in _REPACKED:
+            continue
         rows: list[dict[str, Any]] = []
         for site, sid in sessions:
             rows += index.query(f"SELECT * FROM {table} WHERE site = ? AND sid = ?", (site, sid))  # noqa: S608

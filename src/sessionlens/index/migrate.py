@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sessionlens.contracts import SCHEMA_DIR
+from sessionlens.index import click_arrays
 from sessionlens.index.dialect import LOCK_MIGRATIONS, Dialect
 from sessionlens.index.search_indexes import create_postgresql_search_indexes
 from sessionlens.index.url_keys import url_key_rows
@@ -147,7 +148,30 @@ def _fill_url_keys(conn: Any, dialect: Dialect) -> None:
     )
 
 
+def _fill_click_arrays(conn: Any, dialect: Dialect) -> None:
+    """click_arrays of the page views indexed before them, from their `clicks` rows (in t order)."""
+    cursor = conn.execute(
+        "SELECT site, sid, pid, t0, url, selector, anchor, fx, fy, px, py, vw, ax, ay, rage, dead, error"
+        " FROM clicks ORDER BY site, sid, pid, t"
+    )
+    view: tuple[Any, ...] | None = None
+    found: list[tuple[str, tuple[Any, ...]]] = []
+
+    def flush() -> None:
+        if view is not None and found:
+            conn.executemany(click_arrays.INSERT, click_arrays.rows(*view, found))
+
+    while batch := cursor.fetchmany(10_000):
+        for row in batch:
+            if view != tuple(row[:4]):
+                flush()
+                view, found = tuple(row[:4]), []
+            found.append(click_arrays.row_fields(row[4:]))
+    flush()
+
+
 STEPS: dict[int, Callable[[Any, Dialect], None]] = {
     2: _fill_url_keys,
     16: create_postgresql_search_indexes,  # PostgreSQL only: the file 0016 has no statement
+    17: _fill_click_arrays,
 }
