@@ -319,3 +319,22 @@ def test_bots_left_out_equal_the_row_path(seeded: Index, kind: str) -> None:
 
 def _key(row: dict[str, Any]) -> tuple[Any, ...]:
     return (row["sid"], row["pid"], row["t"], row["selector"])
+
+
+def test_boxes_found_by_search_when_hash_slots_collide(seeded: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Boxes are looked up by the low bits of their hashes; keys sharing every slot size fall back
+    to a search, which places the same."""
+    keys = np.array([5, 5 + (1 << 22), 7 + (1 << 40)], dtype=np.int64)
+    assert fact_arrays._slots(keys) is None
+    assert fact_arrays._slots(keys[1:]) is not None
+    bd = _backdrop(BOXES)
+    sel = Selection(SITE, "/*")
+    by_slots = fact_arrays.placed_clicks(seeded, sel, "click", bd.boxes, _grid(bd))
+    monkeypatch.setattr(fact_arrays, "_slots", lambda keys: None)
+    by_search = fact_arrays.placed_clicks(seeded, sel, "click", bd.boxes, _grid(bd))
+    reference = placed_rows(sel.clicks(seeded, "click"), bd)
+    for placed in (by_slots, by_search):
+        assert (placed.counted, placed.drawn, placed.hidden, placed.by_position) == (
+            reference.counted, reference.drawn, reference.hidden, reference.by_position,
+        )  # fmt: skip
+        assert np.array_equal(np.sort(placed.cells), np.sort(reference.cells))

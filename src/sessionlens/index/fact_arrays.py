@@ -191,10 +191,16 @@ def place_clicks(clicks: np.ndarray, boxes: Mapping[str, Sequence[float]], grid:
         dtype=np.float64,
     )
 
+    slots = _slots(keys)
+
     def lookup(hashes: np.ndarray) -> np.ndarray:
         """The row of `table` of each hash's box (0: none)."""
         if not keys.size:
             return np.zeros(n, dtype=np.intp)
+        if slots is not None:  # addressed by the hash's low bits: two gathers, no search
+            key_of, row_of = slots
+            at = hashes & (key_of.size - 1)
+            return np.where(key_of[at] == hashes, row_of[at], 0)
         at = np.minimum(np.searchsorted(keys, hashes), keys.size - 1)
         return np.where(keys[at] == hashes, at + 1, 0)
 
@@ -215,6 +221,22 @@ def place_clicks(clicks: np.ndarray, boxes: Mapping[str, Sequence[float]], grid:
     cells = (y[inside] / grid.scale).astype(np.int64) * grid.cols + (x[inside] / grid.scale).astype(np.int64)
     hidden_n = int(np.count_nonzero(hidden))
     return Placed(cells, counted=n, drawn=n - hidden_n, hidden=hidden_n, by_position=int(np.count_nonzero(by_page)))
+
+
+def _slots(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A table addressed by the low bits of the sorted `keys` (hashes: uniform bits): (key, row + 1)
+    per slot, with the fewest bits (16-22) at which no two keys share a slot; None if none does
+    (then the keys are searched)."""
+    for bits in range(16, 23):
+        at = keys & ((1 << bits) - 1)
+        if np.unique(at).size == keys.size:
+            key_of = np.zeros(1 << bits, dtype=np.int64)
+            row_of = np.zeros(1 << bits, dtype=np.intp)
+            key_of[at] = keys
+            row_of[at] = np.arange(1, keys.size + 1)
+            # An empty slot holds key 0 and row 0: a hash of 0 (no anchor) finds no box there.
+            return key_of, row_of
+    return None
 
 
 def _wanted(conn: Any, site: str, facts: ClickFacts, limit: int) -> list[str]:
