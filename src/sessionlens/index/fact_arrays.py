@@ -125,22 +125,13 @@ def read_clicks(index: Index, sel: Any, kind: str, limit: int | None = None) -> 
         urls = selection_urls(conn, index, sel)
         for statement in d.bulk_read_settings():
             conn.execute(statement)
-        if d.is_postgresql:
-            # Joined by the server, sent in binary: no Python object per row. An hour's arrays a
-            # value (a bytea holds at most 1 GB: 14 million clicks).
-            sql, params = _facts(index, sel, "click_arrays", "c",
-                                 "string_agg(c.data, ''::bytea), array_agg(c.sid), array_agg(length(c.data))",
-                                 " GROUP BY c.t0 / 3600000", urls=urls)  # fmt: skip
-            hours = conn.tuples(sql, params, binary=True)
-            data = b"".join(h[0] for h in hours)
-            sids = [sid for h in hours for sid in h[1]]
-            sizes = [size for h in hours for size in h[2]]
-        else:
-            sql, params = _facts(index, sel, "click_arrays", "c", "c.sid, c.data", urls=urls)
-            rows = _tuples(conn, sql, params)
-            sids = [r[0] for r in rows]
-            blobs = [r[1] for r in rows]
-            data, sizes = b"".join(blobs), list(map(len, blobs))
+        sql, params = _facts(index, sel, "click_arrays", "c", "c.sid, c.data", urls=urls)
+        # Plain tuples, bytea in binary: no Python object per row but the tuple and its two values
+        # (joining the arrays on the PostgreSQL server measured slower: 0.42-0.51 s against 0.31 s).
+        rows = conn.tuples(sql, params, binary=True) if d.is_postgresql else _tuples(conn, sql, params)
+        sids = [r[0] for r in rows]
+        blobs = [r[1] for r in rows]
+        data, sizes = b"".join(blobs), list(map(len, blobs))
         clicks = click_arrays.unpack(data) if data else np.empty(0, dtype=click_arrays.CLICK)
         ends = np.cumsum(np.asarray(sizes, dtype=np.int64)) // click_arrays.CLICK.itemsize
         kept = None
