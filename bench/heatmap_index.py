@@ -12,7 +12,8 @@ then times, median of --runs (default 5):
   place     every click placed on its box / anchor / page position and binned, in numpy
   png       grid from the cells, blur, normalise, colour, composite, PNG (1440 x 10,000);
             tiles decoded, laid over and deflated two at a time (heatmap/png_strips.py)
-  views     the backdrop's page view among the selection's and its class's median height
+  views     the backdrop's page view among the selection's (its device class is the map's:
+            the clicks are read for it), the page views counted, their class's median height
 
 --bots (default 0.01): that share of the product page views' sessions are
 bots (sessions.is_bot = 1): left out of the map, as by default (by
@@ -56,7 +57,7 @@ from index_backend import bench_index  # noqa: E402
 
 from sessionlens.heatmap import raster  # noqa: E402
 from sessionlens.heatmap.backdrop import Backdrop  # noqa: E402
-from sessionlens.heatmap.render import MAX_SELECTORS, Selection, _click_map  # noqa: E402
+from sessionlens.heatmap.render import MAX_SELECTORS, Selection, _click_map, resolve_device  # noqa: E402
 from sessionlens.index import Index, click_arrays, fact_arrays  # noqa: E402
 from sessionlens.index import heatmaps as heatmap_queries  # noqa: E402
 from sessionlens.index.database import CLICK_COLUMNS  # noqa: E402
@@ -165,7 +166,7 @@ def packed(clicks: list[tuple]) -> list[tuple]:
     col = {name: i for i, name in enumerate(CLICK_COLUMNS)}
     fields = [col[n] for n in ("url", "selector", "anchor", "fx", "fy", "px", "py", "vw", "ax", "ay", "rage", "dead", "error")]
     for row in clicks:
-        key = row[:4]
+        key = (*row[:4], "desktop", row[col["vw"]])  # the bench's page views: desktop, the clicks' width
         if key != view:
             if view is not None:
                 out += click_arrays.rows(*view, found)
@@ -196,7 +197,9 @@ def median_of(runs: int, fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bool, runs: int = 5) -> None:
-    sel = Selection(site="s", pattern="/product/*")
+    # As build_heatmap: the device class of the backdrop's page view (so the facts are read for it).
+    sel = resolve_device(index, Selection(site="s", pattern="/product/*"), W)
+    assert sel.device == "desktop", sel.device
     bd = blank_backdrop(boxes)
     grid = Grid(bd.width, bd.height, raster.SCALE, bd.inner_width or bd.width)
     text = {"sessionlens:selection": "bench"}
@@ -214,7 +217,10 @@ def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bo
         steps["png"].append(time.perf_counter() - start)
         steps["cpu"].append(time.process_time() - cpu)
         start = time.perf_counter()
-        view = heatmap_queries.backdrop_view(index, sel, W)
+        # build_heatmap's page-view reads: the backdrop's page view (which decides the device
+        # class), the selection's page views counted, their class's median height.
+        view = heatmap_queries.backdrop_view(index, Selection(site="s", pattern="/product/*"), W)
+        heatmap_queries.count_page_views(index, sel)
         heatmap_queries.median_view_height(index, sel, view["device"] if view else None)
         steps["views"].append(time.perf_counter() - start)
     assert placed.counted > 0, placed.counted
@@ -225,7 +231,7 @@ def measure(name: str, index: Index, boxes: dict[str, list[float]], row_path: bo
           f"position) -> {len(result.png) / 1e6:.1f} MB PNG {W}x{H + raster.LEGEND_BAND}; medians of {runs}:")  # fmt: skip
     print(f"  read {med['read']:.2f} s + place {med['place']:.2f} s + png {med['png']:.2f} s"
           f" = index to PNG {statistics.median(total):.2f} s (min {min(total):.2f})")  # fmt: skip
-    print(f"  + views {med['views']:.2f} s (backdrop page view and class height) = whole path"
+    print(f"  + views {med['views']:.2f} s (backdrop page view, page views counted, class height) = whole path"
           f" {statistics.median(whole):.2f} s (min {min(whole):.2f})")  # fmt: skip
     print(f"  CPU time of this process, index to PNG: {med['cpu']:.2f} s"
           f" ({'everything: SQLite runs in it' if index.dialect.name == 'sqlite' else 'the server works apart'})")  # fmt: skip

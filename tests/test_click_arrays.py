@@ -17,6 +17,20 @@ from sessionlens.index import Index, click_arrays, lifecycle, migrate
 SITE = "s"
 T0 = 1_790_000_000_000
 URLS = ["https://shop.example/a", "https://shop.example/b?x=1"]
+DEVICES = {("s1", "p1"): ("mobile", 390.0), ("s2", "p2"): ("desktop", 1280.0)}
+
+
+def _page_views(index: Index) -> None:
+    def write(conn: Any) -> None:
+        for (sid, pid), (device, vw) in DEVICES.items():
+            conn.execute(
+                "INSERT INTO page_views (site, sid, pid, t0, end_time, duration_ms, active_ms, url, vw, vh, device,"
+                " chunks, events, clicks, inputs, errors, customs, navs, stored_bytes)"
+                " VALUES (?, ?, ?, ?, ?, 1000, 1000, ?, ?, 800, ?, 1, 1, 0, 0, 0, 0, 0, 0)",
+                (SITE, sid, pid, T0, T0 + 1000, URLS[0], vw, device),
+            )
+
+    index.write(write)
 
 
 def _click(k: int, url: str, **kw: Any) -> ClickFact:
@@ -32,11 +46,16 @@ def _click(k: int, url: str, **kw: Any) -> ClickFact:
 def _arrays(index: Index, sid: str | None = None) -> dict[tuple[str, str, str], list[tuple[Any, ...]]]:
     """(sid, pid, url) -> the packed clicks as tuples."""
     where = "WHERE site = ?" + (" AND sid = ?" if sid else "")
-    rows = index.query(f"SELECT sid, pid, url, t0, clicks, data FROM click_arrays {where}", [SITE, *([sid] if sid else [])])  # noqa: S608
+    rows = index.query(
+        f"SELECT sid, pid, url, t0, device, vw, clicks, data FROM click_arrays {where}",  # noqa: S608
+        [SITE, *([sid] if sid else [])],
+    )
     out = {}
     for r in rows:
         packed = click_arrays.unpack(bytes(r["data"]))
         assert r["clicks"] == packed.size and r["t0"] == T0
+        # The page view's device class and width, when it has a row (ingest makes it first).
+        assert (r["device"], r["vw"]) == DEVICES.get((r["sid"], r["pid"]), (None, None))
         out[(r["sid"], r["pid"], r["url"])] = [
             tuple(v.item() for v in c) for c in packed
         ]
@@ -73,6 +92,7 @@ def test_hashes_are_stable_and_distinct() -> None:
 
 
 def test_arrays_hold_the_page_views_clicks_per_url(index: Index) -> None:
+    _page_views(index)
     clicks = [_click(k, URLS[k % 2]) for k in range(9)]
     index.replace_clicks(SITE, "s1", "p1", T0, clicks)
     index.replace_clicks(SITE, "s2", "p1", T0, [_click(1, URLS[1])])
@@ -90,13 +110,14 @@ def test_arrays_hold_the_page_views_clicks_per_url(index: Index) -> None:
 
 
 def test_the_migration_fills_arrays_of_older_rows(index: Index) -> None:
+    _page_views(index)
     index.replace_clicks(SITE, "s1", "p1", T0, [_click(k, URLS[k % 2]) for k in range(7)])
     index.replace_clicks(SITE, "s2", "p2", T0, [_click(k, URLS[0]) for k in range(3)])
     before = _arrays(index)
     # An index from before click arrays: its rows, and no array.
     index.write(lambda conn: conn.execute("DELETE FROM click_arrays"))
     assert _arrays(index) == {}
-    index.write(lambda conn: migrate.STEPS[17](conn, index.dialect))  # 0017_click_arrays
+    index.write(lambda conn: migrate.STEPS[18](conn, index.dialect))  # 0017-0018 click arrays
     assert _arrays(index) == before == _expected(index)
 
 

@@ -113,9 +113,11 @@ def seeded(index: Index) -> Index:
             )
         vh = [0.0, 640.0, 800.5, 900.0, 700.0][i % 5]  # 0: not recorded, left out of the median
         device = None if i % 7 == 6 else "mobile" if vw == 390.0 else "desktop"
-        views.append((f"s{i}", f"p{i}", t0, url, vw, vh, device))
-        index.replace_clicks(SITE, f"s{i}", f"p{i}", t0, clicks, moves)
-    index.write(lambda conn: [_page_view(conn, *v) for v in views])
+        views.append((f"s{i}", f"p{i}", t0, url, vw, vh, device, clicks, moves))
+    # Page views first, as ingest makes them before their clicks are derived.
+    index.write(lambda conn: [_page_view(conn, *v[:7]) for v in views])
+    for sid, pid, t0, _, _, _, _, clicks, moves in views:
+        index.replace_clicks(SITE, sid, pid, t0, clicks, moves)
     return index
 
 

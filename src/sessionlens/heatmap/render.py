@@ -257,14 +257,20 @@ def resolve_device(index: Index, sel: Selection, width: int, pid: str | None = N
     """The selection with its device class decided: the one asked for, else the class of the page
     view the map is drawn over (the newest at the width closest to `width`), so a phone's clicks
     are never scaled up into a desktop-wide map. "any" mixes every class (scaled by window width)."""
+    return _resolved(index, sel, width, pid)[0]
+
+
+def _resolved(index: Index, sel: Selection, width: int, pid: str | None) -> tuple[Selection, dict[str, Any] | None]:
+    """resolve_device's selection, and the page view it chose by (None: a class was asked for). That
+    page view is also the backdrop's: the newest at the closest width overall is so within its class."""
     if sel.device == "any":
-        return dataclasses.replace(sel, device=None)
+        return dataclasses.replace(sel, device=None), None
     if sel.device is not None:
-        return sel
+        return sel, None
     view = heatmap_queries.backdrop_view(index, sel, width, pid)
     if view is None or not view.get("device"):
-        return sel
-    return dataclasses.replace(sel, device=view["device"], device_auto=True)
+        return sel, view
+    return dataclasses.replace(sel, device=view["device"], device_auto=True), view
 
 
 class NoData(LookupError):
@@ -387,7 +393,7 @@ def build_heatmap(
     step = step or (lambda _: None)
     step("selecting")
     # One device class per map unless "any" is asked for: the backdrop's class by default.
-    sel = resolve_device(index, sel, width, pid)
+    sel, chosen = _resolved(index, sel, width, pid)
     if compare is not None and compare.device is None:
         compare = dataclasses.replace(compare, device=sel.device, device_auto=sel.device_auto)
     # Facts are read as arrays (index/fact_arrays.py), never as rows; clicks once, for the elements
@@ -406,7 +412,8 @@ def build_heatmap(
     # The backdrop's page view and its class's median height are chosen in SQL (not from every page view).
     over = resolve_device(index, backdrop_from, width, pid) if backdrop_from is not None else sel
     try:
-        view = _backdrop_view_in(index, over, width, pid)
+        # The page view the device class was read from is the backdrop's (one query, not two).
+        view = chosen if chosen is not None and over is sel else _backdrop_view_in(index, over, width, pid)
     except LookupError as exc:
         if isinstance(exc, FilterError):
             raise

@@ -30,7 +30,8 @@ CLICK = np.dtype(
 RAGE, DEAD, ERROR = 1, 2, 4
 FLAGS = {"rage": RAGE, "dead": DEAD, "error": ERROR}
 
-COLUMNS = ("site", "sid", "pid", "url", "t0", "clicks", "data")
+# device and vw: the page view's (page_views), so page-view filters need no look-up (migration 18).
+COLUMNS = ("site", "sid", "pid", "url", "t0", "device", "vw", "clicks", "data")
 INSERT = f"INSERT INTO click_arrays ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
@@ -64,13 +65,15 @@ def unpack(data: bytes | memoryview) -> np.ndarray:
 
 
 def rows(
-    site: str, sid: str, pid: str, t0: int, clicks: Iterable[tuple[str, Sequence[Any]]]
-) -> list[tuple[Any, ...]]:
-    """click_arrays rows of one page view from (url, click fields as `pack` takes them), in order."""
+    site: str, sid: str, pid: str, t0: int, device: str | None, vw: float | None,
+    clicks: Iterable[tuple[str, Sequence[Any]]],
+) -> list[tuple[Any, ...]]:  # fmt: skip
+    """click_arrays rows of one page view (its device class and window width as page_views has
+    them) from (url, click fields as `pack` takes them), in order."""
     by_url: dict[str, list[Sequence[Any]]] = {}
     for url, fields in clicks:
         by_url.setdefault(url, []).append(fields)
-    return [(site, sid, pid, url, t0, len(found), pack(found)) for url, found in by_url.items()]
+    return [(site, sid, pid, url, t0, device, vw, len(found), pack(found)) for url, found in by_url.items()]
 
 
 def fact_fields(c: Any) -> tuple[str, tuple[Any, ...]]:

@@ -198,7 +198,7 @@ class Index:
             for c in clicks
         ]  # fmt: skip
         move_rows = [(site, sid, pid, t0, m.t, m.url, m.x, m.y, m.vw) for m in moves]
-        arrays = click_arrays.rows(site, sid, pid, t0, map(click_arrays.fact_fields, clicks))
+        packed = list(map(click_arrays.fact_fields, clicks))
         keys = url_key_rows([(site, c.url) for c in clicks] + [(site, m.url) for m in moves])
         self._ensure_partitions(t0)
         lock = self.dialect.lock_key_sql(LOCK_PAGE_VIEW)
@@ -213,7 +213,11 @@ class Index:
             )
             # The same clicks packed for heatmaps (index/click_arrays.py), in the same transaction.
             conn.execute("DELETE FROM click_arrays WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid))
-            conn.executemany(click_arrays.INSERT, arrays)
+            view = conn.execute(
+                "SELECT device, vw FROM page_views WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid)
+            ).fetchone()
+            device, vw = (view[0], view[1]) if view is not None else (None, None)
+            conn.executemany(click_arrays.INSERT, click_arrays.rows(site, sid, pid, t0, device, vw, packed))
             conn.execute("DELETE FROM moves WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid))
             conn.executemany(
                 f"INSERT INTO moves ({', '.join(MOVE_COLUMNS)}) VALUES ({','.join('?' * len(MOVE_COLUMNS))})",

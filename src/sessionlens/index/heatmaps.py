@@ -25,8 +25,13 @@ _SIGNALS = {"rage": " AND c.rage = 1", "dead": " AND c.dead = 1", "error": " AND
 CLICK_COLUMNS = "c.sid, c.pid, c.t, c.url, c.selector, c.fx, c.fy, c.px, c.py, c.vw, c.rage, c.dead, c.error, c.anchor, c.ax, c.ay"
 
 
-def _view_filters(sel: Any, alias: str) -> tuple[str, list[Any], bool]:
-    """The selection's site and page-view conditions; True when page_views `p` must be joined."""
+# Facts tables carrying their page view's columns (click_arrays: migration 18): filtered there.
+_VIEW_COLUMNS = {"click_arrays": ("device", "vw")}
+
+
+def _view_filters(sel: Any, alias: str, own: tuple[str, ...] = ()) -> tuple[str, list[Any], bool]:
+    """The selection's site and page-view conditions; True when page_views `p` must be joined
+    (`own`: the page-view columns the facts table `alias` carries)."""
     parts = [f"{alias}.site = ?"]
     params: list[Any] = [sel.site]
     joined = False
@@ -35,9 +40,9 @@ def _view_filters(sel: Any, alias: str) -> tuple[str, list[Any], bool]:
                               ("t0", sel.start, ">="), ("t0", sel.end, "<")):  # fmt: skip
         if value is None:
             continue
-        if column == "t0" and alias != "p":
-            # The facts carry their page view's t0: filter there (and prune partitions).
-            parts.append(f"{alias}.t0 {op} ?")
+        if alias != "p" and (column == "t0" or column in own):
+            # The facts carry their page view's t0 (and `own`): filter there (and prune partitions).
+            parts.append(f"{alias}.{column} {op} ?")
         else:
             parts.append(f"p.{column} {op} ?")
             joined = joined or alias != "p"
@@ -78,7 +83,7 @@ def _facts(
     `urls`: the selection's URLs found already (selection_urls), matched as one array parameter
     (PostgreSQL only: a hashed `= ANY` filter on the scan, where the subquery's hash join cost
     0.3 s of a 1,000,000-click read)."""
-    where, params, joined = _view_filters(sel, alias)
+    where, params, joined = _view_filters(sel, alias, _VIEW_COLUMNS.get(table, ()))
     only = getattr(sel, "bots", "exclude") == "only"
     source, url = f"{table} {alias}", f"{alias}.url"
     if only:

@@ -149,10 +149,13 @@ def _fill_url_keys(conn: Any, dialect: Dialect) -> None:
 
 
 def _fill_click_arrays(conn: Any, dialect: Dialect) -> None:
-    """click_arrays of the page views indexed before them, from their `clicks` rows (in t order)."""
+    """click_arrays of the page views indexed before them (any there before made again), from their
+    `clicks` rows (in t order) and their page views' device class and width."""
+    conn.execute("DELETE FROM click_arrays")
     cursor = conn.execute(
-        "SELECT site, sid, pid, t0, url, selector, anchor, fx, fy, px, py, vw, ax, ay, rage, dead, error"
-        " FROM clicks ORDER BY site, sid, pid, t"
+        "SELECT c.site, c.sid, c.pid, c.t0, p.device, p.vw, c.url, c.selector, c.anchor, c.fx, c.fy, c.px, c.py,"
+        " c.vw, c.ax, c.ay, c.rage, c.dead, c.error FROM clicks c LEFT JOIN page_views p"
+        " ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid ORDER BY c.site, c.sid, c.pid, c.t"
     )
     view: tuple[Any, ...] | None = None
     found: list[tuple[str, tuple[Any, ...]]] = []
@@ -163,15 +166,15 @@ def _fill_click_arrays(conn: Any, dialect: Dialect) -> None:
 
     while batch := cursor.fetchmany(10_000):
         for row in batch:
-            if view != tuple(row[:4]):
+            if view != tuple(row[:6]):
                 flush()
-                view, found = tuple(row[:4]), []
-            found.append(click_arrays.row_fields(row[4:]))
+                view, found = tuple(row[:6]), []
+            found.append(click_arrays.row_fields(row[6:]))
     flush()
 
 
 STEPS: dict[int, Callable[[Any, Dialect], None]] = {
     2: _fill_url_keys,
     16: create_postgresql_search_indexes,  # PostgreSQL only: the file 0016 has no statement
-    17: _fill_click_arrays,
+    18: _fill_click_arrays,  # 0017 made the table, 0018 its page-view columns
 }
