@@ -340,3 +340,22 @@ def test_boxes_found_by_search_when_hash_slots_collide(seeded: Index, monkeypatc
             reference.counted, reference.drawn, reference.hidden, reference.by_position,
         )  # fmt: skip
         assert np.array_equal(np.sort(placed.cells), np.sort(reference.cells))
+
+
+def test_many_elements_clicked_once_are_not_all_named(index: Index) -> None:
+    """Thousands of paths clicked once each (a hostile recorder can make them up): the backdrop is
+    given `limit` of them, the most clicked first, without naming every one."""
+    clicks = [
+        ClickFact(t=k, url=URLS[0], selector=f"#x{k}", fx=0.5, fy=0.5, px=1.0, py=1.0, vw=1000.0, pw=1000.0,
+                  ph=3000.0, tag="div", flags="", label="")
+        for k in range(3000)
+    ] + [
+        ClickFact(t=3000 + k, url=URLS[0], selector="#hot", fx=0.5, fy=0.5, px=1.0, py=1.0, vw=1000.0,
+                  pw=1000.0, ph=3000.0, tag="div", flags="", label="")
+        for k in range(3)
+    ]  # fmt: skip
+    index.replace_clicks(SITE, "s1", "p1", T0, clicks)
+    facts = fact_arrays.read_clicks(index, Selection(SITE, "/*"), "click", limit=10)
+    assert facts.wanted[0] == "#hot" and len(facts.wanted) == 10
+    assert set(facts.wanted[1:]) <= {f"#x{k}" for k in range(3000)}
+    assert len(facts.names) <= 11  # the ten, and '' (no anchor): never all 3,001 paths

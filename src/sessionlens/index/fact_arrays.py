@@ -240,6 +240,13 @@ def _wanted(conn: Any, site: str, facts: ClickFacts, limit: int) -> list[str]:
         return []
     floor = np.partition(counts, counts.size - min(limit, counts.size))[counts.size - min(limit, counts.size)]
     pick = counts >= floor
+    if np.count_nonzero(pick) > 2 * limit:
+        # Very many ties at the floor (a page of thousands of elements clicked once each, or paths
+        # made up by a hostile recorder): those above it, and of the ties the first by hash (hashes
+        # are sorted), never the names of them all.
+        ties = np.flatnonzero(counts == floor)
+        pick = counts > floor
+        pick[ties[: limit - int(np.count_nonzero(pick))]] = True
     _name(conn, site, facts, hashes[pick])
     named = sorted(
         (-int(n), facts.names[int(h)]) for h, n in zip(hashes[pick], counts[pick], strict=True) if int(h) in facts.names
@@ -249,7 +256,8 @@ def _wanted(conn: Any, site: str, facts: ClickFacts, limit: int) -> list[str]:
 
 def _name(conn: Any, site: str, facts: ClickFacts, wanted: np.ndarray) -> None:
     """Name the hashes `wanted` (facts.names): the paths of the clicks of a session holding each."""
-    missing = np.array(sorted({int(h) for h in wanted} - facts.names.keys()), dtype=np.int64)
+    wanted_set = {int(h) for h in wanted} - facts.names.keys()
+    missing = np.array(sorted(wanted_set), dtype=np.int64)
     if not missing.size:
         return
     clicks = facts.clicks
@@ -276,8 +284,8 @@ def _name(conn: Any, site: str, facts: ClickFacts, wanted: np.ndarray) -> None:
         ).fetchall()
         for row in rows:
             for path in row:
-                if path:
-                    facts.names.setdefault(click_arrays.name_hash(path), path)
+                if path and (h := click_arrays.name_hash(path)) in wanted_set:
+                    facts.names.setdefault(h, path)
 
 
 def placed_moves(index: Index, sel: Any, grid: Grid) -> Placed:
