@@ -139,3 +139,25 @@ def test_packing_keeps_floats_exactly() -> None:
     )
     assert packed["fx"].tolist() == values and packed["flags"].tolist() == [5] * len(values)
     assert np.all(packed["anchor"] == 0)
+
+
+def test_a_late_first_chunk_updates_the_arrays_device_class(index: Index) -> None:
+    """The page view's device class comes from its first chunk with a user agent; when that chunk
+    arrives after the clicks were derived, the arrays take the new class and width with it."""
+    from sessionlens.facts import ChunkFacts
+    from sessionlens.index import ChunkRow
+
+    phone = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120 Mobile Safari/537.36"
+
+    def chunk(seq: int, ua: str | None, vw: float | None) -> ChunkRow:
+        facts = ChunkFacts(events=1, t_first=seq * 10, t_last=seq * 10 + 5, url=URLS[0], ua=ua, vw=vw, urls=[URLS[0]])
+        return ChunkRow(SITE, "s9", "p9", seq, T0, T0, 100, facts, header_ua="")
+
+    index.record_chunks([chunk(1, None, None)]).result()  # seq 1 first: no user agent, no width yet
+    index.replace_clicks(SITE, "s9", "p9", T0, [_click(1, URLS[0])])
+    before = index.query("SELECT device, vw FROM click_arrays WHERE site = ? AND sid = 's9'", [SITE])
+    index.record_chunks([chunk(0, phone, 412.0)]).result()
+    view = index.query("SELECT device, vw FROM page_views WHERE site = ? AND sid = 's9'", [SITE])[0]
+    after = index.query("SELECT device, vw FROM click_arrays WHERE site = ? AND sid = 's9'", [SITE])[0]
+    assert view["device"] == "mobile" and view["vw"] == 412.0
+    assert (after["device"], after["vw"]) == (view["device"], view["vw"]) != (before[0]["device"], before[0]["vw"])

@@ -207,6 +207,12 @@ def refresh_page_view(conn: Any, site: str, sid: str, pid: str) -> None:
         or first["url"],
     }
     conn.execute(_UPSERT_PAGE_VIEW, tuple(values[c] for c in _PAGE_VIEW_COLUMNS))
+    # Click arrays carry the page view's device class and width (index/click_arrays.py): a chunk
+    # arriving late (the first, with the user agent) changes them here, in the same transaction.
+    conn.execute(
+        "UPDATE click_arrays SET device = ?, vw = ? WHERE site = ? AND sid = ? AND pid = ?",
+        (values["device"], values["vw"], site, sid, pid),
+    )
     conn.execute("DELETE FROM page_urls WHERE site = ? AND sid = ? AND pid = ?", (site, sid, pid))
     conn.executemany(
         "INSERT INTO page_urls (site, sid, pid, url) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
