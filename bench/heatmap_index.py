@@ -162,19 +162,10 @@ def fill(index: Index, rows: tuple[list[tuple], ...], postgres_url: str | None, 
 
 def packed(clicks: list[tuple]) -> list[tuple]:
     """click_arrays rows of the click rows (as Index.replace_clicks writes them with its clicks)."""
-    out, view, found = [], None, []
     col = {name: i for i, name in enumerate(CLICK_COLUMNS)}
     fields = [col[n] for n in ("url", "selector", "anchor", "fx", "fy", "px", "py", "vw", "ax", "ay", "rage", "dead", "error")]
-    for row in clicks:
-        key = (*row[:4], "desktop", row[col["vw"]])  # the bench's page views: desktop, the clicks' width
-        if key != view:
-            if view is not None:
-                out += click_arrays.rows(*view, found)
-            view, found = key, []
-        found.append(click_arrays.row_fields([row[i] for i in fields]))
-    if view is not None:
-        out += click_arrays.rows(*view, found)
-    return out
+    # The bench's page views: desktop, the clicks' window width.
+    return list(click_arrays.view_rows((*row[:4], "desktop", row[col["vw"]], *(row[i] for i in fields)) for row in clicks))
 
 
 def blank_backdrop(boxes: dict[str, list[float]]) -> Backdrop:

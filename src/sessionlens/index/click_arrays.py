@@ -16,7 +16,7 @@ back into its path through the clicks of a page view holding it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -81,7 +81,17 @@ def fact_fields(c: Any) -> tuple[str, tuple[Any, ...]]:
     return c.url, (c.selector, c.anchor, c.fx, c.fy, c.px, c.py, c.vw, c.ax, c.ay, c.rage, c.dead, c.error)
 
 
-def row_fields(row: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
-    """(url, fields to pack) of a clicks row read as (url, selector, anchor, fx, fy, px, py, vw, ax, ay,
-    rage, dead, error)."""
-    return row[0], tuple(row[1:])
+def view_rows(clicks: Iterable[Sequence[Any]]) -> Iterator[tuple[Any, ...]]:
+    """click_arrays rows from click rows read as (site, sid, pid, t0, device, vw, url, selector,
+    anchor, fx, fy, px, py, vw, ax, ay, rage, dead, error), a page view's together (in t order):
+    what Index.replace_clicks writes, for rows already in `clicks` (migration, bench)."""
+    view: tuple[Any, ...] | None = None
+    found: list[tuple[str, tuple[Any, ...]]] = []
+    for row in clicks:
+        if view != tuple(row[:6]):
+            if view is not None:
+                yield from rows(*view, found)
+            view, found = tuple(row[:6]), []
+        found.append((row[6], tuple(row[7:])))
+    if view is not None:
+        yield from rows(*view, found)

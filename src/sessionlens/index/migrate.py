@@ -12,9 +12,10 @@ than the database.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,20 +158,14 @@ def _fill_click_arrays(conn: Any, dialect: Dialect) -> None:
         " c.vw, c.ax, c.ay, c.rage, c.dead, c.error FROM clicks c LEFT JOIN page_views p"
         " ON p.site = c.site AND p.sid = c.sid AND p.pid = c.pid ORDER BY c.site, c.sid, c.pid, c.t"
     )
-    view: tuple[Any, ...] | None = None
-    found: list[tuple[str, tuple[Any, ...]]] = []
 
-    def flush() -> None:
-        if view is not None and found:
-            conn.executemany(click_arrays.INSERT, click_arrays.rows(*view, found))
+    def fetched() -> Iterator[Any]:
+        while batch := cursor.fetchmany(10_000):
+            yield from batch
 
-    while batch := cursor.fetchmany(10_000):
-        for row in batch:
-            if view != tuple(row[:6]):
-                flush()
-                view, found = tuple(row[:6]), []
-            found.append(click_arrays.row_fields(row[6:]))
-    flush()
+    arrays = click_arrays.view_rows(fetched())
+    while chunk := list(itertools.islice(arrays, 1_000)):
+        conn.executemany(click_arrays.INSERT, chunk)
 
 
 STEPS: dict[int, Callable[[Any, Dialect], None]] = {
