@@ -25,7 +25,7 @@ from sessionlens.health import problems as health_problems
 from sessionlens.heatmap.signals import Thresholds
 from sessionlens.index import Index, open_index
 from sessionlens.lifecycle.retention import RetentionJob
-from sessionlens.recorder_asset import RecorderAsset, snippet_html
+from sessionlens.recorder_asset import MEDIA_PATH, RecorderAsset, media_path, snippet_html
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.responses import JSON, error
 from sessionlens.settings import Settings
@@ -71,6 +71,9 @@ def create_app(
     store = store or open_store(settings)
     index = index or open_index(settings)
     recorder = RecorderAsset()
+    # The canvas chunk the recorder loads on pages with a canvas, next to it (recorder_asset.py).
+    recorder_media = RecorderAsset(MEDIA_PATH)
+    chunk_path = media_path(settings.recorder_path)
     # Compile the schema validators now, not on the first visitor's batch.
     contracts.warm_up()
     reader = PageViewReader(store)
@@ -90,7 +93,14 @@ def create_app(
         derivation.start()
     accounts = Accounts(store, cache_seconds=settings.auth_cache_seconds)
     login_gate = LoginGate(accounts, settings)
-    public_paths = {"/healthz", settings.recorder_path, settings.survey_widget_path, "/login", "/favicon.ico"}
+    public_paths = {
+        "/healthz",
+        settings.recorder_path,
+        chunk_path,
+        settings.survey_widget_path,
+        "/login",
+        "/favicon.ico",
+    }
     # The replay frame is static and holds no data; it is loaded without a cookie (see replay_frame).
     public_prefixes = ("/ingest/", "/sites/", pages.ASSETS + "/", replay_frame.PREFIX)
 
@@ -101,6 +111,7 @@ def create_app(
         # The replay frame sets its own sandboxing CSP instead of the viewer's.
         return not path.startswith(("/ingest/", replay_frame.PREFIX)) and path not in (
             settings.recorder_path,
+            chunk_path,
             settings.survey_widget_path,
         )
 
@@ -108,6 +119,7 @@ def create_app(
     # (a small public surface behind the load balancer), viewers only logged-in people.
     ingest_routes = [
         Route(settings.recorder_path, recorder.respond, methods=["GET", "HEAD"]),
+        Route(chunk_path, recorder_media.respond, methods=["GET", "HEAD"]),
         Route("/ingest/{site}", collector.ingest, methods=["POST"]),
         Route("/ingest/{site}", collector.preflight, methods=["OPTIONS"]),
         # On-page surveys (surveys/public.py): the widget's definitions and the widget itself.

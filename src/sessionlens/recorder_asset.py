@@ -1,8 +1,13 @@
-"""Serving the recorder script and per-site snippets.
+"""Serving the recorder script, its canvas chunk and per-site snippets.
 
-The script is read and gzipped once at start; it is served with a strong
+Each script is read and gzipped once at start; it is served with a strong
 ETag so browsers revalidate cheaply, and a short max-age so a new release
 reaches sites within the hour.
+
+The canvas chunk (recorder-media.js, built from js_recorder/src/media/) is loaded by the
+recorder only on pages with a canvas, from the path next to its own: the recorder derives it
+from the URL it was loaded from (media_path), so the two can never disagree, also behind a
+proxy that serves both under a prefix of its own.
 """
 
 from __future__ import annotations
@@ -10,12 +15,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 import html
+import re
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 RECORDER_PATH = Path(__file__).resolve().parent / "static" / "recorder.js"
+MEDIA_PATH = RECORDER_PATH.with_name("recorder-media.js")
+
+
+def media_path(recorder_path: str) -> str:
+    """Where the canvas chunk is served: recorder_path with `-media` before `.js`
+    (/recorder.js -> /recorder-media.js); the recorder's layout/media.js derives it alike."""
+    return re.sub(r"(\.js)?$", "-media.js", recorder_path, count=1)
 
 
 class RecorderAsset:

@@ -44,7 +44,12 @@ SETTINGS: tuple[Setting, ...] = (
         "?options=-csearch_path%3Dschema picks a schema). Empty: SQLite at index_path. "
         "Several collectors and workers share one.",
     ),
-    Setting("recorder_path", "/recorder.js", "Path the collector serves the recorder script at."),
+    Setting(
+        "recorder_path",
+        "/recorder.js",
+        "Path the collector serves the recorder script at. Its canvas chunk (loaded only by pages "
+        "with a canvas) is served next to it, with `-media` before `.js` (/recorder-media.js).",
+    ),
     Setting(
         "survey_widget_path",
         "/survey.js",

@@ -1,52 +1,44 @@
 // What the DOM alone does not say about how a page looks: canvas bitmaps,
 // images whose source is a blob: URL (gone once the page is), and elements
 // the browser put in its top layer (modal dialogs, popovers).
+//
+// Canvas capture lives in a chunk of its own (src/media/index.js, served as
+// recorder-media.js next to recorder.js), loaded once per page, only when a
+// page view with recordCanvas records a canvas (the snapshot or a mutation
+// serialises one: serialize.js calls sawCanvas). It joins the running page
+// view through the script element that loaded it; if it cannot load (404,
+// CSP), canvases are simply not captured.
 
 import { matches } from "../core/listen.js";
-import { patch, setHook } from "../core/patch.js";
-import { maskStateAt, masksContent } from "../privacy/mask.js";
 
-const MAX_CANVAS_PIXELS = 4e6;
-// PNG is lossless (lossy WebP speckles the flat colours and thin lines of
-// charts) and small for them; a canvas whose PNG is larger than this is
-// photo-like and sent as WebP at high quality from then on.
-const PNG_MAX_CHARS = 150000;
-const WEBP_QUALITY = 0.92;
-// Capture is paced by its own cost: a canvas is captured again no sooner
-// than 20x the time its last capture took (at most ~5 % of the main thread).
-// While it keeps being drawn (an animation), also no sooner than 1 ms per
-// 50 bytes its last bitmap had (~50 KB/s); once drawing stops for SETTLE_MS,
-// its last frame is sent as soon as the cost allows.
-const COST_FACTOR = 20;
-const BYTES_PER_MS = 50;
-const SETTLE_MS = 100;
-const sent = new WeakMap(); // canvas -> the bitmap last sent
-const lossy = new WeakSet();
+// Read while recorder.js itself runs: the chunk sits next to it
+// (/recorder.js -> /recorder-media.js), or at the collector's default path.
+const script = document.currentScript?.src;
+let chunk = null; // the chunk's start(ctx) -> stop, once it ran
+let state = 0; // 1: requested, 2: failed to load
+let waiting = null; // the page view that waits for it
 
-function encode(el) {
-  if (!lossy.has(el)) {
-    const png = el.toDataURL();
-    if (png.length <= PNG_MAX_CHARS) return png;
-    lossy.add(el);
-  }
-  return el.toDataURL("image/webp", WEBP_QUALITY);
+function load(ctx) {
+  state = 1;
+  const url = new URL(script || "/recorder.js", new URL(ctx.config.endpoint, location.href));
+  url.pathname = url.pathname.replace(/(\.js)?$/, "-media.js");
+  const s = document.createElement("script");
+  s.async = true;
+  s.src = url;
+  s.__sl = (start) => {
+    chunk = start;
+    if (waiting) waiting();
+  };
+  s.onerror = () => { state = 2; };
+  document.head.appendChild(s);
 }
 
-// The bitmap of a canvas, or null: not recorded, empty, too large, tainted
-// by a cross-origin image, unchanged (when `changed`), or past the page
-// view's byte budget (config canvasMaxBytes; a throttle event says so once).
-export function canvasData(ctx, el, changed) {
-  const c = ctx.config;
-  if (!c.recordCanvas || !el.width || !el.height || el.width * el.height > MAX_CANVAS_PIXELS || ctx.canvasBytes > c.canvasMaxBytes) return null;
-  let data;
-  try { data = encode(el); } catch (e) { return null; }
-  if (data.length < 7 || (changed && data === sent.get(el))) return null; // "data:," cannot encode
-  if ((ctx.canvasBytes += data.length) > c.canvasMaxBytes) {
-    ctx.emit("throttle", "canvas-bytes", 1);
-    return null;
+// A canvas was recorded (unmasked): its bitmap is sent by the chunk.
+export function sawCanvas(ctx, el) {
+  if (ctx.config.recordCanvas && state < 2) {
+    (ctx.canvases ||= []).push(el);
+    if (ctx.media) ctx.media();
   }
-  sent.set(el, data);
-  return data;
 }
 
 // A loaded blob: image as a data: URL; when not loaded yet, the value is
@@ -76,70 +68,21 @@ export function topLayerEvent(ctx, el) {
   if (id) ctx.emit("toplayer", id, matches(el, ":modal"), el.tagName === "DIALOG" ? el.open : matches(el, ":popover-open"));
 }
 
-// Drawing calls mark their canvas dirty: 2D ones are captured after the
-// frame they were drawn in; WebGL ones before the task ends (its drawing
-// buffer is cleared once presented).
-const GL = ["drawArrays", "drawElements", "clear"];
-const DRAWING = [["CanvasRenderingContext2D", "fill", "stroke", "fillRect", "clearRect", "fillText", "drawImage", "putImageData"],
-  ["WebGLRenderingContext", ...GL], ["WebGL2RenderingContext", ...GL]];
-
 export const startMedia = (ctx) => {
-  const dirty = new Set();
-  // canvas -> [cpu-paced at, byte-paced at, last drawn, WebGL buffer cleared once shown]
-  const pace = new WeakMap();
-  let frame = 0;
-  let timer = 0;
-  let micro = false;
-
-  function capture(el, p) {
-    const id = ctx.idOf(el);
-    if (!id || !el.isConnected || masksContent(maskStateAt(el, ctx.config.maskAllText))) return;
-    const started = performance.now();
-    const data = canvasData(ctx, el, true);
-    const end = performance.now();
-    p[0] = end + (end - started) * COST_FACTOR;
-    p[1] = p[0] + (data ? data.length / BYTES_PER_MS : 0);
-    if (data) ctx.emit("canvas", id, data);
-  }
-
-  function run() {
-    const inDrawingTask = micro;
-    frame = 0;
-    micro = false;
-    const now = performance.now();
-    let wake = Infinity;
-    for (const el of dirty) {
-      const p = pace.get(el);
-      const at = Math.min(p[1], Math.max(p[0], p[2] + SETTLE_MS));
-      if (at > now) { wake = Math.min(wake, at); continue; }
-      if (p[3] && !inDrawingTask) continue; // read only where drawn: its next draw call captures it
-      dirty.delete(el);
-      try { capture(el, p); } catch (e) { /* a canvas that cannot be read */ }
+  let stop = null;
+  // Canvases recorded from now on (the snapshot's are in ctx.canvases) start the chunk.
+  ctx.media = () => {
+    if (chunk) stop = chunk(ctx); // the chunk takes over ctx.media
+    else {
+      waiting = ctx.media;
+      if (!state) load(ctx);
     }
-    clearTimeout(timer);
-    if (wake < Infinity) timer = setTimeout(() => { if (!frame) frame = requestAnimationFrame(run); }, wake - now);
-  }
-
-  function drawn(context) {
-    const el = context.canvas;
-    if (!el || !el.tagName) return;
-    dirty.add(el);
-    let p = pace.get(el);
-    if (!p) pace.set(el, (p = [0, 0, 0, context.drawArrays && !context.getContextAttributes().preserveDrawingBuffer]));
-    p[2] = performance.now();
-    if (context.drawArrays) { if (!micro) { micro = true; queueMicrotask(run); } }
-    else if (!frame) frame = requestAnimationFrame(run);
-  }
-
-  if (ctx.config.recordCanvas) {
-    patch(DRAWING, "draw");
-    setHook("draw", drawn);
-  }
+  };
+  if (ctx.canvases) ctx.media();
   // Popovers change no attribute when shown; their toggle event says so.
   ctx.on(document, "toggle", (e) => { if (e.target.hasAttribute?.("popover")) topLayerEvent(ctx, e.target); }, true);
   return () => {
-    setHook("draw", null);
-    cancelAnimationFrame(frame);
-    clearTimeout(timer);
+    waiting = ctx.media = null;
+    if (stop) stop();
   };
 };

@@ -5,7 +5,7 @@
 import { absoluteAttr, absolute, absoluteCss } from "./urls.js";
 import { matches } from "../core/listen.js";
 import { elementCss, adoptedCss, isEdited } from "./styles.js";
-import { canvasData, inlineBlobImage } from "./media.js";
+import { sawCanvas, inlineBlobImage } from "./media.js";
 import { isBlocked, maskStateFor, masksContent, textFor, attrFor, controlValue, controlString, EDIT } from "../privacy/mask.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -49,8 +49,7 @@ function elementRecord(ctx, el, id, parentId, nextId, state) {
       const css = elementCss(el);
       if (css != null) props.css = css;
     } else if (tag === "CANVAS" && !masksContent(state)) {
-      const data = canvasData(ctx, el);
-      if (data) props.canvas = data;
+      sawCanvas(ctx, el); // its bitmap follows as a canvas event (layout/media.js)
     } else if (tag === "IMG" && el.currentSrc && !attrs.src && !el.currentSrc.startsWith("blob:")) {
       attrs.src = absolute(el.currentSrc);
     } else if (tag === "DIALOG" && el.open) {
