@@ -140,7 +140,15 @@ def _same_map(row_map: Any, column_map: Any) -> None:
         column_map.counted, column_map.drawn, column_map.hidden, column_map.by_position,
     )  # fmt: skip
     assert np.array_equal(row_map.values, column_map.values)
-    assert row_map.png == column_map.png
+    # The same image: pixels, size and text chunks. Not the deflate bytes: one full-suite run saw
+    # the two encodings of an empty map differ in bytes (never reproduced alone, 15 runs), and a
+    # deflate stream is free to differ for the same rows.
+    assert _pixels(row_map.png) == _pixels(column_map.png)
+
+
+def _pixels(png: bytes) -> tuple[Any, ...]:
+    with Image.open(io.BytesIO(png)) as image:
+        return image.size, image.mode, dict(image.text), image.tobytes()
 
 
 @pytest.mark.parametrize("kind", ["click", "rage", "dead", "error"])
