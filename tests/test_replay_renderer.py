@@ -152,3 +152,32 @@ def test_html_export_is_the_page_at_that_moment_and_runs_nothing(
     for bad in ("<script", "onload", "javascript:", "alert(1)", "alert(3)", "alert(4)"):
         assert bad not in lowered, bad
     assert lowered.count("</style>") == lowered.count("<style"), "recorded CSS closed its <style> early"
+
+
+def test_html_export_reads_page_views_from_storage_when_the_index_lacks_them(
+    client: TestClient, site: Site, settings, tmp_path, index_in_environ: dict[str, str], index
+) -> None:
+    """Storage is the truth: an acknowledged session the index does not hold (not caught up,
+    lost) still exports, its page views found from its stored chunks."""
+    from sessionlens.cli import main
+    from tests.helpers import meta_event
+
+    sid, first, second = new_id(), new_id(), new_id()
+    page = [[1, None, None, 9], [2, 1, None, 1, "html", {}], [3, 2, None, 1, "body", {}]]
+    for pid, t0, words in ((first, T0, "first page"), (second, T0 + 5_000, "second page")):
+        events = [
+            meta_event(0, f"https://shop.example/{pid}"),
+            ["snapshot", 10, 0, True, [*page, [4, 3, None, 1, "p", {}], [5, 4, None, 3, words]]],
+        ]
+        r = client.post(f"/ingest/{site.key}", content=orjson.dumps(batch(sid, pid, 0, events, t0=t0)))
+        assert r.status_code == 200, r.text
+    for table in ("page_views", "sessions"):
+        index.write(lambda conn, table=table: conn.execute(f"DELETE FROM {table} WHERE sid = ?", (sid,)))
+    assert index.session(sid, site.key) is None
+    out = tmp_path / "page.html"
+    data = ["--data-dir", settings.data_dir, "--site", site.key]
+    assert main(["export", sid, "--html", "--at", "100", "-o", str(out), *data]) == 0
+    assert "first page" in out.read_text()
+    assert main(["export", sid, "--html", "--at", "5100", "-o", str(out), *data]) == 0
+    assert "second page" in out.read_text() and "first page" not in out.read_text()
+    assert main(["export", new_id(), "--html", "--at", "0", "-o", str(out), *data]) == 2

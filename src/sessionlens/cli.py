@@ -385,12 +385,15 @@ def _export_html(args: argparse.Namespace, store, index, site: str) -> int:
     from sessionlens.replay.html_export import export_html, page_at
     from sessionlens.replay.pageview import PageViewReader
 
+    from sessionlens.export import page_views_in_store
+
     session = index.session(args.session, site)
-    pages = index.page_views(site, args.session)
+    pages = index.page_views(site, args.session) if session else []
+    if not pages:  # storage is the truth: the index may not have caught up yet
+        pages = page_views_in_store(store, site, args.session)
+        session = {"start_time": pages[0]["t0"]} if pages else None
     if session is None or not pages:
-        print(
-            f"error: session {args.session} is not in the index; run `sessionlens reindex`", file=sys.stderr
-        )
+        print(f"error: session {args.session} has no stored page views", file=sys.stderr)
         return 2
     if args.at is None:
         print(

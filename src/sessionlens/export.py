@@ -7,10 +7,13 @@ from typing import Any
 
 from sessionlens import keys
 from sessionlens.compaction.source import ChunkSource
-from sessionlens.contracts import event_as_dict
+from sessionlens.contracts import event_as_dict, field
 from sessionlens.index import Index
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
+
+
+_META_URL = field("meta", "url")
 
 
 class SessionNotFound(LookupError):
@@ -42,6 +45,23 @@ def iter_chunks(store: BlobStore, site: str, sid: str) -> Iterator[dict[str, Any
     # Order page views by their start, then chunks by sequence number.
     chunks.sort(key=lambda c: (c["t0"], c["pid"], c["seq"]))
     yield from chunks
+
+
+def page_views_in_store(store: BlobStore, site: str, sid: str) -> list[dict[str, Any]]:
+    """A session's page views (pid, t0, url) in start order, read from storage alone: for when
+    the index has not caught up with an acknowledged chunk, or was lost."""
+    source = ChunkSource(store)
+    first: dict[str, keys.ChunkAddress] = {}
+    for key in source.all_chunk_keys(keys.session_prefix(site, sid)):
+        a = keys.parse_chunk_key(key)
+        if a and (a.pid not in first or a.seq < first[a.pid].seq):
+            first[a.pid] = a
+    views = []
+    for a in first.values():
+        chunk = source.chunk(a.site, a.sid, a.pid, a.seq)
+        url = next((e[_META_URL] for e in chunk["events"] if e[0] == "meta" and len(e) > _META_URL), "")
+        views.append({"pid": a.pid, "t0": chunk["t0"], "url": url if isinstance(url, str) else ""})
+    return sorted(views, key=lambda v: (v["t0"], v["pid"]))
 
 
 def iter_session_events(store: BlobStore, site: str, sid: str) -> Iterator[dict[str, Any]]:
