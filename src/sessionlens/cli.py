@@ -382,10 +382,9 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
 
 
 def _export_html(args: argparse.Namespace, store, index, site: str) -> int:
+    from sessionlens.export import page_views_in_store
     from sessionlens.replay.html_export import export_html, page_at
     from sessionlens.replay.pageview import PageViewReader
-
-    from sessionlens.export import page_views_in_store
 
     session = index.session(args.session, site)
     pages = index.page_views(site, args.session) if session else []

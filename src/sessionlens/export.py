@@ -12,7 +12,6 @@ from sessionlens.index import Index
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 
-
 _META_URL = field("meta", "url")
 
 
