@@ -1,14 +1,16 @@
 """The canvas chunk (static/recorder-media.js), in Chromium against the real collector.
 
 recorder.js loads it once per page, only when a page view that records canvases records
-a canvas (in the snapshot, or added later by script); the chunk then sends each canvas's
-bitmap as a `canvas` event and hooks later drawing. A page without a canvas never asks
-for it, and a chunk that cannot load leaves the rest of the recording alone.
+a canvas (in the snapshot, or added later by script), or records a blob: image; the chunk
+then sends each canvas's bitmap as a `canvas` event and hooks later drawing, and a blob:
+image as a src change to a data: URL. A page without either never asks for it, and a
+chunk that cannot load leaves the rest of the recording alone.
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from sessionlens.recorder_asset import MEDIA_PATH, media_path
+from sessionlens.settings import load_settings
 from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
 from tests.recording import fixture_app, page_view_events, rebuild
 
@@ -190,6 +193,27 @@ def element_id_or_0(events: list[list[Any]], dom_id: str) -> int:
         return 0
 
 
+def test_a_blob_image_is_sent_as_a_data_url_by_the_chunk(browser, rig) -> None:
+    v = Visit(browser, rig, "blob_image.html")
+
+    def inlined(events: list[list[Any]]) -> list[str]:
+        return [
+            c[2]
+            for e in events
+            if e[0] == "mutation"
+            for c in e[4]
+            if c[1] == "src" and str(c[2]).startswith("data:")
+        ]
+
+    events = v.wait_for(lambda ev: snapshot_done(ev) and bool(inlined(ev)), "the image as a data: URL")
+    img = element_id(events, "generated")
+    assert inlined(events)[0].startswith("data:image/webp")
+    assert "blob:http" not in repr(events)  # never the page's own URL (dead once the page is)
+    assert rebuild(events).nodes[img].attrs["src"] == inlined(events)[-1]
+    assert len(v.chunk_requests()) == 1 and v.errors == []
+    v.page.close()
+
+
 def test_a_chunk_that_cannot_load_leaves_the_recording_alone(browser, rig) -> None:
     v = Visit(browser, rig, "late_canvas.html", block_chunk=True)
     v.wait_for(snapshot_done, "a complete snapshot")
@@ -217,3 +241,10 @@ def test_the_collector_serves_the_chunk_next_to_the_recorder(client: TestClient)
     assert client.get(CHUNK, headers={"If-None-Match": r.headers["etag"]}).status_code == 304
     assert r.headers["etag"] != client.get("/recorder.js").headers["etag"]
     assert len(gzip.compress(r.content, 9)) < 2000
+
+
+def test_nginx_sends_the_chunk_to_the_collectors() -> None:
+    conf = (Path(__file__).resolve().parent.parent / "docker" / "nginx.conf").read_text()
+    path = media_path(load_settings(environ={}).recorder_path)
+    locations = dict(re.findall(r"location ([^{]+?) \{(.*?)\n        \}", conf, re.S))
+    assert "http://collectors" in locations[f"= {path}"]

@@ -5,7 +5,7 @@ ETag so browsers revalidate cheaply, and a short max-age so a new release
 reaches sites within the hour.
 
 The canvas chunk (recorder-media.js, built from js_recorder/src/media/) is loaded by the
-recorder only on pages with a canvas, from the path next to its own: the recorder derives it
+recorder only on pages with a canvas or a blob: image, from the path next to its own: the recorder derives it
 from the URL it was loaded from (media_path), so the two can never disagree, also behind a
 proxy that serves both under a prefix of its own.
 """

@@ -48,7 +48,7 @@ SETTINGS: tuple[Setting, ...] = (
         "recorder_path",
         "/recorder.js",
         "Path the collector serves the recorder script at. Its canvas chunk (loaded only by pages "
-        "with a canvas) is served next to it, with `-media` before `.js` (/recorder-media.js).",
+        "with a canvas or a blob: image) is served next to it, with `-media` before `.js` (/recorder-media.js).",
     ),
     Setting(
         "survey_widget_path",

@@ -2,12 +2,12 @@
 // images whose source is a blob: URL (gone once the page is), and elements
 // the browser put in its top layer (modal dialogs, popovers).
 //
-// Canvas capture lives in a chunk of its own (src/media/index.js, served as
+// Capturing these lives in a chunk of its own (src/media/index.js, served as
 // recorder-media.js next to recorder.js), loaded once per page, only when a
-// page view with recordCanvas records a canvas (the snapshot or a mutation
-// serialises one: serialize.js calls sawCanvas). It joins the running page
-// view through the script element that loaded it; if it cannot load (404,
-// CSP), canvases are simply not captured.
+// page view records a canvas (with recordCanvas) or a blob: image, in the
+// snapshot or a mutation (serialize.js calls sawMedia). It joins the running
+// page view through the script element that loaded it; if it cannot load
+// (404, CSP), canvases and blob: images are simply left empty.
 
 import { matches } from "../core/listen.js";
 
@@ -33,34 +33,13 @@ function load(ctx) {
   document.head.appendChild(s);
 }
 
-// A canvas was recorded (unmasked): its bitmap is sent by the chunk.
-export function sawCanvas(ctx, el) {
-  if (ctx.config.recordCanvas && state < 2) {
+// A canvas (recordCanvas, unmasked) or a blob: image was recorded: the chunk
+// sends its bitmap, or the image as a data: URL (its src until then: none).
+export function sawMedia(ctx, el) {
+  if (state < 2) {
     (ctx.canvases ||= []).push(el);
     if (ctx.media) ctx.media();
   }
-}
-
-// A loaded blob: image as a data: URL; when not loaded yet, the value is
-// sent as a src change once it is.
-export function inlineBlobImage(ctx, el) {
-  if (el.complete && el.naturalWidth) {
-    try {
-      const c = document.createElement("canvas");
-      c.width = el.naturalWidth;
-      c.height = el.naturalHeight;
-      c.getContext("2d").drawImage(el, 0, 0);
-      return c.toDataURL("image/webp", 0.85);
-    } catch (e) {
-      return null;
-    }
-  }
-  el.addEventListener("load", () => {
-    const id = ctx.idOf(el);
-    const data = id && inlineBlobImage(ctx, el);
-    if (data) ctx.emit("mutation", [], [], [[id, "src", data]], []);
-  }, { once: true });
-  return null;
 }
 
 export function topLayerEvent(ctx, el) {
@@ -70,7 +49,7 @@ export function topLayerEvent(ctx, el) {
 
 export const startMedia = (ctx) => {
   let stop = null;
-  // Canvases recorded from now on (the snapshot's are in ctx.canvases) start the chunk.
+  // What is recorded from now on (the snapshot's is in ctx.canvases) starts the chunk.
   ctx.media = () => {
     if (chunk) stop = chunk(ctx); // the chunk takes over ctx.media
     else {

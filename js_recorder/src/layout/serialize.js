@@ -5,7 +5,7 @@
 import { absoluteAttr, absolute, absoluteCss } from "./urls.js";
 import { matches } from "../core/listen.js";
 import { elementCss, adoptedCss, isEdited } from "./styles.js";
-import { sawCanvas, inlineBlobImage } from "./media.js";
+import { sawMedia } from "./media.js";
 import { isBlocked, maskStateFor, masksContent, textFor, attrFor, controlValue, controlString, EDIT } from "../privacy/mask.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -19,7 +19,8 @@ export function attrValue(ctx, el, name, value, state) {
   if (name === "value" && el.tagName === "INPUT") return controlString(el, value);
   const v = attrFor(el, state, name, value);
   if (v !== value) return v;
-  if (name === "src" && el.tagName === "IMG" && value.startsWith("blob:")) return inlineBlobImage(ctx, el);
+  // Left out until the canvas chunk sends it as a data: URL (media.js).
+  if (name === "src" && el.tagName === "IMG" && value.startsWith("blob:")) return sawMedia(ctx, el);
   return absoluteAttr(name, value, el.ownerDocument.baseURI);
 }
 
@@ -48,8 +49,8 @@ function elementRecord(ctx, el, id, parentId, nextId, state) {
     } else if (tag === "LINK" || tag === "STYLE") {
       const css = elementCss(el);
       if (css != null) props.css = css;
-    } else if (tag === "CANVAS" && !masksContent(state)) {
-      sawCanvas(ctx, el); // its bitmap follows as a canvas event (layout/media.js)
+    } else if (tag === "CANVAS" && ctx.config.recordCanvas && !masksContent(state)) {
+      sawMedia(ctx, el); // its bitmap follows as a canvas event (layout/media.js)
     } else if (tag === "IMG" && el.currentSrc && !attrs.src && !el.currentSrc.startsWith("blob:")) {
       attrs.src = absolute(el.currentSrc);
     } else if (tag === "DIALOG" && el.open) {

@@ -1,11 +1,12 @@
 // The canvas chunk (built into static/recorder-media.js): loaded by the
-// recorder (layout/media.js) only when a page it records has a canvas. It
-// hands its start(ctx) to the script element that loaded it; the recorder
-// calls it for the running page view, and again for a later one.
+// recorder (layout/media.js) only when a page it records has a canvas or a
+// blob: image. It hands its start(ctx) to the script element that loaded
+// it; the recorder calls it for the running page view, and again for a later one.
 //
 // Canvas bitmaps are not part of the snapshot: each canvas the recorder saw
 // (ctx.canvases) is sent as a `canvas` event once this runs, and again
-// whenever it is drawn on.
+// whenever it is drawn on. A blob: image (gone once the page is) is sent as
+// a src change to a data: URL once it is loaded.
 
 import { patch, setHook } from "../core/patch.js";
 import { maskStateAt, masksContent } from "../privacy/mask.js";
@@ -59,6 +60,23 @@ function canvasData(ctx, el) {
 const GL = ["drawArrays", "drawElements", "clear"];
 const DRAWING = [["CanvasRenderingContext2D", "fill", "stroke", "fillRect", "clearRect", "fillText", "drawImage", "putImageData"],
   ["WebGLRenderingContext", ...GL], ["WebGL2RenderingContext", ...GL]];
+
+// The image as a data: URL, as a src change, once loaded (a blob: image's
+// src is left out of the record that adds it); after the event that added it.
+function inline(ctx, el) {
+  const send = () => {
+    const id = ctx.idOf(el);
+    if (!id || !el.src.startsWith("blob:")) return; // gone, or no longer a blob:
+    try {
+      const c = document.createElement("canvas");
+      c.width = el.naturalWidth;
+      c.height = el.naturalHeight;
+      c.getContext("2d").drawImage(el, 0, 0);
+      ctx.emit("mutation", [], [], [[id, "src", c.toDataURL("image/webp", 0.85)]], []);
+    } catch (e) { /* not decodable */ }
+  };
+  setTimeout(() => (el.complete && el.naturalWidth ? send() : el.addEventListener("load", send, { once: true })));
+}
 
 function start(ctx) {
   const dirty = new Set();
@@ -116,8 +134,11 @@ function start(ctx) {
   // node id) are sent as they are now, after the event that added them.
   ctx.media = () => {
     for (const el of ctx.canvases.splice(0)) {
-      sent.delete(el);
-      mark(el);
+      if (el.tagName === "IMG") inline(ctx, el);
+      else {
+        sent.delete(el);
+        mark(el);
+      }
     }
     if (!frame) frame = requestAnimationFrame(run);
   };
