@@ -112,6 +112,8 @@ def test_nginx_routes_the_recorder_and_ingest_to_the_collectors_and_the_rest_to_
     recorder_path = load_settings(environ={}).recorder_path
     locations = dict(re.findall(r"location ([^{]+?) \{(.*?)\n        \}", conf, re.S))
     assert "http://collectors" in locations[f"= {recorder_path}"]
+    # The survey widget is served by collectors only (role=ingest), like the recorder.
+    assert "http://collectors" in locations[f"= {load_settings(environ={}).survey_widget_path}"]
     assert "http://collectors" in locations["/ingest/"]
     assert "http://viewers" in locations["/"]
 
@@ -179,6 +181,8 @@ def test_behind_nginx_a_killed_collector_loses_no_batch(proxied: tuple[Cluster, 
     status, body, headers = _request(url + "/recorder.js")
     assert status == 200 and b"sessionlens" in body.lower() and "javascript" in headers["Content-Type"]
     assert _request(url + "/healthz")[0] == 200
+    status, body, headers = _request(url + "/survey.js")  # the survey widget, from a collector too
+    assert status == 200 and "javascript" in headers["Content-Type"], (status, body[:200])
     status, body, _ = _request(url + "/login")
     assert status == 200 and b"<form" in body  # the viewer, through the same address
 
