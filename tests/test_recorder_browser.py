@@ -237,3 +237,39 @@ def test_a_frame_that_loads_after_the_snapshot_is_recorded(browser, rig) -> None
     assert "loaded after the snapshot" in str(live)
     assert rebuilt_tree(rebuild(rebuilt_becomes(rig, pid, live))) == live
     page.close()
+
+
+def test_navigation_is_seen_through_other_scripts_history_wrappers(browser, rig) -> None:
+    # A router or tag wrapped history.pushState on the history object before the recorder
+    # loaded (calling the original it saved); another wraps replaceState later. The recorder
+    # sees navigations through both, leaves the later wrapper in place when it stops, and a
+    # recorder started again in the page records each navigation once.
+    page = browser.new_page()
+    page.add_init_script(
+        "const push = history.pushState;"
+        "history.pushState = function () { window.early = (window.early || 0) + 1; return push.apply(this, arguments); };"
+    )
+    pid = record(page, rig, "/dom.html")
+    settle(page, rig, pid)
+    page.evaluate(
+        "() => { const replace = history.replaceState;"
+        " history.replaceState = function () { window.late = (window.late || 0) + 1; return replace.apply(this, arguments); };"
+        " history.pushState({}, '', '/spa/one'); history.replaceState({}, '', '/spa/two'); }"
+    )
+    navs = [(e[2].rsplit("/", 1)[-1], e[3]) for e in settle(page, rig, pid) if e[0] == "nav"]
+    assert navs == [("one", "push"), ("two", "replace")]
+    page.evaluate("() => { window.sessionlens.stop(); history.replaceState({}, '', '/spa/three'); }")
+    assert page.evaluate("() => [window.early, window.late]") == [1, 2]
+    page.evaluate("() => window.sessionlens.consent(true)")
+    page.wait_for_function(
+        f"() => window.sessionlens.pageViewId && window.sessionlens.pageViewId !== '{pid}'"
+    )
+    second = page.evaluate("() => window.sessionlens.pageViewId")
+    settle(page, rig, second)
+    page.evaluate(
+        "() => { history.pushState({}, '', '/spa/four'); history.replaceState({}, '', '/spa/five'); }"
+    )
+    navs = [(e[2].rsplit("/", 1)[-1], e[3]) for e in settle(page, rig, second) if e[0] == "nav"]
+    assert navs == [("four", "push"), ("five", "replace")]
+    assert page.evaluate("() => [window.early, window.late]") == [2, 3]
+    page.close()

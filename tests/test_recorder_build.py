@@ -31,7 +31,7 @@ def test_committed_recorder_matches_its_source() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_recorder_is_at_most_12_14_kb_minified_and_gzipped() -> None:
+def test_recorder_is_at_most_11_93_kb_minified_and_gzipped() -> None:
     # 10 KB until issue 9's capture fidelity (script-set values, early focus,
     # paced canvas capture, stylesheets' own text, ~1.25 KB) on top of issue
     # 10's click paths; 12 KB (11,860 bytes) until issue 12's research capture
@@ -46,12 +46,15 @@ def test_recorder_is_at_most_12_14_kb_minified_and_gzipped() -> None:
     # MutationObserver for mutations, class changes and forms; XHR through
     # core/patch.js; a shorter preamble) brought it to 12,925; canvas capture and
     # blob: image inlining moved to a chunk loaded only by pages with a canvas or a
-    # blob: image (recorder-media.js, below): 12,427. The issue's 10 KB
+    # blob: image (recorder-media.js, below): 12,427; a pass over the infrastructure
+    # (transport options as arguments, mutations observing from creation, one
+    # history hook through core/patch.js, the site's calls read when made,
+    # shared helpers, dead checks for pre-2020 browsers) brought it to 12,207. The issue's 10 KB
     # target is not met (see js_recorder/README.md for what each capture costs). rrweb's record is several
     # times larger (bench/recorder_cost.py and bench/recorder_capture_cost.py
     # print both).
     size = len(gzip.compress(BUILT.read_bytes(), 9))
-    assert size <= 12430, f"recorder is {size} bytes gzipped"
+    assert size <= 12210, f"recorder is {size} bytes gzipped"
 
 
 def test_canvas_chunk_is_at_most_1_49_kb_minified_and_gzipped() -> None:

@@ -5,6 +5,7 @@ import { readConfig } from "./core/config.js";
 import { resumeSession, forgetSession } from "./core/session.js";
 import { startRecording } from "./core/recorder.js";
 import { watchSheets } from "./layout/styles.js";
+import { CALLS } from "./core/calls.js";
 
 (function () {
   const w = window;
@@ -18,29 +19,23 @@ import { watchSheets } from "./layout/styles.js";
   let recording = null;
   let consent = false;
   let stopped = false;
-  const early = []; // track(), identify(), set(), experiment() and survey() calls made before recording started
+  const early = []; // [event, Date.now()] of the site's calls made before recording started
 
   const canStore = () => !config.consentRequired || consent;
 
   function maybeStart() {
     const n = navigator;
     if (recording || stopped || !config.site || !canStore()) return;
-    if (config.respectDnt && (n.globalPrivacyControl || n.doNotTrack === "1" || w.doNotTrack === "1")) return;
+    if (config.respectDnt && (n.globalPrivacyControl || n.doNotTrack === "1")) return;
     const begin = () => {
       if (recording || stopped) return;
       const session = resumeSession(config.sampleRate);
       if (!session.sampled) return;
       recording = startRecording(config, session, canStore);
-      for (const [method, args, at] of early.splice(0)) recording[method](at, ...args);
+      for (const [event, at] of early.splice(0)) recording.emitAt(at, event);
     };
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", begin, { once: true });
     else begin();
-  }
-
-  // Before load or consent the calls wait in memory (never in storage, never sent before consent).
-  function later(method, args) {
-    if (recording) recording[method](null, ...args);
-    else if (early.length < 100) early.push([method, args, Date.now()]);
   }
 
   const api = {
@@ -63,7 +58,7 @@ import { watchSheets } from "./layout/styles.js";
     // Public names are quoted: the build renames the internal stop/flush (build.mjs INTERNAL).
     "stop"() {
       stopped = true;
-      if (recording) recording.stop();
+      recording?.stop();
       recording = null;
     },
     "flush"() {
@@ -71,25 +66,27 @@ import { watchSheets } from "./layout/styles.js";
     },
     // The recorder's own accounting (snapshot slices), for tests and support.
     debug() {
-      return recording?.debug ?? null;
+      return recording && recording.debug;
     },
     get sessionId() {
-      return recording?.sid ?? null;
+      return recording && recording.sid;
     },
     get pageViewId() {
-      return recording?.pid ?? null;
+      return recording && recording.pid;
     },
   };
-  // track(name, props); identify(userId, traits): the site's own id of the visitor (docs/privacy.md);
-  // set(props): flat properties of the session; experiment(name, variant): a bucket it saw;
-  // survey(surveyId, action, question, value): the survey widget's shown/answer/dismiss/complete.
+  // track, identify, set, experiment, survey: core/calls.js. Before load or consent their
+  // events wait in memory (never in storage, never sent before consent).
   // sessionlens.tracked: the last 20 names tracked in this page view, for the survey widget's
   // event triggers (it loads after the first ack, when earlier track() calls are gone by).
   api.tracked = [];
-  for (const m of ["track", "identify", "set", "experiment", "survey"]) {
+  for (const m in CALLS) {
     api[m] = (...args) => {
       if (m === "track" && api.tracked.push(String(args[0])) > 20) api.tracked.shift();
-      later(m, args);
+      const event = CALLS[m](...args);
+      if (!event) return;
+      if (recording) recording.emitAt(null, event);
+      else if (early.length < 100) early.push([event, Date.now()]);
     };
   }
   w.sessionlens = api;

@@ -6,14 +6,14 @@ export function readConfig(script, overrides) {
   const o = overrides || {};
   // Option names are quoted: the build renames the returned config's keys
   // (build.mjs INTERNAL), never the names a site writes.
-  const pick = (k) => (o[k] != null ? o[k] : d[k]);
+  const pick = (k) => o[k] ?? d[k];
   const on = (k) => /^(true|1|)$/.test(pick(k)); // off unless set
   const off = (k) => !(o[k] === false || d[k] === "false"); // on unless "false"
   const num = (k, dflt) => Number(pick(k) || dflt);
   const site = o.site || d.site || "";
   return {
     site,
-    endpoint: o.endpoint || d.endpoint || (src ? new URL(src, location.href).origin : location.origin) + "/ingest/" + site,
+    endpoint: o.endpoint || d.endpoint || new URL(src || location.href, location.href).origin + "/ingest/" + site,
     maskAllText: on("maskAllText"),
     consentRequired: pick("consent") === "required",
     respectDnt: on("respectDnt"),

@@ -31,8 +31,7 @@ export function createContext(config, sink) {
     assignId: (node) => node[ID] || (node[ID] = nextId++),
     forgetId: (node) => { if (node[ID]) node[ID] = 0; },
     peekNextId: () => nextId,
-    // Set by the layout module: start observing a shadow root or frame document.
-    observeRoot: null,
+    // observeRoot(root), set by layout/mutations.js: start observing a shadow root or frame document.
     // frame element -> id of the document recorded inside it
     frameDocs: new WeakMap(),
     // Canvas bitmap characters sent so far (layout/media.js budget).

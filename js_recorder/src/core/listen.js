@@ -1,20 +1,20 @@
 // Small helpers shared by the capture modules.
 
-// Leading and trailing throttle, keyed so each scroll container has its own.
+// Leading and trailing throttle, keyed so each scroll container has its own: fn(key).
 export function throttled(ms, fn) {
   const last = new Map();
   const timers = new Map();
-  return (key, arg) => {
+  return (key) => {
     const now = performance.now();
     const since = now - (last.get(key) || -Infinity);
     if (since >= ms) {
       last.set(key, now);
-      fn(arg);
+      fn(key);
     } else if (!timers.has(key)) {
       timers.set(key, setTimeout(() => {
         timers.delete(key);
         last.set(key, performance.now());
-        fn(arg);
+        fn(key);
       }, ms - since));
     }
   };
@@ -36,3 +36,13 @@ export const str = (v, n) => String(v ?? "").slice(0, n);
 
 export const round = (n) => Math.round(n);
 export const round3 = (n) => Math.round(n * 1000) / 1000;
+
+// A PerformanceObserver of `type`, buffered entries too, calling fn(entry); undefined where
+// this browser does not know the type.
+export function observePerf(type, fn) {
+  try {
+    const o = new PerformanceObserver((list) => list.getEntries().forEach(fn));
+    o.observe({ type, buffered: true });
+    return o;
+  } catch { /* entry type not supported here */ }
+}

@@ -19,7 +19,7 @@ export function after(proto, prop, name, setter) {
   d[key] = function () {
     const result = orig.apply(this, arguments);
     const h = hooks[name];
-    if (h) try { h(this, arguments); } catch (e) { /* the page's call already succeeded */ }
+    try { h?.(this, arguments); } catch { /* the page's call already succeeded */ }
     return result;
   };
   d[key].__sl = 1;
@@ -29,5 +29,5 @@ export function after(proto, prop, name, setter) {
 // patch([["HTMLInputElement", "value", ...], ...], name, setter): after() on
 // each listed property of each named class of this window.
 export function patch(list, name, setter) {
-  for (const [cls, ...props] of list) for (const p of props) after(window[cls] && window[cls].prototype, p, name, setter);
+  for (const [cls, ...props] of list) for (const p of props) after(window[cls]?.prototype, p, name, setter);
 }

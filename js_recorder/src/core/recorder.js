@@ -25,21 +25,6 @@ import { str } from "./listen.js";
 import { ACTIVITY, KIND } from "./wire.js";
 
 
-// Flat properties as ingest accepts them: <= 50 keys of <= 64 characters; strings (<= 256),
-// safe numbers, booleans or null; anything else is left out.
-function flat(o) {
-  const out = {};
-  let n = 0;
-  for (const [k, v] of Object.entries(o || {})) {
-    const t = typeof v;
-    if (k && k.length <= 64 && n < 50 && (v === null || t === "boolean" || t === "string" || (t === "number" && Math.abs(v) < 2 ** 53))) {
-      out[k] = t === "string" ? v.slice(0, 256) : v;
-      n++;
-    }
-  }
-  return out;
-}
-
 // The site has an active survey when the collector's ack says where its widget is: load that
 // once per page load, only from the collector's own origin (an ack is only ever seen while recording).
 let widget = 0;
@@ -50,12 +35,12 @@ function surveys(res, config) {
   const src = new URL(path, base);
   if (src.origin !== base.origin) return;
   widget = 1;
+  // A script element made by script loads async already.
   const s = document.createElement("script");
-  s.async = true;
   s.src = src;
   s.dataset.site = config.site;
   s.dataset.endpoint = config.endpoint;
-  document.head.appendChild(s);
+  document.head.append(s);
 }
 
 export function startRecording(config, session, canStore) {
@@ -67,24 +52,20 @@ export function startRecording(config, session, canStore) {
     // Keep the stream in order: pending DOM changes go out before any
     // interaction that may depend on them (a click on a node just added).
     const kind = event[KIND];
-    if (mutations && kind !== "mutation" && kind !== "snapshot" && kind !== "throttle") mutations.flush();
+    if (kind !== "mutation" && kind !== "snapshot" && kind !== "throttle") mutations.flush();
     // The visitor's own actions (the schema's x-activity) keep the session alive.
     if (ACTIVITY[kind]) session.touch();
     transport.add(event);
   });
-  transport = createTransport({
-    endpoint: config.endpoint, sid: session.id, pid, t0: ctx.t0, vid: session.vid, retryMaxMs: config.retryMaxMs, canStore, ack: (res) => surveys(res, config),
-  });
+  transport = createTransport(config, session, pid, ctx.t0, canStore, (res) => surveys(res, config));
+  // Observes the page from now on (paused until the snapshot is done); sets ctx.observeRoot.
   mutations = createMutations(ctx);
-  ctx.observeRoot = (root) => mutations.observe(root);
 
   const modules = [
     createPointer(ctx), startScroll, startInput, startViewport,
     startNavigation, startErrors, startTiming, startMedia, startConsole, startForms,
   ];
   if (config.recordNetwork) modules.push(startNetwork);
-  // Calls queued before recording started keep their own time.
-  const when = (at) => (at == null ? ctx.now() : Math.max(0, at - ctx.t0));
 
   const s = screen;
   const n = navigator;
@@ -95,9 +76,8 @@ export function startRecording(config, session, canStore) {
     str(Intl.DateTimeFormat().resolvedOptions().timeZone, 64),
     ...layoutViewport(),
     // Bot hints: automation says so here; headless Chromium's UA says HeadlessChrome.
-    n.webdriver ? 1 : 0, str(((n.userAgentData || {}).brands || []).map((b) => b.brand).join(";"), 256),
+    n.webdriver ? 1 : 0, str((n.userAgentData?.brands || []).map((b) => b.brand).join(";"), 256),
   );
-  mutations.start();
   watchSheets((node) => mutations.restyle(node));
   // The snapshot waits (briefly, never blocking) for stylesheets' own text.
   let cancelSnapshot = () => { cancelSnapshot = null; };
@@ -108,7 +88,7 @@ export function startRecording(config, session, canStore) {
     });
   });
   transport.adoptPending();
-  const flushTimer = setInterval(() => transport.flush(), config.flushMs);
+  const flushTimer = setInterval(transport.flush, config.flushMs);
   // The page may be going away: the vitals (performance/timing.js) and what is buffered go now.
   const hide = () => {
     if (ctx.hidden) ctx.hidden();
@@ -125,34 +105,9 @@ export function startRecording(config, session, canStore) {
     pid,
     sid: session.id,
     debug: ctx.debug,
-    // Each takes the time the call was made at (null: now), then the call's arguments.
-    track(at, name, props) {
-      let clean = {};
-      try { clean = JSON.parse(JSON.stringify(props || {}).slice(0, 8192)); } catch { /* keep {} */ }
-      if (typeof clean !== "object" || Array.isArray(clean) || !clean) clean = { value: clean };
-      ctx.emitAt(when(at), "custom", String(name).slice(0, 128) || "event", clean);
-    },
-    // The site's own id of the visitor and flat traits, trimmed to what ingest accepts (a refused
-    // batch would lose every event in it): ids without control characters.
-    identify(at, user, traits) {
-      const id = String(user ?? "").replace(/[\0-\x1f\x7f]/g, "").slice(0, 256);
-      if (id) ctx.emitAt(when(at), "identify", id, flat(traits));
-    },
-    // Properties of the session (plan, cohort, app version), flat like traits.
-    set(at, props) {
-      const p = flat(props);
-      if (Object.keys(p).length) ctx.emitAt(when(at), "set", p);
-    },
-    experiment(at, name, variant) {
-      const v = str(variant, 100);
-      if ((name = str(name, 100)) && v) ctx.emitAt(when(at), "experiment", name, v);
-    },
-    // The survey widget's record of itself (surveys-interface.md); question and value only with "answer".
-    survey(at, id, action, question, value) {
-      const a = action === "answer";
-      if ((id = str(id, 64)) && /^(shown|answer|dismiss|complete)$/.test(action)) {
-        ctx.emitAt(when(at), "survey", id, action, a ? str(question, 64) : "", a ? str(value, 1000) : "");
-      }
+    // An event of the site's calls (core/calls.js), made at `at` (Date.now(); null: now).
+    emitAt(at, event) {
+      ctx.emitAt(at == null ? ctx.now() : Math.max(0, at - ctx.t0), ...event);
     },
     flush() {
       mutations.flush();
@@ -160,7 +115,7 @@ export function startRecording(config, session, canStore) {
     },
     stop() {
       if (cancelSnapshot) cancelSnapshot();
-      if (stops) for (const stop of stops.reverse()) if (stop) stop();
+      if (stops) for (const stop of stops.reverse()) stop?.();
       mutations.stop();
       ctx.off();
       clearInterval(flushTimer);

@@ -24,15 +24,15 @@ function write(s) {
 function visitorId() {
   try {
     let v = localStorage.getItem(VID_KEY);
-    if (!/^[\w-]{8,64}$/.test(v || "")) localStorage.setItem(VID_KEY, (v = randomId()));
+    if (!/^[\w-]{8,64}$/.test(v)) localStorage.setItem(VID_KEY, (v = randomId()));
     return v;
-  } catch { return undefined; /* no storage: no visitor id */ }
+  } catch { /* no storage: no visitor id */ }
 }
 
 export function resumeSession(sampleRate) {
   const now = Date.now();
   let s = read();
-  if (!s || !s.id || now - s.last > IDLE_MS) {
+  if (!s?.id || now - s.last > IDLE_MS) {
     s = { id: randomId(), last: now, sampled: Math.random() < sampleRate };
   }
   s.last = now;

@@ -5,6 +5,7 @@
 // second; the server scrubs e-mails and card numbers from what is stored.
 
 import { after, setHook } from "../core/patch.js";
+import { str } from "../core/listen.js";
 
 const MAX = 100;
 const PER_SECOND = 10;
@@ -35,7 +36,7 @@ export const startConsole = (ctx) => {
       let stack = "";
       for (const a of args) {
         if (message.length > 1024) break;
-        if (!stack && a instanceof Error) stack = String(a.stack || "").slice(0, 4096);
+        if (!stack && a instanceof Error) stack = str(a.stack, 4096);
         message += (message ? " " : "") + text(a);
       }
       count++;

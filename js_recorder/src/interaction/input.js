@@ -62,7 +62,8 @@ export const startInput = (ctx) => {
   setHook("control", onWrite);
   // Focus given before recording started shows from the first frame.
   const a = deepActive();
-  if (a && a !== document.body && ctx.idOf(a)) ctx.emit("focus", ctx.idOf(a));
+  const id = a !== document.body && ctx.idOf(a);
+  if (id) ctx.emit("focus", id);
   return () => {
     setHook("control", null);
     written.clear();

@@ -2,10 +2,10 @@
 // changes. They are events inside the page view, not new page views.
 
 import { pageTitle } from "../privacy/mask.js";
+import { after, setHook } from "../core/patch.js";
 
 export const startNavigation = (ctx) => {
   let lastUrl = location.href;
-  const originals = {};
   const base = (u) => u.split("#")[0];
 
   function record(how) {
@@ -17,16 +17,16 @@ export const startNavigation = (ctx) => {
     ctx.emit("nav", url.slice(0, 4096), how, pageTitle(ctx.config.maskAllText));
   }
 
-  for (const how of ["push", "replace"]) {
+  // On the history object itself (its own copy of the method): a wrapper
+  // another script put there is wrapped too.
+  const hows = ["push", "replace"];
+  for (const how of hows) {
     const name = how + "State";
-    const original = (originals[name] = history[name]);
-    history[name] = function () {
-      const result = original.apply(this, arguments);
-      record(how);
-      return result;
-    };
+    history[name] = history[name];
+    after(history, name, how);
+    setHook(how, () => record(how));
   }
   ctx.on(window, "popstate", () => record("pop"));
   ctx.on(window, "hashchange", () => record("hash"));
-  return () => Object.assign(history, originals);
+  return () => { for (const how of hows) setHook(how, null); };
 };

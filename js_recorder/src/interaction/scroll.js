@@ -10,6 +10,6 @@ export const startScroll = (ctx) => {
     const id = page ? null : ctx.idOf(target);
     if (page || id) ctx.emit("scroll", id, round(page ? scrollX : el.scrollLeft), round(page ? scrollY : el.scrollTop), el.scrollWidth, el.scrollHeight);
   });
-  ctx.on(document, "scroll", (e) => send(e.target, e.target));
-  send(document, document); // where the page starts, and how tall it is
+  ctx.on(document, "scroll", (e) => send(e.target));
+  send(document); // where the page starts, and how tall it is
 };

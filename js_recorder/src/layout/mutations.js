@@ -37,15 +37,12 @@ export function createMutations(ctx) {
     if (now - second > 1000) { second = now; inSecond = 0; }
     inSecond += records.length;
     if (inSecond > STORM_RECORDS_PER_SEC) stormUntil = now + 3000;
-    if (pending.length > MAX_PENDING) {
-      // Child-list records keep the tree consistent; attribute and text
-      // records can be dropped because a later change re-reads live values.
-      for (const r of records) {
-        if (r.type === "childList") pending.push(r);
-        else dropped++;
-      }
-    } else {
-      for (const r of records) pending.push(r);
+    // Past MAX_PENDING, child-list records keep the tree consistent; attribute and
+    // text records can be dropped because a later change re-reads live values.
+    const full = pending.length > MAX_PENDING;
+    for (const r of records) {
+      if (!full || r.type === "childList") pending.push(r);
+      else dropped++;
     }
     if (!paused && !timer) timer = setTimeout(flush, now < stormUntil ? STORM_WINDOW_MS : 0);
     feed(records);
@@ -70,7 +67,7 @@ export function createMutations(ctx) {
   }
 
   // Whether children of a recorded parent are recorded (serialize.js leaves these empty).
-  const takesChildren = (parent) => parent.nodeType !== 1 || !/^(SCRIPT|NOSCRIPT)$/.test(parent.tagName) && !parent.closest("[data-sl-block]");
+  const takesChildren = (parent) => parent.nodeType !== 1 || !/^(NO)?SCRIPT$/.test(parent.tagName) && !parent.closest("[data-sl-block]");
 
   function flush() {
     clearTimeout(timer);
@@ -169,11 +166,10 @@ export function createMutations(ctx) {
   // listened to (observe); loads during the snapshot wait for resume().
   function onFrameLoad(e) {
     const frame = e.target;
-    if (!observer || !frame || (frame.tagName !== "IFRAME" && frame.tagName !== "FRAME")) return;
+    if (!observer || !/^I?FRAME$/.test(frame.tagName)) return;
     if (paused) return void loadedWhilePaused.add(frame);
     const frameId = ctx.idOf(frame);
-    let doc = null;
-    try { doc = frame.contentDocument; } catch (err) { return; }
+    const doc = frame.contentDocument; // null when cross-origin
     if (!frameId || !doc || !doc.documentElement || ctx.idOf(doc)) return;
     flush();
     const old = ctx.frameDocs.get(frame);
@@ -181,22 +177,22 @@ export function createMutations(ctx) {
     ctx.emit("mutation", old ? [old] : [], adds, [], []);
   }
 
+  observer = new MutationObserver(onRecords);
+  observer.observe(document, OPTIONS);
+  document.addEventListener("load", onFrameLoad, true);
+  // Shadow roots and frame documents met by serialize.js are observed too.
+  ctx.observeRoot = (root) => {
+    if (!observer || root === document) return;
+    observer.observe(root, OPTIONS);
+    // Stays after stop() (inert): frame documents are not held to remove it.
+    if (root.nodeType === 9) root.addEventListener("load", onFrameLoad, true);
+  };
+
   return {
-    start() {
-      observer = new MutationObserver(onRecords);
-      observer.observe(document, OPTIONS);
-      document.addEventListener("load", onFrameLoad, true);
-    },
     restyle(node) {
       if (!observer) return;
       restyled.add(node);
       if (!paused && !timer) timer = setTimeout(flush, 0);
-    },
-    observe(root) {
-      if (!observer || root === document) return;
-      observer.observe(root, OPTIONS);
-      // Stays after stop() (inert): frame documents are not held to remove it.
-      if (root.nodeType === 9) root.addEventListener("load", onFrameLoad, true);
     },
     // Called when the snapshot is complete: from now on changes are sent.
     resume() {

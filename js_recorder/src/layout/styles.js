@@ -47,11 +47,13 @@ export function fetchSheetTexts(doc) {
 export function sheetText(sheet) {
   try {
     const rules = sheet.cssRules;
-    const own = !edited.has(sheet) && texts.get(sheet.href);
-    if (own) return absoluteCss(own, sheet.href);
-    let text = "";
-    for (let i = 0; i < rules.length; i++) text += rules[i].cssText + "\n";
-    return absoluteCss(text, sheet.href || document.baseURI);
+    let text = !edited.has(sheet) && texts.get(sheet.href);
+    if (!text) {
+      text = "";
+      for (const r of rules) text += r.cssText + "\n";
+    }
+    // A <style>'s sheet has no href: absolute() resolves against the document.
+    return absoluteCss(text, sheet.href);
   } catch {
     return null; // cross-origin: the link keeps its absolute href instead
   }

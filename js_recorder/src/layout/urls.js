@@ -1,7 +1,7 @@
 // Recorded URLs are made absolute so a replay does not depend on where the
 // viewer runs.
 
-const URL_ATTRS = { src: 1, href: 1, action: 1, poster: 1, background: 1, data: 1, formaction: 1, "xlink:href": 1 };
+const URL_ATTRS = /^(src|(xlink:)?href|(form)?action|poster|background|data)$/;
 
 export function absolute(url, base) {
   if (!url || /^(data|blob|javascript|about|mailto|tel):/i.test(url) || url[0] === "#") return url;
@@ -13,7 +13,7 @@ export function absoluteCss(css, base) {
 }
 
 export function absoluteAttr(name, value, base) {
-  if (URL_ATTRS[name]) return absolute(value.trim(), base);
+  if (URL_ATTRS.test(name)) return absolute(value.trim(), base);
   if (name === "srcset") {
     return value.split(",").map((part) => {
       const bits = part.trim().split(/\s+/);

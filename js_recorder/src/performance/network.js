@@ -7,6 +7,7 @@
 // and its own errors, from the same calls with the same `this`.
 
 import { patch, setHook } from "../core/patch.js";
+import { observePerf } from "../core/listen.js";
 
 const MAX = 200; // of each: fetch/xhr, resources
 let hook = null; // the current recorder's: (how, method, url) => done(status, size, failed) | undefined
@@ -53,7 +54,6 @@ export const startNetwork = (ctx) => {
   const failed = new Set(); // resource URLs whose element reported a failed load
   let held = []; // resource entries wait briefly for their element's error event
   let timer = 0;
-  let observer = null;
   let calls = 0;
   let resources = 0;
 
@@ -82,24 +82,19 @@ export const startNetwork = (ctx) => {
     };
   };
   // The recorder's own requests (ingest, stylesheet texts) are fetches: skipped here too.
-  try {
-    observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) {
-        if (/^(fetch|xmlhttprequest|beacon)$/.test(e.initiatorType) || resources >= MAX) continue;
-        resources++;
-        held.push(e);
-      }
-      if (held.length && !timer) timer = setTimeout(flushHeld, 300);
-    });
-    observer.observe({ type: "resource", buffered: true });
-  } catch { /* no resource timing here */ }
+  const observer = observePerf("resource", (e) => {
+    if (/^(fetch|xmlhttprequest|beacon)$/.test(e.initiatorType) || resources >= MAX) return;
+    resources++;
+    held.push(e);
+    if (!timer) timer = setTimeout(flushHeld, 300);
+  });
   ctx.on(window, "error", (e) => {
     const el = e.target;
     if (el?.nodeType === 1) failed.add(el.currentSrc || el.src || el.href);
   });
   return () => {
     hook = null;
-    if (observer) observer.disconnect();
+    observer?.disconnect();
     clearTimeout(timer);
     flushHeld();
   };

@@ -3,7 +3,7 @@
 // Vitals keep changing, so they are sent when the page is hidden.
 
 // Returns its stop; ctx.hidden (the recorder calls it when the page is hidden) sends the vitals.
-import { round3 } from "../core/listen.js";
+import { round3, observePerf } from "../core/listen.js";
 
 export const startTiming = (ctx) => {
   const observers = [];
@@ -18,13 +18,7 @@ export const startTiming = (ctx) => {
     }
   }
 
-  function observe(type, fn) {
-    try {
-      const o = new PerformanceObserver((list) => list.getEntries().forEach(fn));
-      o.observe({ type, buffered: true });
-      observers.push(o);
-    } catch { /* entry type not supported here */ }
-  }
+  const observe = (type, fn) => observers.push(observePerf(type, fn));
 
   function navigationTimes() {
     const nav = performance.getEntriesByType("navigation")[0];
@@ -42,5 +36,5 @@ export const startTiming = (ctx) => {
   if (document.readyState === "complete") setTimeout(navigationTimes, 0);
   else ctx.on(window, "load", () => setTimeout(navigationTimes, 0));
   ctx.hidden = () => { for (const k in vital) send(k, vital[k]); };
-  return () => observers.splice(0).forEach((o) => o.disconnect());
+  return () => observers.forEach((o) => o?.disconnect());
 };

@@ -18,7 +18,7 @@ const VALUE_MASK = "********";
 // Attributes that shape layout rather than carry text stay usable inside a
 // masked subtree (CSS hooks, sizes, media sources, SVG geometry); every
 // other attribute, known or not, is masked.
-const KEEP = /^(class|id|style|type|width|height|size|cols|rows|(col|row)?span|dir|hidden|open|disabled|checked|selected|multiple|readonly|rel|media|sizes|src(set)?|poster|role|tabindex|contenteditable|data-sl-(un)?mask|data-sl-block|viewbox|preserveaspectratio|xmlns|d|points|transform|[xyr]|[xy][12]|[cr][xy]|offset|(fill|stroke|stop)(-\w+)?|\w*opacity|clip-rule|gradient\w+)$/;
+const KEEP = /^(class|id|style|type|width|height|size|cols|rows|(col|row)?span|dir|hidden|open|disabled|checked|selected|multiple|readonly|rel|media|sizes|src(set)?|poster|role|tabindex|contenteditable|data-sl-(un)?mask|data-sl-block|viewbox|preserveaspectratio|xmlns|d|points|transform|[xyr]|[xy][12]|[cr][xy]|offset|(fill|stroke|stop)(-\w+)?|\w*opacity|clip-rule|gradient\w+)$/i;
 
 export function maskText(s) {
   return s.replace(/\S/g, "*");
@@ -29,9 +29,8 @@ export function isBlocked(el) {
 }
 
 // Typed content hides its length too; blank text between blocks carries none.
-function inputMasked(state) {
-  return (state & EDIT) && !(state & UNMASK);
-}
+// (EDIT without UNMASK)
+const inputMasked = (state) => (state & (EDIT | UNMASK)) === EDIT;
 
 // The state of `el` given its parent's: its own markers applied.
 export function maskStateFor(el, inherited) {
@@ -47,24 +46,22 @@ export function maskStateFor(el, inherited) {
 // same-origin frames (used for mutations, where no walker passes it down).
 export function maskStateAt(node, maskAll) {
   const chain = [];
-  let designMode = false;
+  let s = maskAll ? TEXT : 0;
   for (let n = node; n; ) {
     if (n.nodeType === 1) { chain.push(n); n = n.parentNode; }
     else if (n.nodeType === 11) n = n.host;
     else if (n.nodeType === 9) {
-      if (n.designMode === "on") designMode = true;
+      if (n.designMode === "on") s |= EDIT;
       n = n.defaultView?.frameElement;
     } else n = n.parentNode;
   }
-  let s = (maskAll ? TEXT : 0) | (designMode ? EDIT : 0);
-  for (let i = chain.length - 1; i >= 0; i--) s = maskStateFor(chain[i], s);
-  return s;
+  return chain.reduceRight((s, el) => maskStateFor(el, s), s);
 }
 
 // Whether anything in an element with this state is masked (canvas bitmaps
 // are then not recorded).
 export function masksContent(state) {
-  return !!(state & TEXT) || !!inputMasked(state);
+  return !!(state & TEXT) || inputMasked(state);
 }
 
 // A text node's data as it may be recorded, under its parent's state.
@@ -76,16 +73,14 @@ export function textFor(state, s) {
 // An attribute of an element with this state, as it may be recorded.
 export function attrFor(el, state, name, value) {
   if (!masksContent(state)) return value;
-  const n = name.toLowerCase();
   // SVG references to an id (<use href="#icon">) say no more than the id.
-  if (KEEP.test(n) || (/href$/.test(n) && value[0] === "#" && el.namespaceURI === SVG_NS)) return value;
+  if (KEEP.test(name) || (/href$/i.test(name) && value[0] === "#" && el.namespaceURI === SVG_NS)) return value;
   return maskText(value);
 }
 
 // document.title as it may be recorded: masked like the <title> text it comes from.
 export function pageTitle(maskAll) {
-  const el = document.querySelector("title") || document.documentElement;
-  return textFor(el ? maskStateAt(el, maskAll) : 0, document.title.slice(0, 4096));
+  return textFor(maskStateAt(document.querySelector("title") || document.documentElement, maskAll), document.title.slice(0, 4096));
 }
 
 export function isPassword(el) {

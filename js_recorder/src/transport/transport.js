@@ -12,8 +12,9 @@ const MAX_EVENTS = 250;
 const MAX_ESTIMATE = 400000;
 const KEEPALIVE_LIMIT = 60000;
 
-export function createTransport(opts) {
-  const { endpoint, sid, pid, t0, vid, retryMaxMs, canStore, ack } = opts;
+// ack(response) is told of every 2xx answer (the survey widget's header).
+export function createTransport(config, session, pid, t0, canStore, ack) {
+  const endpoint = config.endpoint;
   let buffer = [];
   let estimate = 0;
   let seq = 0;
@@ -33,17 +34,17 @@ export function createTransport(opts) {
   // Close the open batch: it gets its sequence number now.
   function cut() {
     if (!buffer.length) return;
-    const body = JSON.stringify({ v: 1, sid, pid, seq: seq++, t0, vid, events: buffer });
+    const body = JSON.stringify({ v: 1, sid: session.id, pid, seq: seq++, t0, vid: session.vid, events: buffer });
     buffer = [];
     estimate = 0;
     queue.push({ e: endpoint, b: body });
     if (!retryTimer) pump();
   }
 
-  async function encode(body) {
-    if (body.length < 1024 || typeof CompressionStream === "undefined") return body;
-    const stream = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
-    return await new Response(stream).blob();
+  // Small bodies stay as they are; a gzipped one is a promise of its Blob.
+  function encode(body) {
+    return body.length < 1024 || typeof CompressionStream === "undefined" ? body
+      : new Response(new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"))).blob();
   }
 
   // -1: done with it (accepted, or refused for good), otherwise a delay to retry after.
@@ -65,8 +66,7 @@ export function createTransport(opts) {
   }
 
   function forget(item) {
-    const i = queue.indexOf(item);
-    if (i >= 0) queue.splice(i, 1);
+    queue = queue.filter((i) => i !== item);
     if (stored) persist();
   }
 
@@ -81,7 +81,7 @@ export function createTransport(opts) {
           forget(item);
           continue;
         }
-        backoff = Math.min(retryMaxMs, Math.max(backoff * 2 || 500, result));
+        backoff = Math.min(config.retryMaxMs, Math.max(backoff * 2 || 500, result));
         persist();
         await new Promise((resolve) => { retryTimer = setTimeout(resolve, backoff); });
         retryTimer = 0;
@@ -118,17 +118,17 @@ export function createTransport(opts) {
     },
     flush() {
       cut();
-      return pumping || Promise.resolve();
+      return pump();
     },
     // The page may be going away: send what we have with requests that
     // outlive it, and keep a copy for the next page in case they do not.
     flushUnloading() {
       cut();
       persist();
-      for (const item of queue.slice()) {
+      for (const item of queue) {
         if (item.b.length <= KEEPALIVE_LIMIT) {
           send(item, true).then((r) => r < 0 && forget(item));
-        } else if (navigator.sendBeacon) {
+        } else {
           navigator.sendBeacon(item.e, new Blob([item.b], { type: "text/plain" }));
         }
       }
