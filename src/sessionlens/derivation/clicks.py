@@ -31,6 +31,9 @@ class _Cursor:
     markers: list[Marker] = field(default_factory=list)
     attributes: AttributeCollector = field(default_factory=AttributeCollector)
 
+    def weight(self) -> int:
+        return len(self.facts.state.nodes)
+
     def add(self, events: list) -> None:
         self.facts.add(events)
         self.attributes.add(events)

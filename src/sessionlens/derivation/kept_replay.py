@@ -24,6 +24,18 @@ class Cursor(Protocol):
     def add(self, events: list[Any]) -> None: ...
 
 
+# Nodes of replayed DOMs kept in all of one KeptReplays' cursors: 64 page views of ordinary
+# pages (a few thousand nodes) fit many times; a few 100,000-node pages do not crowd the
+# worker's memory (a node and its attributes are a few hundred bytes).
+MAX_KEPT_NODES = 1_000_000
+
+
+def _weight(cursor: Any) -> int:
+    """Nodes a cursor's replayed DOM holds (cursors without a DOM weigh nothing)."""
+    weight = getattr(cursor, "weight", None)
+    return int(weight()) if callable(weight) else 0
+
+
 C = TypeVar("C", bound=Cursor)
 T = TypeVar("T")
 
@@ -31,9 +43,10 @@ T = TypeVar("T")
 class KeptReplays(Generic[C]):
     """Per page view cursors (new ones made by `make`), the `cache_size` most recent kept."""
 
-    def __init__(self, make: Callable[[], C], cache_size: int = 64) -> None:
-        self.make, self.cache_size = make, cache_size
+    def __init__(self, make: Callable[[], C], cache_size: int = 64, max_nodes: int = MAX_KEPT_NODES) -> None:
+        self.make, self.cache_size, self.max_nodes = make, cache_size, max_nodes
         self._cursors: OrderedDict[PageView, C] = OrderedDict()
+        self._weights: dict[PageView, int] = {}
         self._lock = threading.Lock()
 
     def run(
@@ -52,6 +65,7 @@ class KeptReplays(Generic[C]):
             return None
         with self._lock:
             cursor = None if rebuild else self._cursors.pop(view, None)
+            self._weights.pop(view, None)
         if cursor is None or seqs[: len(cursor.seqs)] != cursor.seqs:
             cursor = self.make()
         # Taken out of the cache while in use: if this pass fails half-way,
@@ -63,8 +77,19 @@ class KeptReplays(Generic[C]):
         on_chunk(seqs[0])
         out = write(cursor, reader.chunk(*view, seqs[0])["t0"])
         if not rebuild:
+            weight = _weight(cursor)
             with self._lock:
                 self._cursors[view] = cursor
-                while len(self._cursors) > self.cache_size:
-                    self._cursors.popitem(last=False)
+                self._weights[view] = weight
+                # The least recently used go first; one page view bigger than the budget is not kept.
+                while self._cursors and (
+                    len(self._cursors) > self.cache_size or sum(self._weights.values()) > self.max_nodes
+                ):
+                    oldest, _ = self._cursors.popitem(last=False)
+                    self._weights.pop(oldest, None)
         return out
+
+    def kept(self) -> list[PageView]:
+        """The page views whose cursors are kept, least recently used first."""
+        with self._lock:
+            return list(self._cursors)
