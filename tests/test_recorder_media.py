@@ -18,8 +18,13 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from sessionlens.contracts import make_event
+from sessionlens.heatmap import page_moments
 from sessionlens.recorder_asset import MEDIA_PATH, media_path
+from sessionlens.replay.pageview import PageViewReader
 from sessionlens.settings import load_settings
+from sessionlens.stores.local import LocalStore
+from tests.backdrop_pages import meta, snapshot, store_page_view
 from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
 from tests.recording import fixture_app, page_view_events, rebuild
 
@@ -48,6 +53,9 @@ def rig(
             "<!--SESSIONLENS-->": demo_snippet(collector, site, flush_ms=300),
             "<!--SESSIONLENS-NO-CANVAS-->": demo_snippet(
                 collector, site, flush_ms=300, extra='data-record-canvas="false"'
+            ),
+            "<!--SESSIONLENS-CONSENT-->": demo_snippet(
+                collector, site, flush_ms=300, extra='data-consent="required"'
             ),
         },
         root=FIXTURES,
@@ -193,6 +201,46 @@ def element_id_or_0(events: list[list[Any]], dom_id: str) -> int:
         return 0
 
 
+def test_a_new_page_view_after_a_stop_uses_the_chunk_already_loaded(browser, rig) -> None:
+    collector, server, site = rig
+    page = browser.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url + "/consent_canvas.html")
+    page.evaluate("() => { addCanvas('late', '#e53935'); sessionlens.consent(true); }")
+
+    def frames_of(pid: str, dom_id: str, at_least: int) -> list[str]:
+        found: list[list[str]] = []
+
+        def check() -> bool:
+            page.evaluate("() => sessionlens.flush()")
+            try:
+                events = page_view_events(collector, site, pid)
+                frames = canvas_frames(events, element_id(events, dom_id))
+            except AssertionError:  # not recorded yet, or a batch in flight
+                return False
+            found.append(frames)
+            return len(frames) >= at_least
+
+        wait_until(check, message=f"{at_least} bitmaps of #{dom_id}")
+        return found[-1]
+
+    page.wait_for_function("() => sessionlens.pageViewId")
+    first = page.evaluate("() => sessionlens.pageViewId")
+    frames_of(first, "late", 1)
+    # Consent withdrawn stops the page view (and the chunk's part in it); given again, a new one starts.
+    page.evaluate("() => { sessionlens.consent(false); sessionlens.consent(true); }")
+    page.wait_for_function("(pid) => sessionlens.pageViewId && sessionlens.pageViewId !== pid", arg=first)
+    second = page.evaluate("() => sessionlens.pageViewId")
+    assert frames_of(second, "late", 1)[0].startswith("data:image/png")  # sent again, for its new id
+    page.evaluate("() => paint('late', '#43a047')")
+    assert len(set(frames_of(second, "late", 2))) == 2  # drawing hooked for the new page view
+    assert len([u for u in requests if u.endswith(CHUNK)]) == 1 and errors == []
+    page.close()
+
+
 def test_a_blob_image_is_sent_as_a_data_url_by_the_chunk(browser, rig) -> None:
     v = Visit(browser, rig, "blob_image.html")
 
@@ -248,3 +296,16 @@ def test_nginx_sends_the_chunk_to_the_collectors() -> None:
     path = media_path(load_settings(environ={}).recorder_path)
     locations = dict(re.findall(r"location ([^{]+?) \{(.*?)\n        \}", conf, re.S))
     assert "http://collectors" in locations[f"= {path}"]
+
+
+def test_a_heatmap_backdrop_waits_for_the_bitmaps_that_follow_the_snapshot(tmp_path: Path) -> None:
+    # The page as first seen after load settled (page_moments) is the moment the canvas's
+    # bitmap is shown, not the snapshot without it; a bitmap drawn after the first click is not.
+    store = LocalStore(tmp_path / "blobs")
+    snap, ids = snapshot('<html><body><canvas id="chart" width="4" height="4"></canvas></body></html>', t=40)
+    png = "data:image/png;base64,iVBORw0KGgo="
+    events = [meta(1440, 900), snap, make_event("canvas", t=230, target=ids["chart"], data=png)]
+    later = [make_event("canvas", t=4000, target=ids["chart"], data=png + "AA")]
+    store_page_view(store, "site-media", "sess-media", "pv-media", events + later)
+    found = page_moments.scan(PageViewReader(store), "site-media", "sess-media", "pv-media")
+    assert found.default == 230

@@ -8,8 +8,9 @@ after load settled**:
 2. the window runs until the visitor's first click, input or scroll, but at
    most SETTLE_MS after the snapshot (a page that never stops changing, a
    ticker or a carousel, still gets a moment);
-3. the moment is the last DOM change inside that window (the state just
-   before the first interaction, or SETTLE_MS after the snapshot).
+3. the moment is the last DOM change or canvas bitmap inside that window
+   (the state just before the first interaction, or SETTLE_MS after the
+   snapshot).
 
 A lazily built page may still be growing then (the rest is added as the
 visitor scrolls, or a few seconds later). When the DOM later reaches more
@@ -104,6 +105,7 @@ def _scan(reader: PageViewReader, site: str, sid: str, pid: str) -> PageViewScan
     first_interaction: int | None = None
     first_click_or_input: int | None = None
     sizes: list[tuple[int, int]] = []  # (t, nodes) after each DOM change
+    drawn: list[int] = []  # canvas bitmaps' times
     bursts: list[tuple[int, int, int]] = []  # (start, end, weight)
     clicked: set[str] = set()
     before_clicks: list[Moment] = []
@@ -123,6 +125,8 @@ def _scan(reader: PageViewReader, site: str, sid: str, pid: str) -> PageViewScan
                 clicked.add(selector)
                 before_clicks.append(Moment(max(0, t - 1), "before-click", f"before the first click on {selector}"[:160], len(state.nodes)))  # fmt: skip
         state.apply(event)
+        if kind == "canvas":
+            drawn.append(t)
         if kind in _DOM_CHANGES:
             sizes.append((t, len(state.nodes)))
             weight = _weight(event)
@@ -144,6 +148,9 @@ def _scan(reader: PageViewReader, site: str, sid: str, pid: str) -> PageViewScan
         window_end = min(window_end, first_interaction - 1)
     window_end = max(window_end, snapshot_done)
     settled = max((t for t, _ in sizes if t <= window_end), default=snapshot_done)
+    # Canvas bitmaps come after the snapshot (the recorder's canvas chunk sends them once it
+    # loaded): the load has not settled before the ones inside the window are shown.
+    settled = max([settled, *(t for t in drawn if t <= window_end)])
     nodes_at = _nodes_at(sizes)
     moments = [Moment(snapshot_done, "loaded", "page loaded (snapshot complete)", nodes_at(snapshot_done))]
     moments.append(
