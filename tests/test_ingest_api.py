@@ -205,6 +205,18 @@ def test_recorder_is_served_with_validators(client: TestClient) -> None:
     assert again.status_code == 304
 
 
+def test_recorder_is_served_as_a_smaller_gzip_than_gzip_9() -> None:
+    """What every visitor downloads: zopfli's gzip stream of the exact file, smaller than gzip -9's."""
+    import gzip
+
+    from sessionlens.recorder_asset import MEDIA_PATH, RECORDER_PATH, RecorderAsset
+
+    for path in (RECORDER_PATH, MEDIA_PATH):
+        asset, body = RecorderAsset(path), path.read_bytes()
+        assert gzip.decompress(asset.gzipped) == body
+        assert len(asset.gzipped) < len(gzip.compress(body, 9)), path.name
+
+
 def test_snippet_names_the_site_and_its_privacy_options(client: TestClient, site: Site) -> None:
     r = client.get(f"/sites/{site.key}/snippet")
     assert r.status_code == 200

@@ -1,8 +1,9 @@
 """Serving the recorder script, its canvas chunk and per-site snippets.
 
-Each script is read and gzipped once at start; it is served with a strong
-ETag so browsers revalidate cheaply, and a short max-age so a new release
-reaches sites within the hour.
+Each script is read and gzipped once at start, by zopfli (a gzip stream any browser
+inflates, 2-3 % smaller than gzip -9: every visitor downloads the recorder); it is
+served with a strong ETag so browsers revalidate cheaply, and a short max-age so a new
+release reaches sites within the hour.
 
 The canvas chunk (recorder-media.js, built from js_recorder/src/media/) is loaded by the
 recorder only on pages with a canvas or a blob: image, from the path next to its own: the recorder derives it
@@ -12,12 +13,12 @@ proxy that serves both under a prefix of its own.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import html
 import re
 from pathlib import Path
 
+import zopfli.gzip
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -34,7 +35,8 @@ def media_path(recorder_path: str) -> str:
 class RecorderAsset:
     def __init__(self, path: Path = RECORDER_PATH) -> None:
         self.body = path.read_bytes()
-        self.gzipped = gzip.compress(self.body, compresslevel=9, mtime=0)
+        # ~0.1 s for the 28 KB recorder, once per process.
+        self.gzipped = zopfli.gzip.compress(self.body, numiterations=15)
         self.etag = '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
 
     async def respond(self, request: Request) -> Response:
