@@ -273,3 +273,38 @@ def test_navigation_is_seen_through_other_scripts_history_wrappers(browser, rig)
     assert navs == [("four", "push"), ("five", "replace")]
     assert page.evaluate("() => [window.early, window.late]") == [2, 3]
     page.close()
+
+
+def test_refused_batches_are_kept_across_a_navigation_and_sent_later(browser, rig) -> None:
+    # The collector answers 503 for a while: the page view's batches are retried, kept in
+    # localStorage, adopted by the next page of the session and delivered once it answers.
+    collector, server, site = rig
+    page = browser.new_page()
+    refused: list[str] = []
+
+    def refuse(route) -> None:
+        refused.append(route.request.url)
+        route.fulfill(status=503, body="down")
+
+    ingest = f"{collector.url}/ingest/**"
+    page.route(ingest, refuse)
+    pid = record(page, rig, "/dom.html")
+    page.evaluate("() => { window.sessionlens.track('while-down', {n: 1}); window.sessionlens.flush(); }")
+    page.wait_for_function("() => (localStorage.getItem('sl_pending') || '').includes('while-down')")
+    page.goto(server.url + "/dom.html")
+    page.wait_for_function(
+        f"() => window.sessionlens.pageViewId && window.sessionlens.pageViewId !== '{pid}'"
+    )
+    page.unroute(ingest)
+
+    def delivered() -> bool:
+        try:
+            events = page_view_events(collector, site, pid)
+        except AssertionError:  # a gap in the sequence numbers: still arriving
+            return False
+        return any(e[0] == "custom" and e[2] == "while-down" for e in events)
+
+    wait_until(delivered, timeout=60, message="the first page view's batches")
+    page.wait_for_function("() => !localStorage.getItem('sl_pending')", timeout=60000)
+    assert refused
+    page.close()

@@ -1,12 +1,14 @@
 // Shared state of one page view: configuration, the clock, node ids, the
 // event sink and the listeners. Modules receive it instead of importing globals.
 
+import { randomId } from "./session.js";
+
 export function createContext(config, sink) {
   // Ids live on the nodes themselves: a WeakMap keyed by 100,000 DOM nodes
   // made V8's major GCs take 40 ms, far longer than a snapshot slice. The key
   // is the page view's own: a page view started after a stop (consent withdrawn
   // and given again) numbers and snapshots every node anew.
-  const ID = "__sl" + Math.random().toString(36).slice(2, 8);
+  const ID = "__sl" + randomId();
   let nextId = 1;
   const t0 = Date.now();
   const perf0 = performance.now();
