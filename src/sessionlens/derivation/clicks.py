@@ -32,7 +32,7 @@ class _Cursor:
     attributes: AttributeCollector = field(default_factory=AttributeCollector)
 
     def add(self, events: list) -> None:
-        self.facts.add(events)
+        events = self.facts.feed(events)  # clicks named from the replayed DOM (element_paths.py)
         self.attributes.add(events)
         for event in events:
             marker = event_marker(event)
