@@ -363,23 +363,32 @@ class ElementPaths:
 
     def visible_text(self, el: Node) -> str:
         """What the element shows, short, as recorded (masked parts masked); else its aria-label."""
-        text = squash(self.recorded_text(el, 999))[:MAX_TEXT]
+        text = squash(self.recorded_text(el, 999, visible=True))[:MAX_TEXT]
         return text or squash(_str(el.attrs.get("aria-label")))[:MAX_TEXT]
 
-    def recorded_text(self, el: Node, limit: int) -> str:
-        """The element's text as recorded (its light DOM: not shadow roots or frame documents),
-        leaving out script/style/template and elements hidden by attribute or inline style."""
+    def recorded_text(self, el: Node, limit: int, visible: bool = False) -> str:
+        """The element's text as recorded in its light DOM (not shadow roots or frame documents):
+        as textContent reads it in the backdrop (what :text() matches), or, `visible`, roughly as
+        innerText would: no style/script/template text, nothing hidden by attribute or inline
+        style, a space where an element starts or ends (blocks and flex items break the text)."""
         parts: list[str] = []
         size = visited = 0
-        stack = list(reversed(el.children))
+        stack: list[Node | None] = list(reversed(el.children))
         while stack and size < limit and visited < MAX_TEXT_NODES:
             n = stack.pop()
             visited += 1
-            if n.type == TEXT:
+            if n is None:
+                parts.append(" ")
+            elif n.type == TEXT:
                 text = _str(n.text)
                 parts.append(text)
                 size += len(text)
-            elif n.type == ELEMENT and n.tag not in _NO_TEXT and not _hidden(n):
+            elif n.type == ELEMENT and n.tag != "template":
+                if visible:
+                    if n.tag in _NO_TEXT or _hidden(n):
+                        continue
+                    parts.append(" ")
+                    stack.append(None)
                 stack.extend(reversed(n.children))
         return "".join(parts)[:limit]
 
