@@ -170,6 +170,8 @@ def test_old_clicks_with_a_selector_are_left_as_recorded() -> None:
     old[C["selector"]], old[C["text"]] = "body>button.legacy", "Legacy"
     out = enrich([*page.events(), old])[-1]
     assert out is old
+    named = make_event("submit", t=20, target=page.ids["b"], form="checkout", invalid=[[page.ids["b"], ""]])
+    assert enrich([*page.events(), named])[-1] is named
 
 
 def test_submit_and_invalid_are_named_from_the_dom() -> None:
@@ -213,6 +215,8 @@ def test_a_large_page_with_many_clicks_reuses_its_index() -> None:
     clicks = [e for e in out if e[0] == "click"]
     assert all(c[C["selector"]].startswith("#main>div.row:nth-of-type(") for c in clicks)
     assert max(len(v) for v in paths._index.values()) <= 64 + 2 * 50  # pruned, not grown per click
+    # The 50,000 rows' positions were tabled once (attribute changes do not change children).
+    assert list(paths._positions) == [page.ids["r0"] - 1] and paths._versions == {}
 
 
 def test_hostile_input_never_raises() -> None:

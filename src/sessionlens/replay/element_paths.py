@@ -93,8 +93,8 @@ STATE_CLASS = re.compile(
 # Attributes that name an element; values with digits are not used except in data-* ids.
 NAMED = re.compile(r"^(data-(test\w*|cy|qa|id|key)|name|aria-label|title|alt)$", re.A)
 GENERATED_ID = re.compile(r"[0-9:]")  # ember12, :r1:, radix-:r3:, mui-7
-_DIGIT = re.compile(r"\d")
-_KEY_END = re.compile(r"[\d*][\s\S]*$")  # a text key stops at a digit (prices, counts) or a mask
+_DIGIT = re.compile(r"[0-9]")
+_KEY_END = re.compile(r"[0-9*][\s\S]*$")  # a text key stops at a digit (prices, counts) or a mask
 _SPACE = re.compile(r"\s+")
 _JS_URL = re.compile(r"^javascript:", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none", re.I)
@@ -264,9 +264,8 @@ class ElementPaths:
                 if len(event) > _C["selector"] and event[_C["selector"]] == "":
                     return self._click(event)
             elif kind == "submit":
-                if len(event) > _SUBMIT_INVALID and (
-                    event[_SUBMIT_FORM] == "" or any(_unnamed(f) for f in _list(event, _SUBMIT_INVALID))
-                ):
+                # The form is named by every recorder that names: "" says this one did not.
+                if len(event) > _SUBMIT_INVALID and event[_SUBMIT_FORM] == "":
                     return self._submit(event)
             elif kind == "invalid" and len(event) > _INVALID_FIELD and event[_INVALID_FIELD] == "":
                 out = list(event)
@@ -304,8 +303,7 @@ class ElementPaths:
 
     def _submit(self, event: list[Any]) -> list[Any]:
         out = list(event)
-        if event[_SUBMIT_FORM] == "":
-            out[_SUBMIT_FORM] = self.form_name(self._element(event[_SUBMIT_TARGET]))
+        out[_SUBMIT_FORM] = self.form_name(self._element(event[_SUBMIT_TARGET]))
         invalid = []
         for pair in _list(event, _SUBMIT_INVALID):
             if _unnamed(pair):
