@@ -253,3 +253,26 @@ def test_events_of_unknown_nodes_get_empty_names(kind: str) -> None:
     }[kind]
     out = paths.enrich(event)
     assert out is not event and "" in out
+
+
+def test_the_index_follows_nodes_and_attributes_added_after_it_was_built() -> None:
+    page = Page(
+        body(
+            ("div", {"class": "a"}, [("button", {"id": "buy", "data-n": "b"}, ["Buy"])]),
+            ("p", {"data-n": "p"}, []),
+        )
+    )
+    b, p = page.ids["b"], page.ids["p"]
+    twin = make_node("element", id=500, parent=p, tag="button", attrs={"id": "buy"})
+    events = [
+        *page.events(),
+        click(b, t=10),  # builds the index: #buy is unique
+        make_event("mutation", t=11, removes=[], adds=[twin], attrs=[], texts=[]),
+        click(b, t=12),  # a second #buy: told by the path above it
+        make_event("mutation", t=13, removes=[500], adds=[], attrs=[], texts=[]),
+        click(b, t=14),  # unique again
+        make_event("mutation", t=15, removes=[], adds=[], attrs=[[p, "id", "buy"]], texts=[]),
+        click(b, t=16),  # an id set by a change counts too
+    ]
+    paths = [e[C["selector"]] for e in enrich(events) if e[0] == "click"]
+    assert paths == ["#buy", "body>div.a>#buy", "#buy", "body>div.a>#buy"]

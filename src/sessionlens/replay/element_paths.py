@@ -179,7 +179,10 @@ class ElementPaths:
         self.state = state if state is not None else DomState()
         self.volatile: set[str] = set()
         # Attribute value -> elements that had it when it was recorded (checked when read:
-        # removed nodes and changed values are skipped and pruned).
+        # removed nodes and changed values are skipped and pruned). Built from the DOM the
+        # first time a name is needed (page views recorded before, or without clicks, never
+        # pay for it), then kept up to date as nodes and attributes arrive.
+        self._indexed = False
         self._index: dict[tuple[str, str, str], list[Node]] = {}
         self._live: dict[tuple[str, str, str], int] = {}  # entries left by the last pruning
         self._origin = ""
@@ -212,8 +215,13 @@ class ElementPaths:
         elif kind == "snapshot":
             if len(event) > _SNAP_PART and event[_SNAP_PART] == 0:
                 self._positions.clear()
+                self._index.clear()
+                self._live.clear()
+                self._indexed = False
             self._moved(_list(event, _SNAP_NODES))
         self.state.apply(event)
+        if not self._indexed:
+            return
         if kind == "snapshot":
             self._index_records(_list(event, _SNAP_NODES))
         elif kind == "mutation":
@@ -555,6 +563,12 @@ class ElementPaths:
 
     def _candidates(self, key: tuple[str, str, str]) -> list[Node]:
         """Live elements indexed under `key` (the list pruned of removed or changed ones)."""
+        if not self._indexed:
+            self._indexed = True
+            for node in list(self.state.nodes.values()):
+                if node.type == ELEMENT:
+                    for found in _keys(node):
+                        self._add(found, node)
         nodes = self._index.get(key)
         if not nodes:
             return []
