@@ -19,6 +19,7 @@ import pytest
 from sessionlens.contracts import field
 from sessionlens.heatmap.backdrop import render_backdrop
 from sessionlens.heatmap.click_paths import LOCATE_JS
+from sessionlens.replay.element_paths import enriched_events
 from sessionlens.replay.pageview import PageViewReader
 from tests.heatmap_visitors import HUMAN_UA, human_chromium
 from tests.helpers import free_port
@@ -92,7 +93,10 @@ def rig(tmp_path_factory: pytest.TempPathFactory, new_collector: Callable[..., L
             page.close()
 
         def clicks(pid: str) -> list:
-            return [e for c in collector.chunks(site) if c["pid"] == pid for e in c["events"] if e[0] == "click"]
+            # Named by the server from the recorded DOM, as every reader of the recording does.
+            chunks = sorted((c for c in collector.chunks(site) if c["pid"] == pid), key=lambda c: c["seq"])
+            events = ((c["seq"], e) for c in chunks for e in c["events"])
+            return [e for _, e in enriched_events(events) if e[0] == "click"]
 
         for name, *_ in CASES:
             wait_until(lambda n=name: clicks(visits[n]["pid"]), timeout=20, message=f"the {name} click")

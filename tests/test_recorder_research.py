@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from sessionlens import codec, keys
 from sessionlens.contracts import event_as_dict, make_event
+from sessionlens.replay.element_paths import enriched_events
 from tests.helpers import batch, free_port, meta_event
 from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
 
@@ -130,13 +131,14 @@ def stored(rig: dict[str, Any], pid: str) -> list[dict]:
 
 
 def events_of(rig: dict[str, Any], page: Any, until: Callable[[list], bool]) -> list[list]:
-    """The page view's stored events once `until` holds for them."""
+    """The page view's stored events once `until` holds for them, with the names the server gives
+    clicks, forms and fields from the recorded DOM (the recorder sends node ids)."""
     pid = page.evaluate("() => window.sessionlens.pageViewId")
     found: list[list] = []
 
     def ready() -> bool:
         page.evaluate("() => window.sessionlens.flush()")
-        found[:] = [e for c in stored(rig, pid) for e in c["events"]]
+        found[:] = [e for _, e in enriched_events((c["seq"], e) for c in stored(rig, pid) for e in c["events"])]
         return until(found)
 
     wait_until(ready, message="the expected events stored")

@@ -16,7 +16,7 @@ bytes or the index. A funnel click step by that text matches nothing.
 
 An unmasked control or label that CONTAINS a masked or blocked element (`<button>Pay <span
 data-sl-mask>…</span></button>`) is named by its text as recorded (masked parts masked, blocked
-parts left out), never by its textContent (js_recorder/src/interaction/selector.js recordedText):
+parts left out), never by its live textContent (the server names it from the recorded DOM, replay/element_paths.py):
 those words are NESTED_SECRETS, checked separately.
 """
 

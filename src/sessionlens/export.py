@@ -9,6 +9,7 @@ from sessionlens import keys
 from sessionlens.compaction.source import ChunkSource
 from sessionlens.contracts import event_as_dict, field
 from sessionlens.index import Index
+from sessionlens.replay.element_paths import ElementPaths
 from sessionlens.sites import SiteRegistry
 from sessionlens.stores.base import BlobStore
 
@@ -64,8 +65,13 @@ def page_views_in_store(store: BlobStore, site: str, sid: str) -> list[dict[str,
 
 
 def iter_session_events(store: BlobStore, site: str, sid: str) -> Iterator[dict[str, Any]]:
+    # Chunks come page view by page view: clicks, forms and fields the recorder left unnamed are
+    # named from each page view's recorded DOM, as every reader of a recording names them.
+    paths, pid = ElementPaths(), None
     for chunk in iter_chunks(store, site, sid):
-        for event in chunk["events"]:
+        if chunk["pid"] != pid:
+            paths, pid = ElementPaths(), chunk["pid"]
+        for event in paths.stream(chunk["events"]):
             record = event_as_dict(event)
             record["pid"] = chunk["pid"]
             record["seq"] = chunk["seq"]

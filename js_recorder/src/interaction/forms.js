@@ -1,5 +1,6 @@
-// Form submit attempts and fields shown invalid, named as the visitor sees
-// them (label, aria-label, name, id), never by their values.
+// Form submit attempts and fields shown invalid, by node id: the server
+// names them from the recorded DOM (label, aria-label, name, id; never
+// their values; src/sessionlens/replay/element_paths.py).
 //
 // A submit attempt is a click on a form's submit button (Enter in a field
 // clicks it too), recorded before the page or the browser's validation can
@@ -10,8 +11,6 @@
 // names in aria-describedby/aria-errormessage.
 
 import { targetOf } from "../core/listen.js";
-import { describe, visibleText } from "./selector.js";
-import { attrFor, maskStateAt } from "../privacy/mask.js";
 
 const MAX = 100;
 const FIELDS = "input,select,textarea";
@@ -19,33 +18,20 @@ const REGION = "[role=alert],[aria-live]";
 const TRUE = /^true$/i;
 
 export const startForms = (ctx) => {
-  const maskAll = ctx.config.maskAllText;
   const shown = new WeakMap(); // field -> {reason: attempt it was last recorded in}
   let attempts = 0;
   let count = 0;
   let clicked = null; // form whose submit button was clicked in this task
-
-  // The first of these attributes, masked as recorded attributes are.
-  function named(el) {
-    const state = maskStateAt(el, maskAll);
-    for (const a of ["id", "name", "aria-label"]) {
-      const v = el.getAttribute(a);
-      if (v) return attrFor(el, state, a, v);
-    }
-    return "";
-  }
-
-  const fieldName = (el) => ((el.labels?.[0] && visibleText(el.labels[0], maskAll)) || named(el)).slice(0, 100);
 
   function attempt(form) {
     attempts++;
     const invalid = [];
     for (const f of form.querySelectorAll(FIELDS + ",[aria-invalid]")) {
       if (invalid.length < 50 && ((f.willValidate && !f.validity.valid) || TRUE.test(f.getAttribute("aria-invalid")))) {
-        invalid.push([ctx.idOf(f), fieldName(f)]);
+        invalid.push([ctx.idOf(f), ""]);
       }
     }
-    ctx.emit("submit", ctx.idOf(form), (named(form) || describe(form, maskAll).sel).slice(0, 256), invalid);
+    ctx.emit("submit", ctx.idOf(form), "", invalid);
   }
 
   // Once per field, reason and submit attempt.
@@ -55,7 +41,7 @@ export const startForms = (ctx) => {
     s[reason] = attempts;
     shown.set(el, s);
     count++;
-    ctx.emit("invalid", ctx.idOf(el), fieldName(el), reason);
+    ctx.emit("invalid", ctx.idOf(el), "", reason);
   }
 
   // Text appeared in or under `el`: is it a field's error message?

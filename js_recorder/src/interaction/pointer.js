@@ -1,18 +1,16 @@
-// Pointer moves (at most 20 per second) and clicks/taps with everything an
-// element-anchored heatmap needs: the target's path (selector.js), the
-// control it belongs to and its text, and the offset inside the target and
-// inside its nearest anchored ancestor. Clicks inside same-origin frames
-// are recorded too, in top-page coordinates, with the frame in the path.
+// Pointer moves (at most 20 per second) and clicks/taps with what an
+// element-anchored heatmap needs from the browser: the target's node id,
+// the offset inside the target, and the click's offset from the box of the
+// target and each ancestor (across shadow hosts and same-origin frames).
+// The server names the target, its control, its text and its anchor from
+// the recorded DOM (src/sessionlens/replay/element_paths.py). Clicks inside
+// same-origin frames are recorded too, in top-page coordinates.
 
 import { targetOf, round, round3 } from "../core/listen.js";
-import { describe, controlOf, visibleText, volatileClasses } from "./selector.js";
 import { isFormControl } from "../privacy/mask.js";
 
 const MOVE_INTERVAL_MS = 50;
 const OPTS = { capture: true, passive: true };
-
-// Tokens of class list `a` missing from class list `b`.
-const missing = (a, b) => a.split(" ").filter((c) => c && !(" " + b + " ").includes(" " + c + " "));
 
 // Where v lies along a length w, 0 to 1 (0.5 when w is 0), to 3 decimals.
 const frac = (v, w) => (w ? round3(Math.min(Math.max(v / w, 0), 1)) : 0.5);
@@ -45,7 +43,6 @@ export function createPointer(ctx) {
   function onClick(e) {
     const el = targetOf(e);
     if (!started || !el || el.nodeType !== 1) return;
-    const maskAll = ctx.config.maskAllText;
     const doc = el.ownerDocument;
     const r = el.getBoundingClientRect();
     // Top-page viewport coordinates, wherever the frame of the click is.
@@ -54,23 +51,27 @@ export function createPointer(ctx) {
     const y = e.clientY + oy;
     const root = document.documentElement;
     const sel = doc.getSelection();
-    const path = describe(el, maskAll);
-    const anchor = path.anchorEl;
-    const [ax, ay] = anchor ? frameOffset(anchor.ownerDocument) : [x, y];
-    const box = anchor ? anchor.getBoundingClientRect() : { left: 0, top: 0 };
-    const control = controlOf(el);
+    // [id, dx, dy] of the target and its ancestors: the server picks the anchor.
+    const offsets = [];
+    for (let a = el, n = 0; a && n < 32; a = a.parentNode || a.host || a.defaultView?.frameElement) {
+      const id = ctx.idOf(a);
+      if (id && a.nodeType === 1) {
+        const b = a.getBoundingClientRect();
+        const [fx, fy] = frameOffset(a.ownerDocument);
+        offsets.push(id, round(x - fx - b.left), round(y - fy - b.top));
+        n++;
+      }
+    }
     let flags = "";
     if (el.closest("a[href]")) flags += "a";
     if (isFormControl(el) || el.isContentEditable || el.closest("label")) flags += "f";
     if (sel && !sel.isCollapsed && String(sel).trim()) flags += "x";
     const pointer = e.pointerType;
     ctx.emit(
-      "click", ctx.idOf(el), path.sel, frac(e.clientX - r.left, r.width), frac(e.clientY - r.top, r.height),
+      "click", ctx.idOf(el), "", frac(e.clientX - r.left, r.width), frac(e.clientY - r.top, r.height),
       round(x + scrollX), round(y + scrollY), round(x), round(y),
       e.button, /^(mouse|touch|pen)$/.test(pointer) ? pointer : "",
-      root.scrollWidth, root.scrollHeight, el.localName.slice(0, 64), flags,
-      control === el ? path.sel : control ? describe(control, maskAll).sel : "",
-      visibleText(control || el, maskAll), path.anchor, round(x - ax - box.left), round(y - ay - box.top),
+      root.scrollWidth, root.scrollHeight, el.localName.slice(0, 64), flags, "", "", "", 0, 0, offsets,
     );
   }
 
@@ -87,17 +88,6 @@ export function createPointer(ctx) {
 
   return () => {
     started = true;
-    // Classes added or removed while the page is used are state, not identity
-    // (the recorder's one MutationObserver, layout/mutations.js, records old values).
-    ctx.watchers.push((records) => {
-      for (const r of records) {
-        if (volatileClasses.size > 300) return;
-        if (r.attributeName !== "class") continue;
-        const old = r.oldValue || "";
-        const now = r.target.getAttribute("class") || "";
-        for (const c of missing(old, now).concat(missing(now, old))) volatileClasses.add(c);
-      }
-    });
     ctx.on(document, "pointermove", onMove);
     ctx.on(document, "click", onClick);
     return () => { started = false; };

@@ -35,7 +35,7 @@ class _Cursor:
         return len(self.facts.state.nodes)
 
     def add(self, events: list) -> None:
-        self.facts.add(events)
+        events = self.facts.feed(events)  # clicks named from the replayed DOM (element_paths.py)
         self.attributes.add(events)
         for event in events:
             marker = event_marker(event)

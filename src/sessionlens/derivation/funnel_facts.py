@@ -16,6 +16,7 @@ from sessionlens.contracts import field as position
 from sessionlens.derivation.kept_replay import KeptReplays, PageView
 from sessionlens.index import Index
 from sessionlens.index.funnels import replace_page_view_facts
+from sessionlens.replay.element_paths import ElementPaths
 from sessionlens.replay.pageview import PageViewReader
 
 MAX_ROWS = 5_000  # route changes, and submits, kept per page view (a looping page stays bounded)
@@ -28,9 +29,11 @@ class _Cursor:
     seqs: list[int] = field(default_factory=list)
     routes: list[tuple[int, str]] = field(default_factory=list)
     submits: list[tuple[int, str, int]] = field(default_factory=list)
+    # Follows the DOM so a submit the recorder left unnamed is named as the form showed then.
+    paths: ElementPaths = field(default_factory=ElementPaths)
 
     def add(self, events: list[list[Any]]) -> None:
-        for event in events:
+        for event in self.paths.stream(events):
             kind = event[0]
             if kind == "nav" and len(self.routes) < MAX_ROWS and isinstance(event[_NAV_URL], str):
                 self.routes.append((int(event[1]), event[_NAV_URL]))

@@ -1,6 +1,6 @@
 """Finding a recorded click path again in a rendered page (the heatmap backdrop).
 
-The recorder (js_recorder/src/interaction/selector.js) writes a path:
+The server (replay/element_paths.py; older recorders in the browser) writes a path:
 
     path    = segment *(" >>> " segment)   the next segment is looked up inside
                                            the element's shadow root, or inside

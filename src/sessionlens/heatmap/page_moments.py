@@ -37,6 +37,7 @@ from typing import Any
 
 from sessionlens.contracts import field as wire_field
 from sessionlens.replay.dom import DomState
+from sessionlens.replay.element_paths import ElementPaths
 from sessionlens.replay.pageview import PageViewReader
 
 SETTLE_MS = 3_000
@@ -99,7 +100,8 @@ def scan(reader: PageViewReader, site: str, sid: str, pid: str) -> PageViewScan:
 
 
 def _scan(reader: PageViewReader, site: str, sid: str, pid: str) -> PageViewScan:
-    state = DomState()
+    paths = ElementPaths()  # clicks named from the DOM where the recorder left them unnamed
+    state = paths.state
     out = PageViewScan()
     snapshot_done: int | None = None
     first_interaction: int | None = None
@@ -109,7 +111,8 @@ def _scan(reader: PageViewReader, site: str, sid: str, pid: str) -> PageViewScan
     bursts: list[tuple[int, int, int]] = []  # (start, end, weight)
     clicked: set[str] = set()
     before_clicks: list[Moment] = []
-    for _, event in reader.events(site, sid, pid):
+    for _, raw in reader.events(site, sid, pid):
+        event = paths.enrich(raw)
         kind, t = event[0], event[1]
         if kind == "meta" and out.meta is None:
             out.meta = event
@@ -124,7 +127,7 @@ def _scan(reader: PageViewReader, site: str, sid: str, pid: str) -> PageViewScan
             if selector not in clicked and len(before_clicks) < MAX_MOMENTS:
                 clicked.add(selector)
                 before_clicks.append(Moment(max(0, t - 1), "before-click", f"before the first click on {selector}"[:160], len(state.nodes)))  # fmt: skip
-        state.apply(event)
+        paths.apply(event)
         if kind == "canvas":
             drawn.append(t)
         if kind in _DOM_CHANGES:

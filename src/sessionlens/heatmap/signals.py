@@ -39,6 +39,7 @@ from sessionlens.heatmap.frustration import (
     thrashes,
 )
 from sessionlens.replay.dom import ELEMENT, TEXT, DomState, Node
+from sessionlens.replay.element_paths import ElementPaths
 from sessionlens.settings import Settings
 
 _C = {name: field("click", name) for name in ("target", "selector", "fx", "fy", "px", "py", "cx", "cy", "pw", "ph", "tag", "flags")}  # fmt: skip
@@ -208,11 +209,14 @@ class PageViewFacts:
     """page_view_facts fed chunk by chunk: a growing page view is not replayed from its start.
 
     `add` keeps the replayed DOM and what the signals need; `result` marks
-    the signals on copies, so more events can be added after it.
+    the signals on copies, so more events can be added after it. Clicks,
+    submits and invalid fields the recorder left unnamed are named from the
+    replayed DOM first (replay/element_paths.py); `feed` returns the events so named.
     """
 
     def __init__(self) -> None:
         self.state = DomState()
+        self.paths = ElementPaths(self.state)
         self.moves: list[MoveFact] = []
         self.clicks: list[ClickFact] = []
         self.positions: list[int] = []  # stream position of each click
@@ -232,8 +236,16 @@ class PageViewFacts:
         self.invalids: list[tuple[int, str]] = []
 
     def add(self, events: Iterable[list[Any]]) -> PageViewFacts:
-        state, moves = self.state, self.moves
+        self.feed(events)
+        return self
+
+    def feed(self, events: Iterable[list[Any]]) -> list[list[Any]]:
+        """Add the events; returns them as read (named by element_paths where they were not)."""
+        state, moves, paths = self.state, self.moves, self.paths
+        out: list[list[Any]] = []
         for event in events:
+            event = paths.enrich(event)
+            out.append(event)
             position = self.position
             self.position += 1
             kind, t = event[0], event[1]
@@ -267,8 +279,8 @@ class PageViewFacts:
             if kind in ("meta", "resize"):
                 self.vw = event[_META_VW] if kind == "meta" else event[_RESIZE_VW]
             self._frustration_samples(kind, t, event)
-            state.apply(event)
-        return self
+            paths.apply(event)
+        return out
 
     def _frustration_samples(self, kind: str, t: int, event: list[Any]) -> None:
         state = self.state

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from sessionlens.auth.users import TOKEN_SCOPES
 from sessionlens.params import PAGE_EVENTS, PAGE_STATE, SESSION
+from sessionlens.replay.element_paths import enriched_events
 from sessionlens.replay.pageview import PageViewNotFound, PageViewReader
 from sessionlens.replay.sanitize import Sanitizer
 from sessionlens.responses import JSON, ParamError, error
@@ -115,7 +116,7 @@ async def page_inspect(request: Request) -> Response:
     def build(reader: PageViewReader, pv: tuple[str, str, str], clean: Sanitizer) -> dict[str, Any]:
         if not reader.chunk_seqs(*pv):
             raise PageViewNotFound(f"no page view {pv[2]}")
-        return inspect_events(event for _, event in reader.events(*pv))
+        return inspect_events(event for _, event in enriched_events(reader.events(*pv)))
 
     return await _page_view_json(request, build)
 

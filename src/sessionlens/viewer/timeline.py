@@ -15,6 +15,7 @@ from sessionlens.contracts import field
 from sessionlens.index import Index
 from sessionlens.index import markers as marker_facts
 from sessionlens.index import player as player_facts
+from sessionlens.replay.element_paths import enriched_events
 from sessionlens.replay.markers import event_marker
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.viewer import entries as entry_labels
@@ -105,7 +106,7 @@ def _event_markers(
         # Derivation is behind on this page view: its events as they are stored.
         plain[pid] = [
             (event[1], *marker)
-            for _, event in reader.events(site, sid, pid)
+            for _, event in enriched_events(reader.events(site, sid, pid))
             if (marker := event_marker(event))
         ]
     room = MAX_MARKERS - len(offsets)
@@ -146,7 +147,7 @@ def _entries(
         # Derivation is behind on this page view: its clicks and markers as they are stored
         # (frustration signals follow once it is derived).
         positions = {name: field("click", name) for name in _CLICK_FIELDS}
-        for _, event in reader.events(site, sid, pid):
+        for _, event in enriched_events(reader.events(site, sid, pid)):
             if event[0] == "click":
                 row = {name: event[at] if len(event) > at else "" for name, at in positions.items()}
                 clicks[pid].append({**row, "t": event[1]})

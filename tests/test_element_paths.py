@@ -1,0 +1,278 @@
+"""Click paths, controls, texts, anchors and form/field names computed from the recorded DOM
+(replay/element_paths.py) on crafted page view streams; the grammar is the one LOCATE_JS
+resolves (heatmap/click_paths.py), checked against real Chromium in test_click_anchoring.py."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from sessionlens.contracts import field, make_event, make_node
+from sessionlens.replay.dom import DomState
+from sessionlens.replay.element_paths import ElementPaths, css_escape, enriched_events
+
+C = {n: field("click", n) for n in ("selector", "control", "text", "anchor", "ax", "ay")}
+URL = "https://shop.example/cart"
+
+
+class Page:
+    """Records of a nested spec: (tag, attrs, children), "text", ("#shadow", children) or
+    ("#document", [html spec]); ids in document order from 1; `ids[name]` for data-n=name."""
+
+    def __init__(self, html: Any) -> None:
+        self.counter = itertools.count(1)
+        self.ids: dict[str, int] = {}
+        self.records: list[list[Any]] = []
+        doc = next(self.counter)
+        self.records.append(make_node("document", id=doc))
+        self._add(html, doc)
+
+    def _add(self, top: Any, top_parent: int) -> None:
+        stack = [(top, top_parent)]  # iterative: the hostile test nests 10,000 levels
+        while stack:
+            spec, parent = stack.pop()
+            node_id = next(self.counter)
+            if isinstance(spec, str):
+                self.records.append(make_node("text", id=node_id, parent=parent, text=spec))
+                continue
+            if spec[0] in ("#shadow", "#document"):
+                kind, children = spec[0][1:], spec[1]
+                self.records.append(make_node(kind, id=node_id, parent=parent))
+            else:
+                tag, attrs, children = spec
+                attrs = dict(attrs)
+                name = attrs.pop("data-n", None)
+                if name:
+                    self.ids[name] = node_id
+                self.records.append(make_node("element", id=node_id, parent=parent, tag=tag, attrs=attrs))
+            stack.extend((child, node_id) for child in reversed(children))
+
+    def events(self) -> list[list[Any]]:
+        meta = make_event(
+            "meta", t=0, url=URL, referrer="", title="", vw=1000, vh=800, sw=1000, sh=800, dpr=1, ua="", lang="",
+            tz="",
+        )  # fmt: skip
+        return [meta, make_event("snapshot", t=1, part=0, last=True, nodes=self.records)]
+
+
+def click(target: Any, t: int = 10, offsets: list[Any] | None = None) -> list[Any]:
+    return make_event(
+        "click", t=t, target=target, selector="", fx=0.5, fy=0.5, px=1, py=1, cx=1, cy=1, button=0, pointer="mouse",
+        pw=1000, ph=800, tag="x", flags="", control="", text="", anchor="", ax=0, ay=0, offsets=offsets or [],
+    )  # fmt: skip
+
+
+def body(*children: Any) -> Any:
+    return ("html", {}, [("body", {}, list(children))])
+
+
+def enrich(events: list[list[Any]]) -> list[list[Any]]:
+    return [e for _, e in enriched_events((0, e) for e in events)]
+
+
+def clicked(
+    page: Page, name: str, offsets: list[Any] | None = None, extra: list[list[Any]] = ()
+) -> list[Any]:
+    return enrich([*page.events(), *extra, click(page.ids[name], offsets=offsets)])[-1]
+
+
+def test_ids_with_digits_or_colons_are_not_used_stable_ones_end_the_path() -> None:
+    page = Page(body(
+        ("div", {"id": "ember12"}, [("main", {"id": "content"}, [("button", {"id": ":r1:", "data-n": "b"}, ["Buy"])])]),
+    ))  # fmt: skip
+    assert clicked(page, "b")[C["selector"]] == "#content>button"
+
+
+def test_duplicate_siblings_are_told_by_their_text_then_by_position() -> None:
+    page = Page(body(
+        ("ul", {"id": "list"}, [
+            ("li", {"data-n": "apple"}, ["Apple pie 3.50"]),
+            ("li", {"data-n": "pear"}, ["Pear tart"]),
+            ("li", {"data-n": "dup1"}, ["Same"]),
+            ("li", {"data-n": "dup2"}, ["Same"]),
+        ]),
+    ))  # fmt: skip
+    assert clicked(page, "apple")[C["selector"]] == "#list>li:text(Apple\\ pie)"
+    assert clicked(page, "pear")[C["selector"]] == "#list>li:text(Pear\\ tart)"
+    assert clicked(page, "dup2")[C["selector"]] == "#list>li:nth-of-type(4)"
+
+
+def test_named_attributes_in_order_and_uniqueness_within_the_root() -> None:
+    page = Page(body(
+        ("nav", {}, [("a", {"href": "https://shop.example/pricing", "data-n": "pricing"}, ["Plans"])]),
+        ("a", {"href": "https://other.example/x/faq", "data-n": "faq"}, ["FAQ"]),
+        ("button", {"data-testid": "buy-1", "data-n": "buy"}, ["Buy"]),
+        ("input", {"name": "q", "data-n": "q"}, []),
+        ("input", {"name": "q"}, []),
+    ))  # fmt: skip
+    assert clicked(page, "pricing")[C["selector"]] == 'a[href$="\\/pricing"]'
+    assert clicked(page, "faq")[C["selector"]] == 'a[href$="https\\:\\/\\/other\\.example\\/x\\/faq"]'
+    assert clicked(page, "buy")[C["selector"]] == 'button[data-testid="buy-1"]'
+    # Not unique: told apart from its sibling by position under body.
+    assert clicked(page, "q")[C["selector"]] == 'body>input[name="q"]:nth-of-type(1)'
+
+
+def test_shadow_root_and_frame_segments_and_the_anchor_with_its_offset() -> None:
+    page = Page(body(
+        ("iframe", {"id": "widget"}, [("#document", [("html", {}, [("body", {}, [
+            ("div", {"class": "plan"}, [("button", {"data-n": "pro"}, [("span", {"data-n": "label"}, ["Pro"])])]),
+        ])])])]),
+        ("my-list", {"id": "fruit", "data-n": "fruit"}, [("#shadow", [("ul", {}, [
+            ("li", {"data-n": "apple"}, ["apple"]), ("li", {"data-n": "cherry"}, ["cherry"]),
+        ])])]),
+    ))  # fmt: skip
+    inner = clicked(page, "label", offsets=[page.ids["label"], 3, 4, page.ids["pro"], 10, 12])
+    assert inner[C["selector"]] == "#widget >>> body>div.plan>button>span"
+    assert inner[C["control"]] == "#widget >>> body>div.plan>button"
+    assert inner[C["text"]] == "Pro"
+    # The deepest ancestor told by a class: div.plan, whose offset was not sent: no anchor.
+    assert (inner[C["anchor"]], inner[C["ax"]]) == ("", 0)
+    plan = page.ids["pro"] - 1
+    inner = clicked(page, "label", offsets=[page.ids["label"], 3, 4, page.ids["pro"], 10, 12, plan, 20, 22])
+    assert (inner[C["anchor"]], inner[C["ax"]], inner[C["ay"]]) == ("#widget >>> body>div.plan", 20, 22)
+    shadow = clicked(page, "cherry", offsets=[page.ids["cherry"], 1, 1, page.ids["fruit"], 5, 6])
+    assert shadow[C["selector"]] == "#fruit >>> ul>li:text(cherry)"
+    # The host holding a deeper segment anchors it.
+    assert (shadow[C["anchor"]], shadow[C["ax"]], shadow[C["ay"]]) == ("#fruit", 5, 6)
+
+
+def test_masked_text_and_attributes_are_not_used() -> None:
+    page = Page(body(
+        ("ul", {"id": "l", "data-sl-mask": ""}, [
+            ("li", {"title": "*****", "data-n": "a"}, ["***** ***"]),
+            ("li", {"title": "*****"}, ["****"]),
+        ]),
+        ("div", {"class": "row"}, [("p", {"data-n": "price"}, ["Price *****"]), ("p", {}, ["Total"])]),
+    ))  # fmt: skip
+    masked = clicked(page, "a")
+    assert masked[C["selector"]] == "#l>li:nth-of-type(1)"
+    assert "*" not in masked[C["selector"]]
+    assert clicked(page, "price")[C["selector"]] == "body>div.row>p:text(Price)"
+
+
+def test_state_classes_and_classes_seen_changing_are_not_in_paths() -> None:
+    page = Page(body(
+        ("div", {"class": "card is-open active theme", "data-n": "card"}, ["x"]),
+        ("div", {"class": "other"}, []),
+    ))  # fmt: skip
+    assert clicked(page, "card")[C["selector"]] == "body>div.card.theme"
+    toggle = make_event("mutation", t=5, removes=[], adds=[], attrs=[[page.ids["card"], "class", "card is-open active"]],
+                        texts=[])  # fmt: skip
+    after = clicked(page, "card", extra=[toggle])
+    assert after[C["selector"]] == "body>div.card"
+
+
+def test_old_clicks_with_a_selector_are_left_as_recorded() -> None:
+    page = Page(body(("button", {"id": "buy", "data-n": "b"}, ["Buy"])))
+    old = click(page.ids["b"])
+    old[C["selector"]], old[C["text"]] = "body>button.legacy", "Legacy"
+    out = enrich([*page.events(), old])[-1]
+    assert out is old
+    named = make_event("submit", t=20, target=page.ids["b"], form="checkout", invalid=[[page.ids["b"], ""]])
+    assert enrich([*page.events(), named])[-1] is named
+
+
+def test_submit_and_invalid_are_named_from_the_dom() -> None:
+    page = Page(body(
+        ("form", {"aria-label": "Sign up", "data-n": "form"}, [
+            ("label", {"for": "mail"}, ["E-mail address"]),
+            ("input", {"id": "mail", "data-n": "mail"}, []),
+            ("label", {}, ["Age ", ("input", {"name": "age", "data-n": "age"}, [])]),
+            ("input", {"name": "secret", "aria-label": "****", "data-n": "secret"}, []),
+        ]),
+        ("form", {"data-n": "bare"}, []),
+    ))  # fmt: skip
+    submit = make_event("submit", t=20, target=page.ids["form"], form="",
+                        invalid=[[page.ids["mail"], ""], [page.ids["age"], ""], [page.ids["secret"], ""]])  # fmt: skip
+    invalid = make_event("invalid", t=21, target=page.ids["mail"], field="", reason="invalid")
+    bare = make_event("submit", t=22, target=page.ids["bare"], form="", invalid=[])
+    out = enrich([*page.events(), submit, invalid, bare])
+    assert out[-3][field("submit", "form")] == "Sign up"
+    assert out[-3][field("submit", "invalid")] == [
+        [page.ids["mail"], "E-mail address"], [page.ids["age"], "Age"], [page.ids["secret"], "secret"]
+    ]  # fmt: skip
+    assert out[-2][field("invalid", "field")] == "E-mail address"
+    assert out[-1][field("submit", "form")] == "body>form:nth-of-type(2)"
+
+
+def test_a_large_page_with_many_clicks_reuses_its_index() -> None:
+    # 100,000 nodes; 300 clicks each after a mutation: the attribute index is appended to, not rebuilt.
+    rows = [
+        ("div", {"class": "row", "data-n": f"r{i}" if i % 500 == 0 else ""}, [f"row {i}"])
+        for i in range(50_000)
+    ]
+    page = Page(body(("main", {"id": "main"}, rows)))
+    events = page.events()
+    for i in range(300):
+        target = page.ids[f"r{(i % 100) * 500}"]
+        events.append(make_event("mutation", t=10 + i, removes=[], adds=[], attrs=[[target, "title", f"t{i}"]],
+                                 texts=[]))  # fmt: skip
+        events.append(click(target, t=10 + i))
+    paths = ElementPaths()
+    out = list(paths.stream(events))
+    clicks = [e for e in out if e[0] == "click"]
+    assert all(c[C["selector"]].startswith("#main>div.row:nth-of-type(") for c in clicks)
+    assert max(len(v) for v in paths._index.values()) <= 64 + 2 * 50  # pruned, not grown per click
+    # The 50,000 rows' positions were tabled once (attribute changes do not change children).
+    assert list(paths._positions) == [page.ids["r0"] - 1] and paths._versions == {}
+
+
+def test_hostile_input_never_raises() -> None:
+    deep: Any = ("b", {"data-n": "deep"}, ["x"])
+    for _ in range(10_000):
+        deep = ("div", {}, [deep])
+    page = Page(body(deep))
+    assert clicked(page, "deep")[C["selector"]].endswith("b")
+    forged = Page(body(("a", {"href": 5, "id": None, "title": ["x"], "data-n": "a"}, [])))
+    forged.records[-1][5]["class"] = {"x": 1}
+    huge = click(forged.ids["a"], offsets=[forged.ids["a"], 1e308, -1e308, "x", None, True, 10**30])
+    out = enrich([*forged.events(), huge, click(10**30), click(None), click("x"),
+                  make_event("submit", t=5, target=10**30, form="", invalid=[[None, ""], "x", [1]])])  # fmt: skip
+    assert out[2][C["selector"]] == "body>a"
+    assert out[2][C["ax"]] == 0
+
+
+def test_css_escape_matches_the_browser() -> None:
+    assert css_escape("1a") == "\\31 a"
+    assert css_escape("-") == "\\-"
+    assert css_escape("-1") == "-\\31 "
+    assert css_escape("a>b)c") == "a\\>b\\)c"
+    assert css_escape("é_x-") == "é_x-"
+
+
+@pytest.mark.parametrize("kind", ["click", "submit", "invalid"])
+def test_events_of_unknown_nodes_get_empty_names(kind: str) -> None:
+    state = DomState()
+    paths = ElementPaths(state)
+    event = {
+        "click": click(99),
+        "submit": make_event("submit", t=1, target=99, form="", invalid=[[98, ""]]),
+        "invalid": make_event("invalid", t=1, target=99, field="", reason="invalid"),
+    }[kind]
+    out = paths.enrich(event)
+    assert out is not event and "" in out
+
+
+def test_the_index_follows_nodes_and_attributes_added_after_it_was_built() -> None:
+    page = Page(
+        body(
+            ("div", {"class": "a"}, [("button", {"id": "buy", "data-n": "b"}, ["Buy"])]),
+            ("p", {"data-n": "p"}, []),
+        )
+    )
+    b, p = page.ids["b"], page.ids["p"]
+    twin = make_node("element", id=500, parent=p, tag="button", attrs={"id": "buy"})
+    events = [
+        *page.events(),
+        click(b, t=10),  # builds the index: #buy is unique
+        make_event("mutation", t=11, removes=[], adds=[twin], attrs=[], texts=[]),
+        click(b, t=12),  # a second #buy: told by the path above it
+        make_event("mutation", t=13, removes=[500], adds=[], attrs=[], texts=[]),
+        click(b, t=14),  # unique again
+        make_event("mutation", t=15, removes=[], adds=[], attrs=[[p, "id", "buy"]], texts=[]),
+        click(b, t=16),  # an id set by a change counts too
+    ]
+    paths = [e[C["selector"]] for e in enrich(events) if e[0] == "click"]
+    assert paths == ["#buy", "body>div.a>#buy", "#buy", "body>div.a>#buy"]
