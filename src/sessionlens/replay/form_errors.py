@@ -34,7 +34,11 @@ is one flush of the recorder (changes made and undone within it are not
 seen), it keeps no record boundaries (every added subtree with text is
 looked at; the browser looked at the first one of each record), masked text
 that masks as before is not sent again, blocked subtrees (data-sl-block)
-have no recorded text.
+have no recorded text, and masked subtrees have their aria-* values masked
+(aria-invalid and the id references then match nothing). Searches are
+bounded: a field further than MAX_SCAN nodes into a region's parent (a toast
+region under <body> of a long page) is not found; the browser found the
+page's first field there.
 
 Which page views: only those whose recorder says it leaves this to the
 server, by the meta event's `gen` field (GENERATION or more). Older
