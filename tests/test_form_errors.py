@@ -15,7 +15,7 @@ from sessionlens.contracts import event_as_dict, make_event, make_node, validate
 from sessionlens.forms.track import FormTracker
 from sessionlens.heatmap.signals import PageViewFacts
 from sessionlens.replay.dom import DomState
-from sessionlens.replay.element_paths import enriched_events
+from sessionlens.replay.element_paths import ElementPaths, enriched_events
 from sessionlens.replay.form_errors import MAX_EVENTS, FormErrors
 
 
@@ -287,6 +287,9 @@ def test_form_analytics_and_signals_see_derived_events() -> None:
     rounds = {f.label: f.error_rounds for f in facts.fields.values()}
     assert rounds["Email"] == {1}
     assert facts.attempts == [[100, True]]  # shown invalid after the attempt: not a clean submit
+    streamed = list(ElementPaths().stream(events))
+    assert [(e[0], e[1]) for e in streamed[-2:]] == [("mutation", 120), ("invalid", 120)]
+    assert event_as_dict(streamed[-1])["field"] == "Email"
     pv = PageViewFacts()
     out = pv.feed(events)
     assert [e[0] for e in out][-2:] == ["mutation", "invalid"] and out[-1][1] == 120
