@@ -131,14 +131,16 @@ def stored(rig: dict[str, Any], pid: str) -> list[dict]:
 
 
 def events_of(rig: dict[str, Any], page: Any, until: Callable[[list], bool]) -> list[list]:
-    """The page view's stored events once `until` holds for them, with the names the server gives
-    clicks, forms and fields from the recorded DOM (the recorder sends node ids)."""
+    """The page view's stored events once `until` holds for them, as the product reads them: forms
+    and fields named and fields shown invalid by aria-invalid or error text found by the server
+    from the recorded DOM (replay/element_paths.py, replay/form_errors.py)."""
     pid = page.evaluate("() => window.sessionlens.pageViewId")
     found: list[list] = []
 
     def ready() -> bool:
         page.evaluate("() => window.sessionlens.flush()")
-        found[:] = [e for _, e in enriched_events((c["seq"], e) for c in stored(rig, pid) for e in c["events"])]
+        events = ((c["seq"], e) for c in stored(rig, pid) for e in c["events"])
+        found[:] = [e for _, e in enriched_events(events)]
         return until(found)
 
     wait_until(ready, message="the expected events stored")
@@ -394,6 +396,11 @@ def test_submit_attempts_and_validation_errors_never_values(rig: dict[str, Any])
         ("spa", []),
     ]
     assert all(target for s in submits for target, _ in s["invalid"])
+    # The recorder sends only the browser's own validation; aria-invalid and the error text are the
+    # server's, found in the recorded mutations (its meta says so: gen 1).
+    raw = [e for c in stored(rig, pid_of(page)) for e in c["events"]]
+    assert {e["reason"] for e in of_kind(raw, "invalid")} == {"invalid"}
+    assert of_kind(raw, "meta")[0]["gen"] == 1
     invalid = [(e["field"], e["reason"]) for e in of_kind(events, "invalid")]
     assert invalid == [
         ("Email", "invalid"),

@@ -5,20 +5,19 @@
 // A submit attempt is a click on a form's submit button (Enter in a field
 // clicks it too), recorded before the page or the browser's validation can
 // prevent the submit (SPA forms), or a submit event without such a click.
-// A field is shown invalid by a constraint-validation `invalid` event,
-// aria-invalid becoming "true", or error text appearing next to it: text
-// added to an alert/live region beside it, or to the element the field
-// names in aria-describedby/aria-errormessage.
+// A field shown invalid by a constraint-validation `invalid` event is sent
+// here; aria-invalid becoming "true" and error text appearing next to a
+// field are in the recorded mutations: the server finds those
+// (src/sessionlens/replay/form_errors.py; meta gen 1 says so).
 
 import { targetOf } from "../core/listen.js";
 
 const MAX = 100;
 const FIELDS = "input,select,textarea";
-const REGION = "[role=alert],[aria-live]";
 const TRUE = /^true$/i;
 
 export const startForms = (ctx) => {
-  const shown = new WeakMap(); // field -> {reason: attempt it was last recorded in}
+  const shown = new WeakMap(); // field -> attempt its invalid event was last sent in
   let attempts = 0;
   let count = 0;
   let clicked = null; // form whose submit button was clicked in this task
@@ -32,51 +31,6 @@ export const startForms = (ctx) => {
       }
     }
     ctx.emit("submit", ctx.idOf(form), "", invalid);
-  }
-
-  // Once per field, reason and submit attempt.
-  function invalid(el, reason) {
-    const s = shown.get(el) || {};
-    if (count >= MAX || s[reason] === attempts) return;
-    s[reason] = attempts;
-    shown.set(el, s);
-    count++;
-    ctx.emit("invalid", ctx.idOf(el), "", reason);
-  }
-
-  // Text appeared in or under `el`: is it a field's error message?
-  function errorText(el) {
-    if (!el.closest) return; // a document or shadow root
-    const form = el.closest("form");
-    for (let e = el, i = 0; e && i < 3; e = e.parentElement, i++) {
-      const id = form && e.id && CSS.escape(e.id);
-      let f = id && form.querySelector('[aria-describedby~="' + id + '"],[aria-errormessage="' + id + '"]');
-      if (!f && e.matches(REGION)) for (let p = e, j = 0; !f && (p = p.parentElement) && j < 2; j++) f = p.querySelector(FIELDS);
-      if (f) return /\S/.test(e.textContent) && invalid(f, "error-text");
-    }
-  }
-
-  // Fed by the recorder's one MutationObserver (layout/mutations.js).
-  function scan(records) {
-    for (const r of records) {
-      const n = r.target;
-      if (count >= MAX) return;
-      if (r.type === "attributes") {
-        if (r.attributeName === "aria-invalid" && TRUE.test(n.getAttribute("aria-invalid"))) invalid(n, "aria-invalid");
-      } else if (r.type === "characterData") {
-        if (/\S/.test(n.data) && n.parentElement) errorText(n.parentElement);
-      } else {
-        for (const a of r.addedNodes) {
-          if (!/\S/.test(a.textContent)) continue;
-          if (a.nodeType !== 1) errorText(n);
-          else {
-            const alert = a.matches("[role=alert]") ? a : a.querySelector("[role=alert]");
-            errorText(alert || n);
-          }
-          break;
-        }
-      }
-    }
   }
 
   ctx.on(document, "click", (e) => {
@@ -93,8 +47,12 @@ export const startForms = (ctx) => {
     if (form !== clicked && form.nodeType === 1) attempt(form);
     clicked = null;
   });
-  ctx.on(document, "invalid", (e) => invalid(targetOf(e), "invalid"));
-  ctx.watchers.push((records) => {
-    try { scan(records); } catch { /* never the page's error */ }
+  // Once per field and submit attempt.
+  ctx.on(document, "invalid", (e) => {
+    const el = targetOf(e);
+    if (count >= MAX || shown.get(el) === attempts) return;
+    shown.set(el, attempts);
+    count++;
+    ctx.emit("invalid", ctx.idOf(el), "", "invalid");
   });
 };

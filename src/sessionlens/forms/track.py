@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from sessionlens.contracts import field as position
 from sessionlens.replay.dom import ELEMENT, TEXT, DomState, Node
+from sessionlens.replay.form_errors import FormErrors
 
 MAX_FORMS = 50  # per page view
 MAX_FIELDS = 100  # per form
@@ -106,6 +107,9 @@ def form_key(ident: str, path: str) -> str:
 class FormTracker:
     def __init__(self) -> None:
         self.dom = DomState()
+        # Fields the page showed invalid (aria-invalid, error text), found in the DOM changes of
+        # recorders that leave them to the server (replay/form_errors.py), as `invalid` events.
+        self._errors = FormErrors(self.dom)
         self.forms: dict[str, FormFacts] = {}
         self._form_of_node: dict[int, str] = {}  # form / container node id -> form key
         self._field_of_node: dict[int, tuple[str, str]] = {}  # field node id -> (form key, field key)
@@ -122,6 +126,11 @@ class FormTracker:
                 self._add(event)
             except (IndexError, TypeError, KeyError, ValueError, AttributeError):
                 continue  # a malformed event: skip it, keep the rest
+            for shown in self._errors.after(event):
+                try:
+                    self._add(shown)
+                except (IndexError, TypeError, KeyError, ValueError, AttributeError):
+                    continue
 
     def _add(self, event: list[Any]) -> None:
         kind, t = event[0], event[1]

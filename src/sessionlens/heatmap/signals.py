@@ -241,46 +241,52 @@ class PageViewFacts:
 
     def feed(self, events: Iterable[list[Any]]) -> list[list[Any]]:
         """Add the events; returns them as read (named by element_paths where they were not)."""
-        state, moves, paths = self.state, self.moves, self.paths
+        paths = self.paths
         out: list[list[Any]] = []
         for event in events:
             event = paths.enrich(event)
-            out.append(event)
-            position = self.position
-            self.position += 1
-            kind, t = event[0], event[1]
-            self.last_t = max(self.last_t, t)
-            vw = self.vw
-            if kind == "click":
-                target = state.nodes.get(event[_C["target"]]) if event[_C["target"]] is not None else None
-                self.clicks.append(
-                    ClickFact(
-                        t=t, url=state.url, selector=event[_C["selector"]], fx=event[_C["fx"]], fy=event[_C["fy"]],
-                        px=event[_C["px"]], py=event[_C["py"]], vw=vw or state.viewport[0], pw=event[_C["pw"]],
-                        ph=event[_C["ph"]], tag=event[_C["tag"]], flags=event[_C["flags"]], label=_label(target),
-                        **{name: event[i] if len(event) > i else default for name, i, default in _LATER},
-                    )
-                )  # fmt: skip
-                self.positions.append(position)
-            elif kind == "move":
-                sx, sy = state.scroll.get(None, [0, 0])
-                if not moves or t - moves[-1].t >= MOVE_SAMPLE_MS:
-                    moves.append(
-                        MoveFact(t, state.url, event[_MOVE_X] + sx, event[_MOVE_Y] + sy, vw or state.viewport[0])
-                    )
-                if len(self.pointer) < _MAX_SAMPLES:
-                    target = event[_MOVE_TARGET] if len(event) > _MOVE_TARGET else None
-                    drawing = _drawing(state.nodes.get(target) if target is not None else None)
-                    self.pointer.append(MoveSample(t, event[_MOVE_X] + sx, event[_MOVE_Y] + sy, state.url, drawing))
-            elif kind == "error":
-                self.errors.append((position, t))
-            elif kind in _CHANGE_KINDS:
-                self.changes.append((position, t))
-            if kind in ("meta", "resize"):
-                self.vw = event[_META_VW] if kind == "meta" else event[_RESIZE_VW]
-            self._frustration_samples(kind, t, event)
-            paths.apply(event)
+            self._take(event, out)
+            # Fields the change showed invalid (aria-invalid, error text: replay/form_errors.py).
+            for shown in paths.apply(event):
+                self._take(shown, out)
         return out
+
+    def _take(self, event: list[Any], out: list[list[Any]]) -> None:
+        state, moves = self.state, self.moves
+        out.append(event)
+        position = self.position
+        self.position += 1
+        kind, t = event[0], event[1]
+        self.last_t = max(self.last_t, t)
+        vw = self.vw
+        if kind == "click":
+            target = state.nodes.get(event[_C["target"]]) if event[_C["target"]] is not None else None
+            self.clicks.append(
+                ClickFact(
+                    t=t, url=state.url, selector=event[_C["selector"]], fx=event[_C["fx"]], fy=event[_C["fy"]],
+                    px=event[_C["px"]], py=event[_C["py"]], vw=vw or state.viewport[0], pw=event[_C["pw"]],
+                    ph=event[_C["ph"]], tag=event[_C["tag"]], flags=event[_C["flags"]], label=_label(target),
+                    **{name: event[i] if len(event) > i else default for name, i, default in _LATER},
+                )
+            )  # fmt: skip
+            self.positions.append(position)
+        elif kind == "move":
+            sx, sy = state.scroll.get(None, [0, 0])
+            if not moves or t - moves[-1].t >= MOVE_SAMPLE_MS:
+                moves.append(
+                    MoveFact(t, state.url, event[_MOVE_X] + sx, event[_MOVE_Y] + sy, vw or state.viewport[0])
+                )
+            if len(self.pointer) < _MAX_SAMPLES:
+                target = event[_MOVE_TARGET] if len(event) > _MOVE_TARGET else None
+                drawing = _drawing(state.nodes.get(target) if target is not None else None)
+                self.pointer.append(MoveSample(t, event[_MOVE_X] + sx, event[_MOVE_Y] + sy, state.url, drawing))
+        elif kind == "error":
+            self.errors.append((position, t))
+        elif kind in _CHANGE_KINDS:
+            self.changes.append((position, t))
+        if kind in ("meta", "resize"):
+            self.vw = event[_META_VW] if kind == "meta" else event[_RESIZE_VW]
+        self._frustration_samples(kind, t, event)
 
     def _frustration_samples(self, kind: str, t: int, event: list[Any]) -> None:
         state = self.state

@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 
 from sessionlens.contracts import change_fields, field, node_field
 from sessionlens.replay.dom import DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
+from sessionlens.replay.form_errors import FormErrors
 
 ROOT_SEP = " >>> "
 MAX_PATH = 4096
@@ -173,7 +174,8 @@ class _Walk:
 
 class ElementPaths:
     """Follows one page view's events (feed them in order through `stream`, or call `enrich`
-    before and `apply` after each) and fills the names the recorder left empty."""
+    before and `apply` after each) and fills the names the recorder left empty. `apply` returns
+    the `invalid` events a mutation showed (form_errors.py), named: read them right after it."""
 
     def __init__(self, state: DomState | None = None) -> None:
         self.state = state if state is not None else DomState()
@@ -190,19 +192,23 @@ class ElementPaths:
         # Big parents: node -> its nth-of-type, kept while the parent's children are unchanged.
         self._positions: dict[int, tuple[Node, int, dict[int, int]]] = {}
         self._versions: dict[int, int] = {}  # parent node id -> changes of its children
+        self.errors = FormErrors(self.state)
 
     # -- following the stream ------------------------------------------------------
 
     def stream(self, events: Iterable[list[Any]]) -> Iterator[list[Any]]:
-        """Each event enriched; applied to the DOM once the caller asks for the next one."""
+        """Each event enriched; applied to the DOM once the caller asks for the next one, then
+        the `invalid` events it showed (form_errors.py), at its time."""
         for event in events:
             out = self.enrich(event)
             yield out
-            self.apply(out)
+            yield from self.apply(out)
 
-    def apply(self, event: list[Any]) -> None:
+    def apply(self, event: list[Any]) -> list[list[Any]]:
         """Apply the event to the DOM (state.apply) and keep the attribute index and the
-        classes seen changing up to date."""
+        classes seen changing up to date. Returns the fields it showed invalid (aria-invalid,
+        error text: form_errors.py) as `invalid` events named like the recorder's; they are
+        not to be applied (they change nothing)."""
         kind = event[0] if isinstance(event, list) and event else None
         if kind == "mutation":
             self._note_classes(_list(event, _MUT_ATTRS))
@@ -231,6 +237,7 @@ class ElementPaths:
                     node = self.state.nodes.get(change[_ATTR_ID]) if _hashable(change[_ATTR_ID]) else None
                     if node is not None and node.type == ELEMENT:
                         self._index_attr(node, change[_ATTR_NAME], change[_ATTR_VALUE])
+        return [self.enrich(shown) for shown in self.errors.after(event)]
 
     def _changed(self, parent_id: Any) -> None:
         if _hashable(parent_id) and parent_id in self._positions:
@@ -616,12 +623,14 @@ class ElementPaths:
 
 
 def enriched_events(events: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
-    """(seq, event) pairs of one page view (PageViewReader.events) with names filled in."""
+    """(seq, event) pairs of one page view (PageViewReader.events) with names filled in, and
+    the `invalid` events the DOM changes showed (form_errors.py) after theirs, with its seq."""
     paths = ElementPaths()
     for seq, event in events:
         out = paths.enrich(event)
         yield seq, out
-        paths.apply(out)
+        for shown in paths.apply(out):
+            yield seq, shown
 
 
 def _keys(node: Node, only: str | None = None) -> list[tuple[str, str, str]]:
