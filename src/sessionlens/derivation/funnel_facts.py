@@ -32,6 +32,9 @@ class _Cursor:
     # Follows the DOM so a submit the recorder left unnamed is named as the form showed then.
     paths: ElementPaths = field(default_factory=ElementPaths)
 
+    def weight(self) -> int:
+        return len(self.paths.state.nodes)
+
     def add(self, events: list[list[Any]]) -> None:
         for event in self.paths.stream(events):
             kind = event[0]
