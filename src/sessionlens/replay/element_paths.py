@@ -226,11 +226,9 @@ class ElementPaths:
                 self._indexed = False
             self._moved(_list(event, _SNAP_NODES))
         self.state.apply(event)
-        if not self._indexed:
-            return
-        if kind == "snapshot":
+        if self._indexed and kind == "snapshot":
             self._index_records(_list(event, _SNAP_NODES))
-        elif kind == "mutation":
+        elif self._indexed and kind == "mutation":
             self._index_records(_list(event, _MUT_ADDS))
             for change in _list(event, _MUT_ATTRS):
                 if isinstance(change, list) and len(change) > _ATTR_VALUE:
