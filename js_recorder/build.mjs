@@ -50,9 +50,9 @@ for (const [entry, name, preamble] of TARGETS) {
   mangleCache = bundled.mangleCache;
   const min = await minify(bundled.outputFiles[0].text, {
     ecma: 2020,
-    compress: { passes: 3, unsafe_arrows: true },
+    compress: { passes: 3, unsafe_arrows: true, hoist_funs: true },
     mangle: true,
-    format: { comments: false, preamble },
+    format: { comments: false, preamble, quote_style: 1 },
   });
   const code = min.code;
   if (process.argv.includes("--check")) {

@@ -31,7 +31,7 @@ def test_committed_recorder_matches_its_source() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_recorder_is_at_most_10_33_kb_minified_and_gzipped() -> None:
+def test_recorder_is_at_most_10_32_kb_minified_and_gzipped() -> None:
     # 10 KB until issue 9's capture fidelity (script-set values, early focus,
     # paced canvas capture, stylesheets' own text, ~1.25 KB) on top of issue
     # 10's click paths; 12 KB (11,860 bytes) until issue 12's research capture
@@ -53,12 +53,13 @@ def test_recorder_is_at_most_10_33_kb_minified_and_gzipped() -> None:
     # fields on the server from the recorded DOM (replay/element_paths.py; selector.js gone,
     # clicks carry their ancestors' offsets: -1,296) and finding fields shown invalid by
     # aria-invalid or error text there too (replay/form_errors.py; the meta event's gen
-    # field says so: -306) brought it to 10,577. The issue's 10 KB
+    # field says so: -306) brought it to 10,577; terser's hoist_funs and quote_style,
+    # and aria-invalid/aria-describedby/aria-errormessage kept unmasked (+21): 10,570. The issue's 10 KB
     # target is not met (see js_recorder/README.md for what each capture costs). rrweb's record is several
     # times larger (bench/recorder_cost.py and bench/recorder_capture_cost.py
     # print both).
     size = len(gzip.compress(BUILT.read_bytes(), 9))
-    assert size <= 10580, f"recorder is {size} bytes gzipped"
+    assert size <= 10573, f"recorder is {size} bytes gzipped"
 
 
 def test_canvas_chunk_is_at_most_1_49_kb_minified_and_gzipped() -> None:

@@ -97,6 +97,7 @@ def rig(
         "default": demo_snippet(collector, site, flush_ms=300),
         "consent": demo_snippet(collector, consent_site, flush_ms=300),
         "log": demo_snippet(collector, site, flush_ms=300, extra='data-record-console-log="true"'),
+        "masked": demo_snippet(collector, site, flush_ms=300, extra='data-mask-all-text="true"'),
     }
     with ThreadServer(app(snippets, collector.url), port) as server, chromium() as browser:
         yield {
@@ -417,6 +418,22 @@ def test_submit_attempts_and_validation_errors_never_values(rig: dict[str, Any])
     events = events_of(rig, page, lambda ev: len(of_kind(ev, "invalid")) >= 8)
     assert [s["form"] for s in of_kind(events, "submit")] == ["signup", "spa", "signup", "signup"]
     assert SECRET_TYPED not in sent_and_stored(rig, page)
+    page.close()
+
+
+def test_fields_shown_invalid_are_found_on_a_page_with_all_text_masked(rig: dict[str, Any]) -> None:
+    """aria-invalid and the ids a field's aria-describedby / aria-errormessage name carry no
+    visitor text: recorded as they are under maskAllText, so the server still finds the fields
+    shown invalid; the error text itself and the field's label stay masked."""
+    page = open_page(rig, "masked")
+    page.click("#spa-go")
+    events = events_of(rig, page, lambda ev: len(of_kind(ev, "invalid")) >= 2)
+    assert [e["reason"] for e in of_kind(events, "invalid")] == ["aria-invalid", "error-text"]
+    # Its label's text is masked, so the field goes by its id, which is kept (as for paths).
+    assert {e["field"] for e in of_kind(events, "invalid")} == {"zip"}
+    stored_bytes = b"".join(orjson.dumps(c["events"]) for c in stored(rig, pid_of(page)))
+    assert b"Enter a valid postcode" not in stored_bytes and b"Postcode" not in stored_bytes
+    assert b'"aria-invalid","true"' in stored_bytes and b'"zip-err"' in stored_bytes
     page.close()
 
 

@@ -33,7 +33,7 @@ export function resumeSession(sampleRate) {
   const now = Date.now();
   let s = read();
   if (!s?.id || now - s.last > IDLE_MS) {
-    s = { id: randomId(), last: now, sampled: Math.random() < sampleRate };
+    s = { id: randomId(), sampled: Math.random() < sampleRate }; // last: set below
   }
   s.last = now;
   write(s);

@@ -23,14 +23,13 @@ function load(ctx) {
   const url = new URL(script || "/recorder.js", new URL(ctx.config.endpoint, location.href));
   url.pathname = url.pathname.replace(/(\.js)?$/, "-media.js");
   const s = document.createElement("script");
-  s.async = true;
   s.src = url;
   s.__sl = (start) => {
     chunk = start;
     if (waiting) waiting();
   };
   s.onerror = () => { state = 2; };
-  document.head.appendChild(s);
+  document.head.append(s);
 }
 
 // A canvas (recordCanvas, unmasked) or a blob: image was recorded: the chunk

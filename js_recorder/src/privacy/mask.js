@@ -18,7 +18,7 @@ const VALUE_MASK = "********";
 // Attributes that shape layout rather than carry text stay usable inside a
 // masked subtree (CSS hooks, sizes, media sources, SVG geometry); every
 // other attribute, known or not, is masked.
-const KEEP = /^(class|id|style|type|width|height|size|cols|rows|(col|row)?span|dir|hidden|open|disabled|checked|selected|multiple|readonly|rel|media|sizes|src(set)?|poster|role|tabindex|contenteditable|data-sl-(un)?mask|data-sl-block|viewbox|preserveaspectratio|xmlns|d|points|transform|[xyr]|[xy][12]|[cr][xy]|offset|(fill|stroke|stop)(-\w+)?|\w*opacity|clip-rule|gradient\w+)$/i;
+const KEEP = /^(class|id|style|type|width|height|size|cols|rows|(col|row)?span|dir|hidden|open|disabled|checked|selected|multiple|readonly|rel|media|sizes|src(set)?|poster|role|tabindex|contenteditable|aria-(invalid|describedby|errormessage)|data-sl-(un)?mask|data-sl-block|viewbox|preserveaspectratio|xmlns|d|points|transform|[xyr]|[xy][12]|[cr][xy]|offset|(fill|stroke|stop)(-\w+)?|\w*opacity|clip-rule|gradient\w+)$/i;
 
 export function maskText(s) {
   return s.replace(/\S/g, "*");
