@@ -53,7 +53,6 @@ export function createTransport(config, session, pid, t0, canStore, ack) {
       const res = await fetch(item.e, {
         method: "POST",
         body: keepalive ? item.b : await encode(item.b),
-        headers: { "Content-Type": "text/plain" },
         credentials: "omit",
         keepalive,
       });
