@@ -59,6 +59,7 @@ mutation. Forged streams never raise.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from sessionlens.contracts import change_fields, event_fields, field, make_event, node_field
@@ -295,17 +296,7 @@ class FormErrors:
 
     def _has_text(self, el: Node) -> bool:
         """el.textContent is not blank (light DOM only, as textContent reads it)."""
-        stack = list(reversed(el.children))
-        visited = 0
-        while stack and visited < MAX_SCAN:
-            n = stack.pop()
-            visited += 1
-            if n.type == TEXT:
-                if _blank(n.text) is False:
-                    return True
-            elif n.type == ELEMENT and n.tag != "template":
-                stack.extend(reversed(n.children))
-        return False
+        return any(n.type == TEXT and _blank(n.text) is False for n in _descendants(el))
 
     # -- the index of aria-describedby / aria-errormessage --------------------------------
 
@@ -347,19 +338,22 @@ def _ref_keys(node: Node, name: str) -> list[tuple[str, str]]:
     return [(name, token) for token in dict.fromkeys(_HTML_SPACE.split(value)) if token][:64]
 
 
-def _first(root: Node, test: Any) -> Node | None:
-    """The first element under `root` (not root; document order, light DOM) passing `test`."""
+def _descendants(root: Node) -> Iterator[Node]:
+    """The nodes under `root` (not root) in document order, light DOM only (not into a shadow
+    root, frame document or template), at most MAX_SCAN of them."""
     stack = list(reversed(root.children))
     visited = 0
     while stack and visited < MAX_SCAN:
         n = stack.pop()
         visited += 1
-        if n.type == ELEMENT:
-            if test(n):
-                return n
-            if n.tag != "template":
-                stack.extend(reversed(n.children))
-    return None
+        yield n
+        if n.type == ELEMENT and n.tag != "template":
+            stack.extend(reversed(n.children))
+
+
+def _first(root: Node, test: Any) -> Node | None:
+    """The first element under `root` (document order, light DOM) passing `test`."""
+    return next((n for n in _descendants(root) if n.type == ELEMENT and test(n)), None)
 
 
 def _inside(node: Node, form: Node) -> bool:
