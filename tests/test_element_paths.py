@@ -276,3 +276,30 @@ def test_the_index_follows_nodes_and_attributes_added_after_it_was_built() -> No
     ]
     paths = [e[C["selector"]] for e in enrich(events) if e[0] == "click"]
     assert paths == ["#buy", "body>div.a>#buy", "#buy", "body>div.a>#buy"]
+
+
+def test_an_attribute_set_again_and_again_is_indexed_once() -> None:
+    # A forged (or busy) page sets the same name 20,000 times: the index holds the element once,
+    # not once per change (each lookup read the whole list: 200 clicks took 19 s after 100,000).
+    page = Page(body(("main", {}, [
+        ("button", {"name": "go", "data-n": "b"}, ["Go"]), ("input", {"name": "go"}, []),
+    ])))  # fmt: skip
+    b = page.ids["b"]
+    storm = make_event("mutation", t=5, removes=[], adds=[], attrs=[[b, "name", "go"]] * 20_000, texts=[])
+    paths = ElementPaths()
+    out = list(paths.stream([*page.events(), click(b, t=4), storm, click(b, t=6)]))
+    assert [e[C["selector"]] for e in out if e[0] == "click"] == ['button[name="go"]'] * 2
+    assert len(paths._index[("button", "name", "go")]) == 1
+
+
+def test_names_have_no_nul() -> None:
+    # PostgreSQL text cannot hold NUL: a click text with one failed the page view's derivation.
+    page = Page(body(("form", {"id": "f\x00", "data-n": "f"}, [
+        ("button", {"data-n": "b"}, ["Pay\x00 now"]),
+        ("input", {"aria-label": "Card\x00", "data-n": "i"}, []),
+    ])))  # fmt: skip
+    out = enrich([*page.events(), click(page.ids["b"]),
+                  make_event("submit", t=20, target=page.ids["f"], form="", invalid=[[page.ids["i"], ""]])])  # fmt: skip
+    assert out[-2][C["text"]] == "Pay now"
+    assert out[-1][field("submit", "form")] == "f"
+    assert out[-1][field("submit", "invalid")] == [[page.ids["i"], "Card"]]

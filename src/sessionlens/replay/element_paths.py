@@ -142,6 +142,11 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _no_nul(text: str) -> str:
+    """Names go to the index: PostgreSQL text cannot hold NUL (a page can set one by script)."""
+    return text.replace("\x00", "")
+
+
 class _Walk:
     """Ancestor steps of one event, bounded (a 10,000-deep forged tree costs MAX_WALK at most)."""
 
@@ -180,12 +185,13 @@ class ElementPaths:
     def __init__(self, state: DomState | None = None) -> None:
         self.state = state if state is not None else DomState()
         self.volatile: set[str] = set()
-        # Attribute value -> elements that had it when it was recorded (checked when read:
-        # removed nodes and changed values are skipped and pruned). Built from the DOM the
+        # Attribute value -> elements that had it when it was recorded, each once (keyed by the
+        # node object: a value set again and again is one entry), checked when read: removed
+        # nodes and changed values are dropped as a read meets them. Built from the DOM the
         # first time a name is needed (page views recorded before, or without clicks, never
         # pay for it), then kept up to date as nodes and attributes arrive.
         self._indexed = False
-        self._index: dict[tuple[str, str, str], list[Node]] = {}
+        self._index: dict[tuple[str, str, str], dict[int, Node]] = {}
         self._live: dict[tuple[str, str, str], int] = {}  # entries left by the last pruning
         self._origin = ""
         self._origin_url: Any = None
@@ -337,7 +343,7 @@ class ElementPaths:
         if form is None:
             return ""
         for name in _FORM_NAMES:
-            value = _str(form.attrs.get(name))
+            value = _no_nul(_str(form.attrs.get(name)))
             if value:
                 return value[:MAX_FORM]
         return self._describe(form, _Walk())[0][:MAX_FORM]
@@ -352,7 +358,7 @@ class ElementPaths:
         if text and not masked(text):
             return text[:MAX_FIELD]
         for name in _FORM_NAMES:
-            value = _str(el.attrs.get(name))
+            value = _no_nul(_str(el.attrs.get(name)))
             if value and not masked(value):
                 return value[:MAX_FIELD]
         return ""
@@ -362,7 +368,7 @@ class ElementPaths:
         own = _str(el.attrs.get("id"))
         if own:
             root = walk.root(el)
-            for label in self._candidates(("label", "for", own)):
+            for label in self._candidates(("label", "for", own), MAX_CANDIDATES):
                 if root is not None and walk.root(label) is root:
                     return label
         up, seen = el.parent, 0
@@ -374,8 +380,8 @@ class ElementPaths:
 
     def visible_text(self, el: Node) -> str:
         """What the element shows, short, as recorded (masked parts masked); else its aria-label."""
-        text = squash(self.recorded_text(el, 999, visible=True))[:MAX_TEXT]
-        return text or squash(_str(el.attrs.get("aria-label")))[:MAX_TEXT]
+        text = squash(_no_nul(self.recorded_text(el, 999, visible=True)))[:MAX_TEXT]
+        return text or squash(_no_nul(_str(el.attrs.get("aria-label"))))[:MAX_TEXT]
 
     def recorded_text(self, el: Node, limit: int, visible: bool = False) -> str:
         """The element's text as recorded in its light DOM (not shadow roots or frame documents):
@@ -553,11 +559,10 @@ class ElementPaths:
         else:
             key = (test[1], test[2], test[3])
         found = 0
-        checked = 0
-        for node in self._candidates(key):
-            checked += 1
-            if checked > MAX_CANDIDATES:
-                return False
+        candidates = self._candidates(key, MAX_CANDIDATES + 1)
+        if len(candidates) > MAX_CANDIDATES:
+            return False
+        for node in candidates:
             if node is el or (self._matches(node, test) and walk.root(node) is root):
                 found += 1
                 if found > 1:
@@ -566,8 +571,10 @@ class ElementPaths:
 
     # -- the attribute index ---------------------------------------------------------------
 
-    def _candidates(self, key: tuple[str, str, str]) -> list[Node]:
-        """Live elements indexed under `key` (the list pruned of removed or changed ones)."""
+    def _candidates(self, key: tuple[str, str, str], limit: int) -> list[Node]:
+        """The first `limit` live elements indexed under `key`; the removed or changed ones met
+        before them are dropped (each once), so a read costs `limit` plus what it drops, not
+        the size of the list (20,000 rows with the same title, clicked one by one)."""
         if not self._indexed:
             self._indexed = True
             for node in list(self.state.nodes.values()):
@@ -577,10 +584,21 @@ class ElementPaths:
         nodes = self._index.get(key)
         if not nodes:
             return []
-        live = [n for n in nodes if self.state.nodes.get(n.id) is n and key in _keys(n)]
-        if len(live) != len(nodes):
-            self._index[key] = live
-        self._live[key] = len(live)
+        live: list[Node] = []
+        dead: list[int] = []
+        read = 0
+        for ref, n in nodes.items():
+            read += 1
+            if self.state.nodes.get(n.id) is n and key in _keys(n):
+                live.append(n)
+                if len(live) >= limit:
+                    break
+            else:
+                dead.append(ref)
+        if read == len(nodes):
+            self._live[key] = len(live)  # read to the end: all that is live
+        for ref in dead:
+            del nodes[ref]
         return live
 
     def _index_records(self, records: list[Any]) -> None:
@@ -598,12 +616,12 @@ class ElementPaths:
                 self._add(key, node)
 
     def _add(self, key: tuple[str, str, str], node: Node) -> None:
-        nodes = self._index.setdefault(key, [])
-        nodes.append(node)
-        # Churn (the same element re-added, a value toggling) would grow a list without end:
-        # prune it when it doubles past what was live.
+        nodes = self._index.setdefault(key, {})
+        nodes[id(node)] = node  # the dict holds the node: its id() is not reused meanwhile
+        # Churn (elements added and removed) would grow the entries without end: prune them
+        # when they double past what was live.
         if len(nodes) > 64 and len(nodes) > 2 * self._live.get(key, 32):
-            self._candidates(key)
+            self._candidates(key, len(nodes))
 
     def _note_classes(self, changes: list[Any]) -> None:
         """Classes added or removed while the page is used are state, not identity."""

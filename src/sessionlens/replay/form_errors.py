@@ -38,7 +38,8 @@ have no recorded text, and masked subtrees have their aria-* values masked
 (aria-invalid and the id references then match nothing). Searches are
 bounded: a field further than MAX_SCAN nodes into a region's parent (a toast
 region under <body> of a long page) is not found; the browser found the
-page's first field there.
+page's first field there. When more than MAX_CANDIDATES elements name one
+id, the field naming it is looked for in the form's first MAX_SCAN nodes.
 
 Which page views: only those whose recorder says it leaves this to the
 server, by the meta event's `gen` field (GENERATION or more). Older
@@ -101,10 +102,14 @@ class FormErrors:
         self.attempts = 0
         self.count = 0
         self._shown: dict[tuple[int, str], int] = {}  # (field id, reason) -> attempt last sent in
-        # ("aria-describedby", token) / ("aria-errormessage", value) -> elements that had it.
-        self._refs: dict[tuple[str, str], list[Node]] = {}
+        # ("aria-describedby", token) / ("aria-errormessage", value) -> elements that had it,
+        # each once (keyed by the node object: a value set again and again is one entry).
+        self._refs: dict[tuple[str, str], dict[int, Node]] = {}
         self._refs_live: dict[tuple[str, str], int] = {}
         self._first_field: dict[int, tuple[Node, Node | None]] = {}  # element id -> (it, first field)
+        # Elements whose text was read during the current mutation (the DOM does not change
+        # within it): 2,000 text changes under one region read its text once.
+        self._texts: dict[int, bool] = {}
 
     def after(self, event: Any) -> list[list[Any]]:
         try:
@@ -140,6 +145,7 @@ class FormErrors:
     # -- a mutation ------------------------------------------------------------------------
 
     def _mutation(self, event: list[Any]) -> list[list[Any]]:
+        self._texts.clear()
         adds = _list(event, _MUT_ADDS)
         attrs = _list(event, _MUT_ATTRS)
         self._index_records(adds)
@@ -160,11 +166,14 @@ class FormErrors:
                 if isinstance(value, str) and _TRUE.fullmatch(value):
                     self._invalid(node, "aria-invalid", t, out)  # type: ignore[arg-type]
         self._added(adds, t, out)
+        seen: set[int] = set()  # a parent whose texts change many times is looked at once
         for change in _list(event, _MUT_TEXTS):
             if isinstance(change, list) and len(change) > _TEXT_ID:
                 node = _get(nodes, change[_TEXT_ID])
                 if node is not None and node.type == TEXT and _blank(node.text) is False:
-                    self._error_text(node.parent, t, out)
+                    if node.parent is not None and id(node.parent) not in seen:
+                        seen.add(id(node.parent))
+                        self._error_text(node.parent, t, out)
         return out
 
     def _added(self, adds: list[Any], t: Any, out: list[list[Any]]) -> None:
@@ -243,7 +252,8 @@ class FormErrors:
                     if found is not None:
                         break
             if found is not None:
-                if self._has_text(e):
+                # Already shown in this attempt: nothing to send, no text to read again.
+                if self._shown.get((found.id, "error-text")) != self.attempts and self._region_text(e):
                     self._invalid(found, "error-text", t, out)
                 return
             e = e.parent
@@ -266,9 +276,12 @@ class FormErrors:
         if not _HTML_SPACE.search(own):
             keys.insert(0, ("aria-describedby", own))
         for key in keys:
-            for node in self._candidates(key):
-                if len(found) >= MAX_CANDIDATES:
-                    break
+            live = self._candidates(key, MAX_CANDIDATES + 1)
+            if len(live) > MAX_CANDIDATES:
+                # Too many elements name it (fields elsewhere on the page): walking up from each
+                # would cost their number times their depth, per text change; read the form.
+                return _first(form, lambda n: _names(n, own))
+            for node in live:
                 if node not in found and _inside(node, form):
                     found.append(node)
         if len(found) < 2:
@@ -298,16 +311,35 @@ class FormErrors:
         """el.textContent is not blank (light DOM only, as textContent reads it)."""
         return any(n.type == TEXT and _blank(n.text) is False for n in _descendants(el))
 
+    def _region_text(self, el: Node) -> bool:
+        known = self._texts.get(id(el))
+        if known is None:
+            known = self._texts[id(el)] = self._has_text(el)
+        return known
+
     # -- the index of aria-describedby / aria-errormessage --------------------------------
 
-    def _candidates(self, key: tuple[str, str]) -> list[Node]:
+    def _candidates(self, key: tuple[str, str], limit: int) -> list[Node]:
+        """The first `limit` live elements indexed under `key`; removed or changed ones met
+        before them are dropped (each once): a read does not cost the whole list."""
         nodes = self._refs.get(key)
         if not nodes:
             return []
-        live = [n for n in nodes if self.state.nodes.get(n.id) is n and key in _ref_keys(n, key[0])]
-        if len(live) != len(nodes):
-            self._refs[key] = live
-        self._refs_live[key] = len(live)
+        live: list[Node] = []
+        dead: list[int] = []
+        read = 0
+        for ref, n in nodes.items():
+            read += 1
+            if self.state.nodes.get(n.id) is n and key in _ref_keys(n, key[0]):
+                live.append(n)
+                if len(live) >= limit:
+                    break
+            else:
+                dead.append(ref)
+        if read == len(nodes):
+            self._refs_live[key] = len(live)  # read to the end: all that is live
+        for ref in dead:
+            del nodes[ref]
         return live
 
     def _index_records(self, records: list[Any]) -> None:
@@ -322,11 +354,11 @@ class FormErrors:
 
     def _index_node(self, node: Node, name: str) -> None:
         for key in _ref_keys(node, name):
-            refs = self._refs.setdefault(key, [])
-            refs.append(node)
-            # Churn (a value toggling, the same field re-added) would grow a list without end.
+            refs = self._refs.setdefault(key, {})
+            refs[id(node)] = node  # the dict holds the node: its id() is not reused meanwhile
+            # Churn (fields added and removed) would grow the entries without end.
             if len(refs) > 64 and len(refs) > 2 * self._refs_live.get(key, 32):
-                self._candidates(key)
+                self._candidates(key, len(refs))
 
 
 def _ref_keys(node: Node, name: str) -> list[tuple[str, str]]:
@@ -336,6 +368,14 @@ def _ref_keys(node: Node, name: str) -> list[tuple[str, str]]:
     if name == "aria-errormessage":
         return [(name, value)]
     return [(name, token) for token in dict.fromkeys(_HTML_SPACE.split(value)) if token][:64]
+
+
+def _names(node: Node, own: str) -> bool:
+    """node's aria-describedby has the token `own`, or its aria-errormessage is `own`."""
+    if node.attrs.get("aria-errormessage") == own:
+        return True
+    value = node.attrs.get("aria-describedby")
+    return isinstance(value, str) and own in _HTML_SPACE.split(value)
 
 
 def _descendants(root: Node) -> Iterator[Node]:
