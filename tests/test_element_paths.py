@@ -303,3 +303,21 @@ def test_names_have_no_nul() -> None:
     assert out[-2][C["text"]] == "Pay now"
     assert out[-1][field("submit", "form")] == "f"
     assert out[-1][field("submit", "invalid")] == [[page.ids["i"], "Card"]]
+
+
+def test_values_with_a_gt_are_not_in_parts() -> None:
+    # LOCATE_JS splits a segment at every '>', escaped or not: a part holding "\>" never resolved
+    # (a "Next >" button, a title "a > b"). Text keys stop at '>' and such values are not used.
+    page = Page(body(
+        ("nav", {"id": "pager"}, [("button", {"data-n": "next"}, ["Next >"]), ("button", {}, ["Back"])]),
+        ("div", {"class": "x"}, [("a", {"title": "Tools > Export", "data-n": "t"}, ["Export"])]),
+        ("div", {"class": "y"}, [("i", {"id": "a>b", "class": "c>d e", "data-n": "i"}, [])]),
+        ("ul", {"id": "l"}, [("li", {"data-n": "li"}, [">> more"]), ("li", {}, [">> less"])]),
+    ))  # fmt: skip
+    paths = {name: clicked(page, name)[C["selector"]] for name in ("next", "t", "i", "li")}
+    assert paths == {
+        "next": "#pager>button:text(Next)",
+        "t": "body>div.x>a",
+        "i": "body>div.y>i.e",
+        "li": "#l>li:nth-of-type(1)",
+    }

@@ -27,7 +27,9 @@ state (STATE_CLASS) and were not seen changing during the page view
 (volatile). A part whose attribute is unique in the element's own root
 (document, shadow root, frame document) ends the walk up; siblings that
 still match are told apart by the start of their recorded text (up to the
-first digit or mask '*', 24 chars) before :nth-of-type.
+first digit, mask '*' or '>', 24 chars) before :nth-of-type. Attribute
+values and classes holding a '>' are not used: LOCATE_JS splits a segment
+at every '>', escaped or not.
 
 Masked values are never used: masking writes every non-blank character
 of a masked text or attribute as '*' (js_recorder/src/privacy/mask.js), so
@@ -95,7 +97,9 @@ STATE_CLASS = re.compile(
 NAMED = re.compile(r"^(data-(test\w*|cy|qa|id|key)|name|aria-label|title|alt)$", re.A)
 GENERATED_ID = re.compile(r"[0-9:]")  # ember12, :r1:, radix-:r3:, mui-7
 _DIGIT = re.compile(r"[0-9]")
-_KEY_END = re.compile(r"[0-9*][\s\S]*$")  # a text key stops at a digit (prices, counts) or a mask
+# A text key stops at a digit (prices, counts), a mask or a '>' (LOCATE_JS splits a segment at
+# every '>', escaped or not: a part must hold none).
+_KEY_END = re.compile(r"[0-9*>][\s\S]*$")
 _SPACE = re.compile(r"\s+")
 _JS_URL = re.compile(r"^javascript:", re.I)
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none", re.I)
@@ -493,6 +497,7 @@ class ElementPaths:
             if (
                 len(out) < 2
                 and len(c) < 40
+                and ">" not in c
                 and c not in out
                 and not STATE_CLASS.search(c)
                 and c not in self.volatile
@@ -508,8 +513,8 @@ class ElementPaths:
         out: list[tuple[str, tuple[Any, ...]]] = []
         tag = el.tag
         for name, value in el.attrs.items():
-            if not isinstance(value, str) or not value or len(value) > 99 or masked(value):
-                continue
+            if not isinstance(value, str) or not value or len(value) > 99 or masked(value) or ">" in value:
+                continue  # a '>' would split the part where LOCATE_JS reads it
             if name == "id":
                 if not GENERATED_ID.search(value):
                     out.insert(0, ("#" + css_escape(value), ("id", "", value)))
