@@ -321,3 +321,10 @@ def test_values_with_a_gt_are_not_in_parts() -> None:
         "i": "body>div.y>i.e",
         "li": "#l>li:nth-of-type(1)",
     }
+
+
+def test_a_masked_form_label_does_not_name_the_form() -> None:
+    # Masking writes aria-label as '*': "*****" would name every masked form alike.
+    page = Page(body(("form", {"aria-label": "***** **", "data-n": "f"}, []), ("form", {"id": "b"}, [])))
+    out = enrich([*page.events(), make_event("submit", t=20, target=page.ids["f"], form="", invalid=[])])
+    assert out[-1][field("submit", "form")] == "body>form:nth-of-type(1)"

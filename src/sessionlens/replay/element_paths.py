@@ -343,12 +343,12 @@ class ElementPaths:
     # -- names -------------------------------------------------------------------------
 
     def form_name(self, form: Node | None) -> str:
-        """The form's id, name or aria-label attribute as recorded, else its path."""
+        """The form's id, name or aria-label attribute as recorded (masked ones skipped), else its path."""
         if form is None:
             return ""
         for name in _FORM_NAMES:
             value = _no_nul(_str(form.attrs.get(name)))
-            if value:
+            if value and not masked(value):
                 return value[:MAX_FORM]
         return self._describe(form, _Walk())[0][:MAX_FORM]
 
