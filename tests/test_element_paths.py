@@ -328,3 +328,15 @@ def test_a_masked_form_label_does_not_name_the_form() -> None:
     page = Page(body(("form", {"aria-label": "***** **", "data-n": "f"}, []), ("form", {"id": "b"}, [])))
     out = enrich([*page.events(), make_event("submit", t=20, target=page.ids["f"], form="", invalid=[])])
     assert out[-1][field("submit", "form")] == "body>form:nth-of-type(1)"
+
+
+def test_telling_siblings_by_text_reads_a_bounded_amount() -> None:
+    # 30 rows of 2,000 nodes each: reading every row's text for every click read the whole page
+    # (50 ms a click at 100,000 nodes). Past MAX_WALK text nodes a click is told by position.
+    def row(word: str, n: str = "") -> Any:
+        return ("li", {"data-n": n}, [("span", {}, [*(("i", {}, []) for _ in range(1_998)), word])])
+
+    page = Page(body(("ul", {"id": "u"}, [*(row("Same") for _ in range(29)), row("Zed", "last")])))
+    assert clicked(page, "last")[C["selector"]] == "#u>li:nth-of-type(30)"
+    small = Page(body(("ul", {"id": "u"}, [("li", {}, ["Same"]), ("li", {"data-n": "last"}, ["Zed"])])))
+    assert clicked(small, "last")[C["selector"]] == "#u>li:text(Zed)"

@@ -157,6 +157,9 @@ class _Walk:
     def __init__(self) -> None:
         self.left = MAX_WALK
         self.roots: dict[int, Node | None] = {}
+        # Text nodes read telling siblings apart: 200 siblings of 2,000 nodes each, at every
+        # level, made one click read the whole page (a 100,000-node page: 50 ms a click).
+        self.text_left = MAX_WALK
 
     def root(self, node: Node) -> Node | None:
         """The node's root: its document or shadow root node (None when too deep or detached)."""
@@ -387,7 +390,7 @@ class ElementPaths:
         text = squash(_no_nul(self.recorded_text(el, 999, visible=True)))[:MAX_TEXT]
         return text or squash(_no_nul(_str(el.attrs.get("aria-label"))))[:MAX_TEXT]
 
-    def recorded_text(self, el: Node, limit: int, visible: bool = False) -> str:
+    def recorded_text(self, el: Node, limit: int, visible: bool = False, walk: _Walk | None = None) -> str:
         """The element's text as recorded in its light DOM (not shadow roots or frame documents):
         as textContent reads it in the backdrop (what :text() matches), or, `visible`, roughly as
         innerText would: no style/script/template text, nothing hidden by attribute or inline
@@ -398,6 +401,8 @@ class ElementPaths:
         while stack and size < limit and visited < MAX_TEXT_NODES:
             n = stack.pop()
             visited += 1
+            if walk is not None:
+                walk.text_left -= 1
             if n is None:
                 parts.append(" ")
             elif n.type == TEXT:
@@ -413,9 +418,9 @@ class ElementPaths:
                 stack.extend(reversed(n.children))
         return "".join(parts)[:limit]
 
-    def text_key(self, el: Node) -> str:
+    def text_key(self, el: Node, walk: _Walk | None = None) -> str:
         """The start of the element's text, up to its first digit or mask; "" when too short."""
-        text = squash(_KEY_END.sub("", squash(self.recorded_text(el, 999))))[:24]
+        text = squash(_KEY_END.sub("", squash(self.recorded_text(el, 999, walk=walk))))[:24]
         return text if len(text) > 1 else ""
 
     def control_of(self, el: Node, walk: _Walk) -> Node | None:
@@ -475,8 +480,8 @@ class ElementPaths:
                 continue
             siblings = [s for s in _element_children(parent) if self._matches(s, test)]
             if len(siblings) > 1:
-                key = self.text_key(e)
-                if key and sum(1 for s in siblings if self.text_key(s).startswith(key)) == 1:
+                key = self.text_key(e, walk)
+                if key and self._told_by_text(siblings, key, walk):
                     text += ":text(" + css_escape(key) + ")"
                 else:
                     index = 0
@@ -490,6 +495,18 @@ class ElementPaths:
             parts.insert(0, (text, e, told))
             e = parent if parent is not None and parent.type == ELEMENT else None
         return parts
+
+    def _told_by_text(self, siblings: list[Node], key: str, walk: _Walk) -> bool:
+        """Only one of the siblings' texts starts with `key`; unsure (text budget spent): no."""
+        found = 0
+        for s in siblings:
+            if walk.text_left <= 0:
+                return False
+            if self.text_key(s, walk).startswith(key):
+                found += 1
+                if found > 1:
+                    return False
+        return found == 1 and walk.text_left > 0
 
     def _class_list(self, el: Node) -> list[str]:
         out: list[str] = []
