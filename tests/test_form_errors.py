@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sessionlens.contracts import event_as_dict, make_event, make_node, validate_batch
+from sessionlens.contracts import field as field_position
 from sessionlens.forms.track import FormTracker
 from sessionlens.heatmap.signals import PageViewFacts
 from sessionlens.replay.dom import DomState
@@ -380,3 +381,20 @@ def test_many_fields_outside_the_form_naming_the_same_id() -> None:
     page = signup(outside)
     out = shown([*page.events(), page.add(20, "email-err", "Enter an e-mail")])
     assert out == [(20, page.ids["email"], "Email", "error-text")]
+
+
+def test_a_later_snapshot_part_adding_a_field_is_seen() -> None:
+    # The first field under an element is cached; a snapshot part adding one must drop it, as a
+    # mutation adding one does.
+    alert = ("div", {"role": "alert", "data-n": "al"}, [""])
+    page = Page(body(("form", {}, [("div", {"data-n": "row"}, [alert])])))
+    events = page.events()
+    events[1][field_position("snapshot", "last")] = False
+    text = page.ids["al"] + 1
+    late = make_node("element", id=900, parent=page.ids["row"], tag="input", attrs={"name": "x"})
+    events += [
+        mutation(5, texts=[[text, "Required"]]),  # no field there yet
+        make_event("snapshot", t=6, part=1, last=True, nodes=[late]),
+        mutation(7, texts=[[text, "Still required"]]),
+    ]
+    assert shown(events) == [(7, 900, "x", "error-text")]

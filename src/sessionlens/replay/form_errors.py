@@ -136,7 +136,7 @@ class FormErrors:
             if len(event) > _SNAP_PART and event[_SNAP_PART] == 0:
                 self._refs.clear()
                 self._refs_live.clear()
-                self._first_field.clear()
+            self._first_field.clear()  # any part may add fields: firsts may change
             self._index_records(_list(event, _SNAP_NODES))
         elif kind == "mutation":
             return self._mutation(event)
