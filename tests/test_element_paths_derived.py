@@ -116,3 +116,27 @@ def test_names_follow_the_dom_across_chunks_and_a_reindex_agrees(
     before = rows(index, sid)
     reindex(store, index)
     assert rows(index, sid) == before
+
+
+def test_nul_in_a_recorded_name_or_path_is_left_out_of_the_index(
+    app_client: tuple[TestClient, Any], site: Site, index: Index
+) -> None:
+    """PostgreSQL text cannot hold NUL: a page's script (a button's text) or a forged batch (a path
+    sent by a recorder) putting one there must not stop the page view's derivation."""
+    client, app = app_client
+    sid, pid, t0 = new_id(), new_id(), int(time.time() * 1000) - 60_000
+    nodes = [*SNAPSHOT[:5], element(6, 5, "button", {"class": "pick"}), text(7, 6, "Ba\x00sic")]
+    events = [
+        meta(),
+        make_event("snapshot", t=5, part=0, last=True, nodes=nodes),
+        click(100, 6, [6, 1, 1]),
+        click(200, 6, [6, 1, 1], selector="ul>li\x00.forged"),
+    ]
+    body = {"v": 1, "sid": sid, "pid": pid, "seq": 0, "t0": t0, "events": events}
+    assert client.post(f"/ingest/{site.key}", content=orjson.dumps(body)).status_code == 200
+    app.state.derivation.drain()
+    clicks, _ = rows(index, sid)
+    assert [(c["selector"], c["text"]) for c in clicks] == [
+        ("body>ul.plans>li.plan>button.pick", "Basic"),
+        ("ul>li.forged", ""),
+    ]

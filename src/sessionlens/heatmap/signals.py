@@ -175,6 +175,12 @@ class ClickFact:
         return bool(_STEPPER.match(self.label))
 
 
+def _no_nul(value: Any) -> Any:
+    """Recorded text as the index can keep it: PostgreSQL text cannot hold NUL, and a forged
+    batch (or a page's script) can put one in a path, a label or a URL."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 def _label(node: Node | None) -> str:
     """Short visible label of a click target: aria-label, title, or its text."""
     if node is None or node.type != ELEMENT:
@@ -263,10 +269,11 @@ class PageViewFacts:
             target = state.nodes.get(event[_C["target"]]) if event[_C["target"]] is not None else None
             self.clicks.append(
                 ClickFact(
-                    t=t, url=state.url, selector=event[_C["selector"]], fx=event[_C["fx"]], fy=event[_C["fy"]],
-                    px=event[_C["px"]], py=event[_C["py"]], vw=vw or state.viewport[0], pw=event[_C["pw"]],
-                    ph=event[_C["ph"]], tag=event[_C["tag"]], flags=event[_C["flags"]], label=_label(target),
-                    **{name: event[i] if len(event) > i else default for name, i, default in _LATER},
+                    t=t, url=_no_nul(state.url), selector=_no_nul(event[_C["selector"]]), fx=event[_C["fx"]],
+                    fy=event[_C["fy"]], px=event[_C["px"]], py=event[_C["py"]], vw=vw or state.viewport[0],
+                    pw=event[_C["pw"]], ph=event[_C["ph"]], tag=_no_nul(event[_C["tag"]]),
+                    flags=_no_nul(event[_C["flags"]]), label=_no_nul(_label(target)),
+                    **{name: _no_nul(event[i]) if len(event) > i else default for name, i, default in _LATER},
                 )
             )  # fmt: skip
             self.positions.append(position)
