@@ -55,6 +55,7 @@ from urllib.parse import urlsplit
 from sessionlens.contracts import change_fields, field, node_field
 from sessionlens.replay.dom import DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
 from sessionlens.replay.form_errors import FormErrors
+from sessionlens.replay.node_index import NodeIndex
 
 ROOT_SEP = " >>> "
 MAX_PATH = 4096
@@ -198,8 +199,7 @@ class ElementPaths:
         # first time a name is needed (page views recorded before, or without clicks, never
         # pay for it), then kept up to date as nodes and attributes arrive.
         self._indexed = False
-        self._index: dict[tuple[str, str, str], dict[int, Node]] = {}
-        self._live: dict[tuple[str, str, str], int] = {}  # entries left by the last pruning
+        self._index: NodeIndex[tuple[str, str, str]] = NodeIndex(self.state, lambda n, key: key in _keys(n))
         self._origin = ""
         self._origin_url: Any = None
         # Big parents: node -> its nth-of-type, kept while the parent's children are unchanged.
@@ -235,7 +235,6 @@ class ElementPaths:
             if len(event) > _SNAP_PART and event[_SNAP_PART] == 0:
                 self._positions.clear()
                 self._index.clear()
-                self._live.clear()
                 self._indexed = False
             self._moved(_list(event, _SNAP_NODES))
         self.state.apply(event)
@@ -603,25 +602,7 @@ class ElementPaths:
                 if node.type == ELEMENT:
                     for found in _keys(node):
                         self._add(found, node)
-        nodes = self._index.get(key)
-        if not nodes:
-            return []
-        live: list[Node] = []
-        dead: list[int] = []
-        read = 0
-        for ref, n in nodes.items():
-            read += 1
-            if self.state.nodes.get(n.id) is n and key in _keys(n):
-                live.append(n)
-                if len(live) >= limit:
-                    break
-            else:
-                dead.append(ref)
-        if read == len(nodes):
-            self._live[key] = len(live)  # read to the end: all that is live
-        for ref in dead:
-            del nodes[ref]
-        return live
+        return self._index.candidates(key, limit)
 
     def _index_records(self, records: list[Any]) -> None:
         nodes = self.state.nodes
@@ -638,12 +619,7 @@ class ElementPaths:
                 self._add(key, node)
 
     def _add(self, key: tuple[str, str, str], node: Node) -> None:
-        nodes = self._index.setdefault(key, {})
-        nodes[id(node)] = node  # the dict holds the node: its id() is not reused meanwhile
-        # Churn (elements added and removed) would grow the entries without end: prune them
-        # when they double past what was live.
-        if len(nodes) > 64 and len(nodes) > 2 * self._live.get(key, 32):
-            self._candidates(key, len(nodes))
+        self._index.add(key, node)
 
     def _note_classes(self, changes: list[Any]) -> None:
         """Classes added or removed while the page is used are state, not identity."""

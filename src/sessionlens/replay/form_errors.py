@@ -65,6 +65,7 @@ from typing import Any
 
 from sessionlens.contracts import change_fields, event_fields, field, make_event, node_field
 from sessionlens.replay.dom import DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
+from sessionlens.replay.node_index import NodeIndex
 
 GENERATION = 1  # meta `gen` from which the server derives these events
 MAX_EVENTS = 100  # invalid events per page view (forms.js MAX)
@@ -104,8 +105,7 @@ class FormErrors:
         self._shown: dict[tuple[int, str], int] = {}  # (field id, reason) -> attempt last sent in
         # ("aria-describedby", token) / ("aria-errormessage", value) -> elements that had it,
         # each once (keyed by the node object: a value set again and again is one entry).
-        self._refs: dict[tuple[str, str], dict[int, Node]] = {}
-        self._refs_live: dict[tuple[str, str], int] = {}
+        self._refs: NodeIndex[tuple[str, str]] = NodeIndex(state, lambda n, key: key in _ref_keys(n, key[0]))
         self._first_field: dict[int, tuple[Node, Node | None]] = {}  # element id -> (it, first field)
         # Elements whose text was read during the current mutation (the DOM does not change
         # within it): 2,000 text changes under one region read its text once.
@@ -135,7 +135,6 @@ class FormErrors:
         elif kind == "snapshot":
             if len(event) > _SNAP_PART and event[_SNAP_PART] == 0:
                 self._refs.clear()
-                self._refs_live.clear()
             self._first_field.clear()  # any part may add fields: firsts may change
             self._index_records(_list(event, _SNAP_NODES))
         elif kind == "mutation":
@@ -320,27 +319,7 @@ class FormErrors:
     # -- the index of aria-describedby / aria-errormessage --------------------------------
 
     def _candidates(self, key: tuple[str, str], limit: int) -> list[Node]:
-        """The first `limit` live elements indexed under `key`; removed or changed ones met
-        before them are dropped (each once): a read does not cost the whole list."""
-        nodes = self._refs.get(key)
-        if not nodes:
-            return []
-        live: list[Node] = []
-        dead: list[int] = []
-        read = 0
-        for ref, n in nodes.items():
-            read += 1
-            if self.state.nodes.get(n.id) is n and key in _ref_keys(n, key[0]):
-                live.append(n)
-                if len(live) >= limit:
-                    break
-            else:
-                dead.append(ref)
-        if read == len(nodes):
-            self._refs_live[key] = len(live)  # read to the end: all that is live
-        for ref in dead:
-            del nodes[ref]
-        return live
+        return self._refs.candidates(key, limit)
 
     def _index_records(self, records: list[Any]) -> None:
         nodes = self.state.nodes
@@ -354,11 +333,7 @@ class FormErrors:
 
     def _index_node(self, node: Node, name: str) -> None:
         for key in _ref_keys(node, name):
-            refs = self._refs.setdefault(key, {})
-            refs[id(node)] = node  # the dict holds the node: its id() is not reused meanwhile
-            # Churn (fields added and removed) would grow the entries without end.
-            if len(refs) > 64 and len(refs) > 2 * self._refs_live.get(key, 32):
-                self._candidates(key, len(refs))
+            self._refs.add(key, node)
 
 
 def _ref_keys(node: Node, name: str) -> list[tuple[str, str]]:
