@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
 from sessionlens.replay.dom import DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
+from sessionlens.replay.recorded_urls import RecordedUrls
 from sessionlens.sites import Site
 from tests.live import LiveCollector
 
@@ -63,7 +64,8 @@ def page_view_events(collector: LiveCollector, site: Site, pid: str) -> list[lis
 
 
 def rebuild(events: list[list[Any]]) -> DomState:
-    return DomState().apply_all(events)
+    """The page view's DOM as every reader of storage gets it: URLs made absolute on the server."""
+    return DomState().apply_all(RecordedUrls().events(events))
 
 
 def _tree(node: Node) -> Any:

@@ -2,7 +2,6 @@
 // The walker is iterative (pages can be 100,000 nodes deep in places) and
 // resumable, so the snapshot can be cut into slices between tasks.
 
-import { absoluteAttr, absolute, absoluteCss } from "./urls.js";
 import { matches } from "../core/listen.js";
 import { elementCss, adoptedCss, isEdited } from "./styles.js";
 import { sawMedia } from "./media.js";
@@ -21,7 +20,7 @@ export function attrValue(ctx, el, name, value, state) {
   if (v !== value) return v;
   // Left out until the canvas chunk sends it as a data: URL (media.js).
   if (name === "src" && el.tagName === "IMG" && value.startsWith("blob:")) return sawMedia(ctx, el);
-  return absoluteAttr(name, value, el.ownerDocument.baseURI);
+  return value;
 }
 
 function elementRecord(ctx, el, id, parentId, nextId, state) {
@@ -52,7 +51,7 @@ function elementRecord(ctx, el, id, parentId, nextId, state) {
     } else if (tag === "CANVAS" && ctx.config.recordCanvas && !masksContent(state)) {
       sawMedia(ctx, el); // its bitmap follows as a canvas event (layout/media.js)
     } else if (tag === "IMG" && el.currentSrc && !attrs.src && !el.currentSrc.startsWith("blob:")) {
-      attrs.src = absolute(el.currentSrc);
+      attrs.src = el.currentSrc;
     } else if (tag === "DIALOG" && el.open) {
       props.open = true;
       if (matches(el, ":modal")) props.modal = true;
@@ -88,8 +87,8 @@ function childrenOf(node) {
 export function textValue(parent, data, state) {
   const tag = parent?.tagName;
   if (tag === "TEXTAREA") return controlString(parent, data);
-  // Relative url()s in a <style> are resolved as the page resolved them.
-  return tag === "STYLE" ? absoluteCss(data, parent.ownerDocument.baseURI) : textFor(state, data);
+  // A <style>'s text is sent as written: the server resolves its relative url()s (replay/recorded_urls.py).
+  return tag === "STYLE" ? data : textFor(state, data);
 }
 
 // Walks one subtree. step() records one node; the caller decides when to

@@ -8,7 +8,6 @@
 // CSSOM (insertRule, deleteRule...) is serialised from the CSSOM, which is
 // then the only place that says what applies.
 
-import { absoluteCss } from "./urls.js";
 import { patch, setHook } from "../core/patch.js";
 
 const FETCH_WAIT_MS = 300;
@@ -52,10 +51,11 @@ export function sheetText(sheet) {
       text = "";
       for (const r of rules) text += r.cssText + "\n";
     }
-    // A <style>'s sheet has no href: absolute() resolves against the document.
-    return absoluteCss(text, sheet.href);
+    // Relative url()s stay as written: the server resolves them against the
+    // link's href or the document's base (replay/recorded_urls.py).
+    return text;
   } catch {
-    return null; // cross-origin: the link keeps its absolute href instead
+    return null; // cross-origin: the replay loads the link by its href instead
   }
 }
 

@@ -16,6 +16,7 @@ from sessionlens import codec, keys
 from sessionlens.contracts import field
 from sessionlens.replay.dom import DomState
 from sessionlens.replay.pageview import PageViewReader
+from sessionlens.replay.recorded_urls import RecordedUrls
 from sessionlens.stores.base import BlobStore
 
 KEYFRAME_MS = 5_000
@@ -52,8 +53,10 @@ def write_keyframes(
     if existing and not rebuild:
         last = reader.keyframe(site, sid, pid, existing[-1])
         state, last_seq, last_t = DomState.from_keyframe(last), last["seq"], last["t"]
+        urls = RecordedUrls.from_keyframe(last)
     else:
         state, last_seq, last_t = DomState(), -1, None
+        urls = RecordedUrls()
     written: set[int] = set()
     changed = 0
     seqs = [s for s in reader.chunk_seqs(site, sid, pid) if s > last_seq]
@@ -64,7 +67,8 @@ def write_keyframes(
         expected += 1
         on_chunk(seq)
         for event in reader.chunk(site, sid, pid, seq)["events"]:
-            state.apply(event)
+            # Keyframes hold absolute URLs: a seek follows on from one with the bases it had.
+            state.apply(urls.event(event))
             if event[0] in _DOM_KINDS:
                 changed += _weight(event)
         due = last_t is None or state.t - last_t >= KEYFRAME_MS or changed >= KEYFRAME_MUTATIONS

@@ -17,6 +17,7 @@ from typing import Any
 from sessionlens import keys
 from sessionlens.compaction.source import ChunkSource
 from sessionlens.replay.dom import DomState
+from sessionlens.replay.recorded_urls import RecordedUrls
 from sessionlens.stores.base import BlobStore
 
 Event = list[Any]
@@ -97,16 +98,24 @@ class PageViewReader:
         return self.keyframe(site, sid, pid, best) if best is not None else None
 
     def state_at(self, site: str, sid: str, pid: str, at: int) -> tuple[dict[str, Any], list[Event]]:
-        """A keyframe at or before `at` and the events after it up to `at`.
+        """A keyframe at or before `at` and the events after it up to `at`, their URLs absolute.
 
         With no stored keyframe yet (a page view still being ingested), the
         keyframe is built here from the start of the stream.
         """
+        frame, rest, _ = self._state_at(site, sid, pid, at)
+        return frame, rest
+
+    def _state_at(
+        self, site: str, sid: str, pid: str, at: int
+    ) -> tuple[dict[str, Any], list[Event], RecordedUrls]:
+        """state_at, and the URL bases as they were at `at` (replay/recorded_urls.py)."""
         seqs = self._existing_seqs(site, sid, pid)
         frame = self.keyframe_before(site, sid, pid, at)
         after_seq = frame["seq"] if frame else -1
         if frame is None:
             frame = {**DomState().keyframe(), "seq": -1}
+        urls = RecordedUrls.from_keyframe(frame)
         rest: list[Event] = []
         for seq in seqs:
             if seq <= after_seq:
@@ -114,8 +123,8 @@ class PageViewReader:
             events = self.chunk(site, sid, pid, seq)["events"]
             if events and events[0][1] > at:
                 break  # chunks are in time order: nothing later can be <= at
-            rest.extend(e for e in events if e[1] <= at)
-        return frame, rest
+            rest.extend(urls.event(e) for e in events if e[1] <= at)
+        return frame, rest, urls
 
     def dom_at(self, site: str, sid: str, pid: str, at: int) -> DomState:
         frame, rest = self.state_at(site, sid, pid, at)
@@ -166,6 +175,8 @@ class PageViewReader:
             elif j == 0 or span(seqs[j - 1])[1] <= span(seqs[j])[1]:
                 break  # in order: nothing before it is later
             j -= 1
+        # URLs in the window are made absolute against the page's bases as they were at `after`.
+        urls = self._state_at(site, sid, pid, after)[2]
         # The page view's last t: from its last chunk with events.
         end = next((last for seq in reversed(seqs) if (last := span(seq)[1])), 0)
         out: list[Event] = []
@@ -180,5 +191,5 @@ class PageViewReader:
                     if len(out) >= limit and event[1] != out[-1][1]:
                         more = True
                         break
-                    out.append(event)
+                    out.append(urls.event(event))
         return out, more, end

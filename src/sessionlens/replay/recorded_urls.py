@@ -1,0 +1,298 @@
+"""Relative URLs in a recorded page made absolute, as the visitor's page resolved them.
+
+The recorder sends attribute values, <style> text and stylesheet text as the
+page holds them (`img/logo.png`, `url(../bg.png)`): resolving them in the
+browser cost every visitor's download more than it costs us here. A replay,
+an HTML export or a backdrop must not resolve them against the viewer, so
+they are resolved on the way out of storage, following the page view's
+stream in order, against what the page's base was at that point:
+
+- the top document's URL (meta, then each SPA navigation: a node added
+  after a pushState resolved against the new URL, as the page did);
+- a <base href> in that document (resolved against the document's URL);
+- a same-origin frame's document: the frame's src (resolved in the frame's
+  own document), or its container's base for srcdoc and about:blank frames;
+- a linked stylesheet's text: the link's href; constructed and <style>
+  sheets: their document's base.
+
+URLs are joined by the WHATWG URL parser (ada-url), so the result is what
+the visitor's browser computed. What is already absolute, a fragment, data:,
+blob:, javascript:, about:, mailto: and tel: are left as they are, and
+anything that cannot be joined is left as recorded: the Sanitizer decides
+what may be shown (replay/sanitize.py). Recordings from recorders that
+resolved URLs themselves read the same (absolute URLs are kept).
+
+Forged streams never raise; unknown ids resolve against the top document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import ada_url
+
+from sessionlens.contracts import change_fields, field, node_field, node_types
+
+_TYPES = node_types()
+ELEMENT, TEXT, DOCUMENT, SHADOW = (_TYPES[n] for n in ("element", "text", "document", "shadow"))
+_ID, _PARENT, _TYPE = (node_field("element", n) for n in ("id", "parent", "type"))
+_TAG, _ATTRS, _PROPS = (node_field("element", n) for n in ("tag", "attrs", "props"))
+_TEXT = node_field("text", "text")
+_ROOT_PROPS = {DOCUMENT: node_field("document", "props"), SHADOW: node_field("shadow", "props")}
+_ATTR_CHANGE = tuple(change_fields()["attrs"].index(n) for n in ("id", "name", "value"))
+_TEXT_CHANGE = tuple(change_fields()["texts"].index(n) for n in ("id", "text"))
+_KIND = field("meta", "kind")
+_META_URL = field("meta", "url")
+_NAV_URL = field("nav", "url")
+_SNAP_PART = field("snapshot", "part")
+_SNAP_NODES = field("snapshot", "nodes")
+_MUT_REMOVES = field("mutation", "removes")
+_MUT_ADDS = field("mutation", "adds")
+_MUT_ATTRS = field("mutation", "attrs")
+_MUT_TEXTS = field("mutation", "texts")
+
+# The attributes whose whole value is one URL (the names the recorder used to resolve).
+_URL_ATTRS = re.compile(r"(src|(xlink:)?href|(form)?action|poster|background|data)")
+_KEPT_AS_IS = re.compile(r"(data|blob|javascript|about|mailto|tel):|#", re.I)
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
+_CSS_IMPORT = re.compile(r"""@import\s*(['"])([^'"]+)\1""")
+_FRAME_TAGS = frozenset({"iframe", "frame"})
+TOP = 0  # the top document's key (node ids start at 1)
+
+
+def absolute(url: str, base: str) -> str:
+    """`url` joined to `base` as a browser joins them; as given when it cannot be."""
+    text = url.strip()
+    if not text or not base or _KEPT_AS_IS.match(text):
+        return url
+    try:
+        return str(ada_url.join_url(base, text))
+    except ValueError:
+        return url
+
+
+def absolute_css(css: str, base: str) -> str:
+    """Every url(...) and @import "..." of a stylesheet's text joined to `base`."""
+    if not base or ("url(" not in css and "@import" not in css):
+        return css
+    css = _CSS_URL.sub(lambda m: f"url({m[1]}{absolute(m[2].strip(), base)}{m[1]})", css)
+    return _CSS_IMPORT.sub(lambda m: f"@import {m[1]}{absolute(m[2], base)}{m[1]}", css)
+
+
+def absolute_attr(name: str, value: str, base: str) -> str:
+    """An attribute's value with its URLs joined to `base` (other attributes as given)."""
+    if _URL_ATTRS.fullmatch(name):
+        return absolute(value, base)
+    if name in ("srcset", "imagesrcset"):
+        return ", ".join(_srcset_candidate(c, base) for c in value.split(","))
+    if name == "style":
+        return absolute_css(value, base)
+    return value
+
+
+def _srcset_candidate(candidate: str, base: str) -> str:
+    parts = candidate.split()
+    if parts:
+        parts[0] = absolute(parts[0], base)
+    return " ".join(parts)
+
+
+class RecordedUrls:
+    """Follows one page view's events; returns them with their URLs absolute. One per stream."""
+
+    def __init__(self, url: str = "") -> None:
+        self.url = url if isinstance(url, str) else ""  # the top document's, from meta and nav
+        self._doc_of: dict[int, int] = {}  # node id -> its frame document's id (top-document nodes absent)
+        self._doc_url: dict[int, str] = {}  # frame document id -> its URL
+        self._base: dict[int, tuple[int, str]] = {}  # document -> (<base> element id, its href)
+        self._frame_src: dict[int, str] = {}  # iframe element id -> its src, as recorded
+        self._styles: set[int] = set()  # <style> element ids
+        self._style_texts: set[int] = set()  # text nodes inside a <style>
+
+    @classmethod
+    def from_keyframe(cls, frame: dict[str, Any]) -> RecordedUrls:
+        """Following on from a keyframe (whose own URLs were made absolute when it was written)."""
+        urls = cls(frame.get("url", ""))
+        for record in frame.get("nodes", ()):
+            urls._learn(record)
+        return urls
+
+    # -- bases -------------------------------------------------------------
+
+    def _doc_url_of(self, doc: int) -> str:
+        return self.url if doc == TOP else self._doc_url.get(doc, "")
+
+    def base(self, doc: int) -> str:
+        """A document's base URL: its <base href> joined to its URL, else its URL."""
+        url = self._doc_url_of(doc)
+        found = self._base.get(doc)
+        return absolute(found[1], url) if found is not None else url
+
+    def _doc(self, node_id: Any) -> int:
+        if not isinstance(node_id, int):
+            return TOP
+        if node_id in self._doc_url:
+            return node_id  # a frame's document node: its children are in it
+        return self._doc_of.get(node_id, TOP)
+
+    # -- records -----------------------------------------------------------
+
+    def _learn(self, record: Any) -> tuple[int, str] | None:
+        """Notes what a record says about bases; returns (document, tag) of a valid record."""
+        if not isinstance(record, list) or len(record) <= _TYPE or not isinstance(record[_ID], int):
+            return None
+        node_id, kind = record[_ID], record[_TYPE]
+        parent_doc = self._doc(record[_PARENT])
+        for held in (self._styles, self._style_texts):
+            held.discard(node_id)
+        self._frame_src.pop(node_id, None)
+        if kind == DOCUMENT and isinstance(record[_PARENT], int):
+            # A same-origin frame's document: its URL is the frame's src, read in the frame's document.
+            src = self._frame_src.get(record[_PARENT], "").strip()
+            container = self.base(parent_doc)
+            own = absolute(src, container) if src and not _KEPT_AS_IS.match(src) else container
+            self._doc_url[node_id] = own
+            self._base.pop(node_id, None)
+            doc = node_id
+        else:
+            doc = parent_doc
+        if doc == TOP:
+            self._doc_of.pop(node_id, None)
+        else:
+            self._doc_of[node_id] = doc
+        tag = ""
+        if kind == ELEMENT and len(record) > _ATTRS:
+            tag = record[_TAG].lower() if isinstance(record[_TAG], str) else ""
+            attrs = record[_ATTRS] if isinstance(record[_ATTRS], dict) else {}
+            if tag == "style":
+                self._styles.add(node_id)
+            elif tag in _FRAME_TAGS:
+                # srcdoc wins over src; both documents inherit their container's base.
+                src = "about:srcdoc" if "srcdoc" in attrs else attrs.get("src")
+                self._frame_src[node_id] = src if isinstance(src, str) else ""
+            elif tag == "base" and isinstance(attrs.get("href"), str) and doc not in self._base:
+                # The first <base href> of a document is its base (later ones are ignored).
+                self._base[doc] = (node_id, attrs["href"])
+        elif kind == TEXT and record[_PARENT] in self._styles:
+            self._style_texts.add(node_id)
+        return doc, tag
+
+    def _record(self, record: Any) -> Any:
+        learnt = self._learn(record)
+        if learnt is None:
+            return record
+        doc, tag = learnt
+        kind = record[_TYPE]
+        base = self.base(doc)
+        if kind == ELEMENT and len(record) > _ATTRS and isinstance(record[_ATTRS], dict):
+            out = list(record)
+            out[_ATTRS] = {
+                k: absolute_attr(k, v, base) if isinstance(v, str) and isinstance(k, str) else v
+                for k, v in record[_ATTRS].items()
+            }
+            props = record[_PROPS] if len(record) > _PROPS else None
+            if isinstance(props, dict) and isinstance(props.get("css"), str):
+                # A linked sheet's text is relative to the sheet; a <style>'s to its document.
+                href = out[_ATTRS].get("href") if tag == "link" else None
+                sheet_base = href if isinstance(href, str) and href else base
+                out[_PROPS] = {**props, "css": absolute_css(props["css"], sheet_base)}
+            return out
+        if kind == TEXT and len(record) > _TEXT and record[_ID] in self._style_texts:
+            if isinstance(record[_TEXT], str):
+                out = list(record)
+                out[_TEXT] = absolute_css(record[_TEXT], base)
+                return out
+        if kind in _ROOT_PROPS and len(record) > _ROOT_PROPS[kind]:
+            at = _ROOT_PROPS[kind]
+            props = record[at]
+            if isinstance(props, dict) and isinstance(props.get("adopted"), list):
+                out = list(record)
+                out[at] = {
+                    **props,
+                    "adopted": [absolute_css(c, base) if isinstance(c, str) else c for c in props["adopted"]],
+                }
+                return out
+        return record
+
+    def _attr_change(self, change: Any) -> Any:
+        if not isinstance(change, list) or len(change) != len(_ATTR_CHANGE):
+            return change
+        node_id, name, value = (change[i] for i in _ATTR_CHANGE)
+        if not isinstance(node_id, int) or not isinstance(name, str):
+            return change
+        doc = self._doc(node_id)
+        if name == "href" and self._base.get(doc, (None,))[0] == node_id:
+            if isinstance(value, str):
+                self._base[doc] = (node_id, value)
+            else:
+                del self._base[doc]
+        elif name == "src" and node_id in self._frame_src:
+            self._frame_src[node_id] = value if isinstance(value, str) else ""
+        if not isinstance(value, str):
+            return change
+        out = list(change)
+        out[_ATTR_CHANGE[2]] = absolute_attr(name, value, self.base(doc))
+        return out
+
+    def _text_change(self, change: Any) -> Any:
+        if not isinstance(change, list) or len(change) != len(_TEXT_CHANGE):
+            return change
+        node_id, text = (change[i] for i in _TEXT_CHANGE)
+        if node_id not in self._style_texts or not isinstance(text, str):
+            return change
+        out = list(change)
+        out[_TEXT_CHANGE[1]] = absolute_css(text, self.base(self._doc(node_id)))
+        return out
+
+    # -- events ------------------------------------------------------------
+
+    def event(self, event: list[Any]) -> list[Any]:
+        """The event with its URLs absolute (a new list when anything changed)."""
+        kind = event[_KIND] if event else None
+        if kind == "snapshot":
+            if event[_SNAP_PART] == 0:
+                self._forget()
+            if isinstance(event[_SNAP_NODES], list):
+                event = list(event)
+                event[_SNAP_NODES] = [self._record(r) for r in event[_SNAP_NODES]]
+        elif kind == "mutation":
+            event = list(event)
+            self._removed(event[_MUT_REMOVES])
+            for at, one in (
+                (_MUT_ADDS, self._record),
+                (_MUT_ATTRS, self._attr_change),
+                (_MUT_TEXTS, self._text_change),
+            ):
+                if isinstance(event[at], list):
+                    event[at] = [one(x) for x in event[at]]
+        elif kind == "meta" and isinstance(event[_META_URL], str):
+            self.url = event[_META_URL]
+        elif kind == "nav" and isinstance(event[_NAV_URL], str):
+            self.url = event[_NAV_URL]
+        return event
+
+    def events(self, events: Iterable[list[Any]]) -> list[list[Any]]:
+        return [self.event(e) for e in events]
+
+    def _removed(self, ids: Any) -> None:
+        """A removed <base> no longer sets its document's base (its descendants are left: ids are not reused)."""
+        if isinstance(ids, list) and self._base:
+            gone = {i for i in ids if isinstance(i, int)}
+            for doc, (base_id, _) in list(self._base.items()):
+                if base_id in gone:
+                    del self._base[doc]
+
+    def _forget(self) -> None:
+        for held in (self._doc_of, self._doc_url, self._base, self._frame_src):
+            held.clear()
+        self._styles.clear()
+        self._style_texts.clear()
+
+
+def absolute_events(stream: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+    """(seq, event) of a page view's stream from its start, with URLs absolute."""
+    urls = RecordedUrls()
+    for seq, event in stream:
+        yield seq, urls.event(event)
