@@ -27,6 +27,7 @@ Forged streams never raise; unknown ids resolve against the top document.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -54,7 +55,10 @@ _MUT_ATTRS = field("mutation", "attrs")
 _MUT_TEXTS = field("mutation", "texts")
 
 # The attributes whose whole value is one URL (the names the recorder used to resolve).
-_URL_ATTRS = re.compile(r"(src|(xlink:)?href|(form)?action|poster|background|data)")
+_URL_ATTRS = frozenset({"src", "href", "xlink:href", "action", "formaction", "poster", "background", "data"})
+_URL_LISTS = frozenset({"srcset", "imagesrcset"})
+_WITH_URLS = _URL_ATTRS | _URL_LISTS | {"style"}
+_CACHED_LENGTH = 512  # joins of longer URLs are not remembered: a forged page could fill memory
 _KEPT_AS_IS = re.compile(r"(data|blob|javascript|about|mailto|tel):|#", re.I)
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
 _CSS_IMPORT = re.compile(r"""@import\s*(['"])([^'"]+)\1""")
@@ -64,6 +68,12 @@ TOP = 0  # the top document's key (node ids start at 1)
 
 def absolute(url: str, base: str) -> str:
     """`url` joined to `base` as a browser joins them; as given when it cannot be."""
+    if len(url) + len(base) > _CACHED_LENGTH:
+        return _join(url, base)
+    return _cached_join(url, base)  # pages repeat their URLs: a 100,000-node page joins a few hundred
+
+
+def _join(url: str, base: str) -> str:
     text = url.strip()
     if not text or not base or _KEPT_AS_IS.match(text):
         return url
@@ -71,6 +81,9 @@ def absolute(url: str, base: str) -> str:
         return str(ada_url.join_url(base, text))
     except ValueError:
         return url
+
+
+_cached_join = functools.lru_cache(maxsize=8192)(_join)
 
 
 def absolute_css(css: str, base: str) -> str:
@@ -83,9 +96,9 @@ def absolute_css(css: str, base: str) -> str:
 
 def absolute_attr(name: str, value: str, base: str) -> str:
     """An attribute's value with its URLs joined to `base` (other attributes as given)."""
-    if _URL_ATTRS.fullmatch(name):
+    if name in _URL_ATTRS:
         return absolute(value, base)
-    if name in ("srcset", "imagesrcset"):
+    if name in _URL_LISTS:
         return ", ".join(_srcset_candidate(c, base) for c in value.split(","))
     if name == "style":
         return absolute_css(value, base)
@@ -143,14 +156,12 @@ class RecordedUrls:
         """Notes what a record says about bases; returns (document, tag) of a valid record."""
         if not isinstance(record, list) or len(record) <= _TYPE or not isinstance(record[_ID], int):
             return None
-        node_id, kind = record[_ID], record[_TYPE]
-        parent_doc = self._doc(record[_PARENT])
-        for held in (self._styles, self._style_texts):
-            held.discard(node_id)
-        self._frame_src.pop(node_id, None)
-        if kind == DOCUMENT and isinstance(record[_PARENT], int):
+        node_id, kind, parent = record[_ID], record[_TYPE], record[_PARENT]
+        # Pages without same-origin frames (most) have one document: nothing to look up.
+        parent_doc = self._doc(parent) if self._doc_url else TOP
+        if kind == DOCUMENT and isinstance(parent, int):
             # A same-origin frame's document: its URL is the frame's src, read in the frame's document.
-            src = self._frame_src.get(record[_PARENT], "").strip()
+            src = self._frame_src.get(parent, "").strip()
             container = self.base(parent_doc)
             own = absolute(src, container) if src and not _KEPT_AS_IS.match(src) else container
             self._doc_url[node_id] = own
@@ -158,10 +169,10 @@ class RecordedUrls:
             doc = node_id
         else:
             doc = parent_doc
-        if doc == TOP:
-            self._doc_of.pop(node_id, None)
-        else:
+        if doc != TOP:
             self._doc_of[node_id] = doc
+        elif self._doc_of:
+            self._doc_of.pop(node_id, None)  # moved out of a frame
         tag = ""
         if kind == ELEMENT and len(record) > _ATTRS:
             tag = record[_TAG].lower() if isinstance(record[_TAG], str) else ""
@@ -187,17 +198,26 @@ class RecordedUrls:
         kind = record[_TYPE]
         base = self.base(doc)
         if kind == ELEMENT and len(record) > _ATTRS and isinstance(record[_ATTRS], dict):
-            out = list(record)
-            out[_ATTRS] = {
-                k: absolute_attr(k, v, base) if isinstance(v, str) and isinstance(k, str) else v
-                for k, v in record[_ATTRS].items()
-            }
+            attrs = record[_ATTRS]
+            joined = None
+            for name, value in attrs.items():
+                if name in _WITH_URLS and isinstance(value, str):
+                    kept = absolute_attr(name, value, base)
+                    if kept != value:
+                        joined = joined if joined is not None else dict(attrs)
+                        joined[name] = kept
             props = record[_PROPS] if len(record) > _PROPS else None
-            if isinstance(props, dict) and isinstance(props.get("css"), str):
+            css = props.get("css") if isinstance(props, dict) else None
+            if joined is None and not isinstance(css, str):
+                return record
+            out = list(record)
+            if joined is not None:
+                out[_ATTRS] = joined
+            if isinstance(css, str):
                 # A linked sheet's text is relative to the sheet; a <style>'s to its document.
                 href = out[_ATTRS].get("href") if tag == "link" else None
                 sheet_base = href if isinstance(href, str) and href else base
-                out[_PROPS] = {**props, "css": absolute_css(props["css"], sheet_base)}
+                out[_PROPS] = {**props, "css": absolute_css(css, sheet_base)}
             return out
         if kind == TEXT and len(record) > _TEXT and record[_ID] in self._style_texts:
             if isinstance(record[_TEXT], str):
