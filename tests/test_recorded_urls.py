@@ -12,7 +12,13 @@ import pytest
 
 from sessionlens.contracts import make_event, make_node
 from sessionlens.replay.dom import DomState
-from sessionlens.replay.recorded_urls import RecordedUrls, absolute, absolute_attr, absolute_css
+from sessionlens.replay.recorded_urls import (
+    RecordedUrls,
+    absolute,
+    absolute_attr,
+    absolute_css,
+    has_relative_urls,
+)
 from sessionlens.replay.sanitize import INVALID_URL, Sanitizer
 from tests.helpers import meta_event
 
@@ -276,3 +282,23 @@ def test_deep_trees_do_not_recurse() -> None:
     ]
     s = state(page(*nodes))
     assert attrs_of(s, 5 + depth)["src"] == "https://shop.example/a/b/deep.png"
+
+
+def test_windows_know_when_they_need_a_base() -> None:
+    assert not has_relative_urls([make_event("move", t=1, x=1, y=1, target=None), meta_event()])
+    assert not has_relative_urls(
+        [
+            page(el(5, 4, "img", {"src": "https://a.example/x.png", "srcset": "https://a.example/y.png 2x"})),
+            mutation(
+                attrs=[[5, "href", "#top"], [5, "alt", "x.png"], [5, "src", None]], texts=[[6, "plain"]]
+            ),
+        ]
+    )
+    assert has_relative_urls([mutation(attrs=[[5, "src", "x.png"]])])
+    assert has_relative_urls(
+        [mutation(adds=[el(5, 4, "img", {"srcset": "https://a.example/y.png 1x, y.png 2x"})])]
+    )
+    assert has_relative_urls([mutation(texts=[[6, "a{background:url(x.png)}"]])])
+    assert has_relative_urls([page(make_node("text", id=7, parent=4, text="@import 'x.css';"))])
+    assert has_relative_urls([page(el(8, 3, "link", {"href": "https://a.example/s.css"}, css="a{}"))])
+    assert not has_relative_urls([["mutation", 1, "x", None, 5, "y"], ["snapshot", 1, 0, True, "nodes"]])

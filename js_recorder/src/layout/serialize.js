@@ -17,10 +17,8 @@ export function attrValue(ctx, el, name, value, state) {
   if (value == null) return null;
   if (name === "value" && el.tagName === "INPUT") return controlString(el, value);
   const v = attrFor(el, state, name, value);
-  if (v !== value) return v;
-  // Left out until the canvas chunk sends it as a data: URL (media.js).
-  if (name === "src" && el.tagName === "IMG" && value.startsWith("blob:")) return sawMedia(ctx, el);
-  return value;
+  // A blob: image is left out until the canvas chunk sends it as a data: URL (media.js).
+  return v === value && name === "src" && el.tagName === "IMG" && value.startsWith("blob:") ? sawMedia(ctx, el) : v;
 }
 
 function elementRecord(ctx, el, id, parentId, nextId, state) {

@@ -17,7 +17,7 @@ from typing import Any
 from sessionlens import keys
 from sessionlens.compaction.source import ChunkSource
 from sessionlens.replay.dom import DomState
-from sessionlens.replay.recorded_urls import RecordedUrls
+from sessionlens.replay.recorded_urls import RecordedUrls, has_relative_urls
 from sessionlens.stores.base import BlobStore
 
 Event = list[Any]
@@ -175,8 +175,6 @@ class PageViewReader:
             elif j == 0 or span(seqs[j - 1])[1] <= span(seqs[j])[1]:
                 break  # in order: nothing before it is later
             j -= 1
-        # URLs in the window are made absolute against the page's bases as they were at `after`.
-        urls = self._state_at(site, sid, pid, after)[2]
         # The page view's last t: from its last chunk with events.
         end = next((last for seq in reversed(seqs) if (last := span(seq)[1])), 0)
         out: list[Event] = []
@@ -191,5 +189,9 @@ class PageViewReader:
                     if len(out) >= limit and event[1] != out[-1][1]:
                         more = True
                         break
-                    out.append(urls.event(event))
+                    out.append(event)
+        if has_relative_urls(out):
+            # Joined to the page's bases as they were at `after`: found from the keyframe before
+            # it, so only when a URL in the window needs one (most windows are pointer and scroll).
+            out = self._state_at(site, sid, pid, after)[2].events(out)
         return out, more, end

@@ -311,6 +311,52 @@ class RecordedUrls:
         self._style_texts.clear()
 
 
+_SCHEME_OR_FRAGMENT = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*:|#)")
+
+
+def _maybe_relative(name: Any, value: Any) -> bool:
+    if not isinstance(value, str) or name not in _WITH_URLS:
+        return False
+    if name in _URL_ATTRS:
+        return bool(value.strip()) and not _SCHEME_OR_FRAGMENT.match(value)
+    if name in _URL_LISTS:
+        return any(not _SCHEME_OR_FRAGMENT.match(c) for c in value.split(",") if c.strip())
+    return "url(" in value or "@import" in value
+
+
+def has_relative_urls(events: Iterable[list[Any]]) -> bool:
+    """Whether any event may hold a URL to join (conservative for CSS): if not, no base is needed."""
+    for event in events:
+        kind = event[_KIND] if event else None
+        if kind == "snapshot":
+            records, changes, texts = event[_SNAP_NODES], (), ()
+        elif kind == "mutation":
+            records, changes, texts = event[_MUT_ADDS], event[_MUT_ATTRS], event[_MUT_TEXTS]
+        else:
+            continue
+        for record in records if isinstance(records, list) else ():
+            if not isinstance(record, list) or len(record) <= _TYPE:
+                continue
+            fields = record[_TYPE + 1 :]
+            if any(isinstance(f, str) and ("url(" in f or "@import" in f) for f in fields):
+                return True  # a <style>'s text
+            for f in fields:
+                if isinstance(f, dict) and (
+                    any(_maybe_relative(k, v) for k, v in f.items()) or "css" in f or "adopted" in f
+                ):
+                    return True
+        for change in changes if isinstance(changes, list) else ():
+            if isinstance(change, list) and len(change) == len(_ATTR_CHANGE):
+                if _maybe_relative(change[_ATTR_CHANGE[1]], change[_ATTR_CHANGE[2]]):
+                    return True
+        for change in texts if isinstance(texts, list) else ():
+            if isinstance(change, list) and len(change) == len(_TEXT_CHANGE):
+                text = change[_TEXT_CHANGE[1]]
+                if isinstance(text, str) and ("url(" in text or "@import" in text):
+                    return True
+    return False
+
+
 def absolute_events(stream: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
     """(seq, event) of a page view's stream from its start, with URLs absolute."""
     urls = RecordedUrls()
