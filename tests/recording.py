@@ -15,7 +15,7 @@ from starlette.routing import Route
 from sessionlens.replay.dom import DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
 from sessionlens.replay.recorded_urls import RecordedUrls
 from sessionlens.sites import Site
-from tests.live import LiveCollector
+from tests.live import LiveCollector, wait_until
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "recorder"
 
@@ -61,6 +61,22 @@ def page_view_events(collector: LiveCollector, site: Site, pid: str) -> list[lis
     seqs = [c["seq"] for c in chunks]
     assert seqs == list(range(len(seqs))), f"missing batches: {seqs}"
     return [e for c in chunks for e in c["events"]]
+
+
+def events_when(page: Any, collector: LiveCollector, site: Site, pid: str, done: Any) -> list[list[Any]]:
+    """The page view's events once `done(events)` holds and no batch is missing (flushing meanwhile)."""
+    result: list[list[Any]] = []
+
+    def arrived() -> bool:
+        page.evaluate("() => window.sessionlens.flush()")
+        try:
+            result[:] = page_view_events(collector, site, pid)
+        except AssertionError:  # a batch still in flight
+            return False
+        return done(result)
+
+    wait_until(arrived, message="the recorded events")
+    return result
 
 
 def rebuild(events: list[list[Any]]) -> DomState:

@@ -20,8 +20,8 @@ from sessionlens.replay.keyframes import write_keyframes
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.replay.recorded_urls import RecordedUrls
 from tests.helpers import free_port
-from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
-from tests.recording import fixture_app, page_view_events
+from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet
+from tests.recording import events_when, fixture_app
 
 # What the browser resolved, read before anything moves the page's URL.
 RESOLVED_JS = """() => {
@@ -59,18 +59,7 @@ def _record(rig: Any, path: str) -> tuple[Any, str, str]:
 
 def _settled(rig: Any, page: Any, pid: str, done: Callable[[list[list[Any]]], bool]) -> list[list[Any]]:
     collector, _, site, _ = rig
-    found: list[list[Any]] = []
-
-    def arrived() -> bool:
-        page.evaluate("() => sessionlens.flush()")
-        try:
-            found[:] = page_view_events(collector, site, pid)
-        except AssertionError:  # a batch still in flight
-            return False
-        return done(found)
-
-    wait_until(arrived, message="the recorded events")
-    return found
+    return events_when(page, collector, site, pid, done)
 
 
 def _has_element(events: list[list[Any]], element_id: str) -> bool:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import free_port
 from tests.live import LiveCollector, ThreadServer, chromium, demo_snippet, wait_until
-from tests.recording import fixture_app, page_view_events, rebuild, rebuilt_tree
+from tests.recording import events_when, fixture_app, rebuild, rebuilt_tree
 
 SECRET = "zqx"  # every secret on privacy.html contains it
 CARD = "5105 1051 0510"  # a partial card number: too short for the server's card scrubber
@@ -81,18 +81,7 @@ def type_at_end(page, selector: str, text: str) -> None:
 def stored_events(page, rig, pid: str, done) -> list[list[Any]]:
     """The page view's events once `done(events)` holds and no batch is missing."""
     collector, _, site = rig
-    result: list[list[Any]] = []
-
-    def arrived() -> bool:
-        page.evaluate("() => window.sessionlens.flush()")
-        try:
-            result[:] = page_view_events(collector, site, pid)
-        except AssertionError:  # a batch still in flight
-            return False
-        return done(result)
-
-    wait_until(arrived, message="the recorded events")
-    return result
+    return events_when(page, collector, site, pid, done)
 
 
 def test_no_secret_from_editables_masked_attributes_or_selects_is_stored(browser, rig) -> None:
