@@ -256,7 +256,10 @@ export class PageDom {
     if (frame.url && this.hooks.url) this.hooks.url(frame.url);
     const first = [];
     for (const [id, x, y] of frame.scroll) first.push(event("scroll", frame.t, { [SCROLL_TARGET]: id, [SCROLL_X]: x, [SCROLL_Y]: y }));
-    if (frame.pointer) first.push(event("move", frame.t, { [MOVE_X]: frame.pointer[0], [MOVE_Y]: frame.pointer[1] }));
+    if (frame.pointer) {
+      const [x, y] = frame.pointer; // keyframe pointer: [x, y] (storage_schemas/replay_api.md)
+      first.push(event("move", frame.t, { [MOVE_X]: x, [MOVE_Y]: y }));
+    }
     this.applyAll(first.concat(events));
   }
 
@@ -363,7 +366,10 @@ export class PageDom {
     const props = rec[NODE_TYPE] === ELEMENT ? rec[ELEMENT_PROPS] : null;
     if (!props) return;
     if (props.value != null || props.checked != null) this.pending.push(() => this.setValue(node, props.value, props.checked));
-    if (props.scroll) this.pending.push(() => { node.scrollLeft = props.scroll[0]; node.scrollTop = props.scroll[1]; });
+    if (props.scroll) {
+      const [left, top] = props.scroll; // props.scroll: [left, top]
+      this.pending.push(() => { node.scrollLeft = left; node.scrollTop = top; });
+    }
     if (props.open && node.localName === "dialog") {
       this.pending.push(() => {
         // The open attribute came with the record; a modal needs showModal() for its backdrop and top layer.
@@ -436,7 +442,10 @@ export class PageDom {
     }
     flushScrolls();
     this.showFrames();
-    if (pointer) this.pointer(pointer[0], pointer[1], false);
+    if (pointer) {
+      const [x, y] = pointer;
+      this.pointer(x, y, false);
+    }
   }
 
   // A detached document standing in for an iframe's unreachable one.
@@ -557,8 +566,9 @@ export class PageDom {
   }
 
   setViewport(size) {
-    if (!size || !size[0]) return;
-    if (this.hooks.viewport) this.hooks.viewport(size[0], size[1]);
+    const [width, height] = size || [];
+    if (!width) return;
+    if (this.hooks.viewport) this.hooks.viewport(width, height);
   }
 
   focus(id) {

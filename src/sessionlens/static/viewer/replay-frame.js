@@ -92,13 +92,16 @@ function sizeOf(e) {
 
 // A recorded size as whole CSS pixels (what the iframe's width and height become), or null.
 function whole(size) {
-  if (!Array.isArray(size) || !(size[0] >= 1 && size[1] >= 1) || !Number.isFinite(size[0]) || !Number.isFinite(size[1])) return null;
-  return [Math.floor(size[0]), Math.floor(size[1])];
+  const [width, height] = Array.isArray(size) ? size : [];
+  if (!(width >= 1 && height >= 1) || !Number.isFinite(width) || !Number.isFinite(height)) return null;
+  return [Math.floor(width), Math.floor(height)];
 }
 
 function changesSize(e) {
   const size = whole(sizeOf(e));
-  return !!size && (size[0] !== innerWidth || size[1] !== innerHeight);
+  if (!size) return false;
+  const [width, height] = size;
+  return width !== innerWidth || height !== innerHeight;
 }
 
 function ensureSize(recorded) {
