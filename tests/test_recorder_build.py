@@ -58,12 +58,13 @@ def test_recorder_is_at_most_10_32_kb_minified_and_gzipped() -> None:
     # on batches (the collector never read it; still a CORS-simple request): 10,554; what the stream
     # already says left to the server (a submit's aria-invalid fields, a nav pop within the page's
     # URL as "hash", request failed from status and the method's case: replay/stream_fields.py,
-    # form_errors.submit_invalid): 10,463. The 10 KB
+    # form_errors.submit_invalid): 10,463; timing values sent as measured, rounded by the server: 10,449.
+    # The 10 KB
     # target is not met (see js_recorder/README.md for what each capture costs). rrweb's record is several
     # times larger (bench/recorder_cost.py and bench/recorder_capture_cost.py
     # print both).
     size = len(gzip.compress(BUILT.read_bytes(), 9))
-    assert size <= 10466, f"recorder is {size} bytes gzipped"
+    assert size <= 10452, f"recorder is {size} bytes gzipped"
 
 
 def test_canvas_chunk_is_at_most_1_49_kb_minified_and_gzipped() -> None:

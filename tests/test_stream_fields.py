@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sessionlens.contracts import event_as_dict, make_event
+from sessionlens.facts import chunk_facts
 from sessionlens.replay.element_paths import ElementPaths, enriched_events
 from sessionlens.replay.stream_fields import StreamFields
 from sessionlens.viewer.inspector import inspect_events
@@ -79,16 +80,36 @@ def test_request_failed_and_method_from_the_stream() -> None:
     assert [n["failed"] for n in network] == [False, True, True, False, True, False, True, True]
 
 
+def test_timing_values_are_rounded_as_the_recorder_did() -> None:
+    """The recorder sends metrics as measured; readers see ms as integers and cls to 3 decimals,
+    rounded half up (Math.round), and the index's facts are the same."""
+    events = [
+        meta_event(),
+        make_event("timing", t=1, name="ttfb", value=83.30000001192093),
+        make_event("timing", t=2, name="lcp", value=1234.5),
+        make_event("timing", t=3, name="cls", value=0.10649999),
+        make_event("timing", t=4, name="inp", value=47.9),
+        make_event("timing", t=5, name="cls", value=0.0125),
+        make_event("timing", t=6, name="cls", value=1),
+    ]
+    got = [(e["name"], e["value"]) for e in read(events) if e["kind"] == "timing"]
+    assert got == [("ttfb", 83), ("lcp", 1235), ("cls", 0.106), ("inp", 48), ("cls", 0.013), ("cls", 1)]
+    facts = chunk_facts(events)
+    assert (facts.lcp_ms, facts.cls, facts.inp_ms) == (1235, 1, 48)
+
+
 def test_older_recordings_read_as_stored() -> None:
     # What older recorders sent is already what these rules give: nothing changes.
     events = [
         meta_event(),
         request("xhr", "POST", 404, 1),
         request("resource", "GET", 0, 1),
+        make_event("timing", t=3, name="cls", value=0.123),
+        make_event("timing", t=3, name="lcp", value=1500),
         nav(9, URL, "pop"),
     ]
     paths = ElementPaths()
-    assert all(paths.enrich(e) is e for e in events[1:3])
+    assert all(paths.enrich(e) is e for e in events[1:5])
     assert [e[1:] for _, e in enriched_events(enumerate(events))] == [e[1:] for e in events]
 
 
@@ -102,6 +123,9 @@ def test_older_recordings_read_as_stored() -> None:
         ["request", 1, "xhr", 5, "u", True, 1, 0, 0],
         ["request", 1],
         ["meta", 0, None],
+        ["timing", 1, "cls", "x"],
+        ["timing", 1, "lcp", True],
+        ["timing", 1, None, 1e300],
         [],
     ],
 )

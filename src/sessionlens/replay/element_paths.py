@@ -207,7 +207,7 @@ class ElementPaths:
         self._positions: dict[int, tuple[Node, int, dict[int, int]]] = {}
         self._versions: dict[int, int] = {}  # parent node id -> changes of its children
         self.errors = FormErrors(self.state)
-        self.fields = StreamFields()  # nav how, request failed/method (stream_fields.py)
+        self.fields = StreamFields()  # nav how, request failed/method, timing (stream_fields.py)
 
     # -- following the stream ------------------------------------------------------
 
@@ -299,7 +299,7 @@ class ElementPaths:
                 out = list(event)
                 out[_INVALID_FIELD] = self.field_name(self._element(event[_INVALID_TARGET]))
                 return out
-            elif kind == "nav" or kind == "request":
+            elif kind == "nav" or kind == "request" or kind == "timing":
                 return self.fields.enrich(event)
         except (IndexError, TypeError, ValueError, KeyError, AttributeError, RecursionError):
             pass

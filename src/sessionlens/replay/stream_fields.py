@@ -17,6 +17,10 @@ and funnels all see them alike).
 - `request` method: '' reads as "GET" (the recorder sends none for resource
   entries and fetch/xhr calls made without one); names are upper-cased.
 
+- `timing` value: milliseconds as an integer, cls to 3 decimals (rounded
+  half up, as the recorder's Math.round did); the recorder sends them as
+  the browser measured them.
+
 Old recordings read as before: their values are what these rules give
 (a stored "hash", a stored failed 1 and upper-case methods are kept), so
 no meta `gen` is needed. The one difference: a URL changed during the
@@ -26,6 +30,7 @@ fragment pop right after it is compared with the meta URL.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sessionlens.contracts import field
@@ -34,6 +39,15 @@ _META_URL = field("meta", "url")
 _NAV_URL, _NAV_HOW = field("nav", "url"), field("nav", "how")
 _REQ_HOW, _REQ_METHOD = field("request", "how"), field("request", "method")
 _REQ_STATUS, _REQ_FAILED = field("request", "status"), field("request", "failed")
+_TIMING_NAME, _TIMING_VALUE = field("timing", "name"), field("timing", "value")
+
+
+def timing_value(name: Any, value: float) -> float:
+    """A timing metric as the recorder used to send it: ms as an integer, cls to 3 decimals."""
+    # Whole numbers as they are: near 2**53, adding 0.5 would round them up.
+    if name == "cls":
+        return value if (float(value) * 1000).is_integer() else math.floor(value * 1000 + 0.5) / 1000
+    return value if float(value).is_integer() else math.floor(value + 0.5)
 
 
 def _base(url: str) -> str:
@@ -79,4 +93,12 @@ class StreamFields:
                 out = list(event)
                 out[_REQ_METHOD], out[_REQ_FAILED] = name, 1 if failed else event[_REQ_FAILED]
                 return out
+        elif kind == "timing" and len(event) > _TIMING_VALUE:
+            value = event[_TIMING_VALUE]
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                rounded = timing_value(event[_TIMING_NAME], value)
+                if rounded != value:
+                    out = list(event)
+                    out[_TIMING_VALUE] = rounded
+                    return out
         return event
