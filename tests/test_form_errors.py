@@ -398,3 +398,71 @@ def test_a_later_snapshot_part_adding_a_field_is_seen() -> None:
         mutation(7, texts=[[text, "Still required"]]),
     ]
     assert shown(events) == [(7, 900, "x", "error-text")]
+
+
+def submitted(events: list[list[Any]]) -> list[list[Any]]:
+    """The invalid lists of the submit attempts as the readers see them (ElementPaths)."""
+    return [event_as_dict(e)["invalid"] for _, e in enriched_events(enumerate(events)) if e[0] == "submit"]
+
+
+def test_a_submit_lists_the_fields_shown_aria_invalid_with_the_sent_ones() -> None:
+    """The recorder lists the fields constraint validation finds invalid; those the page shows
+    aria-invalid="true" (any case) when the form is submitted are added from the recorded DOM,
+    in document order with the sent ones (the recorder's form.querySelectorAll order)."""
+    page = signup()
+    form, email, zip_id, phone = (page.ids[n] for n in ("form", "email", "zip", "phone"))
+    shown_invalid = mutation(5, attrs=[[zip_id, "aria-invalid", "TRUE"], [email, "aria-invalid", "false"]])
+    sent = make_event("submit", t=10, target=form, form="", invalid=[[phone, ""], [999, ""]])
+    events = [*page.events(), shown_invalid, sent]
+    # zip before phone (document order); 999 (not under the form) kept, last; email is "false".
+    assert submitted(events) == [[[zip_id, "Postcode"], [phone, "Phone"], [999, ""]]]
+    # Form analytics counts it as an error of that attempt too (round 0: shown before any attempt).
+    tracker = FormTracker()
+    tracker.add(events)
+    tracker.finish()
+    (facts,) = tracker.forms.values()
+    assert {f.label: f.error_rounds for f in facts.fields.values() if f.error_rounds} == {
+        "Postcode": {0, 1},
+        "Phone": {1},
+    }
+    assert facts.attempts == [[10, True]]
+    # Not shown invalid (any more): nothing added.
+    cleared = mutation(20, attrs=[[zip_id, "aria-invalid", None]])
+    assert submitted([*events, cleared, submit(30, form)])[-1] == []
+
+
+def test_a_submit_from_an_older_recorder_reads_as_stored() -> None:
+    """Older recorders listed the aria-invalid fields themselves: not added twice; a recorder that
+    named the form itself (form not '') is read exactly as stored."""
+    page = signup()
+    form, zip_id = page.ids["form"], page.ids["zip"]
+    aria = mutation(5, attrs=[[zip_id, "aria-invalid", "true"]])
+    listed = make_event("submit", t=10, target=form, form="", invalid=[[zip_id, ""]])
+    assert submitted([*page.events(gen=None), aria, listed]) == [[[zip_id, "Postcode"]]]
+    named = make_event("submit", t=10, target=form, form="signup", invalid=[[zip_id, "Postcode"]])
+    assert submitted([*page.events(gen=None), aria, named]) == [[[zip_id, "Postcode"]]]
+    old = make_event("submit", t=10, target=form, form="signup", invalid=[])
+    assert submitted([*page.events(gen=None), aria, old]) == [[]]
+
+
+def test_a_submit_lists_at_most_50_and_stays_in_the_light_dom() -> None:
+    fields = [("input", {"name": f"f{i}", "aria-invalid": "true", "data-n": f"f{i}"}, []) for i in range(60)]
+    page = Page(body(("form", {"data-n": "form"}, [("div", {"data-n": "host"}, []), *fields])))
+    # A shadow root and a frame document under the form: querySelectorAll does not enter them.
+    host = page.ids["host"]
+    page.records += [
+        make_node("shadow", id=5000, parent=host),
+        make_node("element", id=5001, parent=5000, tag="input", attrs={"aria-invalid": "true"}),
+        make_node("document", id=5002, parent=host),
+        make_node("element", id=5003, parent=5002, tag="input", attrs={"aria-invalid": "true"}),
+    ]
+    (invalid,) = submitted([*page.events(), submit(10, page.ids["form"])])
+    assert [pair[0] for pair in invalid] == [page.ids[f"f{i}"] for i in range(50)]
+    # Forged invalid lists and targets never raise.
+    for bad in ([["x"], [None, ""], "str", [[1, 2], ""]], []):
+        ev = make_event("submit", t=11, target=page.ids["form"], form="", invalid=bad)
+        assert len(submitted([*page.events(), ev])[0]) <= 50
+    ev = make_event("submit", t=11, target="nope", form="", invalid=[[1, ""]])
+    assert submitted([*page.events(), ev]) == [[[1, ""]]]
+    tracker = FormTracker()
+    tracker.add([*page.events(), make_event("submit", t=11, target=page.ids["form"], form="", invalid="x")])

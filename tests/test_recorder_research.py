@@ -345,6 +345,13 @@ def test_fetch_and_xhr_are_recorded_without_changing_what_the_page_gets(rig: dic
         ("xhr", "GET", "http://127.0.0.1:1/x?k=*", 0, 1),
     ]
     assert all(r["duration"] >= 0 for r in requests)
+    # The recorder leaves to the server what the stream says (replay/stream_fields.py): the method
+    # in capitals, failed for a status >= 400 or an xhr without a response; it sends failed only
+    # for the fetch that rejected.
+    raw = [e for c in stored(rig, pid_of(page)) for e in c["events"]]
+    sent = [(r["how"], r["method"], r["failed"]) for r in of_kind(raw, "request") if r["how"] != "resource"]
+    assert sent == [("fetch", "", 0), ("fetch", "", 0), ("fetch", "POST", 0), ("fetch", "put", 0),
+                    ("fetch", "", 1), ("xhr", "GET", 0), ("xhr", "POST", 0), ("xhr", "GET", 0)]  # fmt: skip
     assert requests[1]["size"] > 0  # Content-Length of the JSON answer
     # The recorder's own ingest requests are not the page's.
     assert not any("/ingest/" in r["url"] for r in of_kind(events, "request"))
@@ -417,6 +424,14 @@ def test_submit_attempts_and_validation_errors_never_values(rig: dict[str, Any])
     page.press("#company", "Enter")
     events = events_of(rig, page, lambda ev: len(of_kind(ev, "invalid")) >= 8)
     assert [s["form"] for s in of_kind(events, "submit")] == ["signup", "spa", "signup", "signup"]
+    # Submitted again while the page shows the postcode aria-invalid: it is in the attempt's list.
+    # The recorder lists only the browser's own validation; the server adds it from the recorded
+    # DOM (replay/form_errors.py submit_invalid), as form analytics does.
+    page.click("#spa-go")
+    events = events_of(rig, page, lambda ev: len(of_kind(ev, "submit")) >= 5)
+    assert [name for _, name in of_kind(events, "submit")[-1]["invalid"]] == ["Postcode"]
+    raw = [e for c in stored(rig, pid_of(page)) for e in c["events"]]
+    assert [s["invalid"] for s in of_kind(raw, "submit")][-1] == []
     assert SECRET_TYPED not in sent_and_stored(rig, page)
     page.close()
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sessionlens.contracts import activity_kinds, event_fields
 from sessionlens.contracts import field as f
+from sessionlens.replay.stream_fields import timing_value
 
 # Gaps between user actions longer than this count as idle, not active time.
 ACTIVE_GAP_MS = 5_000
@@ -142,7 +143,8 @@ def chunk_facts(events: list[list[Any]]) -> ChunkFacts:
             facts.webdriver = int(_meta_says_automation(event))
         elif kind == "timing" and event[_TIMING_NAME] in _SPEED:
             name = _SPEED[event[_TIMING_NAME]]
-            value = float(event[_TIMING_VALUE])
+            # Recorders since issue 12 send it as measured (replay/stream_fields.py).
+            value = timing_value(event[_TIMING_NAME], float(event[_TIMING_VALUE]))
             if value >= 0:  # a negative metric is a broken recorder, not a fast page
                 setattr(facts, name, _max(getattr(facts, name), value))
     return facts

@@ -8,13 +8,14 @@
 // A field shown invalid by a constraint-validation `invalid` event is sent
 // here; aria-invalid becoming "true" and error text appearing next to a
 // field are in the recorded mutations: the server finds those
-// (src/sessionlens/replay/form_errors.py; meta gen 1 says so).
+// (src/sessionlens/replay/form_errors.py; meta gen 1 says so). A submit
+// attempt lists the fields constraint validation finds invalid; the server
+// adds those aria-invalid="true" in the recorded DOM (submit_invalid there).
 
 import { targetOf } from "../core/listen.js";
 
 const MAX = 100;
 const FIELDS = "input,select,textarea";
-const TRUE = /^true$/i;
 
 export const startForms = (ctx) => {
   const shown = new WeakMap(); // field -> attempt its invalid event was last sent in
@@ -25,8 +26,8 @@ export const startForms = (ctx) => {
   function attempt(form) {
     attempts++;
     const invalid = [];
-    for (const f of form.querySelectorAll(FIELDS + ",[aria-invalid]")) {
-      if (invalid.length < 50 && ((f.willValidate && !f.validity.valid) || TRUE.test(f.getAttribute("aria-invalid")))) {
+    for (const f of form.querySelectorAll(FIELDS)) {
+      if (invalid.length < 50 && f.willValidate && !f.validity.valid) {
         invalid.push([ctx.idOf(f), ""]);
       }
     }

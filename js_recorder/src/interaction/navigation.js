@@ -6,13 +6,12 @@ import { after, setHook } from "../core/patch.js";
 
 export const startNavigation = (ctx) => {
   let lastUrl = location.href;
-  const base = (u) => u.split("#")[0];
 
+  // A fragment change fires popstate before hashchange: recorded once, as "pop". The server
+  // reads a pop that changes only the fragment as "hash" (src/sessionlens/replay/stream_fields.py).
   function record(how) {
     const url = location.href;
     if (url === lastUrl) return;
-    // A fragment change fires popstate before hashchange: name it once, as a hash change.
-    if (how === "pop" && base(url) === base(lastUrl)) how = "hash";
     lastUrl = url;
     ctx.emit("nav", url.slice(0, 4096), how, pageTitle(ctx.config.maskAllText));
   }

@@ -5,6 +5,10 @@
 // size only). fetch and XHR are wrapped once per window and stay; a stopped
 // recorder costs one variable read per call. The page gets its own response
 // and its own errors, from the same calls with the same `this`.
+// Left to the server (src/sessionlens/replay/stream_fields.py): a method in
+// capitals ('' is GET), and failed for a status >= 400 or an xhr without a
+// response; sent as failed here is only what the stream cannot say (a fetch
+// that rejected, a resource element whose load failed).
 
 import { patch, setHook } from "../core/patch.js";
 import { observePerf } from "../core/listen.js";
@@ -34,7 +38,7 @@ function install() {
       let done;
       try { done = hook?.("fetch", init?.method || input?.method, input?.url || input); } catch { /* the page's call goes on */ }
       // A new promise of the same response or error: the page's own p stays unhandled if the page leaves it so.
-      return done ? p.then((r) => (done(r.status, r.headers.get("content-length"), r.status > 399), r), (e) => { done(0, 0, 1); throw e; }) : p;
+      return done ? p.then((r) => (done(r.status, r.headers.get("content-length")), r), (e) => { done(0, 0, 1); throw e; }) : p;
     }).__sl = 1;
   }
   // XHR through core/patch.js: open() notes the call, send() starts it. A synchronous
@@ -45,7 +49,7 @@ setHook("xhr", (x, a) => {
   if (a.length > 1) return void xhrs.set(x, [a[0], a[1]]);
   const r = xhrs.get(x);
   const done = r && hook?.("xhr", r[0], r[1]);
-  const end = () => done(x.status, x.getResponseHeader("content-length"), !x.status || x.status > 399);
+  const end = () => done(x.status, x.getResponseHeader("content-length"));
   if (done) x.readyState > 3 ? end() : x.addEventListener("loadend", end);
 });
 
@@ -58,15 +62,14 @@ export const startNetwork = (ctx) => {
   let resources = 0;
 
   const emit = (t, how, method, url, status, duration, size, bad) => ctx.emitAt(
-    Math.max(0, t), "request", how, String(method || "GET").toUpperCase().replace(/[^A-Z-]/g, "").slice(0, 16), url,
+    Math.max(0, t), "request", how, String(method || "").replace(/[^a-z-]/gi, "").slice(0, 16), url,
       status | 0, Math.round(duration), +size || 0, bad ? 1 : 0);
 
   function flushHeld() {
     timer = 0;
     for (const e of held.splice(0)) {
-      const s = e.responseStatus || 0;
-      emit(ctx.now() - Math.round(performance.now() - e.startTime), "resource", "GET", cleanUrl(e.name), s,
-        e.duration, e.transferSize || e.encodedBodySize, s > 399 || failed.has(e.name));
+      emit(ctx.now() - Math.round(performance.now() - e.startTime), "resource", "", cleanUrl(e.name), e.responseStatus,
+        e.duration, e.transferSize || e.encodedBodySize, failed.has(e.name));
     }
   }
 

@@ -3,18 +3,18 @@
 // Vitals keep changing, so they are sent when the page is hidden.
 
 // Returns its stop; ctx.hidden (the recorder calls it when the page is hidden) sends the vitals.
-import { round3, observePerf } from "../core/listen.js";
+import { observePerf } from "../core/listen.js";
 
 export const startTiming = (ctx) => {
   const observers = [];
   const sent = {};
   const vital = { lcp: 0, cls: 0, inp: 0 };
 
+  // Sent as measured: the server rounds them (replay/stream_fields.py timing_value).
   function send(name, value) {
-    const v = name === "cls" ? round3(value) : Math.round(value);
-    if (value > 0 && sent[name] !== v) {
-      sent[name] = v;
-      ctx.emit("timing", name, v);
+    if (value > 0 && sent[name] !== value) {
+      sent[name] = value;
+      ctx.emit("timing", name, value);
     }
   }
 

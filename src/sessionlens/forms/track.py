@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from sessionlens.contracts import field as position
 from sessionlens.replay.dom import ELEMENT, TEXT, DomState, Node
-from sessionlens.replay.form_errors import FormErrors
+from sessionlens.replay.form_errors import FormErrors, submit_invalid
 
 MAX_FORMS = 50  # per page view
 MAX_FIELDS = 100  # per form
@@ -393,8 +393,12 @@ class FormTracker:
         form = self._form(node, node, False, t) if node.tag.lower() == "form" else None
         if form is None:
             return
+        # With the fields shown aria-invalid, which the recorder leaves to the server.
+        sent = event[_SUBMIT_INVALID]
         invalid = [
-            self._field(pair[0], t) for pair in event[_SUBMIT_INVALID] if isinstance(pair, list) and pair
+            self._field(pair[0], t)
+            for pair in submit_invalid(node, sent if isinstance(sent, list) else [])
+            if isinstance(pair, list) and pair
         ]
         self._attempt(form, [i for i in invalid if i is not None and i[0] == form.key], t)
 

@@ -54,8 +54,9 @@ from urllib.parse import urlsplit
 
 from sessionlens.contracts import change_fields, field, node_field
 from sessionlens.replay.dom import DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
-from sessionlens.replay.form_errors import FormErrors
+from sessionlens.replay.form_errors import FormErrors, submit_invalid
 from sessionlens.replay.node_index import NodeIndex
+from sessionlens.replay.stream_fields import StreamFields
 
 ROOT_SEP = " >>> "
 MAX_PATH = 4096
@@ -206,6 +207,7 @@ class ElementPaths:
         self._positions: dict[int, tuple[Node, int, dict[int, int]]] = {}
         self._versions: dict[int, int] = {}  # parent node id -> changes of its children
         self.errors = FormErrors(self.state)
+        self.fields = StreamFields()  # nav how, request failed/method, timing (stream_fields.py)
 
     # -- following the stream ------------------------------------------------------
 
@@ -238,6 +240,7 @@ class ElementPaths:
                 self._indexed = False
             self._moved(_list(event, _SNAP_NODES))
         self.state.apply(event)
+        self.fields.note(event)
         if self._indexed and kind == "snapshot":
             self._index_records(_list(event, _SNAP_NODES))
         elif self._indexed and kind == "mutation":
@@ -296,6 +299,8 @@ class ElementPaths:
                 out = list(event)
                 out[_INVALID_FIELD] = self.field_name(self._element(event[_INVALID_TARGET]))
                 return out
+            elif kind == "nav" or kind == "request" or kind == "timing":
+                return self.fields.enrich(event)
         except (IndexError, TypeError, ValueError, KeyError, AttributeError, RecursionError):
             pass
         return event
@@ -328,9 +333,11 @@ class ElementPaths:
 
     def _submit(self, event: list[Any]) -> list[Any]:
         out = list(event)
-        out[_SUBMIT_FORM] = self.form_name(self._element(event[_SUBMIT_TARGET]))
+        form = self._element(event[_SUBMIT_TARGET])
+        out[_SUBMIT_FORM] = self.form_name(form)
         invalid = []
-        for pair in _list(event, _SUBMIT_INVALID):
+        # With the fields shown aria-invalid, which the recorder leaves to the server.
+        for pair in submit_invalid(form, _list(event, _SUBMIT_INVALID)):
             if _unnamed(pair):
                 invalid.append([pair[0], self.field_name(self._element(pair[0]))])
             else:

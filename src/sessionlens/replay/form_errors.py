@@ -74,6 +74,7 @@ MAX_DEPTH = 1_000  # ancestor steps finding a closest <form> or checking one hol
 MAX_SCAN = 5_000  # nodes visited by one descendant search (first field, first alert, text)
 MAX_CANDIDATES = 32  # fields naming one id checked for document order
 MAX_CACHED = 256
+MAX_SUBMIT_INVALID = 50  # fields in a submit attempt's invalid list (forms.js, the schema's maxItems)
 
 FIELD_TAGS = frozenset({"input", "select", "textarea"})
 # JavaScript's \s: forms.js tested text with /\S/.
@@ -334,6 +335,34 @@ class FormErrors:
     def _index_node(self, node: Node, name: str) -> None:
         for key in _ref_keys(node, name):
             self._refs.add(key, node)
+
+
+def submit_invalid(form: Node | None, sent: list[Any]) -> list[Any]:
+    """A submit attempt's invalid list: the pairs the recorder sent (fields constraint
+    validation found invalid; older recorders also sent the ones below) and every element under
+    the submitted form whose aria-invalid is "true" (any case) as [id, ""], in document order
+    (what the recorder's form.querySelectorAll found), at most MAX_SUBMIT_INVALID. The recorder
+    leaves the aria-invalid ones to the server (issue 12): they are in the recorded DOM. Light
+    DOM only, the form's first MAX_SCAN nodes; sent pairs not met there keep their order, last."""
+    if form is None or form.type != ELEMENT:
+        return sent
+    sent_ids = {p[0] for p in sent if isinstance(p, list) and p and _hashable(p[0])}
+    order: dict[Any, int] = {}
+    for n in _descendants(form):
+        if n.type == ELEMENT and (n.id in sent_ids or _aria_invalid(n)):
+            order.setdefault(n.id, len(order))
+    merged = list(sent) + [[i, ""] for i in order if i not in sent_ids]
+    last = len(order)
+
+    def rank(pair: Any) -> int:
+        return order.get(pair[0], last) if isinstance(pair, list) and pair and _hashable(pair[0]) else last
+
+    return sorted(merged, key=rank)[:MAX_SUBMIT_INVALID]
+
+
+def _aria_invalid(el: Node) -> bool:
+    value = el.attrs.get("aria-invalid")
+    return isinstance(value, str) and _TRUE.fullmatch(value) is not None
 
 
 def _ref_keys(node: Node, name: str) -> list[tuple[str, str]]:
