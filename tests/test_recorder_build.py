@@ -31,7 +31,7 @@ def test_committed_recorder_matches_its_source() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_recorder_is_at_most_10_32_kb_minified_and_gzipped() -> None:
+def test_recorder_is_at_most_10_kb_minified_and_gzipped() -> None:
     # 10 KB until issue 9's capture fidelity (script-set values, early focus,
     # paced canvas capture, stylesheets' own text, ~1.25 KB) on top of issue
     # 10's click paths; 12 KB (11,860 bytes) until issue 12's research capture
