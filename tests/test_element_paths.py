@@ -49,7 +49,9 @@ class Page:
                     self.ids[name] = node_id
                 ns = attrs.pop("#ns", None)
                 props = {"props": {"ns": ns}} if ns else {}
-                self.records.append(make_node("element", id=node_id, parent=parent, tag=tag, attrs=attrs, **props))
+                self.records.append(
+                    make_node("element", id=node_id, parent=parent, tag=tag, attrs=attrs, **props)
+                )
             stack.extend((child, node_id) for child in reversed(children))
 
     def events(self, gen: int | None = None) -> list[list[Any]]:
@@ -364,65 +366,66 @@ def classified(page: Page, name: str, flags: Any = "", gen: int | None = 2) -> t
 LINK = "https://shop.example/pricing"
 
 
-@pytest.mark.parametrize(
-    ("spec", "expected"),
-    [
-        # closest("a[href]"): any ancestor-or-self, any href (masked, empty, not a string).
-        (("a", {"href": LINK}, [("span", {"data-n": "t"}, ["Plans"])]), ("span", "a")),
-        (("a", {"href": LINK, "data-n": "t"}, ["Plans"]), ("a", "a")),
-        (("a", {"href": ""}, [("b", {}, [("i", {"data-n": "t"}, [])])]), ("i", "a")),
-        (("A", {"href": LINK}, [("span", {"data-n": "t"}, [])]), ("span", "a")),  # HTML: any case
-        (("a", {"name": "top"}, [("span", {"data-n": "t"}, [])]), ("span", "")),  # no href
-        (("div", {"data-sl-mask": ""}, [("a", {"href": "****"}, [("span", {"data-n": "t"}, ["****"])])]),
-         ("span", "a")),  # masked subtree: the href is there, masked
-        # isFormControl: input, textarea, select themselves (an option is not one).
-        (("input", {"type": "text", "data-n": "t"}, []), ("input", "f")),
-        (("textarea", {"data-n": "t"}, []), ("textarea", "f")),
-        (("select", {}, [("option", {"data-n": "t"}, ["One"])]), ("option", "")),
-        (("button", {"data-n": "t"}, ["Buy"]), ("button", "")),
-        (("div", {"data-sl-mask": ""}, [("input", {"value": "********", "data-n": "t"}, [])]), ("input", "f")),
-        # closest("label").
-        (("label", {}, [("span", {"data-n": "t"}, ["Name"])]), ("span", "f")),
-        (("label", {"data-n": "t"}, ["Name"]), ("label", "f")),
-        # isContentEditable: the nearest contenteditable "" / "true" / "plaintext-only" (any case)
-        # or "false" decides; other values inherit.
-        (("div", {"contenteditable": ""}, [("p", {}, [("b", {"data-n": "t"}, ["x"])])]), ("b", "f")),
-        (("div", {"contenteditable": "TRUE", "data-n": "t"}, []), ("div", "f")),
-        (("div", {"contenteditable": "PlainText-Only"}, [("b", {"data-n": "t"}, [])]), ("b", "f")),
-        (("div", {"contenteditable": "true"}, [("span", {"contenteditable": "false"}, [("b", {"data-n": "t"}, [])])]),
-         ("b", "")),
-        (("div", {"contenteditable": "false"}, [("i", {"contenteditable": "true"}, [("u", {"data-n": "t"}, [])])]),
-         ("u", "f")),
-        (("div", {"contenteditable": "true"}, [("i", {"contenteditable": "yes"}, [("u", {"data-n": "t"}, [])])]),
-         ("u", "f")),
-        (("i", {"contenteditable": "yes"}, [("u", {"data-n": "t"}, [])]), ("u", "")),
-        # Both, in the recorder's order.
-        (("a", {"href": LINK}, [("label", {}, [("input", {"data-n": "t"}, [])])]), ("input", "af")),
-        # Neither closest() nor editability crosses a shadow root or a frame document.
-        (("a", {"href": LINK}, [("#shadow", [("span", {"data-n": "t"}, ["x"])])]), ("span", "")),
-        (("label", {}, [("#shadow", [("span", {"data-n": "t"}, ["x"])])]), ("span", "")),
-        (("div", {"contenteditable": "true"}, [("#shadow", [("span", {"data-n": "t"}, ["x"])])]), ("span", "")),
-        (("x-host", {}, [("#shadow", [("a", {"href": LINK}, [("span", {"data-n": "t"}, [])])])]), ("span", "a")),
-        (("label", {}, [("iframe", {}, [("#document", [("html", {}, [("body", {"data-n": "t"}, [])])])])]),
-         ("body", "")),
-        (("div", {"contenteditable": ""}, [("iframe", {}, [("#document", [("html", {}, [("body", {}, [
-            ("p", {"data-n": "t"}, []),
-        ])])])])]), ("p", "")),  # fmt: skip
-        # SVG and MathML elements have no isContentEditable, nor does HTML under them inherit
-        # it (Chromium); an SVG <a href> is a link.
-        (("div", {"contenteditable": ""}, [("svg", {"#ns": "svg"}, [("circle", {"#ns": "svg", "data-n": "t"}, [])])]),
-         ("circle", "")),
-        (("div", {"contenteditable": ""}, [("svg", {"#ns": "svg"}, [("foreignObject", {"#ns": "svg"}, [
-            ("span", {"data-n": "t"}, []),
-        ])])]), ("span", "")),  # fmt: skip
-        (("svg", {"#ns": "svg"}, [("a", {"#ns": "svg", "href": "/x"}, [("text", {"#ns": "svg", "data-n": "t"}, [])])]),
-         ("text", "a")),
-        (("svg", {"#ns": "svg"}, [("A", {"#ns": "svg", "href": "/x"}, [("text", {"#ns": "svg", "data-n": "t"}, [])])]),
-         ("text", "")),  # not HTML: type selectors match its case exactly
-        (("svg", {"#ns": "svg"}, [("a", {"#ns": "svg", "xlink:href": "/x"}, [("text", {"#ns": "svg", "data-n": "t"}, [])])]),
-         ("text", "")),  # [href] is not xlink:href
-    ],
-)
+# (page spec, (tag, flags)) as Chromium tells them (checked in test_click_anchoring.py).
+CLASSIFY_CASES: list[tuple[Any, tuple[str, str]]] = [
+    # closest("a[href]"): any ancestor-or-self, any href (masked, empty, not a string).
+    (("a", {"href": LINK}, [("span", {"data-n": "t"}, ["Plans"])]), ("span", "a")),
+    (("a", {"href": LINK, "data-n": "t"}, ["Plans"]), ("a", "a")),
+    (("a", {"href": ""}, [("b", {}, [("i", {"data-n": "t"}, [])])]), ("i", "a")),
+    (("A", {"href": LINK}, [("span", {"data-n": "t"}, [])]), ("span", "a")),  # HTML: any case
+    (("a", {"name": "top"}, [("span", {"data-n": "t"}, [])]), ("span", "")),  # no href
+    (("div", {"data-sl-mask": ""}, [("a", {"href": "****"}, [("span", {"data-n": "t"}, ["****"])])]),
+     ("span", "a")),  # masked subtree: the href is there, masked
+    # isFormControl: input, textarea, select themselves (an option is not one).
+    (("input", {"type": "text", "data-n": "t"}, []), ("input", "f")),
+    (("textarea", {"data-n": "t"}, []), ("textarea", "f")),
+    (("select", {}, [("option", {"data-n": "t"}, ["One"])]), ("option", "")),
+    (("button", {"data-n": "t"}, ["Buy"]), ("button", "")),
+    (("div", {"data-sl-mask": ""}, [("input", {"value": "********", "data-n": "t"}, [])]), ("input", "f")),
+    # closest("label").
+    (("label", {}, [("span", {"data-n": "t"}, ["Name"])]), ("span", "f")),
+    (("label", {"data-n": "t"}, ["Name"]), ("label", "f")),
+    # isContentEditable: the nearest contenteditable "" / "true" / "plaintext-only" (any case)
+    # or "false" decides; other values inherit.
+    (("div", {"contenteditable": ""}, [("p", {}, [("b", {"data-n": "t"}, ["x"])])]), ("b", "f")),
+    (("div", {"contenteditable": "TRUE", "data-n": "t"}, []), ("div", "f")),
+    (("div", {"contenteditable": "PlainText-Only"}, [("b", {"data-n": "t"}, [])]), ("b", "f")),
+    (("div", {"contenteditable": "true"}, [("span", {"contenteditable": "false"}, [("b", {"data-n": "t"}, [])])]),
+     ("b", "")),
+    (("div", {"contenteditable": "false"}, [("i", {"contenteditable": "true"}, [("u", {"data-n": "t"}, [])])]),
+     ("u", "f")),
+    (("div", {"contenteditable": "true"}, [("i", {"contenteditable": "yes"}, [("u", {"data-n": "t"}, [])])]),
+     ("u", "f")),
+    (("i", {"contenteditable": "yes"}, [("u", {"data-n": "t"}, [])]), ("u", "")),
+    # Both, in the recorder's order.
+    (("a", {"href": LINK}, [("label", {}, [("input", {"data-n": "t"}, [])])]), ("input", "af")),
+    # Neither closest() nor editability crosses a shadow root or a frame document.
+    (("a", {"href": LINK}, [("#shadow", [("span", {"data-n": "t"}, ["x"])])]), ("span", "")),
+    (("label", {}, [("#shadow", [("span", {"data-n": "t"}, ["x"])])]), ("span", "")),
+    (("div", {"contenteditable": "true"}, [("#shadow", [("span", {"data-n": "t"}, ["x"])])]), ("span", "")),
+    (("x-host", {}, [("#shadow", [("a", {"href": LINK}, [("span", {"data-n": "t"}, [])])])]), ("span", "a")),
+    (("label", {}, [("iframe", {}, [("#document", [("html", {}, [("body", {"data-n": "t"}, [])])])])]),
+     ("body", "")),
+    (("div", {"contenteditable": ""}, [("iframe", {}, [("#document", [("html", {}, [("body", {}, [
+        ("p", {"data-n": "t"}, []),
+    ])])])])]), ("p", "")),
+    # SVG and MathML elements have no isContentEditable, nor does HTML under them inherit
+    # it (Chromium); an SVG <a href> is a link.
+    (("div", {"contenteditable": ""}, [("svg", {"#ns": "svg"}, [("circle", {"#ns": "svg", "data-n": "t"}, [])])]),
+     ("circle", "")),
+    (("div", {"contenteditable": ""}, [("svg", {"#ns": "svg"}, [("foreignObject", {"#ns": "svg"}, [
+        ("span", {"data-n": "t"}, []),
+    ])])]), ("span", "")),
+    (("svg", {"#ns": "svg"}, [("a", {"#ns": "svg", "href": "/x"}, [("text", {"#ns": "svg", "data-n": "t"}, [])])]),
+     ("text", "a")),
+    (("svg", {"#ns": "svg"}, [("A", {"#ns": "svg", "href": "/x"}, [("text", {"#ns": "svg", "data-n": "t"}, [])])]),
+     ("text", "")),  # not HTML: type selectors match its case exactly
+    (("svg", {"#ns": "svg"}, [("a", {"#ns": "svg", "xlink:href": "/x"}, [("text", {"#ns": "svg", "data-n": "t"}, [])])]),
+     ("text", "")),  # [href] is not xlink:href
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("spec", "expected"), CLASSIFY_CASES)
 def test_gen_2_clicks_get_tag_and_flags_from_the_dom(spec: Any, expected: tuple[str, str]) -> None:
     page = Page(body(spec))
     assert classified(page, "t") == expected
@@ -432,10 +435,14 @@ def test_gen_2_clicks_get_tag_and_flags_from_the_dom(spec: Any, expected: tuple[
 
 
 def test_page_views_of_older_recorders_keep_their_tag_and_flags() -> None:
-    page = Page(body(("a", {"href": LINK}, [("span", {"data-n": "t"}, ["x"])]), ("input", {"data-n": "i"}, [])))
+    page = Page(
+        body(("a", {"href": LINK}, [("span", {"data-n": "t"}, ["x"])]), ("input", {"data-n": "i"}, []))
+    )
     for gen in (None, 0, 1):
         # As stored, even where the DOM says otherwise: a reindex of old data changes nothing.
-        out = enrich([*page.events(gen=gen), click(page.ids["t"], tag="em", flags="fx"), click(page.ids["i"])])
+        out = enrich(
+            [*page.events(gen=gen), click(page.ids["t"], tag="em", flags="fx"), click(page.ids["i"])]
+        )
         assert (out[-2][C["tag"]], out[-2][C["flags"]]) == ("em", "fx")
         assert (out[-1][C["tag"]], out[-1][C["flags"]]) == ("x", "")
     # What a gen-2 recorder sends in tag and flags other than 'x' is not read.
