@@ -45,7 +45,9 @@ TARGETS = [
 ]  # fmt: skip
 
 
-def test_the_server_tells_tag_and_flags_as_the_browser_did(new_collector: Callable[..., LiveCollector], tmp_path: Path) -> None:  # noqa: E501
+def test_the_server_tells_tag_and_flags_as_the_browser_did(
+    new_collector: Callable[..., LiveCollector], tmp_path: Path
+) -> None:
     collector = new_collector(tmp_path / "data")
     collector.start()
     try:
@@ -65,7 +67,8 @@ def test_the_server_tells_tag_and_flags_as_the_browser_did(new_collector: Callab
             frame = page.frame_locator("#fr")
             for target in ("frame-span", "frame-label", "frame-link"):
                 frame.locator(f"[data-c={target}]").click()
-            page.locator("[data-c=text]").dblclick(position={"x": 20, "y": 8})  # the 2nd click has a selection
+            # A double click: its second click has a word selected.
+            page.locator("[data-c=text]").dblclick(position={"x": 20, "y": 8})
             expected = [tuple(c) for c in page.evaluate("top.__clicks")]
             page.evaluate("() => sessionlens.flush()")
             pid = page.evaluate("sessionlens.pageViewId")
