@@ -13,13 +13,14 @@ from sessionlens.contracts import field, make_event, make_node
 from sessionlens.replay.dom import DomState
 from sessionlens.replay.element_paths import ElementPaths, css_escape, enriched_events
 
-C = {n: field("click", n) for n in ("selector", "control", "text", "anchor", "ax", "ay")}
+C = {n: field("click", n) for n in ("selector", "control", "text", "anchor", "ax", "ay", "tag", "flags")}
 URL = "https://shop.example/cart"
 
 
 class Page:
     """Records of a nested spec: (tag, attrs, children), "text", ("#shadow", children) or
-    ("#document", [html spec]); ids in document order from 1; `ids[name]` for data-n=name."""
+    ("#document", [html spec]); ids in document order from 1; `ids[name]` for data-n=name, the
+    namespace (props.ns, as the recorder marks SVG and MathML elements) for #ns=svg."""
 
     def __init__(self, html: Any) -> None:
         self.counter = itertools.count(1)
@@ -46,21 +47,31 @@ class Page:
                 name = attrs.pop("data-n", None)
                 if name:
                     self.ids[name] = node_id
-                self.records.append(make_node("element", id=node_id, parent=parent, tag=tag, attrs=attrs))
+                ns = attrs.pop("#ns", None)
+                props = {"props": {"ns": ns}} if ns else {}
+                self.records.append(
+                    make_node("element", id=node_id, parent=parent, tag=tag, attrs=attrs, **props)
+                )
             stack.extend((child, node_id) for child in reversed(children))
 
-    def events(self) -> list[list[Any]]:
+    def events(self, gen: int | None = None) -> list[list[Any]]:
+        """The meta event (with `gen` when given: what the recorder left to the server) and the snapshot."""
+        more: dict[str, Any] = {}
+        if gen is not None:
+            more = dict(lw=1000, lh=800, vs=1, touch=0, webdriver=0, brands="", gen=gen)
         meta = make_event(
             "meta", t=0, url=URL, referrer="", title="", vw=1000, vh=800, sw=1000, sh=800, dpr=1, ua="", lang="",
-            tz="",
+            tz="", **more,
         )  # fmt: skip
         return [meta, make_event("snapshot", t=1, part=0, last=True, nodes=self.records)]
 
 
-def click(target: Any, t: int = 10, offsets: list[Any] | None = None) -> list[Any]:
+def click(
+    target: Any, t: int = 10, offsets: list[Any] | None = None, tag: Any = "x", flags: Any = ""
+) -> list[Any]:
     return make_event(
         "click", t=t, target=target, selector="", fx=0.5, fy=0.5, px=1, py=1, cx=1, cy=1, button=0, pointer="mouse",
-        pw=1000, ph=800, tag="x", flags="", control="", text="", anchor="", ax=0, ay=0, offsets=offsets or [],
+        pw=1000, ph=800, tag=tag, flags=flags, control="", text="", anchor="", ax=0, ay=0, offsets=offsets or [],
     )  # fmt: skip
 
 
@@ -340,3 +351,152 @@ def test_telling_siblings_by_text_reads_a_bounded_amount() -> None:
     assert clicked(page, "last")[C["selector"]] == "#u>li:nth-of-type(30)"
     small = Page(body(("ul", {"id": "u"}, [("li", {}, ["Same"]), ("li", {"data-n": "last"}, ["Zed"])])))
     assert clicked(small, "last")[C["selector"]] == "#u>li:text(Zed)"
+
+
+# -- a click's tag and flags 'a' / 'f' (meta gen 2: the server's) ------------------------------
+
+
+def classified(page: Page, name: str, flags: Any = "", gen: int | None = 2) -> tuple[str, str]:
+    """(tag, flags) of a click on page.ids[name] as a gen-2 recorder sends it (tag "", flags "" or
+    "x"), read through enriched_events."""
+    out = enrich([*page.events(gen=gen), click(page.ids[name], tag="", flags=flags)])[-1]
+    return out[C["tag"]], out[C["flags"]]
+
+
+LINK = "https://shop.example/pricing"
+
+
+# (page spec, (tag, flags)) as Chromium tells them (checked in test_click_anchoring.py).
+CLASSIFY_CASES: list[tuple[Any, tuple[str, str]]] = [
+    # closest("a[href]"): any ancestor-or-self, any href (masked, empty, not a string).
+    (("a", {"href": LINK}, [("span", {"data-n": "t"}, ["Plans"])]), ("span", "a")),
+    (("a", {"href": LINK, "data-n": "t"}, ["Plans"]), ("a", "a")),
+    (("a", {"href": ""}, [("b", {}, [("i", {"data-n": "t"}, [])])]), ("i", "a")),
+    (("A", {"href": LINK}, [("span", {"data-n": "t"}, [])]), ("span", "a")),  # HTML: any case
+    (("a", {"name": "top"}, [("span", {"data-n": "t"}, [])]), ("span", "")),  # no href
+    (("div", {"data-sl-mask": ""}, [("a", {"href": "****"}, [("span", {"data-n": "t"}, ["****"])])]),
+     ("span", "a")),  # masked subtree: the href is there, masked
+    # isFormControl: input, textarea, select themselves (an option is not one).
+    (("input", {"type": "text", "data-n": "t"}, []), ("input", "f")),
+    (("textarea", {"data-n": "t"}, []), ("textarea", "f")),
+    (("select", {}, [("option", {"data-n": "t"}, ["One"])]), ("option", "")),
+    (("button", {"data-n": "t"}, ["Buy"]), ("button", "")),
+    (("div", {"data-sl-mask": ""}, [("input", {"value": "********", "data-n": "t"}, [])]), ("input", "f")),
+    # closest("label").
+    (("label", {}, [("span", {"data-n": "t"}, ["Name"])]), ("span", "f")),
+    (("label", {"data-n": "t"}, ["Name"]), ("label", "f")),
+    # isContentEditable: the nearest contenteditable "" / "true" / "plaintext-only" (any case)
+    # or "false" decides; other values inherit.
+    (("div", {"contenteditable": ""}, [("p", {}, [("b", {"data-n": "t"}, ["x"])])]), ("b", "f")),
+    (("div", {"contenteditable": "TRUE", "data-n": "t"}, []), ("div", "f")),
+    (("div", {"contenteditable": "PlainText-Only"}, [("b", {"data-n": "t"}, [])]), ("b", "f")),
+    (("div", {"contenteditable": "true"}, [("span", {"contenteditable": "false"}, [("b", {"data-n": "t"}, [])])]),
+     ("b", "")),
+    (("div", {"contenteditable": "false"}, [("i", {"contenteditable": "true"}, [("u", {"data-n": "t"}, [])])]),
+     ("u", "f")),
+    (("div", {"contenteditable": "true"}, [("i", {"contenteditable": "yes"}, [("u", {"data-n": "t"}, [])])]),
+     ("u", "f")),
+    (("i", {"contenteditable": "yes"}, [("u", {"data-n": "t"}, [])]), ("u", "")),
+    # Both, in the recorder's order.
+    (("a", {"href": LINK}, [("label", {}, [("input", {"data-n": "t"}, [])])]), ("input", "af")),
+    # Neither closest() nor editability crosses a shadow root or a frame document.
+    (("a", {"href": LINK}, [("#shadow", [("span", {"data-n": "t"}, ["x"])])]), ("span", "")),
+    (("label", {}, [("#shadow", [("span", {"data-n": "t"}, ["x"])])]), ("span", "")),
+    (("div", {"contenteditable": "true"}, [("#shadow", [("span", {"data-n": "t"}, ["x"])])]), ("span", "")),
+    (("x-host", {}, [("#shadow", [("a", {"href": LINK}, [("span", {"data-n": "t"}, [])])])]), ("span", "a")),
+    (("label", {}, [("iframe", {}, [("#document", [("html", {}, [("body", {"data-n": "t"}, [])])])])]),
+     ("body", "")),
+    (("div", {"contenteditable": ""}, [("iframe", {}, [("#document", [("html", {}, [("body", {}, [
+        ("p", {"data-n": "t"}, []),
+    ])])])])]), ("p", "")),
+    # SVG and MathML elements have no isContentEditable, nor does HTML under them inherit
+    # it (Chromium); an SVG <a href> is a link.
+    (("div", {"contenteditable": ""}, [("svg", {"#ns": "svg"}, [("circle", {"#ns": "svg", "data-n": "t"}, [])])]),
+     ("circle", "")),
+    (("div", {"contenteditable": ""}, [("svg", {"#ns": "svg"}, [("foreignObject", {"#ns": "svg"}, [
+        ("span", {"data-n": "t"}, []),
+    ])])]), ("span", "")),
+    (("svg", {"#ns": "svg"}, [("a", {"#ns": "svg", "href": "/x"}, [("text", {"#ns": "svg", "data-n": "t"}, [])])]),
+     ("text", "a")),
+    (("svg", {"#ns": "svg"}, [("A", {"#ns": "svg", "href": "/x"}, [("text", {"#ns": "svg", "data-n": "t"}, [])])]),
+     ("text", "")),  # not HTML: type selectors match its case exactly
+    (("svg", {"#ns": "svg"}, [("a", {"#ns": "svg", "xlink:href": "/x"}, [("text", {"#ns": "svg", "data-n": "t"}, [])])]),
+     ("text", "")),  # [href] is not xlink:href
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("spec", "expected"), CLASSIFY_CASES)
+def test_gen_2_clicks_get_tag_and_flags_from_the_dom(spec: Any, expected: tuple[str, str]) -> None:
+    page = Page(body(spec))
+    assert classified(page, "t") == expected
+    # The text selection flag is the recorder's: kept after the DOM's.
+    tag, flags = expected
+    assert classified(page, "t", flags="x") == (tag, flags + "x")
+
+
+def test_page_views_of_older_recorders_keep_their_tag_and_flags() -> None:
+    page = Page(
+        body(("a", {"href": LINK}, [("span", {"data-n": "t"}, ["x"])]), ("input", {"data-n": "i"}, []))
+    )
+    for gen in (None, 0, 1):
+        # As stored, even where the DOM says otherwise: a reindex of old data changes nothing.
+        out = enrich(
+            [*page.events(gen=gen), click(page.ids["t"], tag="em", flags="fx"), click(page.ids["i"])]
+        )
+        assert (out[-2][C["tag"]], out[-2][C["flags"]]) == ("em", "fx")
+        assert (out[-1][C["tag"]], out[-1][C["flags"]]) == ("x", "")
+    # What a gen-2 recorder sends in tag and flags other than 'x' is not read.
+    assert enrich([*page.events(gen=2), click(page.ids["i"], tag="em", flags="ax")])[-1][C["tag"]] == "input"
+    assert enrich([*page.events(gen=2), click(page.ids["i"], tag="em", flags="ax")])[-1][C["flags"]] == "fx"
+    assert enrich([*page.events(gen=3), click(page.ids["t"], tag="", flags="")])[-1][C["flags"]] == "a"
+    # A gen that is not a number is no gen.
+    meta = page.events(gen=2)
+    meta[0][field("meta", "gen")] = True
+    assert enrich([*meta, click(page.ids["t"], tag="em", flags="")])[-1][C["flags"]] == ""
+
+
+def test_a_target_that_was_not_recorded_gets_what_its_nearest_recorded_ancestor_passes_down() -> None:
+    # Inside data-sl-block nothing is recorded: the click's target id is null and its offsets
+    # start at the blocked element. Its own tag and properties are unknown: tag ""; what every
+    # descendant inherits (a link, a label, editability around it) is known.
+    page = Page(body(
+        ("a", {"href": LINK}, [("label", {}, [("div", {"data-sl-block": "", "data-n": "blocked"}, [])])]),
+        ("select", {"data-sl-block": "", "data-n": "select"}, []),
+        ("div", {"contenteditable": ""}, [("div", {"data-sl-block": "", "data-n": "editor"}, [])]),
+    ))  # fmt: skip
+    body_id = page.ids["blocked"] - 3
+
+    def inside(name: str) -> tuple[str, str]:
+        offsets = [page.ids[name], 4, 4, body_id, 10, 10]
+        out = enrich([*page.events(gen=2), click(None, tag="", flags="x", offsets=offsets)])[-1]
+        return out[C["tag"]], out[C["flags"]]
+
+    assert inside("blocked") == ("", "afx")
+    assert inside("select") == ("", "x")  # an <option> in it is not a form control itself
+    assert inside("editor") == ("", "fx")
+    # No recorded element in the offsets: nothing known.
+    out = enrich([*page.events(gen=2), click(None, tag="", flags="", offsets=[999, 1, 1])])[-1]
+    assert (out[C["tag"]], out[C["flags"]]) == ("", "")
+
+
+def test_forged_gen_2_clicks_never_raise() -> None:
+    deep: Any = ("b", {"data-n": "deep"}, ["x"])
+    for _ in range(10_000):
+        deep = ("div", {}, [deep])
+    page = Page(body(("label", {}, [deep]), ("i", {"contenteditable": ["x"], "data-n": "odd"}, [])))
+    assert classified(page, "deep") == ("b", "f")  # 10,000 ancestors up, bounded
+    assert classified(page, "odd") == ("i", "")
+    forged = Page(body(("a", {"href": 5, "data-n": "a"}, [("span", {"data-n": "s"}, [])])))
+    forged.records[-1][4] = "S" * 100_000  # a huge tag in the span's record
+    events = [
+        *forged.events(gen=2),
+        click(forged.ids["s"], tag="t" * 100_000, flags="x" * 100_000 + "\x00"),
+        click(forged.ids["a"], tag=None, flags=["x"]),
+        click(forged.ids["a"], tag=5, flags={"x": 1}),
+        click(10**30, offsets=[None, "x", True] * 1_000),
+        click("x", offsets={"a": 1}),
+    ]
+    out = enrich(events)
+    assert out[2][C["tag"]] == "S" * 64 and out[2][C["flags"]] == "ax"
+    assert out[3][C["flags"]] == "a" and out[4][C["flags"]] == "a"
+    assert [(e[C["tag"]], e[C["flags"]]) for e in out[5:]] == [("", ""), ("", "")]

@@ -405,10 +405,10 @@ def test_submit_attempts_and_validation_errors_never_values(rig: dict[str, Any])
     ]
     assert all(target for s in submits for target, _ in s["invalid"])
     # The recorder sends only the browser's own validation; aria-invalid and the error text are the
-    # server's, found in the recorded mutations (its meta says so: gen 1).
+    # server's, found in the recorded mutations (its meta says so: gen 1 or more).
     raw = [e for c in stored(rig, pid_of(page)) for e in c["events"]]
     assert {e["reason"] for e in of_kind(raw, "invalid")} == {"invalid"}
-    assert of_kind(raw, "meta")[0]["gen"] == 1
+    assert of_kind(raw, "meta")[0]["gen"] >= 1
     invalid = [(e["field"], e["reason"]) for e in of_kind(events, "invalid")]
     assert invalid == [
         ("Email", "invalid"),

@@ -77,8 +77,9 @@ export function startRecording(config, session, canStore) {
     ...layoutViewport(),
     // Bot hints: automation says so here; headless Chromium's UA says HeadlessChrome.
     n.webdriver ? 1 : 0, str((n.userAgentData?.brands || []).map((b) => b.brand).join(";"), 256),
-    // gen: what this recorder leaves to the server (1: aria-invalid and error text, form_errors.py).
-    1,
+    // gen: what this recorder leaves to the server (1: aria-invalid and error text, form_errors.py;
+    // 2: a click's tag and its flags "a" / "f", element_paths.py).
+    2,
   );
   watchSheets((node) => mutations.restyle(node));
   // The snapshot waits (briefly, never blocking) for stylesheets' own text.

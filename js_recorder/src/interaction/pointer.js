@@ -2,12 +2,13 @@
 // element-anchored heatmap needs from the browser: the target's node id,
 // the offset inside the target, and the click's offset from the box of the
 // target and each ancestor (across shadow hosts and same-origin frames).
-// The server names the target, its control, its text and its anchor from
-// the recorded DOM (src/sessionlens/replay/element_paths.py). Clicks inside
+// The server names the target, its control, its text and its anchor, and
+// tells its tag and whether it is a link or a form field, from the recorded
+// DOM (src/sessionlens/replay/element_paths.py); the click says only whether
+// text was selected (flag "x"), which the DOM cannot tell. Clicks inside
 // same-origin frames are recorded too, in top-page coordinates.
 
 import { targetOf, round, round3 } from "../core/listen.js";
-import { isFormControl } from "../privacy/mask.js";
 
 const MOVE_INTERVAL_MS = 50;
 const OPTS = { capture: true, passive: true };
@@ -50,7 +51,6 @@ export function createPointer(ctx) {
     const x = e.clientX + ox;
     const y = e.clientY + oy;
     const root = document.documentElement;
-    const sel = doc.getSelection();
     // [id, dx, dy] of the target and its ancestors: the server picks the anchor.
     const offsets = [];
     for (let a = el, n = 0; a && n < 32; a = a.parentNode || a.host || a.defaultView?.frameElement) {
@@ -62,16 +62,14 @@ export function createPointer(ctx) {
         n++;
       }
     }
-    let flags = "";
-    if (el.closest("a[href]")) flags += "a";
-    if (isFormControl(el) || el.isContentEditable || el.closest("label")) flags += "f";
-    if (sel && !sel.isCollapsed && String(sel).trim()) flags += "x";
     const pointer = e.pointerType;
     ctx.emit(
       "click", ctx.idOf(el), "", frac(e.clientX - r.left, r.width), frac(e.clientY - r.top, r.height),
       round(x + scrollX), round(y + scrollY), round(x), round(y),
       e.button, /^(mouse|touch|pen)$/.test(pointer) ? pointer : "",
-      root.scrollWidth, root.scrollHeight, el.localName.slice(0, 64), flags, "", "", "", 0, 0, offsets,
+      root.scrollWidth, root.scrollHeight, "",
+      // Text selected (a collapsed selection reads ""): not a dead click.
+      doc.getSelection()?.toString().trim() ? "x" : "", "", "", "", 0, 0, offsets,
     );
   }
 

@@ -39,7 +39,23 @@ elements are not controls here (the browser version counted them).
 
 Events that already carry a selector / form / field name (recorded by the
 old recorder, stored before this change) are left as they are: storage is
-the truth and a reindex gives the same result. Lookups use an index of
+the truth and a reindex gives the same result.
+
+A click's `tag` and its flags 'a' (el.closest("a[href]")) and 'f'
+(isFormControl(el) || el.isContentEditable || el.closest("label")) are
+the server's too, for page views whose meta `gen` is CLASSIFY_GENERATION
+or more (the recorder keeps only 'x', a text selection the DOM cannot
+tell); older page views keep theirs as stored. The rules are the
+browser's, as checked in Chromium: closest() and contenteditable
+inheritance follow the element's ancestors within its own document or
+shadow root (neither crosses a shadow root or a frame); a contenteditable
+value "", "true" or "plaintext-only" (any case) makes an element and its
+descendants editable unless a nearer "false"; other values inherit; an
+SVG or MathML element is never editable, nor is what is under one. What
+the recording cannot tell: a document in designMode (not recorded), and a
+target that was not recorded (inside data-sl-block): its tag is then ""
+and its flags are what it inherits from its nearest recorded ancestor
+(the first entry of `offsets`). Lookups use an index of
 attribute values (appended to as nodes and attributes arrive, checked when
 read), so a 100,000-node page with hundreds of clicks is not quadratic;
 walks are bounded; forged streams never raise.
@@ -54,7 +70,7 @@ from urllib.parse import urlsplit
 
 from sessionlens.contracts import change_fields, field, node_field
 from sessionlens.replay.dom import DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
-from sessionlens.replay.form_errors import FormErrors, submit_invalid
+from sessionlens.replay.form_errors import FormErrors, meta_gen, submit_invalid
 from sessionlens.replay.node_index import NodeIndex
 from sessionlens.replay.stream_fields import StreamFields
 
@@ -73,9 +89,13 @@ MAX_TEXT_NODES = 2_000  # nodes visited reading one element's text
 # position alone (cached per parent until its children change), so a click in a 50,000-row
 # list does not compare 50,000 rows.
 MAX_SIBLINGS = 200
+# Meta `gen` from which a click's tag and flags 'a' / 'f' are the server's (the recorder
+# sends tag "" and flags "" or "x").
+CLASSIFY_GENERATION = 2
 
 _C = {
-    n: field("click", n) for n in ("target", "selector", "control", "text", "anchor", "ax", "ay", "offsets")
+    n: field("click", n)
+    for n in ("target", "selector", "tag", "flags", "control", "text", "anchor", "ax", "ay", "offsets")
 }
 _SUBMIT_TARGET, _SUBMIT_FORM, _SUBMIT_INVALID = (field("submit", n) for n in ("target", "form", "invalid"))
 _INVALID_TARGET, _INVALID_FIELD = field("invalid", "target"), field("invalid", "field")
@@ -109,6 +129,8 @@ _NO_TEXT = frozenset({"script", "style", "template", "noscript"})
 _CONTROL_TAGS = frozenset({"a", "button", "input", "select", "textarea", "label", "summary"})
 _CONTROL_ROLES = frozenset({"button", "link", "tab", "menuitem", "checkbox", "radio", "switch", "option"})
 _FORM_NAMES = ("id", "name", "aria-label")
+_FORM_CONTROLS = frozenset({"input", "textarea", "select"})  # mask.js isFormControl
+_EDITABLE = frozenset({"", "true", "plaintext-only"})  # contenteditable states that edit
 
 
 def css_escape(value: str) -> str:
@@ -208,6 +230,7 @@ class ElementPaths:
         self._versions: dict[int, int] = {}  # parent node id -> changes of its children
         self.errors = FormErrors(self.state)
         self.fields = StreamFields()  # nav how, request failed/method, timing (stream_fields.py)
+        self.gen = 0  # the meta event's gen: what the recorder left to the server
 
     # -- following the stream ------------------------------------------------------
 
@@ -225,7 +248,9 @@ class ElementPaths:
         error text: form_errors.py) as `invalid` events named like the recorder's; they are
         not to be applied (they change nothing)."""
         kind = event[0] if isinstance(event, list) and event else None
-        if kind == "mutation":
+        if kind == "meta":
+            self.gen = meta_gen(event)
+        elif kind == "mutation":
             self._note_classes(_list(event, _MUT_ATTRS))
             nodes = self.state.nodes
             for node_id in _list(event, _MUT_REMOVES):
@@ -289,8 +314,12 @@ class ElementPaths:
         try:
             kind = event[0]
             if kind == "click":
+                out = event
                 if len(event) > _C["selector"] and event[_C["selector"]] == "":
-                    return self._click(event)
+                    out = self._click(event)
+                if self.gen >= CLASSIFY_GENERATION and len(out) > _C["flags"]:
+                    out = self._classify(out)
+                return out
             elif kind == "submit":
                 # The form is named by every recorder that names: "" says this one did not.
                 if len(event) > _SUBMIT_INVALID and event[_SUBMIT_FORM] == "":
@@ -330,6 +359,30 @@ class ElementPaths:
         out[_C["anchor"]] = anchor
         out[_C["ax"]], out[_C["ay"]] = ax, ay
         return out
+
+    def _classify(self, event: list[Any]) -> list[Any]:
+        """The click with its tag and flags 'a' / 'f' from the DOM; its 'x' as recorded."""
+        out = list(event)
+        recorded = event[_C["flags"]]
+        selected = "x" if isinstance(recorded, str) and "x" in recorded else ""
+        el = self._element(event[_C["target"]])
+        start = el if el is not None else self._recorded_ancestor(event)
+        link, form = _target_flags(start, start is el) if start is not None else (False, False)
+        out[_C["tag"]] = _no_nul(_str(el.tag))[:64] if el is not None else ""
+        out[_C["flags"]] = ("a" if link else "") + ("f" if form else "") + selected
+        return out
+
+    def _recorded_ancestor(self, event: list[Any]) -> Node | None:
+        """The first element of the click's `offsets` in the DOM: the target's nearest recorded
+        ancestor when the target itself was not recorded (inside data-sl-block)."""
+        flat = event[_C["offsets"]] if len(event) > _C["offsets"] else None
+        if not isinstance(flat, list):
+            return None
+        for i in range(0, min(len(flat), 3 * 32), 3):
+            node = self._element(flat[i])
+            if node is not None:
+                return node
+        return None
 
     def _submit(self, event: list[Any]) -> list[Any]:
         out = list(event)
@@ -674,6 +727,46 @@ def _keys(node: Node, only: str | None = None) -> list[tuple[str, str, str]]:
 
 def _element_children(node: Node | None) -> list[Node]:
     return [c for c in node.children if c.type == ELEMENT] if node is not None else []
+
+
+def _target_flags(el: Node, own: bool) -> tuple[bool, bool]:
+    """(el.closest("a[href]"), isFormControl(el) || el.isContentEditable || el.closest("label"))
+    as the recorder computed them (js_recorder/src/privacy/mask.js, interaction/pointer.js) for
+    the target `el`; not `own`: for an unknown descendant of `el` (what it inherits only)."""
+    html = "ns" not in el.props  # the recorder marks SVG and MathML elements props.ns
+    # tagName is upper case for HTML elements; SVG/MathML ones have no isContentEditable.
+    form = own and html and _str(el.tag).lower() in _FORM_CONTROLS
+    editable: bool | None = None if html else False
+    link = label = False
+    n: Node | None = el
+    steps = 0
+    # Ancestors within the element's document or shadow root: a shadow root's or a frame
+    # document's parent is its host / frame element, never reached (parentElement is null).
+    while n is not None and n.type == ELEMENT and steps < MAX_WALK:
+        steps += 1
+        is_html = "ns" not in n.props
+        # Type selectors match HTML elements in any ASCII case, others exactly.
+        name = _str(n.tag).lower() if is_html else _str(n.tag)
+        if name == "a" and "href" in n.attrs:
+            link = True
+        elif name == "label":
+            label = True
+        if editable is None:
+            if not is_html:
+                editable = False  # what is under an SVG/MathML element does not inherit it
+            else:
+                value = n.attrs.get("contenteditable")
+                if isinstance(value, str):
+                    state = value.lower()
+                    if state in _EDITABLE:
+                        editable = True
+                    elif state == "false":
+                        editable = False
+                    # any other value inherits the parent's state
+        if link and label and editable is not None:
+            break
+        n = n.parent
+    return link, form or bool(editable) or label
 
 
 def _is_control(el: Node) -> bool:

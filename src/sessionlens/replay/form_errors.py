@@ -94,6 +94,12 @@ _ELEMENT_TYPE = ELEMENT
 _REFS = ("aria-describedby", "aria-errormessage")
 
 
+def meta_gen(event: list[Any]) -> int:
+    """The meta event's `gen` (what its recorder leaves to the server); 0 when absent or forged."""
+    gen = event[_META_GEN] if _META_GEN is not None and len(event) > _META_GEN else None
+    return gen if isinstance(gen, int) and not isinstance(gen, bool) else 0
+
+
 class FormErrors:
     """Follows one page view: call `after(event)` once each event has been applied to `state`
     (in stream order); it returns the `invalid` events the event showed (usually none)."""
@@ -123,8 +129,7 @@ class FormErrors:
             return []
         kind = event[0]
         if kind == "meta":
-            gen = event[_META_GEN] if _META_GEN is not None and len(event) > _META_GEN else None
-            if isinstance(gen, int) and not isinstance(gen, bool) and gen >= GENERATION:
+            if meta_gen(event) >= GENERATION:
                 self.on = True
             return []
         if not self.on:
