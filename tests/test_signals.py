@@ -63,6 +63,9 @@ def test_known_false_positives_are_excluded() -> None:
     assert not selecting[0].dead
     (link,) = run(click(1000, 9, tag="a", flags="a"))  # the page view ended: it navigated away
     assert not link.dead
+    # Inside a data-sl-block element (flag 'b', the server's): what it changed is not recorded.
+    (blocked,) = run(click(1000, flags="b"), ["move", 6000, 1, 1, None])
+    assert not blocked.dead
 
 
 def test_thresholds_are_configurable() -> None:

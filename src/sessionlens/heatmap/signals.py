@@ -341,7 +341,8 @@ class PageViewFacts:
         errors, changes, last_t = self.errors, self.changes, self.last_t
         for click, at in zip(clicks, self.positions, strict=True):
             click.error = any(p > at and t <= click.t + th.error_ms for p, t in errors)
-            if not (click.is_text_input or "x" in click.flags or click.is_stepper):
+            # 'b' (a blocked region, element_paths._classify): its changes are never recorded.
+            if not (click.is_text_input or "x" in click.flags or "b" in click.flags or click.is_stepper):
                 changed = any(p > at and t <= click.t + th.dead_ms for p, t in changes)
                 # A link whose page view ends right after: it navigated away.
                 left = "a" in click.flags and last_t <= click.t + th.dead_ms

@@ -369,7 +369,10 @@ class ElementPaths:
         start = el if el is not None else self._recorded_ancestor(event)
         link, form = _target_flags(start, start is el) if start is not None else (False, False)
         out[_C["tag"]] = _no_nul(_str(el.tag))[:64] if el is not None else ""
-        out[_C["flags"]] = ("a" if link else "") + ("f" if form else "") + selected
+        # 'b': inside (or on) a data-sl-block element, whose content and changes are not
+        # recorded: whether the click did anything cannot be told (never a dead click).
+        blocked = "b" if start is not None and "block" in start.props else ""
+        out[_C["flags"]] = ("a" if link else "") + ("f" if form else "") + selected + blocked
         return out
 
     def _recorded_ancestor(self, event: list[Any]) -> Node | None:
