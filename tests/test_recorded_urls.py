@@ -98,7 +98,7 @@ def test_attributes_srcset_and_css() -> None:
         == "https://s.example/p/a.png 1x, https://s.example/p/b.png 2x"
     )
     assert absolute_css("""a{background:url( "i.png" )} @import 'x.css';""", base) == (
-        """a{background:url("https://s.example/p/i.png")} @import 'https://s.example/p/x.css';"""
+        """a{background:url( "https://s.example/p/i.png" )} @import 'https://s.example/p/x.css';"""
     )
     assert (
         absolute_css("b{background:url(data:image/png;base64,AA)}", base)
@@ -242,6 +242,7 @@ def test_a_relative_url_that_lands_on_the_viewer_is_still_refused() -> None:
             [meta_event(url="https://viewer.example/x/"), page(el(5, 4, "img", {"src": "steal.png"}))]
         )
     )
+    assert attrs_of(s, 5)["src"] == "https://viewer.example/x/steal.png"  # joined, then refused
     assert Sanitizer(["https://viewer.example"]).attr("img", "src", attrs_of(s, 5)["src"]) == INVALID_URL
 
 

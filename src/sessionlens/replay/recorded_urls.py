@@ -35,6 +35,7 @@ from typing import Any
 import ada_url
 
 from sessionlens.contracts import change_fields, field, node_field, node_types
+from sessionlens.replay import css_urls
 
 _TYPES = node_types()
 ELEMENT, TEXT, DOCUMENT, SHADOW = (_TYPES[n] for n in ("element", "text", "document", "shadow"))
@@ -59,10 +60,11 @@ _URL_ATTRS = frozenset({"src", "href", "xlink:href", "action", "formaction", "po
 _URL_LISTS = frozenset({"srcset", "imagesrcset"})
 _WITH_URLS = _URL_ATTRS | _URL_LISTS | {"style"}
 _CACHED_LENGTH = 512  # joins of longer URLs are not remembered: a forged page could fill memory
+GROWTH = 64 * 1024  # what joining may add to one value (a stylesheet, a srcset), in characters
+MAX_BASE = 4096  # longer base URLs are not used (a meta URL is at most that long)
 _KEPT_AS_IS = re.compile(r"(data|blob|javascript|about|mailto|tel):|#", re.I)
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
-_CSS_IMPORT = re.compile(r"""@import\s*(['"])([^'"]+)\1""")
 _FRAME_TAGS = frozenset({"iframe", "frame"})
+_HTTP = re.compile(r"https?://", re.I)
 TOP = 0  # the top document's key (node ids start at 1)
 
 
@@ -87,11 +89,23 @@ _cached_join = functools.lru_cache(maxsize=8192)(_join)
 
 
 def absolute_css(css: str, base: str) -> str:
-    """Every url(...) and @import "..." of a stylesheet's text joined to `base`."""
-    if not base or ("url(" not in css and "@import" not in css):
+    """Every url(...) and @import "..." of a stylesheet's text joined to `base` (css_urls.py:
+    linear time). Joining adds at most GROWTH characters a text: past that (thousands of
+    url(a) under a long base) URLs stay as written, and the Sanitizer refuses them."""
+    if not base:
         return css
-    css = _CSS_URL.sub(lambda m: f"url({m[1]}{absolute(m[2].strip(), base)}{m[1]})", css)
-    return _CSS_IMPORT.sub(lambda m: f"@import {m[1]}{absolute(m[2], base)}{m[1]}", css)
+    added = 0
+
+    def join(token: css_urls.Token) -> str | None:
+        nonlocal added
+        if added > GROWTH:
+            return None
+        url = absolute(token.body, base)
+        added += len(url) - len(token.body)
+        return url
+
+    # Only the URL is replaced: quotes, spacing and whatever follows stay as the page wrote them.
+    return css_urls.rewrite(css, join, whole=False)
 
 
 def absolute_attr(name: str, value: str, base: str) -> str:
@@ -99,7 +113,10 @@ def absolute_attr(name: str, value: str, base: str) -> str:
     if name in _URL_ATTRS:
         return absolute(value, base)
     if name in _URL_LISTS:
-        return ", ".join(_srcset_candidate(c, base) for c in value.split(","))
+        candidates = value.split(",")
+        if len(candidates) * len(base) > GROWTH:
+            return value  # a forged list of thousands under a long base: left as written
+        return ", ".join(_srcset_candidate(c, base) for c in candidates)
     if name == "style":
         return absolute_css(value, base)
     return value
@@ -141,7 +158,12 @@ class RecordedUrls:
         """A document's base URL: its <base href> joined to its URL, else its URL."""
         url = self._doc_url_of(doc)
         found = self._base.get(doc)
-        return absolute(found[1], url) if found is not None else url
+        if found is not None:
+            joined = absolute(found[1], url)
+            # A base the browser would not use (not http(s), or absurdly long) leaves the document's.
+            if len(joined) <= MAX_BASE and _HTTP.match(joined):
+                return joined
+        return url
 
     def _doc(self, node_id: Any) -> int:
         if not isinstance(node_id, int):

@@ -45,6 +45,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sessionlens.contracts import change_fields, field, node_field, node_fields, node_types
+from sessionlens.replay import css_urls
 from sessionlens.replay.origins import ViewerOrigins, parse_origin
 from sessionlens.replay.policy import data_image_pattern, names, replay_policy
 
@@ -73,8 +74,6 @@ _TAG_NAME = re.compile(_POLICY["tag_name_pattern"])
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _DATA_IMAGE = re.compile(data_image_pattern(), re.I)
 _DATA_FONT = re.compile(r"^data:(font/|application/(x-)?font)", re.I)
-_CSS_URL = re.compile(r"""url\(\s*(?P<q>['"]?)(?P<u>.*?)(?P=q)\s*\)""", re.I | re.S)
-_CSS_IMPORT = re.compile(r"""@import\s*(?P<q>['"])(?P<u>.*?)(?P=q)""", re.I)
 _CSS_IMAGE_SET = re.compile(r"image-set\(", re.I)
 _CSS_STRING = re.compile(r""""(?P<d>(?:\\.|[^"\\])*)"|'(?P<s>(?:\\.|[^'\\])*)'""", re.S)
 _CSS_LEGACY = re.compile(r"expression\s*\(|-moz-binding|behavior\s*:", re.I)
@@ -171,19 +170,18 @@ class Sanitizer:
         return ", ".join(out)
 
     def css(self, text: str) -> str:
-        def fix_url(m: re.Match[str]) -> str:
-            return f'url("{_css_quote(self.url(_css_unescape(m["u"])))}")'
-
-        def fix_import(m: re.Match[str]) -> str:
-            return f'@import "{_css_quote(self.url(_css_unescape(m["u"])))}"'
+        def fix_url(token: css_urls.Token) -> str:
+            clean = _css_quote(self.url(_css_unescape(token.body)))
+            return f'@import "{clean}"' if token.is_import else f'url("{clean}")'
 
         def fix_string(m: re.Match[str]) -> str:
             body = m["d"] if m["d"] is not None else m["s"]
             return f'"{_css_quote(self.url(_css_unescape(body)))}"'
 
         text = _css_plain(text)
-        text = _CSS_URL.sub(fix_url, text)
-        text = _CSS_IMPORT.sub(fix_import, text)
+        # Linear whatever the text (a url( regex was quadratic on "url(url(url(..."); an
+        # unclosed url( or string runs to the end, as the CSS tokenizer reads it.
+        text = css_urls.rewrite(text, fix_url)
         text = _in_image_sets(text, lambda body: _CSS_STRING.sub(fix_string, body))
         return _CSS_LEGACY.sub("/*blocked*/", text)
 
