@@ -506,3 +506,16 @@ def test_forged_gen_2_clicks_never_raise() -> None:
     assert out[2][C["tag"]] == "S" * 64 and out[2][C["flags"]] == "ax"
     assert out[3][C["flags"]] == "a" and out[4][C["flags"]] == "a"
     assert [(e[C["tag"]], e[C["flags"]]) for e in out[5:]] == [("", ""), ("", "")]
+
+
+def test_relative_hrefs_name_links_as_their_absolute_form_does() -> None:
+    # Recorders send hrefs as the page wrote them; the names must be those of the absolute URL
+    # (the backdrop's DOM, where the path is looked up, has them absolute: recorded_urls.py).
+    def selector_for(href: str) -> str:
+        page = Page(body(("a", {"href": href}, [("span", {"data-n": "t"}, ["Pricing"])])))
+        return clicked(page, "t")[C["control"]]
+
+    absolute = selector_for("https://shop.example/docs/pricing")  # the page is https://shop.example/cart
+    assert absolute == 'a[href$="\\/docs\\/pricing"]'
+    for written in ("/docs/pricing", "docs/pricing", "../docs/pricing", "./docs/../docs/pricing"):
+        assert selector_for(written) == absolute, written

@@ -22,7 +22,7 @@ Grammar and preferences are those of the recorder's old selector.js
 Parts prefer an id without digits or ':', a data-test*/cy/qa/id/key
 attribute, name, aria-label, title, alt (no digits outside data-*), an
 <a>'s href suffix (the part after the page's origin when same-origin:
-recorded hrefs are absolute), then tag + up to 2 classes that are not
+hrefs made absolute as the page did, recorded_urls.py), then tag + up to 2 classes that are not
 state (STATE_CLASS) and were not seen changing during the page view
 (volatile). A part whose attribute is unique in the element's own root
 (document, shadow root, frame document) ends the walk up; siblings that
@@ -72,6 +72,7 @@ from sessionlens.contracts import change_fields, field, node_field
 from sessionlens.replay.dom import DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, Node
 from sessionlens.replay.form_errors import FormErrors, meta_gen, submit_invalid
 from sessionlens.replay.node_index import NodeIndex
+from sessionlens.replay.recorded_urls import RecordedUrls
 from sessionlens.replay.stream_fields import StreamFields
 
 ROOT_SEP = " >>> "
@@ -231,6 +232,8 @@ class ElementPaths:
         self.errors = FormErrors(self.state)
         self.fields = StreamFields()  # nav how, request failed/method, timing (stream_fields.py)
         self.gen = 0  # the meta event's gen: what the recorder left to the server
+        # Hrefs name links by their absolute URL, as the backdrop's DOM (PageViewReader) has them.
+        self.urls = RecordedUrls()
 
     # -- following the stream ------------------------------------------------------
 
@@ -264,6 +267,7 @@ class ElementPaths:
                 self._index.clear()
                 self._indexed = False
             self._moved(_list(event, _SNAP_NODES))
+        event = self.urls.event(event) if kind in ("snapshot", "mutation", "meta", "nav") else event
         self.state.apply(event)
         self.fields.note(event)
         if self._indexed and kind == "snapshot":
@@ -606,7 +610,7 @@ class ElementPaths:
         return out
 
     def _href_suffix(self, href: str) -> str:
-        """The recorded (absolute) href after the page's origin when same-origin, else whole;
+        """The href (absolute: recorded_urls.py) after the page's origin when same-origin, else whole;
         "" when it has no '/' (the index finds suffix matches by the part after the last '/')."""
         url = self.state.url
         if url is not self._origin_url:
