@@ -413,7 +413,7 @@ def test_a_submit_lists_the_fields_shown_aria_invalid_with_the_sent_ones() -> No
     form, email, zip_id, phone = (page.ids[n] for n in ("form", "email", "zip", "phone"))
     shown_invalid = mutation(5, attrs=[[zip_id, "aria-invalid", "TRUE"], [email, "aria-invalid", "false"]])
     sent = make_event("submit", t=10, target=form, form="", invalid=[[phone, ""], [999, ""]])
-    events = [*page.events(), shown_invalid, sent]
+    events = [*page.events(gen=2), shown_invalid, sent]
     # zip before phone (document order); 999 (not under the form) kept, last; email is "false".
     assert submitted(events) == [[[zip_id, "Postcode"], [phone, "Phone"], [999, ""]]]
     # Form analytics counts it as an error of that attempt too (round 0: shown before any attempt).
@@ -443,6 +443,16 @@ def test_a_submit_from_an_older_recorder_reads_as_stored() -> None:
     assert submitted([*page.events(gen=None), aria, named]) == [[[zip_id, "Postcode"]]]
     old = make_event("submit", t=10, target=form, form="signup", invalid=[])
     assert submitted([*page.events(gen=None), aria, old]) == [[]]
+    # Recorders before gen 2 listed aria-invalid fields themselves: an empty list stays empty,
+    # for the readers and for form analytics alike.
+    unnamed = make_event("submit", t=10, target=form, form="", invalid=[])
+    for gen in (None, 1):
+        assert submitted([*page.events(gen=gen), aria, unnamed]) == [[]]
+        tracker = FormTracker()
+        tracker.add([*page.events(gen=gen), aria, unnamed])
+        tracker.finish()
+        (facts,) = tracker.forms.values()
+        assert not any(1 in f.error_rounds for f in facts.fields.values())
 
 
 def test_a_submit_lists_at_most_50_and_stays_in_the_light_dom() -> None:
@@ -456,13 +466,15 @@ def test_a_submit_lists_at_most_50_and_stays_in_the_light_dom() -> None:
         make_node("document", id=5002, parent=host),
         make_node("element", id=5003, parent=5002, tag="input", attrs={"aria-invalid": "true"}),
     ]
-    (invalid,) = submitted([*page.events(), submit(10, page.ids["form"])])
+    (invalid,) = submitted([*page.events(gen=2), submit(10, page.ids["form"])])
     assert [pair[0] for pair in invalid] == [page.ids[f"f{i}"] for i in range(50)]
     # Forged invalid lists and targets never raise.
     for bad in ([["x"], [None, ""], "str", [[1, 2], ""]], []):
         ev = make_event("submit", t=11, target=page.ids["form"], form="", invalid=bad)
-        assert len(submitted([*page.events(), ev])[0]) <= 50
+        assert len(submitted([*page.events(gen=2), ev])[0]) <= 50
     ev = make_event("submit", t=11, target="nope", form="", invalid=[[1, ""]])
-    assert submitted([*page.events(), ev]) == [[[1, ""]]]
+    assert submitted([*page.events(gen=2), ev]) == [[[1, ""]]]
     tracker = FormTracker()
-    tracker.add([*page.events(), make_event("submit", t=11, target=page.ids["form"], form="", invalid="x")])
+    tracker.add(
+        [*page.events(gen=2), make_event("submit", t=11, target=page.ids["form"], form="", invalid="x")]
+    )

@@ -23,6 +23,14 @@ def read(events: list[list[Any]]) -> list[dict[str, Any]]:
     return [event_as_dict(e) for _, e in enriched_events(enumerate(events))]
 
 
+def meta_gen_2(url: str = URL) -> list[Any]:
+    """A meta event of a recorder that leaves fragment pops to the server (gen 2)."""
+    return make_event(
+        "meta", t=0, url=url, referrer="", title="", vw=1280, vh=800, sw=1920, sh=1080, dpr=1, ua="",
+        lang="en", tz="UTC", lw=1280, lh=800, vs=1, touch=0, webdriver=0, brands="", gen=2,
+    )  # fmt: skip
+
+
 def nav(t: int, url: str, how: str) -> list[Any]:
     return make_event("nav", t=t, url=url, how=how, title="")
 
@@ -36,7 +44,7 @@ def request(how: str, method: str, status: int, failed: int) -> list[Any]:
 
 def test_a_pop_within_the_page_url_reads_as_a_hash_change() -> None:
     events = [
-        meta_event(url=URL),
+        meta_gen_2(),
         nav(10, URL + "#reviews", "pop"),  # same URL before '#': the fragment changed
         nav(20, "https://shop.example/item/3", "push"),
         nav(30, "https://shop.example/item/3#a", "hash"),  # stored by an older recorder: kept
@@ -46,6 +54,9 @@ def test_a_pop_within_the_page_url_reads_as_a_hash_change() -> None:
     ]
     got = [(e["t"], e["how"]) for e in read(events) if e["kind"] == "nav"]
     assert got == [(10, "hash"), (20, "push"), (30, "hash"), (40, "pop"), (50, "replace"), (60, "hash")]
+    # Older recorders told fragment pops apart themselves: their "pop" is read as stored.
+    older = [meta_event(url=URL), *events[1:]]
+    assert [e["how"] for e in read(older) if e["kind"] == "nav"][0] == "pop"
 
 
 def test_a_pop_with_no_url_before_it_stays_a_pop() -> None:

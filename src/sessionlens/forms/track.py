@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from sessionlens.contracts import field as position
 from sessionlens.replay.dom import ELEMENT, TEXT, DomState, Node
-from sessionlens.replay.form_errors import FormErrors, submit_invalid
+from sessionlens.replay.form_errors import FormErrors, meta_gen, submit_invalid
 
 MAX_FORMS = 50  # per page view
 MAX_FIELDS = 100  # per form
@@ -117,6 +117,7 @@ class FormTracker:
         self._focused: tuple[str, str] | None = None
         self._button: dict[int, bool] = {}
         self.t = 0
+        self.gen = 0  # the meta event's gen: what the recorder left to the server
 
     # -- feeding ---------------------------------------------------------------
 
@@ -139,7 +140,9 @@ class FormTracker:
         t = int(t)
         self.t = max(self.t, t)
         self.dom.apply(event)
-        if kind == "snapshot":
+        if kind == "meta":
+            self.gen = meta_gen(event)
+        elif kind == "snapshot":
             self._queue(event[_SNAP_NODES])
             if event[_SNAP_LAST]:
                 self._resolve(t)
@@ -397,7 +400,7 @@ class FormTracker:
         sent = event[_SUBMIT_INVALID]
         invalid = [
             self._field(pair[0], t)
-            for pair in submit_invalid(node, sent if isinstance(sent, list) else [])
+            for pair in submit_invalid(node, sent if isinstance(sent, list) else [], self.gen)
             if isinstance(pair, list) and pair
         ]
         self._attempt(form, [i for i in invalid if i is not None and i[0] == form.key], t)

@@ -397,7 +397,7 @@ class ElementPaths:
         out[_SUBMIT_FORM] = self.form_name(form)
         invalid = []
         # With the fields shown aria-invalid, which the recorder leaves to the server.
-        for pair in submit_invalid(form, _list(event, _SUBMIT_INVALID)):
+        for pair in submit_invalid(form, _list(event, _SUBMIT_INVALID), self.gen):
             if _unnamed(pair):
                 invalid.append([pair[0], self.field_name(self._element(pair[0]))])
             else:

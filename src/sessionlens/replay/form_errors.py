@@ -68,6 +68,7 @@ from sessionlens.replay.dom import DOCUMENT, ELEMENT, SHADOW, TEXT, DomState, No
 from sessionlens.replay.node_index import NodeIndex
 
 GENERATION = 1  # meta `gen` from which the server derives these events
+SUBMIT_GENERATION = 2  # meta `gen` from which a submit's aria-invalid fields are the server's
 MAX_EVENTS = 100  # invalid events per page view (forms.js MAX)
 MAX_UP = 3  # elements looked at walking up from where text appeared
 MAX_DEPTH = 1_000  # ancestor steps finding a closest <form> or checking one holds a field
@@ -342,14 +343,15 @@ class FormErrors:
             self._refs.add(key, node)
 
 
-def submit_invalid(form: Node | None, sent: list[Any]) -> list[Any]:
+def submit_invalid(form: Node | None, sent: list[Any], gen: int) -> list[Any]:
     """A submit attempt's invalid list: the pairs the recorder sent (fields constraint
     validation found invalid; older recorders also sent the ones below) and every element under
     the submitted form whose aria-invalid is "true" (any case) as [id, ""], in document order
     (what the recorder's form.querySelectorAll found), at most MAX_SUBMIT_INVALID. The recorder
     leaves the aria-invalid ones to the server (issue 12): they are in the recorded DOM. Light
-    DOM only, the form's first MAX_SCAN nodes; sent pairs not met there keep their order, last."""
-    if form is None or form.type != ELEMENT:
+    DOM only, the form's first MAX_SCAN nodes; sent pairs not met there keep their order, last.
+    Page views of recorders before meta `gen` SUBMIT_GENERATION sent them all: read as sent."""
+    if gen < SUBMIT_GENERATION or form is None or form.type != ELEMENT:
         return sent
     sent_ids = {p[0] for p in sent if isinstance(p, list) and p and _hashable(p[0])}
     order: dict[Any, int] = {}

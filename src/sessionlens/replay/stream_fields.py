@@ -22,8 +22,9 @@ and funnels all see them alike).
   the browser measured them.
 
 Old recordings read as before: their values are what these rules give
-(a stored "hash", a stored failed 1 and upper-case methods are kept), so
-no meta `gen` is needed. The one difference: a URL changed during the
+(a stored failed 1 and upper-case methods are kept); a "pop" is read as
+"hash" only for page views whose meta `gen` is HASH_GENERATION or more (older
+recorders told them apart themselves). For those, a URL changed during the
 snapshot (before navigation recording started) is not in the stream, so a
 fragment pop right after it is compared with the meta URL.
 """
@@ -34,6 +35,9 @@ import math
 from typing import Any
 
 from sessionlens.contracts import field
+from sessionlens.replay.form_errors import meta_gen
+
+HASH_GENERATION = 2  # meta `gen` from which a fragment's popstate is sent as "pop"
 
 _META_URL = field("meta", "url")
 _NAV_URL, _NAV_HOW = field("nav", "url"), field("nav", "how")
@@ -64,10 +68,13 @@ class StreamFields:
 
     def __init__(self) -> None:
         self.url: str | None = None  # the page view's URL before the next nav
+        self.gen = 0  # the meta event's: recorders from HASH_GENERATION on send "pop" for hashes
 
     def note(self, event: Any) -> None:
         if not isinstance(event, list) or not event:
             return
+        if event[0] == "meta":
+            self.gen = meta_gen(event)
         at = _META_URL if event[0] == "meta" else _NAV_URL if event[0] == "nav" else None
         if at is not None and len(event) > at and isinstance(event[at], str):
             self.url = event[at]
@@ -75,7 +82,12 @@ class StreamFields:
     def enrich(self, event: list[Any]) -> list[Any]:
         """The event with these fields derived (a new list), or the event itself."""
         kind = event[0] if event else None
-        if kind == "nav" and len(event) > _NAV_HOW and event[_NAV_HOW] == "pop":
+        if (
+            kind == "nav"
+            and self.gen >= HASH_GENERATION
+            and len(event) > _NAV_HOW
+            and event[_NAV_HOW] == "pop"
+        ):
             url = event[_NAV_URL]
             if isinstance(url, str) and self.url is not None and _base(url) == _base(self.url):
                 out = list(event)
