@@ -68,6 +68,7 @@ def attrs_of(s: DomState, node_id: int) -> dict[str, str]:
         ("?page=2", "https://shop.example/a/b/page.html?page=2"),
         ("  sp ace.png\t", "https://shop.example/a/b/sp%20ace.png"),
         ("\\back\\slash.png", "https://shop.example/back/slash.png"),  # as a browser reads it
+        ("\u3000a.png", "https://shop.example/a/b/%E3%80%80a.png"),  # only C0 and space are stripped
         ("https://other.example/y", "https://other.example/y"),
         ("#frag", "#frag"),
         ("data:image/png;base64,AAAA", "data:image/png;base64,AAAA"),
@@ -154,6 +155,7 @@ def test_a_navigation_moves_the_base_for_what_comes_after_it_only() -> None:
 
 
 def test_base_element_first_one_wins_until_removed() -> None:
+    # As a browser: the first <base> with an href (tree order; here the order recorded) sets it.
     s = state(
         page(
             el(5, 3, "base", {"href": "/static/"}),
@@ -161,17 +163,29 @@ def test_base_element_first_one_wins_until_removed() -> None:
             el(7, 4, "img", {"src": "a.png"}),
         ),
         mutation(adds=[el(8, 4, "img", {"src": "b.png"})]),
-        mutation(removes=[5], adds=[el(9, 4, "img", {"src": "c.png"})]),
-        mutation(adds=[el(10, 3, "base", {"href": "https://cdn.example/v1/"})]),
+        mutation(removes=[5], adds=[el(9, 4, "img", {"src": "c.png"})]),  # the next one takes over
+        mutation(removes=[6], adds=[el(10, 3, "base", {})]),  # a <base> without href sets nothing
         mutation(adds=[el(11, 4, "img", {"src": "d.png"})]),
-        mutation(attrs=[[10, "href", "/v2/"]]),
+        mutation(attrs=[[10, "href", "https://cdn.example/v1/"]]),  # ... until it gains one
         mutation(adds=[el(12, 4, "img", {"src": "e.png"})]),
+        mutation(attrs=[[10, "href", None]]),
+        mutation(adds=[el(13, 4, "img", {"src": "f.png"})]),
+        mutation(
+            adds=[
+                make_node(
+                    "element", id=14, parent=4, tag="base", attrs={"href": "/svg/"}, props={"ns": "svg"}
+                )
+            ]
+        ),
+        mutation(adds=[el(15, 4, "img", {"src": "g.png"})]),  # an SVG <base> is not one
     )
     assert attrs_of(s, 7)["src"] == "https://shop.example/static/a.png"
     assert attrs_of(s, 8)["src"] == "https://shop.example/static/b.png"
-    assert attrs_of(s, 9)["src"] == "https://shop.example/a/b/c.png"  # the base was removed
-    assert attrs_of(s, 11)["src"] == "https://cdn.example/v1/d.png"
-    assert attrs_of(s, 12)["src"] == "https://shop.example/v2/e.png"
+    assert attrs_of(s, 9)["src"] == "https://shop.example/other/c.png"
+    assert attrs_of(s, 11)["src"] == "https://shop.example/a/b/d.png"
+    assert attrs_of(s, 12)["src"] == "https://cdn.example/v1/e.png"
+    assert attrs_of(s, 13)["src"] == "https://shop.example/a/b/f.png"
+    assert attrs_of(s, 15)["src"] == "https://shop.example/a/b/g.png"
 
 
 def test_frame_documents_resolve_against_their_own_url() -> None:
@@ -198,6 +212,24 @@ def test_frame_documents_resolve_against_their_own_url() -> None:
     assert attrs_of(s, 16)["src"] == "https://shop.example/a/b/widgets/deep.png"  # about:blank inherits
     assert attrs_of(s, 17)["src"] == "https://shop.example/a/b/widgets/later.png"
     assert attrs_of(s, 18)["src"] == "https://shop.example/a/b/top.png"
+
+
+def test_a_frame_document_resolves_against_the_url_its_recorder_sent() -> None:
+    # A frame that followed a link or a redirect inside it: its document's URL is not its src.
+    s = state(
+        page(
+            el(5, 4, "iframe", {"src": "/help/"}),
+            make_node(
+                "document", id=6, parent=5, props={"url": "https://shop.example/help/topics/a.html?x=1"}
+            ),
+            el(7, 6, "img", {"src": "img/x.png"}),
+            el(8, 4, "iframe", {"src": "/w/"}),
+            make_node("document", id=9, parent=8, props={"url": "about:blank"}),  # not a base: the src
+            el(10, 9, "img", {"src": "y.png"}),
+        )
+    )
+    assert attrs_of(s, 7)["src"] == "https://shop.example/help/topics/img/x.png"
+    assert attrs_of(s, 10)["src"] == "https://shop.example/w/y.png"
 
 
 def test_adopted_sheets_and_shadow_roots_use_their_document() -> None:
@@ -296,6 +328,8 @@ def test_windows_know_when_they_need_a_base() -> None:
         ]
     )
     assert has_relative_urls([mutation(attrs=[[5, "src", "x.png"]])])
+    assert has_relative_urls([mutation(attrs=[[5, "src", "http:x.png"]])])  # relative to an http page
+    assert not has_relative_urls([mutation(attrs=[[5, "src", "mailto:a"], [5, "href", " HTTPS://a.example/"]])])
     assert has_relative_urls(
         [mutation(adds=[el(5, 4, "img", {"srcset": "https://a.example/y.png 1x, y.png 2x"})])]
     )

@@ -167,3 +167,25 @@ def test_a_base_element_sets_the_base(rig: Any) -> None:
     reader = PageViewReader(collector.store)
     stored = reader.dom_at(site.key, sid, pid, max(e[1] for e in events))
     assert _by_id(stored, "logo").attrs["src"] == expected["logo"]
+
+
+def test_a_frame_that_navigated_resolves_against_where_it_is(rig: Any) -> None:
+    collector, server, site, _ = rig
+    page, pid, sid = _record(rig, "/urls/page.html")
+    page.wait_for_function("() => document.getElementById('inner').contentDocument.getElementById('framed')")
+    _settled(rig, page, pid, lambda ev: _has_element(ev, "framed"))
+    # A link followed inside the frame: its document moves away from the frame's src.
+    page.evaluate(
+        "() => { document.getElementById('inner').contentWindow.location.href = '/urls/inner/deeper/next.html'; }"
+    )
+    page.wait_for_function(
+        "() => { const d = document.getElementById('inner').contentDocument; return d && d.getElementById('next-img'); }"
+    )
+    expected = page.evaluate(
+        "document.getElementById('inner').contentDocument.getElementById('next-img').src"
+    )
+    assert expected == server.url + "/urls/inner/deeper/n.png"
+    events = _settled(rig, page, pid, lambda ev: _has_element(ev, "next-img"))
+    page.close()
+    state = PageViewReader(collector.store).dom_at(site.key, sid, pid, max(e[1] for e in events))
+    assert _by_id(state, "next-img").attrs["src"] == expected

@@ -113,14 +113,17 @@ export function createWalker(ctx, root, parentId, nextId, state) {
         rec = [ctx.assignId(node), pid, nid, 10, node.name || "html", node.publicId || "", node.systemId || ""];
       } else if (type === 9 || type === 11) {
         rec = [ctx.assignId(node), pid, null, type];
+        const props = {};
         if (type === 9) {
           if (node.designMode === "on") childMask |= EDIT;
-          // Remember which document a frame showed, so a reload can replace it.
+          // Remember which document a frame showed, so a reload can replace it. Its URL (sent
+          // like the page's, in meta) is the base the server resolves its relative URLs against.
           const frame = node.defaultView && node !== document ? node.defaultView.frameElement : null;
-          if (frame) ctx.frameDocs.set(frame, rec[0]);
+          if (frame) ctx.frameDocs.set(frame, rec[0]), props.url = node.URL;
         }
         const css = adoptedCss(node);
-        if (css) rec.push({ adopted: css });
+        if (css) props.adopted = css;
+        for (const k in props) { rec.push(props); break; }
         if (ctx.observeRoot) ctx.observeRoot(node);
       } else {
         return; // comments and processing instructions are not recorded

@@ -65,6 +65,8 @@ MAX_BASE = 4096  # longer base URLs are not used (a meta URL is at most that lon
 _KEPT_AS_IS = re.compile(r"(data|blob|javascript|about|mailto|tel):|#", re.I)
 _FRAME_TAGS = frozenset({"iframe", "frame"})
 _HTTP = re.compile(r"https?://", re.I)
+_C0_SPACE = "".join(chr(c) for c in range(0x21))
+MAX_TRACKED = 200_000  # ids remembered per kind (styles, frames, frame nodes): a forged stream stops there
 TOP = 0  # the top document's key (node ids start at 1)
 
 
@@ -76,7 +78,7 @@ def absolute(url: str, base: str) -> str:
 
 
 def _join(url: str, base: str) -> str:
-    text = url.strip()
+    text = url.strip(_C0_SPACE)  # what the URL parser strips (not other Unicode spaces)
     if not text or not base or _KEPT_AS_IS.match(text):
         return url
     try:
@@ -136,7 +138,7 @@ class RecordedUrls:
         self.url = url if isinstance(url, str) else ""  # the top document's, from meta and nav
         self._doc_of: dict[int, int] = {}  # node id -> its frame document's id (top-document nodes absent)
         self._doc_url: dict[int, str] = {}  # frame document id -> its URL
-        self._base: dict[int, tuple[int, str]] = {}  # document -> (<base> element id, its href)
+        self._bases: dict[int, dict[int, Any]] = {}  # document -> its <base> elements: id -> href
         self._frame_src: dict[int, str] = {}  # iframe element id -> its src, as recorded
         self._styles: set[int] = set()  # <style> element ids
         self._style_texts: set[int] = set()  # text nodes inside a <style>
@@ -157,9 +159,10 @@ class RecordedUrls:
     def base(self, doc: int) -> str:
         """A document's base URL: its <base href> joined to its URL, else its URL."""
         url = self._doc_url_of(doc)
-        found = self._base.get(doc)
-        if found is not None:
-            joined = absolute(found[1], url)
+        # The first <base> with an href (as recorded: tree order, nearly always) sets it.
+        href = next((h for h in self._bases.get(doc, {}).values() if isinstance(h, str)), None)
+        if href is not None:
+            joined = absolute(href, url)
             # A base the browser would not use (not http(s), or absurdly long) leaves the document's.
             if len(joined) <= MAX_BASE and _HTTP.match(joined):
                 return joined
@@ -182,33 +185,45 @@ class RecordedUrls:
         # Pages without same-origin frames (most) have one document: nothing to look up.
         parent_doc = self._doc(parent) if self._doc_url else TOP
         if kind == DOCUMENT and isinstance(parent, int):
-            # A same-origin frame's document: its URL is the frame's src, read in the frame's document.
-            src = self._frame_src.get(parent, "").strip()
+            # A same-origin frame's document: the URL its recorder sent (props.url: where the frame
+            # really is, after redirects and links followed inside it), else the frame's src read
+            # in the frame's document; srcdoc and about:blank ones inherit their container's base.
+            at = _ROOT_PROPS[DOCUMENT]
+            props = record[at] if len(record) > at and isinstance(record[at], dict) else {}
+            sent = props.get("url")
             container = self.base(parent_doc)
-            own = absolute(src, container) if src and not _KEPT_AS_IS.match(src) else container
-            self._doc_url[node_id] = own
-            self._base.pop(node_id, None)
+            if isinstance(sent, str) and len(sent) <= MAX_BASE and _HTTP.match(sent):
+                own = sent
+            else:
+                src = self._frame_src.get(parent, "").strip(_C0_SPACE)
+                own = absolute(src, container) if src and not _KEPT_AS_IS.match(src) else container
+            if node_id in self._doc_url or len(self._doc_url) < MAX_TRACKED:
+                self._doc_url[node_id] = own
+            self._bases.pop(node_id, None)
             doc = node_id
         else:
             doc = parent_doc
         if doc != TOP:
-            self._doc_of[node_id] = doc
+            if len(self._doc_of) < MAX_TRACKED:
+                self._doc_of[node_id] = doc
         elif self._doc_of:
             self._doc_of.pop(node_id, None)  # moved out of a frame
         tag = ""
         if kind == ELEMENT and len(record) > _ATTRS:
             tag = record[_TAG].lower() if isinstance(record[_TAG], str) else ""
             attrs = record[_ATTRS] if isinstance(record[_ATTRS], dict) else {}
-            if tag == "style":
+            html = not (len(record) > _PROPS and isinstance(record[_PROPS], dict) and "ns" in record[_PROPS])
+            if tag == "style" and len(self._styles) < MAX_TRACKED:
                 self._styles.add(node_id)
-            elif tag in _FRAME_TAGS:
+            elif tag in _FRAME_TAGS and len(self._frame_src) < MAX_TRACKED:
                 # srcdoc wins over src; both documents inherit their container's base.
                 src = "about:srcdoc" if "srcdoc" in attrs else attrs.get("src")
                 self._frame_src[node_id] = src if isinstance(src, str) else ""
-            elif tag == "base" and isinstance(attrs.get("href"), str) and doc not in self._base:
-                # The first <base href> of a document is its base (later ones are ignored).
-                self._base[doc] = (node_id, attrs["href"])
-        elif kind == TEXT and record[_PARENT] in self._styles:
+            elif tag == "base" and html:
+                bases = self._bases.setdefault(doc, {})
+                if node_id in bases or len(bases) < 64:
+                    bases[node_id] = attrs.get("href")
+        elif kind == TEXT and record[_PARENT] in self._styles and len(self._style_texts) < MAX_TRACKED:
             self._style_texts.add(node_id)
         return doc, tag
 
@@ -265,11 +280,9 @@ class RecordedUrls:
         if not isinstance(node_id, int) or not isinstance(name, str):
             return change
         doc = self._doc(node_id)
-        if name == "href" and self._base.get(doc, (None,))[0] == node_id:
-            if isinstance(value, str):
-                self._base[doc] = (node_id, value)
-            else:
-                del self._base[doc]
+        bases = self._bases.get(doc)
+        if name == "href" and bases is not None and node_id in bases:
+            bases[node_id] = value  # a <base> gaining, changing or losing its href
         elif name == "src" and node_id in self._frame_src:
             self._frame_src[node_id] = value if isinstance(value, str) else ""
         if not isinstance(value, str):
@@ -319,21 +332,33 @@ class RecordedUrls:
         return [self.event(e) for e in events]
 
     def _removed(self, ids: Any) -> None:
-        """A removed <base> no longer sets its document's base (its descendants are left: ids are not reused)."""
-        if isinstance(ids, list) and self._base:
-            gone = {i for i in ids if isinstance(i, int)}
-            for doc, (base_id, _) in list(self._base.items()):
-                if base_id in gone:
-                    del self._base[doc]
+        """Removed nodes are forgotten: a removed <base> no longer sets its document's base. (Only
+        the removed subtrees' roots are named; what is under them is dropped when seen again or
+        stays, bounded by MAX_TRACKED.)"""
+        if not isinstance(ids, list):
+            return
+        for i in ids:
+            if isinstance(i, int):
+                self._styles.discard(i)
+                self._style_texts.discard(i)
+                self._frame_src.pop(i, None)
+                self._doc_of.pop(i, None)
+                for bases in self._bases.values():
+                    bases.pop(i, None)
 
     def _forget(self) -> None:
-        for held in (self._doc_of, self._doc_url, self._base, self._frame_src):
+        for held in (self._doc_of, self._doc_url, self._bases, self._frame_src):
             held.clear()
         self._styles.clear()
         self._style_texts.clear()
 
 
-_SCHEME_OR_FRAGMENT = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*:|#)")
+# Absolute as written: a fragment, a special scheme with its "//", or any other scheme
+# ("http:foo" is relative to an http page, as a browser reads it).
+_SCHEME_OR_FRAGMENT = re.compile(
+    r"[\x00-\x20]*(#|(?:https?|wss?|ftp|file):[/\\]{2}|(?!(?:https?|wss?|ftp|file):)[A-Za-z][A-Za-z0-9+.-]*:)",
+    re.I,
+)
 
 
 def _maybe_relative(name: Any, value: Any) -> bool:
