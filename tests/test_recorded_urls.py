@@ -329,7 +329,9 @@ def test_windows_know_when_they_need_a_base() -> None:
     )
     assert has_relative_urls([mutation(attrs=[[5, "src", "x.png"]])])
     assert has_relative_urls([mutation(attrs=[[5, "src", "http:x.png"]])])  # relative to an http page
-    assert not has_relative_urls([mutation(attrs=[[5, "src", "mailto:a"], [5, "href", " HTTPS://a.example/"]])])
+    assert not has_relative_urls(
+        [mutation(attrs=[[5, "src", "mailto:a"], [5, "href", " HTTPS://a.example/"]])]
+    )
     assert has_relative_urls(
         [mutation(adds=[el(5, 4, "img", {"srcset": "https://a.example/y.png 1x, y.png 2x"})])]
     )
@@ -337,3 +339,27 @@ def test_windows_know_when_they_need_a_base() -> None:
     assert has_relative_urls([page(make_node("text", id=7, parent=4, text="@import 'x.css';"))])
     assert has_relative_urls([page(el(8, 3, "link", {"href": "https://a.example/s.css"}, css="a{}"))])
     assert not has_relative_urls([["mutation", 1, "x", None, 5, "y"], ["snapshot", 1, 0, True, "nodes"]])
+
+
+def test_following_learns_the_bases_that_rewriting_does() -> None:
+    events = [
+        meta_event(url=PAGE),
+        page(
+            el(5, 3, "base", {}),
+            el(6, 4, "iframe", {"src": "/w/f.html"}),
+            make_node("document", id=7, parent=6),
+            el(8, 7, "body", {}),
+        ),
+        mutation(attrs=[[5, "href", "/static/"]]),
+        make_event("nav", t=12, url="https://shop.example/else/", how="push", title=""),
+    ]
+    later = mutation(adds=[el(9, 4, "img", {"src": "a.png"}), el(10, 8, "img", {"src": "b.png"})])
+    rewriting, following = RecordedUrls(), RecordedUrls()
+    rewriting.events(events)
+    for event in events:
+        following.follow(event)
+    assert following.event(later) == rewriting.event(later)
+    assert [r[5]["src"] for r in following.event(later)[3]] == [
+        "https://shop.example/static/a.png",
+        "https://shop.example/w/b.png",
+    ]

@@ -103,13 +103,14 @@ class PageViewReader:
         With no stored keyframe yet (a page view still being ingested), the
         keyframe is built here from the start of the stream.
         """
-        frame, rest, _ = self._state_at(site, sid, pid, at)
+        frame, rest, _ = self._state_at(site, sid, pid, at, keep=True)
         return frame, rest
 
     def _state_at(
-        self, site: str, sid: str, pid: str, at: int
+        self, site: str, sid: str, pid: str, at: int, *, keep: bool
     ) -> tuple[dict[str, Any], list[Event], RecordedUrls]:
-        """state_at, and the URL bases as they were at `at` (replay/recorded_urls.py)."""
+        """state_at (events kept only with `keep`), and the URL bases as they were at `at`
+        (replay/recorded_urls.py)."""
         seqs = self._existing_seqs(site, sid, pid)
         frame = self.keyframe_before(site, sid, pid, at)
         after_seq = frame["seq"] if frame else -1
@@ -123,7 +124,12 @@ class PageViewReader:
             events = self.chunk(site, sid, pid, seq)["events"]
             if events and events[0][1] > at:
                 break  # chunks are in time order: nothing later can be <= at
-            rest.extend(urls.event(e) for e in events if e[1] <= at)
+            if keep:
+                rest.extend(urls.event(e) for e in events if e[1] <= at)
+            else:
+                for e in events:
+                    if e[1] <= at:
+                        urls.follow(e)
         return frame, rest, urls
 
     def dom_at(self, site: str, sid: str, pid: str, at: int) -> DomState:
@@ -193,5 +199,5 @@ class PageViewReader:
         if has_relative_urls(out):
             # Joined to the page's bases as they were at `after`: found from the keyframe before
             # it, so only when a URL in the window needs one (most windows are pointer and scroll).
-            out = self._state_at(site, sid, pid, after)[2].events(out)
+            out = self._state_at(site, sid, pid, after, keep=False)[2].events(out)
         return out, more, end
