@@ -176,7 +176,7 @@ def test_a_frame_that_navigated_resolves_against_where_it_is(rig: Any) -> None:
     _settled(rig, page, pid, lambda ev: _has_element(ev, "framed"))
     # A link followed inside the frame: its document moves away from the frame's src.
     page.evaluate(
-        "() => { document.getElementById('inner').contentWindow.location.href = '/urls/inner/deeper/next.html'; }"
+        "() => { document.getElementById('inner').contentWindow.location.href = '/urls/inner/deeper/next.html?token=zq9#f'; }"
     )
     page.wait_for_function(
         "() => { const d = document.getElementById('inner').contentDocument; return d && d.getElementById('next-img'); }"
@@ -187,5 +187,8 @@ def test_a_frame_that_navigated_resolves_against_where_it_is(rig: Any) -> None:
     assert expected == server.url + "/urls/inner/deeper/n.png"
     events = _settled(rig, page, pid, lambda ev: _has_element(ev, "next-img"))
     page.close()
+    # Only the base is sent: no query or fragment of the frame's URL.
+    sent = [r[4]["url"] for e in events if e[0] == "mutation" for r in e[3] if r[3] == 9 and len(r) > 4]
+    assert server.url + "/urls/inner/deeper/next.html" in sent and "zq9" not in repr(events)
     state = PageViewReader(collector.store).dom_at(site.key, sid, pid, max(e[1] for e in events))
     assert _by_id(state, "next-img").attrs["src"] == expected

@@ -116,10 +116,10 @@ export function createWalker(ctx, root, parentId, nextId, state) {
         const props = {};
         if (type === 9) {
           if (node.designMode === "on") childMask |= EDIT;
-          // Remember which document a frame showed, so a reload can replace it. Its URL (sent
-          // like the page's, in meta) is the base the server resolves its relative URLs against.
+          // Remember which document a frame showed, so a reload can replace it. Its URL is the
+          // base the server resolves its relative URLs against: no query or fragment needed.
           const frame = node.defaultView && node !== document ? node.defaultView.frameElement : null;
-          if (frame) ctx.frameDocs.set(frame, rec[0]), props.url = node.URL;
+          if (frame) ctx.frameDocs.set(frame, rec[0]), props.url = node.URL.split(/[?#]/)[0];
         }
         const css = adoptedCss(node);
         if (css) props.adopted = css;
