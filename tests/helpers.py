@@ -13,7 +13,9 @@ from sessionlens.settings import Settings, load_settings
 
 
 def new_id() -> str:
-    return secrets.token_urlsafe(12)
+    # Never starting with "-": the CLI tests pass ids as arguments, and argparse reads "-x..." as an
+    # option (a run failed on it once in 64 tries). Recorders' ids are base 36.
+    return "i" + secrets.token_urlsafe(12)
 
 
 def settings_with(settings: Settings, **changes: Any) -> Settings:
