@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import ada_url
 
 from sessionlens.contracts import change_fields, field, node_field, node_types
 from sessionlens.replay import css_urls
+from sessionlens.replay.sanitize import browser_url
 
 _TYPES = node_types()
 ELEMENT, TEXT, DOCUMENT, SHADOW = (_TYPES[n] for n in ("element", "text", "document", "shadow"))
@@ -65,7 +66,6 @@ MAX_BASE = 4096  # longer base URLs are not used (a meta URL is at most that lon
 _KEPT_AS_IS = re.compile(r"(data|blob|javascript|about|mailto|tel):|#", re.I)
 _FRAME_TAGS = frozenset({"iframe", "frame"})
 _HTTP = re.compile(r"https?://", re.I)
-_C0_SPACE = "".join(chr(c) for c in range(0x21))
 MAX_TRACKED = 200_000  # ids remembered per kind (styles, frames, frame nodes): a forged stream stops there
 TOP = 0  # the top document's key (node ids start at 1)
 
@@ -78,7 +78,7 @@ def absolute(url: str, base: str) -> str:
 
 
 def _join(url: str, base: str) -> str:
-    text = url.strip(_C0_SPACE)  # what the URL parser strips (not other Unicode spaces)
+    text = browser_url(url)  # as the URL parser reads it (not other Unicode spaces)
     if not text or not base or _KEPT_AS_IS.match(text):
         return url
     try:
@@ -195,7 +195,7 @@ class RecordedUrls:
             if isinstance(sent, str) and len(sent) <= MAX_BASE and _HTTP.match(sent):
                 own = sent
             else:
-                src = self._frame_src.get(parent, "").strip(_C0_SPACE)
+                src = browser_url(self._frame_src.get(parent, ""))
                 own = absolute(src, container) if src and not _KEPT_AS_IS.match(src) else container
             if node_id in self._doc_url or len(self._doc_url) < MAX_TRACKED:
                 self._doc_url[node_id] = own
@@ -432,10 +432,3 @@ def has_relative_urls(events: Iterable[list[Any]]) -> bool:
 
 def _items(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def absolute_events(stream: Iterable[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
-    """(seq, event) of a page view's stream from its start, with URLs absolute."""
-    urls = RecordedUrls()
-    for seq, event in stream:
-        yield seq, urls.event(event)

@@ -32,7 +32,8 @@ export function renderSummary(box, s, fmtUrl) {
   row(dl, "Device", s.device);
   row(dl, "Browser", s.browser);
   row(dl, "OS", s.os);
-  row(dl, "Viewport", Array.isArray(s.viewport) ? `${s.viewport[0]}×${s.viewport[1]}` : null);
+  const [vw, vh] = Array.isArray(s.viewport) ? s.viewport : [];
+  row(dl, "Viewport", vw != null ? `${vw}×${vh}` : null);
   row(dl, "Country", s.country);
   row(dl, "Language", s.language);
   row(dl, "Time zone", s.timezone);
