@@ -201,8 +201,19 @@ class FidelityRun:
         self.viewer.evaluate("() => { document.querySelector('.cursor').style.display = 'none'; }")
         if settle_ms:
             self.wait_for_frames()
-            self.viewer.wait_for_timeout(settle_ms)  # images and second-origin stylesheets load
+            self.wait_for_images_and_fonts()
+            self.viewer.wait_for_timeout(settle_ms)  # second-origin stylesheets load
         return self.viewer
+
+    def wait_for_images_and_fonts(self) -> None:
+        """The player adds the page after each frame's load event: wait for what it then fetches.
+        A broken image is complete too; a lazy one below the fold never starts."""
+        for frame in self.viewer.frames[1:]:
+            frame.wait_for_function(
+                "() => [...document.images].every(i => i.complete || i.loading === 'lazy')"
+                " && document.fonts.status === 'loaded'",
+                timeout=60_000,
+            )
 
     def wait_for_frames(self, rounds: int = 50) -> None:
         """Frame documents (srcdoc, nested ones after their parents) have loaded."""

@@ -240,14 +240,12 @@ def visited(
                         if i == 0:
                             rests[(name, width)] = rest
         expected = sum(sum(s.clicks().values()) for s in SITES.values()) * len(WIDTHS)
-        try:
-            wait_until(
-                lambda: len(collector.index_rows("SELECT 1 FROM clicks")) >= expected,
-                timeout=30,
-                message=f"{expected} click facts",
-            )
-        except AssertionError:
-            pass  # the assertions below say which sites and widths lack clicks
+        wait_until(
+            lambda: len(collector.index_rows("SELECT 1 FROM clicks")) >= expected
+            and collector.index.work_backlog(10**6)["pending"] == 0,
+            timeout=90,
+            message=f"{expected} click facts",
+        )
         yield {"collector": collector, "site": site_key, "rests": rests, "maps": {}}
     finally:
         collector.stop()

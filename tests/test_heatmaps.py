@@ -105,9 +105,11 @@ def rig(
 
         visit("mover", "/product/5", 1440, hover_around)
         expected_clicks = 3 * 4 + 1 + 3 + 4 + 1 + 1
+        # Flags (dead, error) are settled by later chunks: wait until nothing is left to derive too.
         wait_until(
-            lambda: len(collector.index_rows("SELECT 1 FROM clicks")) >= expected_clicks,
-            timeout=30,
+            lambda: len(collector.index_rows("SELECT 1 FROM clicks")) >= expected_clicks
+            and collector.index.work_backlog(10**6)["pending"] == 0,
+            timeout=90,
             message="click facts",
         )
     yield {"collector": collector, "site": site, "visits": visits}

@@ -160,6 +160,8 @@ def test_storage_failure_answers_503_and_the_retry_succeeds(
 ) -> None:
     first = batch()
     assert post(client, site, first).status_code == 200
+    # The worker writes the first page view's keyframe after the ack: let it, before the disk breaks.
+    assert client.app.state.derivation.wait_idle(60)
     # Break the disk layout for real: a file where the chunk directory must go.
     chunk_root = Path(store.root) / "v1"
     shutil.move(chunk_root, Path(store.root) / "v1.moved")
