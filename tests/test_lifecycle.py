@@ -30,7 +30,8 @@ from sessionlens.lifecycle.retention import RetentionJob
 from sessionlens.replay.pageview import PageViewReader
 from sessionlens.sites import Site, SiteRegistry
 from sessionlens.stores.local import LocalStore
-from tests.helpers import batch, click_event, meta_event, new_id
+from tests.conftest import SITE_ORIGIN
+from tests.helpers import batch, click_event, meta_event, new_id, settings_with
 
 # A stylesheet every visitor's page links: one shared asset after compaction.
 SHARED_CSS = "body{margin:0}" + "".join(f".s{i}{{padding:{i}px}}" for i in range(200))
@@ -218,6 +219,36 @@ def test_erasure_leaves_nothing_of_the_visitor_and_others_replay(
     # Running it again finds nothing and breaks nothing.
     again, _ = erase(store, index, Subject(visitor=a.vid), "test:ada")
     assert again.sessions == [] and index.session(b.sid) is not None
+
+
+def test_no_worker_can_claim_an_erased_session_while_it_is_removed(
+    settings: Any, store: LocalStore, index: Index, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessionlens.lifecycle import erase as erase_module
+
+    app = create_app(settings_with(settings, derivation_worker=False), store=store, index=index)
+    a = Visitor("A")
+    with TestClient(app, headers={"Origin": SITE_ORIGIN}) as client:
+        # Acknowledged and queued, not derived: no worker runs. (Inside the app's lifespan, which
+        # closes the index at its end.)
+        record(client, site, a)
+        assert index.work_backlog(5)["pending"] == len(a.pids)
+        # A worker that looks for work after erasure waited for claims and before it removed the rows
+        # (here: while erasure notes the assets), and writes what it derived after the removal.
+        claimed: list[Any] = []
+        noting = erase_module.refs.assets_referenced
+
+        def a_worker_claims(*args: Any, **kwargs: Any) -> Any:
+            claimed.extend(index.claim_work("late-worker", int(time.time() * 1000), 60_000, 5, 10))
+            return noting(*args, **kwargs)
+
+        monkeypatch.setattr(erase_module.refs, "assets_referenced", a_worker_claims)
+        removal, _ = erase(store, index, Subject(user=a.user), "test")
+        assert removal.sessions == [(site.key, a.sid)]
+        # Erasure dropped the queued work first: nothing left to claim, so nothing derived from
+        # a's chunks (its traits among them) is written after the removal.
+        assert claimed == []
+        assert_gone(store, index, a)
 
 
 def test_erasure_by_user_and_by_session(client: TestClient, store: LocalStore, index: Index, site: Site) -> None:

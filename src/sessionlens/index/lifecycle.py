@@ -94,14 +94,34 @@ def page_views_of(index: Any, site: str, sid: str) -> list[str]:
     )]  # fmt: skip
 
 
+_IN_FLIGHT = "claimed_by IS NOT NULL AND available_at > ?"
+
+
+def drop_unclaimed_work(index: Any, sessions: list[Session], now_ms: int) -> int:
+    """Delete the queue rows of these sessions no worker holds (derivation or compaction), so
+    none is claimed while the sessions are removed; returns how many. A claim made between a
+    wait for claims and the removal would write its rows after the removal."""
+
+    def drop(conn: Any) -> int:
+        n = 0
+        for table in ("derivation_queue", "compaction_queue"):
+            for site, sid in sessions:
+                n += conn.execute(
+                    f"DELETE FROM {table} WHERE site = ? AND sid = ? AND NOT ({_IN_FLIGHT})",  # noqa: S608
+                    (site, sid, now_ms),
+                ).rowcount
+        return n
+
+    return index.write(drop)
+
+
 def claims_in_flight(index: Any, sessions: list[Session], now_ms: int) -> int:
     """Queue rows of these sessions a worker holds right now (derivation or compaction)."""
     total = 0
     for table in ("derivation_queue", "compaction_queue"):
         for site, sid in sessions:
             row = index.query(
-                f"SELECT COUNT(*) AS n FROM {table} WHERE site = ? AND sid = ?"  # noqa: S608
-                " AND claimed_by IS NOT NULL AND available_at > ?",
+                f"SELECT COUNT(*) AS n FROM {table} WHERE site = ? AND sid = ? AND {_IN_FLIGHT}",  # noqa: S608
                 (site, sid, now_ms),
             )
             total += int(row[0]["n"])

@@ -4,8 +4,10 @@ Used by erasure (a visitor id, a user id or a session id; an audit record is
 written) and by retention (sessions older than a site's retention_days).
 
 Order, each step safe to repeat (running erasure again finishes it):
-1. wait (bounded) until no worker holds a derivation or compaction claim of
-   these sessions, so none writes a keyframe or fact after the removal;
+1. drop the sessions' queued derivation and compaction work no worker holds,
+   wait (bounded) until no worker holds a claim of these sessions, and drop
+   again (a lease that expired meanwhile): so no worker writes a keyframe or a
+   fact after the removal;
 2. note the assets the sessions' packs and keyframes reference;
 3. delete every object under the sessions' prefixes (chunks, packs,
    keyframes, backdrops, thumbnails) - storage first, so a failure leaves
@@ -63,9 +65,12 @@ class Removal:
 
 
 def _wait_for_claims(index: Any, sessions: list[tuple[str, str]], wait_s: float) -> None:
+    """Nothing of these sessions can be claimed from here on; a claim already held ends (bounded)."""
+    sql.drop_unclaimed_work(index, sessions, _now_ms())
     deadline = time.monotonic() + wait_s
     while sql.claims_in_flight(index, sessions, _now_ms()) and time.monotonic() < deadline:
         time.sleep(0.2)
+    sql.drop_unclaimed_work(index, sessions, _now_ms())
 
 
 def _delete_objects(store: BlobStore, site: str, sid: str) -> list[str]:
