@@ -64,7 +64,7 @@ class Removal:
         }
 
 
-def _wait_for_claims(index: Any, sessions: list[tuple[str, str]], wait_s: float) -> None:
+def _keep_workers_out(index: Any, sessions: list[tuple[str, str]], wait_s: float) -> None:
     """Nothing of these sessions can be claimed from here on; a claim already held ends (bounded)."""
     sql.drop_unclaimed_work(index, sessions, _now_ms())
     deadline = time.monotonic() + wait_s
@@ -93,7 +93,7 @@ def remove_sessions(
     if not removal.sessions:
         return removal
     objects = SiteObjects(store)
-    _wait_for_claims(index, removal.sessions, claim_wait_s)
+    _keep_workers_out(index, removal.sessions, claim_wait_s)
     by_site: dict[str, set[str]] = {}
     for site, sid in removal.sessions:
         by_site.setdefault(site, set()).add(sid)

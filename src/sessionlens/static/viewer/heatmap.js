@@ -228,7 +228,7 @@ function placeLines(summary, image, margin) {
   if (!lines.length || !image.naturalWidth) return;
   const k = image.clientWidth / image.naturalWidth;
   let below = -Infinity;
-  for (const [name, y] of lines.sort((a, b) => a[1] - b[1])) {
+  for (const [name, y] of lines.sort(([, ya], [, yb]) => ya - yb)) {
     const top = Math.max(y * k - 11, below + 4);
     const text = name === "fold" ? `fold (${summary.device.split(",")[0]}): ${Math.round(y)} px` : `${name} of page views reached`;
     margin.append(h("div", { class: "heatmap-line-label", "data-line": name, style: `position:absolute;top:${top}px;left:0;font-size:15px;line-height:22px;padding:0 6px;border-left:3px solid ${name === "fold" ? "#000" : "#c00"};background:#fff;white-space:nowrap`, text }));

@@ -74,8 +74,8 @@ export function browserUrl(value) {
 }
 
 function schemeOf(url) {
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url);
-  return m ? m[1].toLowerCase() : null;
+  const [, scheme] = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url) || [];
+  return scheme ? scheme.toLowerCase() : null;
 }
 
 // Any attribute: refused when it reads as a script URL or a data: document.
@@ -464,7 +464,7 @@ export class PageDom {
   // document's serialisation carries the srcdoc of the frames inside it).
   showFrames() {
     if (!this.frames.size) return;
-    const infos = Array.from(this.frames.entries()).sort((a, b) => b[1].nesting - a[1].nesting);
+    const infos = Array.from(this.frames.entries()).sort(([, a], [, b]) => b.nesting - a.nesting);
     for (const [doc, info] of infos) {
       const styles = info.adopted.map((css) => `<style>${css.replace(/</g, "\\3c ")}</style>`).join("");
       let body = "";

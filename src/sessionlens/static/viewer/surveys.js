@@ -51,8 +51,8 @@ function questionRow(q = { id: "", type: "rating", prompt: "" }, index = 0) {
     const out = { id: id.value.trim() || `q${i + 1}`, type: type.value, prompt: prompt.value, required: required.checked };
     if (!options.hidden) {
       out.options = options.value.split("\n").map((s) => s.trim()).filter(Boolean).map((s, j) => {
-        const m = /^([A-Za-z0-9_-]{1,64})\s*=(.*)$/.exec(s);
-        return m ? { id: m[1], label: m[2].trim() } : { id: slug(s, j), label: s };
+        const [, given, label] = /^([A-Za-z0-9_-]{1,64})\s*=(.*)$/.exec(s) || [];
+        return given ? { id: given, label: label.trim() } : { id: slug(s, j), label: s };
       });
     }
     if (!scaleBox.hidden) out.scale = { min: Number(low.value), max: Number(high.value), low_label: lowLabel.value, high_label: highLabel.value };
